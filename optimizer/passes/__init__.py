@@ -1,0 +1,1 @@
+"""One optimizer pass per module."""
