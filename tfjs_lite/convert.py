@@ -1,0 +1,160 @@
+"""The conversion entry point: resolve formats, stage the output, run one pipeline, commit.
+
+Pipelines are looked up in :data:`PIPELINES` by (input format, output format) and imported only
+when used, so start-up stays fast and a missing optional piece never breaks other conversions.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable, Dict, Mapping, Tuple, Union
+
+from tfjs_lite.detect import resolve_formats
+from tfjs_lite.errors import UnsupportedFormatError, UsageError
+from tfjs_lite.options import ConvertOptions, Quantization, metadata_from_paths
+from tfjs_lite.report import ConversionResult, Report
+from tfjs_lite.staging import StagedDirectory, StagedFile, check_output_path
+
+__all__ = ["PIPELINES", "ConversionResult", "convert", "convert_with_options"]
+
+PathLike = Union[str, "os.PathLike[str]"]
+Pipeline = Callable[[Path, Path, ConvertOptions, Report], None]
+
+# (input format, output format) → "module:function". A pipeline writes into a staging path
+# (a folder, or a file for single-file outputs) and never touches the real output path.
+PIPELINES: Dict[Tuple[str, str], str] = {
+    ("keras", "tfjs_layers_model"): "tfjs_lite.pipelines.keras_to_layers:run",
+    ("keras_keras", "tfjs_layers_model"): "tfjs_lite.pipelines.keras_to_layers:run",
+    ("tfjs_layers_model", "tfjs_layers_model"): "tfjs_lite.pipelines.layers_to_layers:run",
+    ("tfjs_layers_model", "keras"): "tfjs_lite.pipelines.layers_to_keras:run_h5",
+    ("tfjs_layers_model", "keras_keras"): "tfjs_lite.pipelines.layers_to_keras:run_keras_archive",
+    ("tf_saved_model", "tfjs_graph_model"): "tfjs_lite.pipelines.saved_model_to_graph:run",
+    ("tf_hub", "tfjs_graph_model"): "tfjs_lite.pipelines.saved_model_to_graph:run_hub",
+    ("tf_frozen_model", "tfjs_graph_model"): "tfjs_lite.pipelines.saved_model_to_graph:run_frozen",
+    ("keras_saved_model", "tfjs_layers_model"): "tfjs_lite.pipelines.saved_model_to_graph:run_keras_saved_model",
+}
+
+# Outputs that are one file rather than a folder.
+_FILE_OUTPUTS = {"keras", "keras_keras"}
+
+
+def _load_pipeline(input_format: str, output_format: str) -> Pipeline:
+    target = PIPELINES.get((input_format, output_format))
+    if target is None:
+        raise UnsupportedFormatError(
+            f"converting {input_format} to {output_format} is not supported yet; "
+            f"supported pairs: {', '.join(f'{i}→{o}' for i, o in sorted(PIPELINES))}"
+        )
+    module_name, func_name = target.split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as e:
+        if e.name != module_name:
+            raise
+        raise UnsupportedFormatError(f"converting {input_format} to {output_format} is not supported yet") from None
+    return getattr(module, func_name)  # type: ignore[no-any-return]
+
+
+def convert_with_options(input_path: PathLike, output_path: PathLike, options: ConvertOptions) -> ConversionResult:
+    """Convert ``input_path`` into ``output_path`` as ``options`` say; see :func:`convert`."""
+    started = time.perf_counter()
+    source = Path(input_path)
+    target = Path(output_path)
+    input_format, output_format = resolve_formats(source, options.input_format, options.output_format)
+    _check_flag_scope(options, input_format, output_format)
+    pipeline = _load_pipeline(input_format, output_format)
+    report = Report()
+    single_file = output_format in _FILE_OUTPUTS
+    check_output_path(target, input_path=source, want_directory=not single_file)
+    staged = StagedFile(target) if single_file else StagedDirectory(target)
+    with staged:
+        assert staged.path is not None
+        pipeline(source, staged.path, options, report)
+    files = [target] if single_file else list(getattr(staged, "committed_files", []))
+    return ConversionResult(
+        input_path=source,
+        output_path=target,
+        input_format=input_format,
+        output_format=output_format,
+        files=files,
+        warnings=list(report.warnings),
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _check_flag_scope(options: ConvertOptions, input_format: str, output_format: str) -> None:
+    if options.signature_name is not None and input_format not in ("tf_saved_model", "tf_hub"):
+        raise UsageError("--signature_name applies only to tf_saved_model and tf_hub inputs")
+    if input_format == "tf_frozen_model" and not options.output_node_names:
+        raise UsageError('the --output_node_names flag is required for "tf_frozen_model"')
+    if options.split_weights_by_layer and output_format != "tfjs_layers_model":
+        raise UsageError("--split_weights_by_layer applies only to tfjs_layers_model output")
+
+
+def convert(
+    input_path: PathLike,
+    output_path: PathLike,
+    *,
+    input_format: str | None = None,
+    output_format: str | None = None,
+    quantize_float16: Any = None,
+    quantize_uint8: Any = None,
+    quantize_uint16: Any = None,
+    weight_shard_size_bytes: int | None = None,
+    split_weights_by_layer: bool = False,
+    metadata: Mapping[str, PathLike] | None = None,
+    signature_name: str | None = None,
+    saved_model_tags: str = "serve",
+    output_node_names: str | None = None,
+    strip_debug_ops: bool = True,
+    control_flow_v2: bool = True,
+    skip_op_check: bool = False,
+    use_structured_outputs_names: bool = False,
+    force: bool = False,
+    skip_passes: tuple[str, ...] = (),
+) -> ConversionResult:
+    """Convert a model, as ``tfjs-lite convert`` does, and return what was written.
+
+    Args:
+        input_path: the model: an .h5/.keras file, a SavedModel or TF-Hub folder, a frozen .pb,
+            or a TF.js layers model folder/model.json.
+        output_path: the folder to write (a file for ``keras``/``keras_keras`` outputs).
+        input_format: one of ``INPUT_FORMATS``; detected from the path when omitted.
+        output_format: one of ``OUTPUT_FORMATS``; inferred from the input format when omitted.
+        quantize_float16, quantize_uint8, quantize_uint16: True for every weight, or glob
+            patterns (a comma-separated string or a list) selecting weights by name.
+        weight_shard_size_bytes: shard size; 4 MiB by default.
+        split_weights_by_layer: one weight group per layer (layers models).
+        metadata: ``{key: path to a JSON file}``, stored under ``userDefinedMetadata``.
+        force: write a layers model even when some layers would not load in TF.js.
+        Other arguments: as the ``tensorflowjs_converter`` flags of the same names.
+
+    Returns:
+        A :class:`ConversionResult` listing the files written, their size and any warnings.
+
+    Raises:
+        ConversionError: for bad input, unsupported models or options, or an unusable output path.
+    """
+    options = ConvertOptions(
+        input_format=input_format,
+        output_format=output_format,
+        quantization=Quantization(float16=quantize_float16, uint8=quantize_uint8, uint16=quantize_uint16),
+        weight_shard_size_bytes=ConvertOptions.weight_shard_size_bytes
+        if weight_shard_size_bytes is None
+        else weight_shard_size_bytes,
+        split_weights_by_layer=split_weights_by_layer,
+        metadata=metadata_from_paths(metadata) if metadata else {},
+        signature_name=signature_name,
+        saved_model_tags=saved_model_tags,
+        output_node_names=output_node_names,
+        strip_debug_ops=strip_debug_ops,
+        control_flow_v2=control_flow_v2,
+        skip_op_check=skip_op_check,
+        use_structured_outputs_names=use_structured_outputs_names,
+        force=force,
+        skip_passes=tuple(skip_passes),
+    )
+    return convert_with_options(input_path, output_path, options)

@@ -1,0 +1,81 @@
+"""Input-format detection from the path, and output-format inference from the input format."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+from typing import Optional
+
+from tfjs_lite.errors import ModelFormatError, UsageError
+
+__all__ = ["HDF5_SIGNATURE", "detect_input_format", "infer_output_format"]
+
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+_DEFAULT_OUTPUT = {
+    "keras": "tfjs_layers_model",
+    "keras_saved_model": "tfjs_layers_model",
+    "keras_keras": "tfjs_layers_model",
+    "tf_saved_model": "tfjs_graph_model",
+    "tf_frozen_model": "tfjs_graph_model",
+    "tf_hub": "tfjs_graph_model",
+    "tfjs_layers_model": "keras",
+}
+
+
+def infer_output_format(input_format: str) -> str:
+    """The output format used when none is given (``keras_keras`` too, unlike the official tool)."""
+    return _DEFAULT_OUTPUT[input_format]
+
+
+def _read_head(path: Path, size: int = 8) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read(size)
+    except OSError as e:
+        raise ModelFormatError(f"cannot read the input: {e.strerror}", path=path) from None
+
+
+def _layers_or_graph(model_json: Path) -> str:
+    try:
+        with open(model_json, encoding="utf-8") as f:
+            fmt = json.load(f).get("format")
+    except (OSError, ValueError, AttributeError) as e:
+        raise ModelFormatError(f"not a readable TF.js model.json ({e})", path=model_json) from None
+    if fmt in (None, "layers-model"):
+        return "tfjs_layers_model"
+    raise UsageError(f"{model_json} is a TF.js {fmt}; only layers models can be read back")
+
+
+def detect_input_format(path: Path) -> str:
+    """Guess ``--input_format`` from what is at ``path``; raise a UsageError if nothing fits."""
+    if not path.exists():
+        raise ModelFormatError("no such file or folder", path=path)
+    if path.is_dir():
+        if (path / "tfhub_module.pb").is_file():
+            return "tf_hub"
+        if (path / "saved_model.pb").is_file() or (path / "saved_model.pbtxt").is_file():
+            return "tf_saved_model"
+        if (path / "model.json").is_file():
+            return _layers_or_graph(path / "model.json")
+        raise UsageError(
+            f"{path} is a folder without saved_model.pb or model.json; give --input_format to say what it is"
+        )
+    head = _read_head(path)
+    if head.startswith(HDF5_SIGNATURE):
+        return "keras"
+    if head.startswith(b"PK") and zipfile.is_zipfile(path):
+        return "keras_keras"
+    if path.name.endswith(".json"):
+        return _layers_or_graph(path)
+    if path.suffix == ".pb":
+        return "tf_frozen_model"
+    if path.suffix in (".h5", ".hdf5", ".keras"):
+        raise ModelFormatError(f"the file is not HDF5 or a .keras zip despite its '{path.suffix}' name", path=path)
+    raise UsageError(f"cannot tell what kind of model {path} is; give --input_format")
+
+
+def resolve_formats(path: Path, input_format: Optional[str], output_format: Optional[str]) -> tuple[str, str]:
+    in_fmt = input_format or detect_input_format(path)
+    return in_fmt, output_format or infer_output_format(in_fmt)

@@ -1,0 +1,434 @@
+"""The graph IR: a small wrapper that owns an ``nx.MultiDiGraph`` and is the only code that edits it.
+
+Node key = TF node name.  Node data (see docs/architecture.md §2):
+
+* ``op``        TF op type (``"Conv2D"``, ``"_FusedConv2D"``);
+* ``attrs``     ``dict[str, AttrValue]`` in the plain-Python form of :mod:`tfjs_lite.ir.attrs`;
+* ``value``     ``np.ndarray`` for ``Const`` (read-only), else ``None``;
+* ``out_types`` ``tuple[TensorType, ...]`` per output port, or ``None`` when unknown;
+* ``device``    kept for round trips only;
+* ``origin``    names of the nodes this one was folded or fused from.
+
+Edges ``(src, dst, key)``: a data edge has ``key = dst slot`` (int) and data
+``src_port``/``control=False``; a control edge has ``key = "^" + src`` and ``control=True``.
+A ``MultiDiGraph`` is needed because ``Mul(x, x)`` has two parallel edges.
+
+TF1 loops (``Enter/Merge/Switch/NextIteration/Exit``) are cyclic.  The IR stays a DAG by keeping
+every in-edge of a ``NextIteration`` node as a *back edge* outside the nx graph; the accessors
+(:meth:`inputs_of`, :meth:`consumers`, :meth:`replace_uses`, ...) treat back edges like ordinary
+edges, so passes see them but ``topo_order`` stays well defined.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import networkx as nx
+import numpy as np
+
+from tfjs_lite.errors import InvariantError
+from tfjs_lite.ir.attrs import DType, FuncRef, dtype_of
+
+__all__ = ["ArgDef", "FunctionSignature", "Graph", "TensorRef", "TensorType"]
+
+BACK_EDGE_OPS = frozenset({"NextIteration", "RefNextIteration"})
+
+
+class TensorRef(NamedTuple):
+    """One output tensor: ``(node name, output port)``."""
+
+    node: str
+    port: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.node}:{self.port}"
+
+
+class TensorType(NamedTuple):
+    """Static type of one output: dtype name and shape (``None`` = unknown rank)."""
+
+    dtype: DType
+    shape: tuple[int | None, ...] | None
+
+
+@dataclass(frozen=True)
+class ArgDef:
+    """One input or output argument of a function signature.
+
+    ``extra`` keeps the remaining OpDef.ArgDef fields (``type_attr``, ``number_attr``, ...) as
+    plain values so a writer can reproduce them.
+    """
+
+    name: str
+    dtype: DType | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class FunctionSignature:
+    """Signature of a FunctionDef body kept as a sub-``Graph``.
+
+    The body's ``inputs`` dict maps each input arg name (in order) to its ``_Arg`` node and its
+    ``outputs`` dict maps each output arg name (in order) to the returned tensor, so the body can
+    be executed like any graph and written back as a FunctionDef.
+    """
+
+    name: str
+    input_args: list[ArgDef] = field(default_factory=list)
+    output_args: list[ArgDef] = field(default_factory=list)
+    attrs: dict[str, Any] = field(default_factory=dict)
+    arg_attrs: dict[int, dict[str, Any]] = field(default_factory=dict)
+    control_outputs: dict[str, str] = field(default_factory=dict)
+
+
+class Graph:
+    """A TF graph: nodes, typed edges, signature, function library and variables.
+
+    Attributes:
+        inputs: Signature key -> fed tensor (usually a ``Placeholder`` or ``_Arg``), in order.
+        outputs: Signature key -> fetched tensor, in order.
+        functions: Function name -> body graph (until inlined).
+        variables: Checkpoint key -> value, filled by the SavedModel reader.
+        meta: Free-form facts for round trips (``versions``, tags, ...).
+        signature: Set only on function bodies.
+    """
+
+    def __init__(self, *, signature: FunctionSignature | None = None) -> None:
+        self._g: nx.MultiDiGraph = nx.MultiDiGraph()
+        # NextIteration name -> {edge key: source ref}; see the module docstring.
+        self._back: dict[str, dict[int | str, TensorRef]] = {}
+        self.inputs: dict[str, TensorRef] = {}
+        self.outputs: dict[str, TensorRef] = {}
+        self.functions: dict[str, Graph] = {}
+        self.variables: dict[str, np.ndarray] = {}
+        self.meta: dict[str, Any] = {}
+        self.signature = signature
+
+    # ------------------------------------------------------------------ node access
+    def __contains__(self, name: object) -> bool:
+        return name in self._g
+
+    def __len__(self) -> int:
+        return self._g.number_of_nodes()
+
+    def nodes(self) -> list[str]:
+        """All node names in insertion order."""
+        return list(self._g.nodes)
+
+    def op(self, name: str) -> str:
+        """The op type of node ``name``."""
+        return str(self._g.nodes[name]["op"])
+
+    def attrs(self, name: str) -> dict[str, Any]:
+        """The attr dict of node ``name``; editing it in place is allowed (it holds no edges)."""
+        attrs: dict[str, Any] = self._g.nodes[name]["attrs"]
+        return attrs
+
+    def value(self, name: str) -> np.ndarray | None:
+        """The read-only value of a ``Const`` node, else None."""
+        value: np.ndarray | None = self._g.nodes[name]["value"]
+        return value
+
+    def out_types(self, name: str) -> tuple[TensorType, ...] | None:
+        """Per-port output types when known."""
+        types: tuple[TensorType, ...] | None = self._g.nodes[name]["out_types"]
+        return types
+
+    def device(self, name: str) -> str:
+        """The device string (round trip only)."""
+        return str(self._g.nodes[name]["device"])
+
+    def origin(self, name: str) -> tuple[str, ...]:
+        """Names of the nodes this node was folded or fused from."""
+        return tuple(self._g.nodes[name]["origin"])
+
+    def nodes_by_op(self, *ops: str) -> list[str]:
+        """Names of nodes whose op is one of ``ops``, in insertion order."""
+        wanted = set(ops)
+        return [n for n, d in self._g.nodes(data=True) if d["op"] in wanted]
+
+    def set_op(self, name: str, op: str) -> None:
+        """Change a node's op type in place (e.g. ``Add`` -> ``BiasAdd``)."""
+        self._g.nodes[name]["op"] = op
+
+    def set_attr(self, name: str, key: str, value: Any) -> None:
+        """Set one attr."""
+        self._g.nodes[name]["attrs"][key] = value
+
+    def set_value(self, name: str, array: np.ndarray) -> None:
+        """Give a ``Const`` a new value (a fresh read-only array; the old one is never mutated)."""
+        self._g.nodes[name]["value"] = _frozen(array)
+        self._g.nodes[name]["attrs"]["dtype"] = dtype_of(array)
+
+    def set_out_types(self, name: str, types: Sequence[TensorType] | None) -> None:
+        """Record the output types of a node."""
+        self._g.nodes[name]["out_types"] = None if types is None else tuple(types)
+
+    def set_device(self, name: str, device: str) -> None:
+        """Set the device string."""
+        self._g.nodes[name]["device"] = device
+
+    def unique_name(self, base: str) -> str:
+        """A node name derived from ``base`` that is not in use."""
+        name, counter = base, 0
+        while name in self._g:
+            counter += 1
+            name = f"{base}_{counter}"
+        return name
+
+    # ------------------------------------------------------------------ construction
+    def add_op(
+        self,
+        op: str,
+        inputs: Sequence[TensorRef] = (),
+        attrs: dict[str, Any] | None = None,
+        *,
+        name: str | None = None,
+        control_inputs: Iterable[str] = (),
+        out_types: Sequence[TensorType] | None = None,
+        device: str = "",
+        origin: Iterable[str] = (),
+    ) -> str:
+        """Add a node and its in-edges.
+
+        Args:
+            op: TF op type.
+            inputs: Data inputs in slot order.
+            attrs: Attr dict (copied).  Defaults to ``{}``.
+            name: Node name; must be unused.  Defaults to a fresh name derived from ``op``.
+            control_inputs: Names of nodes this one must run after.
+            out_types: Output types when known.
+            device: Device string, kept for round trips.
+            origin: Nodes this one replaces (debugging).
+
+        Returns:
+            The node name.
+
+        Raises:
+            InvariantError: If ``name`` is taken or an input node does not exist.
+        """
+        if name is None:
+            name = self.unique_name(op)
+        elif name in self._g:
+            raise InvariantError(f"node {name!r} already exists")
+        self._g.add_node(
+            name,
+            op=op,
+            attrs=dict(attrs or {}),
+            value=None,
+            out_types=None if out_types is None else tuple(out_types),
+            device=device,
+            origin=tuple(origin),
+        )
+        if op in BACK_EDGE_OPS:
+            self._back[name] = {}
+        for slot, ref in enumerate(inputs):
+            self._connect(TensorRef(*ref), name, slot)
+        for src in control_inputs:
+            self.add_control_input(name, src)
+        return name
+
+    def add_const(self, array: np.ndarray, *, name: str | None = None, device: str = "") -> TensorRef:
+        """Add a ``Const`` node holding a read-only copy of ``array`` (no copy if already read-only)."""
+        value = _frozen(array)
+        dtype = dtype_of(value)
+        node = self.add_op(
+            "Const",
+            attrs={"dtype": dtype},
+            name=name or self.unique_name("Const"),
+            out_types=[TensorType(dtype, tuple(value.shape))],
+            device=device,
+        )
+        self._g.nodes[node]["value"] = value
+        return TensorRef(node, 0)
+
+    def _connect(self, ref: TensorRef, dst: str, slot: int) -> None:
+        if ref.node not in self._g:
+            raise InvariantError(f"input {ref} of node {dst!r} does not exist")
+        if dst in self._back:
+            self._back[dst][slot] = ref
+        else:
+            self._g.add_edge(ref.node, dst, key=slot, src_port=ref.port, control=False)
+
+    # ------------------------------------------------------------------ queries
+    def inputs_of(self, name: str) -> list[TensorRef]:
+        """Data inputs of ``name`` in slot order."""
+        if name in self._back:
+            return [r for k, r in sorted(_data_items(self._back[name]))]
+        edges = [(k, d["src_port"], u) for u, _, k, d in self._g.in_edges(name, keys=True, data=True)
+                 if not d["control"]]
+        return [TensorRef(u, port) for _, port, u in sorted(edges)]
+
+    def control_inputs_of(self, name: str) -> list[str]:
+        """Names of the control dependencies of ``name``, sorted."""
+        if name in self._back:
+            return sorted(r.node for k, r in self._back[name].items() if isinstance(k, str))
+        return sorted(u for u, _, d in self._g.in_edges(name, data=True) if d["control"])
+
+    def consumers(self, ref: TensorRef) -> list[tuple[str, int]]:
+        """``(consumer node, slot)`` pairs reading ``ref``, sorted; graph outputs not included."""
+        found = [(v, k) for _, v, k, d in self._g.out_edges(ref.node, keys=True, data=True)
+                 if not d["control"] and d["src_port"] == ref.port]
+        for dst, edges in self._back.items():
+            found.extend((dst, k) for k, r in _data_items(edges) if r == ref)
+        return sorted(found)
+
+    def node_consumers(self, name: str) -> list[str]:
+        """Names of all nodes with a data or control edge from ``name``, sorted, unique."""
+        found = {v for _, v in self._g.out_edges(name)}
+        found.update(dst for dst, e in self._back.items() if any(r.node == name for r in e.values()))
+        return sorted(found)
+
+    def control_consumers(self, name: str) -> list[str]:
+        """Nodes that have a control dependency on ``name``, sorted."""
+        found = {v for _, v, d in self._g.out_edges(name, data=True) if d["control"]}
+        found.update(dst for dst, e in self._back.items() if ("^" + name) in e)
+        return sorted(found)
+
+    def is_output(self, ref: TensorRef) -> bool:
+        """True if ``ref`` is a signature output."""
+        return ref in self.outputs.values()
+
+    def back_edges(self) -> dict[str, list[TensorRef]]:
+        """NextIteration node -> its data inputs (the loop back edges kept outside the DAG)."""
+        return {n: self.inputs_of(n) for n in sorted(self._back)}
+
+    def topo_order(self) -> list[str]:
+        """Node names in a deterministic (lexicographic tie-break) topological order."""
+        return list(nx.lexicographical_topological_sort(self._g))
+
+    # ------------------------------------------------------------------ mutation
+    def set_input(self, name: str, slot: int, ref: TensorRef) -> None:
+        """Make data slot ``slot`` of ``name`` read ``ref``; ``slot`` may append one new slot."""
+        ref = TensorRef(*ref)
+        n_inputs = len(self.inputs_of(name))
+        if not 0 <= slot <= n_inputs:
+            raise InvariantError(f"slot {slot} out of range for node {name!r} ({n_inputs} inputs)")
+        if name in self._back:
+            self._connect(ref, name, slot)
+            return
+        for u, _, k in list(self._g.in_edges(name, keys=True)):
+            if k == slot:
+                self._g.remove_edge(u, name, key=k)
+        self._connect(ref, name, slot)
+
+    def set_inputs(self, name: str, refs: Sequence[TensorRef]) -> None:
+        """Replace all data inputs of ``name`` (control inputs are kept)."""
+        if name in self._back:
+            self._back[name] = {k: r for k, r in self._back[name].items() if isinstance(k, str)}
+        else:
+            for u, _, k, d in list(self._g.in_edges(name, keys=True, data=True)):
+                if not d["control"]:
+                    self._g.remove_edge(u, name, key=k)
+        for slot, ref in enumerate(refs):
+            self._connect(TensorRef(*ref), name, slot)
+
+    def add_control_input(self, name: str, src: str) -> None:
+        """Make ``name`` run after ``src`` (idempotent)."""
+        if src not in self._g:
+            raise InvariantError(f"control input {src!r} of node {name!r} does not exist")
+        key = "^" + src
+        if name in self._back:
+            self._back[name][key] = TensorRef(src, -1)
+        elif not self._g.has_edge(src, name, key=key):
+            self._g.add_edge(src, name, key=key, src_port=-1, control=True)
+
+    def remove_control_input(self, name: str, src: str) -> None:
+        """Drop the control dependency ``^src`` of ``name`` if present."""
+        key = "^" + src
+        if name in self._back:
+            self._back[name].pop(key, None)
+        elif self._g.has_edge(src, name, key=key):
+            self._g.remove_edge(src, name, key=key)
+
+    def replace_uses(self, old: TensorRef, new: TensorRef) -> int:
+        """Point every data consumer and signature output of ``old`` at ``new``.
+
+        Returns:
+            The number of rewritten uses (consumer slots plus outputs).
+        """
+        old, new = TensorRef(*old), TensorRef(*new)
+        uses = self.consumers(old)
+        for dst, slot in uses:
+            self.set_input(dst, slot, new)
+        count = len(uses)
+        for key, ref in self.outputs.items():
+            if ref == old:
+                self.outputs[key] = new
+                count += 1
+        return count
+
+    def remove(self, name: str) -> None:
+        """Delete a node and its in-edges.
+
+        Raises:
+            InvariantError: If any node (data or control) or signature output still uses it.
+        """
+        users = self.node_consumers(name)
+        outs = [k for k, r in self.outputs.items() if r.node == name]
+        if users or outs:
+            raise InvariantError(
+                f"cannot remove node {name!r}: still used by nodes {users} / outputs {outs}")
+        self._g.remove_node(name)
+        self._back.pop(name, None)
+        for key in [k for k, r in self.inputs.items() if r.node == name]:
+            del self.inputs[key]
+
+    def copy(self) -> Graph:
+        """A structural copy; Const arrays are shared (they are read-only), attr dicts are not."""
+        other = Graph(signature=self.signature)
+        other._g = self._g.copy()
+        for _, data in other._g.nodes(data=True):
+            data["attrs"] = {k: list(v) if isinstance(v, list) else v for k, v in data["attrs"].items()}
+        other._back = {k: dict(v) for k, v in self._back.items()}
+        other.inputs = dict(self.inputs)
+        other.outputs = dict(self.outputs)
+        other.functions = {k: g.copy() for k, g in self.functions.items()}
+        other.variables = dict(self.variables)
+        other.meta = dict(self.meta)
+        return other
+
+    def check(self, *, library: dict[str, Graph] | None = None) -> None:
+        """Verify the IR invariants (docs/architecture.md §2).
+
+        Args:
+            library: Functions visible to this graph; defaults to ``self.functions``.
+
+        Raises:
+            InvariantError: Naming the first node or signature entry that breaks an invariant.
+        """
+        from tfjs_lite.ir.checks import check_graph  # kept apart to keep this module small
+
+        check_graph(self, library=self.functions if library is None else library)
+
+    def iter_attr_funcs(self, name: str) -> Iterator[FuncRef]:
+        """Every FuncRef in the attrs of ``name`` (including inside lists)."""
+        for value in self.attrs(name).values():
+            items = value if isinstance(value, list) else [value]
+            yield from (v for v in items if isinstance(v, FuncRef))
+
+    def _edges(self) -> Iterator[tuple[str, str, int | str, dict[str, Any]]]:
+        # Read-only edge iteration for ir.checks; outside ir/ nobody touches nx edges.
+        yield from self._g.edges(keys=True, data=True)
+
+    def _is_dag(self) -> bool:
+        return bool(nx.is_directed_acyclic_graph(self._g))
+
+    def _back_items(self) -> dict[str, dict[int | str, TensorRef]]:
+        return self._back
+
+
+def _data_items(edges: dict[int | str, TensorRef]) -> list[tuple[int, TensorRef]]:
+    return [(k, r) for k, r in edges.items() if isinstance(k, int)]
+
+
+def _frozen(array: np.ndarray) -> np.ndarray:
+    # A read-only view: passes must build new arrays, which keeps copy() cheap and safe.
+    # Copy once when the caller still holds a writeable array, so later edits cannot leak in.
+    value = np.asarray(array)
+    if value.flags.writeable:
+        value = value.copy()
+        value.setflags(write=False)
+    return value
