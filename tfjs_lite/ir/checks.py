@@ -51,7 +51,7 @@ def _check_back_edges(graph: Graph) -> None:
 
 
 def _check_node(graph: Graph, name: str, library: dict[str, Graph]) -> None:
-    slots = _slots(graph, name)
+    slots = graph._data_slots(name)
     if slots != list(range(len(slots))):
         raise InvariantError(f"node {name!r} ({graph.op(name)}): data slots {slots} are not 0..n-1")
     if graph.op(name) == "Const":
@@ -65,14 +65,6 @@ def _check_node(graph: Graph, name: str, library: dict[str, Graph]) -> None:
     for func in graph.iter_attr_funcs(name):
         if func.name not in library:
             raise InvariantError(f"node {name!r} ({graph.op(name)}) calls unknown function {func.name!r}")
-
-
-def _slots(graph: Graph, name: str) -> list[int]:
-    back = graph._back_items()
-    if name in back:
-        return sorted(k for k in back[name] if isinstance(k, int))
-    # Not inputs_of(): that would hide two producers feeding the same slot.
-    return sorted(k for u, v, k, d in graph._edges() if v == name and not d["control"])
 
 
 def _check_ref(graph: Graph, ref: TensorRef, what: str) -> None:

@@ -416,6 +416,13 @@ class Graph:
     def _is_dag(self) -> bool:
         return bool(nx.is_directed_acyclic_graph(self._g))
 
+    def _data_slots(self, name: str) -> list[int]:
+        # All data-edge keys into `name`, duplicates kept, so check() can spot doubled slots.
+        if name in self._back:
+            return sorted(k for k in self._back[name] if isinstance(k, int))
+        return sorted(k for _, _, k, d in self._g.in_edges(name, keys=True, data=True)
+                      if not d["control"])
+
     def _back_items(self) -> dict[str, dict[int | str, TensorRef]]:
         return self._back
 

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh machine: a project venv, the Python test extras, Node and the
+# pinned TF.js npm packages for the real-client tests, then pytest. Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+    "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -e '.[test]'
+scripts/install_node_deps.sh
+# Real-client tests must run in CI: a missing Node or npm package fails them instead of skipping.
+export TFJS_LITE_REQUIRE_NODE=1
+exec .venv/bin/python -m pytest "$@"
