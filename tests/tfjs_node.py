@@ -252,7 +252,8 @@ def _pair_stats(actual, expected, name):
     e = e.astype(a.dtype)
     both_nan = np.isnan(a) & np.isnan(e)
     same_inf = np.isinf(a) & np.isinf(e) & (a == e)
-    diff = np.abs(a - e)
+    with np.errstate(invalid="ignore", over="ignore"):
+        diff = np.abs(a - e)
     diff[both_nan | same_inf] = 0.0
     diff[np.isnan(diff)] = np.inf  # NaN on one side only
     finite_e = np.abs(e[np.isfinite(e)])
@@ -354,8 +355,8 @@ class TfjsNode:
             text=True, encoding="utf-8", bufsize=1,
         )
         self._stdout_q = queue.Queue()
-        threading.Thread(target=self._pump, args=(self.proc.stdout, self._stdout_q.put), daemon=True).start()
-        threading.Thread(target=self._pump, args=(self.proc.stderr, self._stderr_tail.append), daemon=True).start()
+        threading.Thread(target=self._pump, args=(self.proc.stdout, self._stdout_q.put, True), daemon=True).start()
+        threading.Thread(target=self._pump, args=(self.proc.stderr, self._stderr_tail.append, False), daemon=True).start()
         pong = self._roundtrip({"op": "ping"}, timeout=120)
         self.startup_s = time.perf_counter() - t0
         self.versions = pong.get("versions")
@@ -366,34 +367,27 @@ class TfjsNode:
         return self
 
     @staticmethod
-    def _pump(stream, sink):
-        for line in stream:
-            sink(line.rstrip("\n"))
-        sink(None) if sink.__name__ == "put" else None
+    def _pump(stream, sink, signal_eof):
+        try:
+            for line in stream:
+                sink(line.rstrip("\n"))
+        except (OSError, ValueError):
+            pass
+        if signal_eof:
+            sink(None)
 
     def close(self):
-        proc, self.proc = self.proc, None
-        if proc is None:
-            return
-        try:
-            if proc.poll() is None:
-                try:
-                    proc.stdin.write(json.dumps({"op": "exit", "id": "exit"}) + "\n")
-                    proc.stdin.flush()
-                    proc.stdin.close()
-                except OSError:
-                    pass
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(timeout=10)
-        finally:
-            for s in (proc.stdout, proc.stderr):
-                try:
-                    s.close()
-                except OSError:
-                    pass
+        """Ask the worker to exit (kill it if it does not) and release its pipes."""
+        proc = self.proc
+        if proc is not None and proc.poll() is None:
+            try:
+                proc.stdin.write(json.dumps({"op": "exit", "id": "exit"}) + "\n")
+                proc.stdin.flush()
+                proc.stdin.close()
+                proc.wait(timeout=10)
+            except (OSError, ValueError, subprocess.TimeoutExpired):
+                pass
+        self._kill()
 
     def __enter__(self):
         return self.start()
@@ -439,16 +433,24 @@ class TfjsNode:
             # a response to an earlier, timed-out request cannot happen (we restart), but be safe
 
     def _kill(self):
+        """Kill our worker (if still running), reap it and close its pipes."""
         proc, self.proc = self.proc, None
-        if proc is not None and proc.poll() is None:
+        if proc is None:
+            return
+        if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=10)
+        for stream in (proc.stdin, proc.stdout, proc.stderr):
+            try:
+                stream.close()
+            except (OSError, ValueError):
+                pass
 
     def request(self, req, timeout=None):
         """Send one raw request dict, return the raw response dict (starts/restarts the worker)."""
         with self._lock:
             if self.proc is None or self.proc.poll() is not None:
-                self.proc = None
+                self._kill()
                 self.start()
             return self._roundtrip(req, timeout)
 
@@ -536,3 +538,30 @@ def predict_layers(model_dir, inputs, outputs=None):
 
 def execute_graph(model_dir, inputs, outputs=None, sync=False):
     return default_node().execute_graph(model_dir, inputs, outputs, sync=sync)
+
+
+def _main(argv=None):
+    """``python tests/tfjs_node.py MODEL_DIR layers|graph INPUTS.json [EXPECTED.json] [--repeat N]``"""
+    import argparse
+
+    p = argparse.ArgumentParser(description="Run a TF.js model folder in the real TF.js 4.22 runtime.")
+    p.add_argument("model_dir")
+    p.add_argument("kind", choices=["layers", "graph"])
+    p.add_argument("inputs", help="inputs.json ({name: {dtype, shape, data}})")
+    p.add_argument("expected", nargs="?", help="expected.json to compare with")
+    p.add_argument("--outputs", nargs="*", default=None)
+    p.add_argument("--repeat", type=int, default=0, help="time this many inferences (median)")
+    a = p.parse_args(argv)
+    with TfjsNode() as node:
+        r = node.run(a.model_dir, a.kind, a.inputs, a.outputs, repeat=a.repeat or None)
+        print("node start %.0f ms, load %.1f ms, first run %.1f ms, run %.2f ms"
+              % (node.startup_s * 1e3, r.load_ms, r.first_run_ms, r.run_ms))
+        for name, arr in r.items():
+            print("%s: %s %s" % (name, arr.dtype, list(arr.shape)))
+        if a.expected:
+            for name, s in compare_stats(r, load_tensors(a.expected)).items():
+                print("%s: normalised error %.3g, max abs error %.3g" % (name, s["rel"], s["abs"]))
+
+
+if __name__ == "__main__":
+    _main()
