@@ -65,10 +65,10 @@ def convert_with_options(input_path: PathLike, output_path: PathLike, options: C
     target = Path(output_path)
     input_format, output_format = resolve_formats(source, options.input_format, options.output_format)
     _check_flag_scope(options, input_format, output_format)
-    pipeline = _load_pipeline(input_format, output_format)
-    report = Report()
     single_file = output_format in _FILE_OUTPUTS
     check_output_path(target, input_path=source, want_directory=not single_file)
+    pipeline = _load_pipeline(input_format, output_format)
+    report = Report()
     staged = StagedFile(target) if single_file else StagedDirectory(target)
     with staged:
         assert staged.path is not None

@@ -46,11 +46,26 @@ def file_descriptor(name: str) -> FileDescriptor:
 
 
 def message_class(full_name: str) -> type[Message]:
-    """The message class for ``full_name`` (nested messages are attributes of their parent)."""
-    descriptor: Descriptor = POOL.FindMessageTypeByName(full_name)
+    """The message class for ``full_name``, with nested messages and enums as attributes."""
+    return _class_for(POOL.FindMessageTypeByName(full_name))
+
+
+def _class_for(descriptor: Descriptor) -> type[Message]:
     if _get_message_class is not None:
-        return _get_message_class(descriptor)
-    return _legacy_factory.GetPrototype(descriptor)
+        cls = _get_message_class(descriptor)
+    else:
+        cls = _legacy_factory.GetPrototype(descriptor)
+    # upb attaches nested types itself; the pure-Python runtime only does so in protoc's output.
+    for nested in descriptor.nested_types:
+        if not hasattr(cls, nested.name):
+            setattr(cls, nested.name, _class_for(nested))
+    for enum in descriptor.enum_types:
+        if not hasattr(cls, enum.name):
+            setattr(cls, enum.name, enum_type_wrapper.EnumTypeWrapper(enum))
+        for value in enum.values:
+            if not hasattr(cls, value.name):
+                setattr(cls, value.name, value.number)
+    return cls
 
 
 def enum_type(full_name: str) -> enum_type_wrapper.EnumTypeWrapper:

@@ -1,0 +1,166 @@
+"""The CLI surface: tensorflowjs_converter's flags, our better defaults, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tfjs_lite import cli
+from tfjs_lite.errors import UsageError
+from tfjs_lite.options import ConvertOptions, Quantization, parse_metadata
+
+ROOT = Path(__file__).resolve().parents[1]
+MLP_H5 = ROOT / "fixtures" / "keras" / "mlp" / "model.h5"
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tfjs_lite", *args], capture_output=True, text=True, timeout=120
+    )
+
+
+def test_version_is_fast_and_exits_zero() -> None:
+    cli_main = [sys.executable, "-m", "tfjs_lite", "--version"]
+    started = time.perf_counter()
+    done = subprocess.run(cli_main, capture_output=True, text=True)
+    elapsed = time.perf_counter() - started
+    assert done.returncode == 0
+    assert done.stdout.startswith("tfjs-lite ")
+    # Target 0.3 s; a loaded CI machine gets slack, but importing numpy or TF would blow past it.
+    assert elapsed < 1.5
+
+
+def test_version_does_not_import_heavy_modules() -> None:
+    code = (
+        "import sys, tfjs_lite.cli as c; c.main(['--version']); "
+        "print(sorted(m for m in ('numpy','h5py','google.protobuf','networkx') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"), [("False", False), ("false", False), ("0", False), ("", False), ("True", True), ("1", True)]
+)
+def test_bool_flags_mean_what_they_say(text: str, expected: bool) -> None:
+    assert cli._parse_bool(text) is expected
+
+
+def test_bool_flag_rejects_garbage() -> None:
+    done = run_cli("convert", "--strip_debug_ops", "maybe", str(MLP_H5), "out")
+    assert done.returncode == 2
+    assert "expected true or false" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_missing_input_is_one_line_exit_2(tmp_path: Path) -> None:
+    done = run_cli("convert", str(tmp_path / "nope.h5"), str(tmp_path / "out"))
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1
+    assert "no such file" in done.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_missing_output_argument() -> None:
+    done = run_cli("convert", str(MLP_H5))
+    assert done.returncode == 2
+    assert "missing output_path" in done.stderr
+
+
+def test_unsupported_pair_says_not_supported_yet(tmp_path: Path) -> None:
+    done = run_cli("convert", "--output_format", "keras_saved_model", str(MLP_H5), str(tmp_path / "out"))
+    assert done.returncode == 2
+    assert "not supported yet" in done.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_not_hdf5_file(tmp_path: Path) -> None:
+    bogus = tmp_path / "model.h5"
+    bogus.write_text("not a model")
+    done = run_cli("convert", str(bogus), str(tmp_path / "out"))
+    assert done.returncode == 2
+    assert str(bogus) in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_quantize_flag_does_not_swallow_input_path(tmp_path: Path) -> None:
+    parser = cli._convert_parser()
+    args = parser.parse_args(["--quantize_uint8", str(MLP_H5), str(tmp_path / "out")])
+    cli._fix_swallowed_positionals(args)
+    assert args.quantize_uint8 is True
+    assert args.input_path == str(MLP_H5)
+    assert args.output_path == str(tmp_path / "out")
+
+
+def test_quantize_patterns_are_split_on_commas() -> None:
+    q = Quantization(uint8="dense/*,conv*", float16=True)
+    assert q.uint8 == ("dense/*", "conv*")
+    assert q.selectors() == [("float16", True), ("uint8", ("dense/*", "conv*"))]
+
+
+def test_two_fallthrough_quantizations_are_refused() -> None:
+    with pytest.raises(UsageError, match="more than one quantization"):
+        Quantization(uint8=True, uint16=True)
+
+
+def test_shard_size_must_be_positive() -> None:
+    with pytest.raises(UsageError):
+        ConvertOptions(weight_shard_size_bytes=0)
+
+
+def test_metadata_parsing_keeps_windows_style_paths(tmp_path: Path) -> None:
+    meta = tmp_path / "meta.json"
+    meta.write_text(json.dumps({"author": "me"}))
+    assert parse_metadata(f"info:{meta}") == {"info": {"author": "me"}}
+    with pytest.raises(UsageError, match="not valid JSON"):
+        bad = tmp_path / "bad.json"
+        bad.write_text("{")
+        parse_metadata(f"info:{bad}")
+
+
+def test_output_into_input_folder_is_refused(tmp_path: Path) -> None:
+    model = tmp_path / "model.h5"
+    model.write_bytes(MLP_H5.read_bytes())
+    done = run_cli("convert", str(model), str(tmp_path))
+    assert done.returncode == 2
+    assert "input model's own folder" in done.stderr
+
+
+def test_output_onto_existing_file_is_refused(tmp_path: Path) -> None:
+    target = tmp_path / "taken"
+    target.write_text("keep me")
+    done = run_cli("convert", str(MLP_H5), str(target))
+    assert done.returncode == 2
+    assert target.read_text() == "keep me"
+
+
+def test_paths_with_spaces(tmp_path: Path) -> None:
+    folder = tmp_path / "my models"
+    folder.mkdir()
+    model = folder / "an mlp.h5"
+    model.write_bytes(MLP_H5.read_bytes())
+    out = tmp_path / "web model"
+    done = run_cli("convert", str(model), str(out))
+    assert done.returncode == 0, done.stderr
+    assert (out / "model.json").is_file()
+
+
+def test_bare_form_without_subcommand_converts(tmp_path: Path) -> None:
+    done = run_cli("--input_format", "keras", str(MLP_H5), str(tmp_path / "out"))
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "out" / "model.json").is_file()
+
+
+def test_internal_errors_exit_1_without_traceback(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    def boom(*_a: object, **_k: object) -> None:
+        raise RuntimeError("kaboom")
+
+    monkeypatch.setattr(cli, "_run_subcommand", boom)
+    assert cli.main(["convert", "a", "b"]) == 1
+    err = capsys.readouterr().err
+    assert "internal error" in err and "kaboom" in err and "Traceback" not in err

@@ -1,0 +1,211 @@
+"""Translate Keras model configs into the form tfjs-layers 4.22 deserializes.
+
+tf.keras 2 configs load as they are; like the official converter we only rename a few legacy class
+names (:func:`translate_class_names`). Keras 3 configs (``.keras`` and Keras 3 ``.h5``) need
+rewriting, because tfjs-layers 4.22 only knows the Keras 2 layout (:func:`keras3_to_tfjs`):
+
+* serialized objects lose ``module``, ``registered_name``, ``build_config``, ``compile_config`` and
+  ``shared_object_id``, keeping ``{"class_name", "config"}``;
+* ``DTypePolicy``/``FloatDTypePolicy`` objects become their name (``"float32"``);
+* InputLayer ``batch_shape`` → ``batch_input_shape`` (``optional`` dropped);
+* functional ``inbound_nodes`` ``[{"args": [...__keras_tensor__...], "kwargs": {...}}]`` →
+  ``[[[layer, node_index, tensor_index, {kwargs}], ...]]``; ``input_layers``/``output_layers`` given as
+  one bare ``[name, node, tensor]`` or a nested structure → a flat list of triples;
+* a Sequential without an InputLayer gets ``batch_input_shape`` on its first layer from
+  ``build_input_shape``;
+* LeakyReLU ``negative_slope`` → ``alpha``; activation ``silu`` → ``swish`` (the same function).
+
+Anything that cannot be expressed is not silently dropped: it is reported to the caller as a
+:class:`~tfjs_lite.keras.preflight.LayerIssue` so the pre-flight check can refuse the model.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Optional
+
+from tfjs_lite.keras.preflight import LayerIssue
+
+__all__ = ["MODEL_CLASSES", "is_keras3", "keras3_to_tfjs", "translate_class_names"]
+
+MODEL_CLASSES = ("Sequential", "Functional", "Model")
+_LEGACY_CLASS_NAMES = {"BatchNormalizationV1": "BatchNormalization", "UnifiedGRU": "GRU", "UnifiedLSTM": "LSTM"}
+_OBJECT_KEYS_TO_DROP = ("module", "registered_name", "build_config", "compile_config", "shared_object_id")
+_DTYPE_POLICIES = ("DTypePolicy", "FloatDTypePolicy", "Policy")
+_ACTIVATION_RENAMES = {"silu": "swish"}
+
+
+def is_keras3(keras_version: Optional[str]) -> bool:
+    """True for Keras 3.x version strings."""
+    return bool(keras_version) and str(keras_version).split(".")[0].isdigit() and int(str(keras_version).split(".")[0]) >= 3
+
+
+def translate_class_names(value: Any) -> Any:
+    """The official ``translate_class_names``: legacy class names renamed anywhere in the config."""
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            if key == "class_name" and isinstance(item, str):
+                out[key] = _LEGACY_CLASS_NAMES.get(item, item)
+            else:
+                out[key] = translate_class_names(item)
+        return out
+    if isinstance(value, list):
+        return [translate_class_names(item) for item in value]
+    return value
+
+
+def keras3_to_tfjs(model_config: dict[str, Any], issues: list[LayerIssue]) -> dict[str, Any]:
+    """A Keras 2 style copy of a Keras 3 model config; problems are appended to ``issues``."""
+    return _model(copy.deepcopy(model_config), issues)
+
+
+def _clean(value: Any) -> Any:
+    """Drop Keras 3 serialization extras from every nested object and flatten dtype policies."""
+    if isinstance(value, dict):
+        if value.get("class_name") in _DTYPE_POLICIES and isinstance(value.get("config"), dict):
+            return value["config"].get("name", "float32")
+        serialized = "class_name" in value
+        return {k: _clean(v) for k, v in value.items() if not (serialized and k in _OBJECT_KEYS_TO_DROP)}
+    if isinstance(value, list):
+        return [_clean(item) for item in value]
+    return value
+
+
+def _model(model: dict[str, Any], issues: list[LayerIssue]) -> dict[str, Any]:
+    class_name = model.get("class_name")
+    config = model.get("config")
+    if not isinstance(config, dict):
+        return {"class_name": class_name, "config": _clean(config)}
+    out_config: dict[str, Any] = {}
+    functional = class_name != "Sequential"
+    for key, value in config.items():
+        if key == "layers" and isinstance(value, list):
+            out_config[key] = [_layer(layer, issues, functional=functional) for layer in value]
+        elif key in ("input_layers", "output_layers"):
+            out_config[key] = _flat_triples(value)
+        elif key == "build_input_shape":
+            continue
+        else:
+            out_config[key] = _clean(value)
+    if class_name == "Sequential":
+        _sequential_input_shape(out_config, config.get("build_input_shape"))
+    return {"class_name": class_name, "config": out_config}
+
+
+def _sequential_input_shape(config: dict[str, Any], build_input_shape: Any) -> None:
+    layers = config.get("layers") or []
+    if not layers or not isinstance(build_input_shape, list):
+        return
+    first = layers[0]
+    first_config = first.get("config") if isinstance(first, dict) else None
+    if first.get("class_name") == "InputLayer" or not isinstance(first_config, dict):
+        return
+    if "batch_input_shape" not in first_config and "batch_shape" not in first_config:
+        first_config["batch_input_shape"] = build_input_shape
+
+
+def _layer(layer: Any, issues: list[LayerIssue], *, functional: bool) -> Any:
+    if not isinstance(layer, dict):
+        return layer
+    class_name = layer.get("class_name")
+    if class_name in MODEL_CLASSES:
+        out = _model({"class_name": class_name, "config": layer.get("config")}, issues)
+    else:
+        out = {"class_name": class_name, "config": _layer_config(class_name, layer.get("config"), issues)}
+    if "name" in layer:
+        out["name"] = layer["name"]
+    if "inbound_nodes" in layer or functional:
+        name = layer.get("name") or (out["config"] or {}).get("name")
+        out["inbound_nodes"] = [_node(node, str(name), str(class_name), issues) for node in layer.get("inbound_nodes") or []]
+    if not functional:
+        out.pop("inbound_nodes", None)
+    return out
+
+
+def _layer_config(class_name: Any, config: Any, issues: list[LayerIssue]) -> Any:
+    if not isinstance(config, dict):
+        return _clean(config)
+    config = _clean(config)
+    if class_name == "InputLayer":
+        config = _input_layer_config(config)
+    if class_name == "LeakyReLU" and "negative_slope" in config:
+        config["alpha"] = config.pop("negative_slope")
+    for key in ("activation", "recurrent_activation"):
+        if isinstance(config.get(key), str):
+            config[key] = _ACTIVATION_RENAMES.get(config[key], config[key])
+    for key in ("layer", "backward_layer"):  # wrappers hold a layer config without wiring
+        if isinstance(config.get(key), dict):
+            config[key] = _layer(config[key], issues, functional=False)
+    if isinstance(config.get("cell"), dict):
+        config["cell"] = _layer(config["cell"], issues, functional=False)
+    return config
+
+
+def _input_layer_config(config: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    shape = config.get("batch_shape", config.get("batch_input_shape"))
+    if shape is not None:
+        out["batch_input_shape"] = shape
+    for key, value in config.items():
+        if key in ("batch_shape", "batch_input_shape", "optional"):
+            continue
+        out[key] = value
+    return out
+
+
+def _is_keras_tensor(value: Any) -> bool:
+    return isinstance(value, dict) and value.get("class_name") == "__keras_tensor__"
+
+
+def _collect_tensors(value: Any, found: list[list[Any]]) -> bool:
+    """Append the keras_history of every tensor in ``value``; False if a non-tensor is in there."""
+    if _is_keras_tensor(value):
+        history = (value.get("config") or {}).get("keras_history")
+        if isinstance(history, list) and len(history) == 3:
+            found.append([history[0], history[1], history[2]])
+            return True
+        return False
+    if isinstance(value, (list, tuple)):
+        return all([_collect_tensors(item, found) for item in value])
+    return value is None
+
+
+def _contains_tensor(value: Any) -> bool:
+    if _is_keras_tensor(value):
+        return True
+    if isinstance(value, dict):
+        return any(_contains_tensor(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_contains_tensor(v) for v in value)
+    return False
+
+
+def _node(node: Any, name: str, class_name: str, issues: list[LayerIssue]) -> Any:
+    if isinstance(node, list):  # already the Keras 2 form
+        return node
+    if not isinstance(node, dict):
+        issues.append(LayerIssue(name, class_name, "has an unreadable inbound node"))
+        return []
+    tensors: list[list[Any]] = []
+    if not _collect_tensors(node.get("args") or [], tensors):
+        issues.append(LayerIssue(name, class_name, "is called with non-tensor positional arguments"))
+    kwargs: dict[str, Any] = {}
+    for key, value in (node.get("kwargs") or {}).items():
+        if _contains_tensor(value):
+            issues.append(LayerIssue(name, class_name, f"takes the tensor argument {key!r}"))
+        elif value is not None:
+            kwargs[key] = _clean(value)
+    return [[*history, dict(kwargs)] for history in tensors]
+
+
+def _flat_triples(value: Any) -> list[Any]:
+    if isinstance(value, list) and len(value) == 3 and isinstance(value[0], str) and all(
+        isinstance(v, int) for v in value[1:]
+    ):
+        return [value]
+    if isinstance(value, dict):
+        return [t for item in value.values() for t in _flat_triples(item)]
+    if isinstance(value, list):
+        return [t for item in value for t in _flat_triples(item)]
+    return []

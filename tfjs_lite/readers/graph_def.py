@@ -1,0 +1,431 @@
+"""``GraphDef`` + ``FunctionDefLibrary`` protos -> :class:`tfjs_lite.ir.Graph`.
+
+The top-level nodes become the graph's nodes; every library function becomes a sub-``Graph`` in
+``graph.functions`` whose input args are ``_Arg`` nodes (named after the arg, attrs ``T`` and
+``index``) and whose ``outputs`` map each output arg to the returned tensor.
+
+Reference syntax (docs/tf_formats.md §3.2): GraphDef inputs are ``node``, ``node:k`` and ``^node``;
+FunctionDef body inputs are ``arg``, ``node:out_arg:i`` and ``^node``. The second form names an
+*output arg* of the producing op, so resolving it to a flat port needs the op's output-arg list:
+``MatMul:product:0`` is port 0, ``FusedBatchNormV3:batch_mean:0`` is port 1, ``Split:output:2`` is
+port 2. :class:`OpRegistry` answers that from, in order, the OpDefs a SavedModel ships in
+``stripped_op_list``, the library's own function signatures (a body node whose op is a function),
+and a small built-in table of common ops (enough for frozen GraphDefs, which carry no OpDefs).
+The same registry maps ports back to ``out_arg:i`` when a writer emits a FunctionDef again, so
+readers store it in ``graph.meta["op_registry"]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from tfjs_lite.errors import ModelFormatError
+from tfjs_lite.ir.attrs import DType, attr_from_proto, shape_from_proto
+from tfjs_lite.ir.graph import ArgDef, FunctionSignature, Graph, TensorRef, TensorType
+from tfjs_lite.ir.names import parse_input
+
+__all__ = ["ArgSpec", "OpRegistry", "OpSpec", "function_closure", "read_function_def", "read_graph_def"]
+
+
+@dataclass(frozen=True)
+class ArgSpec:
+    """One input or output arg of an op: how many tensors it stands for and of which type."""
+
+    name: str
+    dtype: DType | None = None  # a fixed type
+    type_attr: str = ""
+    number_attr: str = ""
+    type_list_attr: str = ""
+
+    def expand(self, attrs: dict[str, Any]) -> list[DType | None] | None:
+        """The dtypes of the tensors this arg stands for on a node with ``attrs``; None if unknown."""
+        if self.type_list_attr:
+            types = attrs.get(self.type_list_attr)
+            return None if not isinstance(types, list) else [DType(t) for t in types]
+        single = self.dtype
+        if single is None and self.type_attr:
+            found = attrs.get(self.type_attr)
+            single = DType(found) if isinstance(found, str) else None
+        if self.number_attr:
+            count = attrs.get(self.number_attr)
+            return None if not isinstance(count, int) else [single] * count
+        return [single]
+
+
+@dataclass(frozen=True)
+class OpSpec:
+    """What the reader needs of an OpDef: arg lists and attr defaults."""
+
+    name: str
+    inputs: tuple[ArgSpec, ...] = ()
+    outputs: tuple[ArgSpec, ...] = ()
+    defaults: dict[str, Any] = field(default_factory=dict)
+    is_function: bool = False
+
+
+# Output args of common ops, for GraphDefs that ship no OpDefs. "name" = one tensor whose type is
+# attr T; "name:attr" = one tensor typed by `attr` ("DT_..." = a fixed type); "name*N:attr" = N
+# tensors; "name@attr" = a type list.
+_BUILTIN_OUTPUTS = {
+    "Const": "output:dtype", "Placeholder": "output:dtype", "PlaceholderWithDefault": "output:dtype",
+    "Identity": "output", "Snapshot": "output", "StopGradient": "output", "IdentityN": "output@T",
+    "MatMul": "product", "BatchMatMul": "output", "BatchMatMulV2": "output", "BatchMatMulV3": "output:Tout",
+    "Add": "z", "AddV2": "z", "Sub": "z", "Mul": "z", "RealDiv": "z", "Div": "z", "DivNoNan": "z",
+    "FloorDiv": "z", "FloorMod": "z", "Mod": "z", "Maximum": "z", "Minimum": "z", "Pow": "z",
+    "SquaredDifference": "z", "Atan2": "z", "AddN": "sum", "BiasAdd": "output",
+    "Less": "z:DT_BOOL", "LessEqual": "z:DT_BOOL", "Greater": "z:DT_BOOL", "GreaterEqual": "z:DT_BOOL",
+    "Equal": "z:DT_BOOL", "NotEqual": "z:DT_BOOL", "LogicalAnd": "z:DT_BOOL", "LogicalOr": "z:DT_BOOL",
+    "LogicalNot": "y:DT_BOOL", "Cast": "y:DstT", "Select": "output", "SelectV2": "output",
+    "Relu": "activations", "Relu6": "activations", "Elu": "activations", "Selu": "activations",
+    "LeakyRelu": "activations", "Softmax": "softmax", "LogSoftmax": "logsoftmax",
+    "Softplus": "activations", "Conv2D": "output", "DepthwiseConv2dNative": "output",
+    "Conv2DBackpropInput": "output", "Conv3D": "output", "MaxPool": "output", "AvgPool": "output",
+    "FusedBatchNorm": "y, batch_mean, batch_variance, reserve_space_1, reserve_space_2",
+    "FusedBatchNormV3": "y, batch_mean:U, batch_variance:U, reserve_space_1:U, reserve_space_2:U, "
+                        "reserve_space_3:U",
+    "Reshape": "output", "Transpose": "y", "ExpandDims": "output", "Squeeze": "output",
+    "ConcatV2": "output", "Pack": "output", "Unpack": "output*num", "Split": "output*num_split",
+    "SplitV": "output*num_split", "Slice": "output", "StridedSlice": "output", "Tile": "output",
+    "Fill": "output", "Pad": "output", "PadV2": "output", "MirrorPad": "output",
+    "GatherV2": "output:Tparams", "GatherNd": "output:Tparams", "Shape": "output:out_type",
+    "Size": "output:out_type", "Rank": "output:DT_INT32", "ShapeN": "output*N:out_type",
+    "Range": "output:Tidx", "Sum": "output", "Mean": "output", "Max": "output", "Min": "output",
+    "Prod": "output", "All": "output:DT_BOOL", "Any": "output:DT_BOOL", "ArgMax": "output:output_type",
+    "ArgMin": "output:output_type", "TopKV2": "values, indices:index_type", "Unique": "y, idx:out_idx",
+    "While": "output@T", "StatelessWhile": "output@T", "If": "output@Tout",
+    "StatelessIf": "output@Tout", "Case": "output@Tout", "StatelessCase": "output@Tout",
+    "PartitionedCall": "output@Tout", "StatefulPartitionedCall": "output@Tout",
+    "ReadVariableOp": "value:dtype", "VarHandleOp": "resource:DT_RESOURCE",
+    "HashTableV2": "table_handle:DT_RESOURCE", "LookupTableFindV2": "values:Tout",
+    "Enter": "output", "Exit": "output", "NextIteration": "output", "LoopCond": "output:DT_BOOL",
+    "Switch": "output_false, output_true", "Merge": "output, value_index:DT_INT32",
+    "Erf": "y", "Erfc": "y", "Tanh": "y", "Sigmoid": "y", "Exp": "y", "Log": "y", "Neg": "y",
+    "Sqrt": "y", "Rsqrt": "y", "Square": "y", "Abs": "y", "Floor": "y", "Ceil": "y",
+    "Round": "y", "Reciprocal": "y", "Sin": "y", "Cos": "y", "Sign": "y",
+}
+
+
+def _parse_builtin(op: str, text: str) -> OpSpec:
+    args = []
+    for item in (part.strip() for part in text.split(",")):
+        if "@" in item:
+            name, attr = item.split("@")
+            args.append(ArgSpec(name, type_list_attr=attr))
+            continue
+        name, _, typ = item.partition(":")
+        name, _, number = name.partition("*")
+        typ = typ or "T"
+        fixed = DType(typ) if typ.startswith("DT_") else None
+        args.append(ArgSpec(name, fixed, "" if fixed else typ, number))
+    return OpSpec(op, outputs=tuple(args))
+
+
+class OpRegistry:
+    """Op name -> :class:`OpSpec`, from shipped OpDefs, library functions and a built-in table."""
+
+    def __init__(self, op_defs: Iterable[Any] = (), functions: Iterable[Any] = ()) -> None:
+        self._specs: dict[str, OpSpec] = {}
+        for op_def in op_defs:
+            self._specs[op_def.name] = _spec_from_op_def(op_def)
+        for fdef in functions:
+            self.add_function(fdef.signature)
+
+    def add_function(self, signature: Any) -> None:
+        """Register a library function (its ``signature`` OpDef) as an op callable by name."""
+        spec = _spec_from_op_def(signature)
+        self._specs[signature.name] = OpSpec(spec.name, spec.inputs, spec.outputs, {}, True)
+
+    def add_spec(self, spec: OpSpec) -> None:
+        """Register (or replace) one op spec."""
+        self._specs[spec.name] = spec
+
+    def spec(self, op: str) -> OpSpec | None:
+        """The spec of ``op``, or None when nothing describes it."""
+        found = self._specs.get(op)
+        if found is None and op in _BUILTIN_OUTPUTS:
+            found = _parse_builtin(op, _BUILTIN_OUTPUTS[op])
+            self._specs[op] = found
+        return found
+
+    def output_layout(self, op: str, attrs: dict[str, Any]) -> list[tuple[str, list[DType | None]]] | None:
+        """``[(out_arg name, [dtype per tensor]), ...]`` for a node, or None when unknown."""
+        spec = self.spec(op)
+        if spec is None:
+            return None
+        layout = []
+        for arg in spec.outputs:
+            types = arg.expand(attrs)
+            if types is None:
+                return None
+            layout.append((arg.name, types))
+        return layout
+
+    def flat_port(self, op: str, attrs: dict[str, Any], out_arg: str, index: int) -> int | None:
+        """Flat output index of ``out_arg:index`` on a node, or None when the op is unknown."""
+        layout = self.output_layout(op, attrs)
+        if layout is None:
+            return None
+        offset = 0
+        for name, types in layout:
+            if name == out_arg:
+                return offset + index if index < len(types) else None
+            offset += len(types)
+        return None
+
+    def out_arg_of(self, op: str, attrs: dict[str, Any], port: int) -> tuple[str, int] | None:
+        """Inverse of :meth:`flat_port`: ``(out_arg, index)`` of flat output ``port``."""
+        layout = self.output_layout(op, attrs)
+        if layout is None:
+            return None
+        offset = 0
+        for name, types in layout:
+            if port < offset + len(types):
+                return name, port - offset
+            offset += len(types)
+        return None
+
+    def defaults(self, op: str) -> dict[str, Any]:
+        """Default attr values of ``op`` (empty when unknown)."""
+        spec = self.spec(op)
+        return {} if spec is None else spec.defaults
+
+
+def _arg_spec(arg: Any) -> ArgSpec:
+    dtype = attr_from_proto_type(arg.type) if arg.type else None
+    return ArgSpec(arg.name, dtype, arg.type_attr, arg.number_attr, arg.type_list_attr)
+
+
+def attr_from_proto_type(number: int) -> DType:
+    """A ``DataType`` enum number as a :class:`DType` name."""
+    from tfjs_lite._proto.attr_value_pb2 import AttrValue
+
+    value = attr_from_proto(AttrValue(type=number))
+    assert isinstance(value, DType)
+    return value
+
+
+def _spec_from_op_def(op_def: Any) -> OpSpec:
+    defaults = {a.name: attr_from_proto(a.default_value) for a in op_def.attr if a.HasField("default_value")}
+    return OpSpec(
+        op_def.name,
+        tuple(_arg_spec(a) for a in op_def.input_arg),
+        tuple(_arg_spec(a) for a in op_def.output_arg),
+        defaults,
+    )
+
+
+# ----------------------------------------------------------------------------------- nodes
+
+
+def _node_attrs(node: Any, registry: OpRegistry, add_defaults: bool) -> dict[str, Any]:
+    attrs = {key: attr_from_proto(value) for key, value in sorted(node.attr.items())}
+    if add_defaults:
+        for key, value in registry.defaults(node.op).items():
+            attrs.setdefault(key, value)
+    return attrs
+
+
+def _out_types(op: str, attrs: dict[str, Any], registry: OpRegistry) -> list[TensorType] | None:
+    layout = registry.output_layout(op, attrs)
+    if layout is None:
+        return None
+    dtypes = [t for _, types in layout for t in types]
+    shapes = attrs.get("_output_shapes")
+    if not isinstance(shapes, list) or len(shapes) != len(dtypes):
+        shapes = [None] * len(dtypes)
+    if op in ("Placeholder", "PlaceholderWithDefault") and "shape" in attrs and len(dtypes) == 1:
+        shapes = [attrs["shape"]]
+    return [TensorType(DType(d) if d else DType("DT_INVALID"), s) for d, s in zip(dtypes, shapes)]
+
+
+def _add_nodes(graph: Graph, nodes: Sequence[Any], registry: OpRegistry, add_defaults: bool) -> None:
+    """Create every node without edges (GraphDefs need not be topologically sorted)."""
+    for node in nodes:
+        if node.name in graph:
+            raise ModelFormatError(f"duplicate node name {node.name!r}")
+        attrs = _node_attrs(node, registry, add_defaults)
+        value = None
+        if node.op == "Const":
+            value = attrs.pop("value", None)
+            if value is None:
+                raise ModelFormatError(f"Const node {node.name!r} has no value")
+        graph.add_op(node.op, (), attrs, name=node.name, device=node.device,
+                     out_types=_out_types(node.op, attrs, registry))
+        if value is not None:
+            dtype = attrs.get("dtype")
+            graph.set_value(node.name, value)
+            if isinstance(dtype, DType):  # keep e.g. DT_BFLOAT16 (decoded to float32) as declared
+                graph.set_attr(node.name, "dtype", dtype)
+
+
+def _resolve(graph: Graph, text: str, registry: OpRegistry, where: str) -> tuple[TensorRef | None, str | None]:
+    """Parse one input string of a node; returns (data ref, None) or (None, control source)."""
+    try:
+        parsed = parse_input(text)
+    except ValueError:
+        raise ModelFormatError(f"{where}: malformed input {text!r}") from None
+    if parsed.node not in graph:
+        raise ModelFormatError(f"{where}: input {text!r} names a node that does not exist")
+    if parsed.control:
+        return None, parsed.node
+    if parsed.out_arg is None:
+        return TensorRef(parsed.node, parsed.port), None
+    op = graph.op(parsed.node)
+    port = registry.flat_port(op, graph.attrs(parsed.node), parsed.out_arg, parsed.port)
+    if port is None:
+        raise ModelFormatError(
+            f"{where}: cannot resolve {text!r}: output arg {parsed.out_arg!r} of op {op!r} is unknown "
+            "(the model ships no OpDef for it)")
+    return TensorRef(parsed.node, port), None
+
+
+def _connect_nodes(graph: Graph, nodes: Sequence[Any], registry: OpRegistry, context: str) -> None:
+    for node in nodes:
+        refs, controls = [], []
+        for text in node.input:
+            ref, control = _resolve(graph, text, registry, f"{context}node {node.name!r}")
+            if control is not None:
+                controls.append(control)
+            else:
+                if controls:
+                    raise ModelFormatError(f"{context}node {node.name!r}: data input after a control input")
+                refs.append(ref)
+        graph.set_inputs(node.name, refs)
+        for control in controls:
+            graph.add_control_input(node.name, control)
+
+
+# ----------------------------------------------------------------------------------- entry points
+
+
+def read_function_def(fdef: Any, registry: OpRegistry, *, add_defaults: bool = True) -> Graph:
+    """One ``FunctionDef`` -> a body ``Graph`` with ``_Arg`` nodes and named outputs.
+
+    Args:
+        fdef: The ``tensorflow.FunctionDef`` proto.
+        registry: Op specs for resolving ``node:out_arg:i`` references.
+        add_defaults: Fill attrs the writer stripped because they equal the OpDef default.
+
+    Returns:
+        The body graph; ``graph.signature`` describes args, attrs and control outputs.
+    """
+    sig = fdef.signature
+    arg_attrs = {int(i): {k: attr_from_proto(v) for k, v in sorted(a.attr.items())}
+                 for i, a in fdef.arg_attr.items()}
+    signature = FunctionSignature(
+        name=sig.name,
+        input_args=[_arg_def(a) for a in sig.input_arg],
+        output_args=[_arg_def(a) for a in sig.output_arg],
+        attrs={k: attr_from_proto(v) for k, v in sorted(fdef.attr.items())},
+        arg_attrs=arg_attrs,
+        control_outputs=dict(sorted(fdef.control_ret.items())),
+    )
+    body = Graph(signature=signature)
+    for index, arg in enumerate(sig.input_arg):
+        dtype = attr_from_proto_type(arg.type) if arg.type else None
+        shapes = arg_attrs.get(index, {}).get("_output_shapes")
+        shape = shapes[0] if isinstance(shapes, list) and shapes else None
+        attrs: dict[str, Any] = {"index": index}
+        if dtype is not None:
+            attrs["T"] = dtype
+        out = [TensorType(dtype, shape)] if dtype is not None else None
+        body.add_op("_Arg", (), attrs, name=arg.name, out_types=out)
+        body.inputs[arg.name] = TensorRef(arg.name, 0)
+    context = f"function {sig.name!r}: "
+    _add_nodes(body, fdef.node_def, registry, add_defaults)
+    _connect_nodes(body, fdef.node_def, registry, context)
+    for arg in sig.output_arg:
+        if arg.name not in fdef.ret:
+            raise ModelFormatError(f"{context}output {arg.name!r} has no ret entry")
+        ref, _ = _resolve(body, fdef.ret[arg.name], registry, f"{context}ret {arg.name!r}")
+        if ref is None:
+            raise ModelFormatError(f"{context}ret {arg.name!r} is a control reference")
+        body.outputs[arg.name] = ref
+    body.meta["op_registry"] = registry
+    return body
+
+
+def _arg_def(arg: Any) -> ArgDef:
+    extra = {k: getattr(arg, k) for k in ("type_attr", "number_attr", "type_list_attr", "is_ref")
+             if getattr(arg, k)}
+    if arg.handle_data:
+        extra["handle_data"] = [(attr_from_proto_type(h.dtype), shape_from_proto(h.shape))
+                                for h in arg.handle_data]
+    return ArgDef(arg.name, attr_from_proto_type(arg.type) if arg.type else None, extra)
+
+
+def function_closure(graph_def: Any, roots: Iterable[str]) -> list[str]:
+    """Names of the library functions reachable from ``roots`` (func attrs and function-ops)."""
+    by_name = {f.signature.name: f for f in graph_def.library.function}
+    seen: list[str] = []
+    stack = [r for r in roots if r in by_name]
+    while stack:
+        name = stack.pop()
+        if name in seen:
+            continue
+        seen.append(name)
+        stack.extend(n for n in _called_functions(by_name[name].node_def, by_name) if n not in seen)
+    return sorted(seen)
+
+
+def _called_functions(nodes: Iterable[Any], by_name: dict[str, Any]) -> list[str]:
+    found = []
+    for node in nodes:
+        if node.op in by_name:
+            found.append(node.op)
+        for value in node.attr.values():
+            found.extend(_funcs_in_attr(value))
+    return [f for f in found if f in by_name]
+
+
+def _funcs_in_attr(value: Any) -> list[str]:
+    kind = value.WhichOneof("value")
+    if kind == "func":
+        return [value.func.name] + [n for v in value.func.attr.values() for n in _funcs_in_attr(v)]
+    if kind == "list":
+        return [f.name for f in value.list.func]
+    return []
+
+
+def read_graph_def(
+    graph_def: Any,
+    *,
+    op_defs: Iterable[Any] = (),
+    add_defaults: bool = True,
+    functions: Iterable[str] | None = None,
+    include_nodes: bool = True,
+) -> Graph:
+    """A ``GraphDef`` -> ``Graph`` with the library functions it uses as sub-graphs.
+
+    Args:
+        graph_def: The ``tensorflow.GraphDef`` proto.
+        op_defs: OpDefs to resolve output args and defaults (a MetaGraph's ``stripped_op_list.op``).
+        add_defaults: Fill attrs omitted because they equal the OpDef default.
+        functions: Read these library functions and those they call; default: every function
+            reachable from the top-level nodes (unused ones, e.g. GPU-only variants, are skipped).
+        include_nodes: False reads only the library (the top level stays empty).
+
+    Returns:
+        The graph; ``meta`` holds ``versions`` and the ``op_registry``.
+
+    Raises:
+        ModelFormatError: On dangling or malformed references and duplicate names.
+    """
+    library = list(graph_def.library.function)
+    registry = OpRegistry(op_defs, library)
+    graph = Graph()
+    if include_nodes:
+        _add_nodes(graph, graph_def.node, registry, add_defaults)
+        _connect_nodes(graph, graph_def.node, registry, "")
+    by_name = {f.signature.name: f for f in library}
+    roots = list(functions) if functions is not None else (
+        _called_functions(graph_def.node, by_name) if include_nodes else [])
+    for name in function_closure(graph_def, roots):
+        graph.functions[name] = read_function_def(by_name[name], registry, add_defaults=add_defaults)
+    versions = graph_def.versions
+    graph.meta["versions"] = {"producer": versions.producer, "min_consumer": versions.min_consumer,
+                              "bad_consumers": list(versions.bad_consumers)}
+    graph.meta["op_registry"] = registry
+    return graph

@@ -1,0 +1,301 @@
+"""Write a Keras 2 HDF5 full model (``model.save("m.h5")`` layout of tf_keras 2.19) from a topology + weights.
+
+The file loads in tf_keras 2.x ``load_model`` and in Keras 3's legacy HDF5 loader. Both load
+weights *positionally*: the i-th layer of ``model.layers`` that has weights takes the i-th saved
+layer whose ``weight_names`` is non-empty, and its weights in ``weight_names`` order
+(``trainable + non_trainable``, the "legacy" order). So this writer needs two things from the
+TF.js weights manifest:
+
+* which layer of ``model.layers`` owns each weight: the first segment of the weight name is the
+  layer name, or the name of a layer nested inside it (nested models, wrappers); and
+* the order of a layer's weights: kept from the manifest, which lists each layer's weights in
+  the Keras order (the official converter copies ``weight_names``; tfjs-layers saves
+  ``trainableWeights`` then ``nonTrainableWeights``).
+
+Layout written (``tf_formats.md`` §4.1)::
+
+    /                      attrs keras_version (str), backend (str), model_config (JSON bytes)
+    /model_weights         attrs layer_names, backend, keras_version (bytes)
+    /model_weights/<layer> attrs weight_names = ["<name>:0", …]
+    /model_weights/<layer>/<name>:0   the dataset (its "/" make subgroups)
+    /model_weights/top_level_model_weights  attrs weight_names = []
+
+The bytes are deterministic: no timestamps (``track_times=False``), fixed creation order, and the
+attribute lists chunked like Keras does above 64512 bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from tfjs_lite.errors import ModelFormatError, UnsupportedModelError
+
+__all__ = [
+    "HDF5_OBJECT_HEADER_LIMIT",
+    "KERAS2_VERSION",
+    "LayerWeights",
+    "assign_weights",
+    "keras2_version",
+    "model_layers",
+    "write_keras_h5",
+]
+
+# What tf_keras 2.19 writes; used when the topology does not carry a Keras 2 version.
+KERAS2_VERSION = "2.19.0"
+HDF5_OBJECT_HEADER_LIMIT = 64512
+
+_MODEL_CLASSES = ("Sequential", "Functional", "Model")
+_WRAPPER_CLASSES = ("Bidirectional", "TimeDistributed")
+_RNN_CELLS = {"LSTM": "lstm_cell", "GRU": "gru_cell", "SimpleRNN": "simple_rnn_cell"}
+
+
+@dataclass
+class LayerWeights:
+    """One entry of ``model.layers`` and the weights it owns, in load order."""
+
+    name: str
+    class_name: str
+    config: Dict[str, Any]
+    weights: List[Tuple[str, np.ndarray]]  # (manifest name, value)
+
+
+# ------------------------------------------------------------------------------------------------
+# Topology helpers (shared with the .keras writer)
+
+
+def is_model_class(layer: Dict[str, Any]) -> bool:
+    return layer.get("class_name") in _MODEL_CLASSES
+
+
+def model_layers(model_config: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """The layer configs of ``model.layers`` in order (Sequential drops its InputLayer)."""
+    config = model_config.get("config")
+    if isinstance(config, list):  # Keras < 2.2 Sequential: the config is the layer list
+        layers = config
+    elif isinstance(config, dict):
+        layers = config.get("layers") or []
+    else:
+        layers = []
+    if not isinstance(layers, list) or not all(isinstance(x, dict) for x in layers):
+        raise ModelFormatError("the model config's 'layers' is not a list of layer configs")
+    if model_config.get("class_name") == "Sequential":
+        layers = [x for x in layers if x.get("class_name") != "InputLayer"]
+    return layers
+
+
+def layer_name(layer: Dict[str, Any]) -> str:
+    name = layer.get("name")
+    if not isinstance(name, str):
+        cfg = layer.get("config")
+        name = cfg.get("name") if isinstance(cfg, dict) else None
+    if not isinstance(name, str) or not name:
+        raise ModelFormatError(f"a {layer.get('class_name', '?')} layer in the model config has no name")
+    return name
+
+
+def _inner_layer(layer: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    cfg = layer.get("config") or {}
+    inner = cfg.get("layer")
+    return inner if isinstance(inner, dict) else None
+
+
+def _owned_names(layer: Dict[str, Any]) -> List[str]:
+    """Names that may start the weight names of ``layer``: its own and those of layers inside it."""
+    names = [layer_name(layer)]
+    if is_model_class(layer):
+        for sub in model_layers(layer):
+            names.extend(_owned_names(sub))
+    elif layer.get("class_name") in _WRAPPER_CLASSES:
+        inner = _inner_layer(layer)
+        if inner is not None:
+            inner_name = layer_name(inner)
+            names.extend([inner_name, "forward_" + inner_name, "backward_" + inner_name])
+    return names
+
+
+def _flag(cfg: Dict[str, Any], key: str, default: bool = True) -> bool:
+    value = cfg.get(key, default)
+    return bool(default if value is None else value)
+
+
+def expected_weight_count(layer: Dict[str, Any]) -> Optional[int]:
+    """How many weights a layer of a common class has, or None when unknown."""
+    cls = layer.get("class_name")
+    cfg = layer.get("config") or {}
+    bias = 1 if _flag(cfg, "use_bias") else 0
+    if cls in ("Dense", "Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose"):
+        return 1 + bias
+    if cls in ("DepthwiseConv1D", "DepthwiseConv2D"):
+        return 1 + bias
+    if cls in ("SeparableConv1D", "SeparableConv2D"):
+        return 2 + bias
+    if cls in ("BatchNormalization", "BatchNormalizationV1", "BatchNormalizationV2"):
+        return int(_flag(cfg, "center")) + int(_flag(cfg, "scale")) + 2
+    if cls == "LayerNormalization":
+        return int(_flag(cfg, "center")) + int(_flag(cfg, "scale"))
+    if cls in ("Embedding", "PReLU"):
+        return 1
+    if cls in _RNN_CELLS:
+        return 2 + bias
+    if cls == "Bidirectional":
+        inner = _inner_layer(layer)
+        n = expected_weight_count(inner) if inner else None
+        return None if n is None else 2 * n
+    if cls in ("InputLayer", "Dropout", "Flatten", "Reshape", "Permute", "Activation", "ReLU", "LeakyReLU",
+               "ELU", "Softmax", "MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "AveragePooling1D",
+               "AveragePooling2D", "AveragePooling3D", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
+               "GlobalMaxPooling1D", "GlobalMaxPooling2D", "Concatenate", "Add", "Subtract", "Multiply",
+               "Average", "Maximum", "Minimum", "Dot", "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D",
+               "UpSampling1D", "UpSampling2D", "UpSampling3D", "Cropping1D", "Cropping2D", "Cropping3D",
+               "RepeatVector", "Masking", "GaussianNoise", "GaussianDropout", "AlphaDropout",
+               "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "ThresholdedReLU"):
+        return 0
+    return None
+
+
+def assign_weights(model_config: Dict[str, Any], weights: Sequence[Tuple[str, np.ndarray]]) -> List[LayerWeights]:
+    """Give every manifest weight to the entry of ``model.layers`` that owns it.
+
+    A weight ``a/b/c`` belongs to the layer named ``a``, or to the top-level layer that contains
+    a layer named ``a`` (nested models, Bidirectional/TimeDistributed). Within a layer the
+    manifest order is kept.
+
+    Raises:
+        ModelFormatError: a weight that no layer owns, or a layer whose weight count is wrong.
+    """
+    layers = model_layers(model_config)
+    result = [LayerWeights(layer_name(x), str(x.get("class_name")), x, []) for x in layers]
+    owner: Dict[str, int] = {}
+    for i, layer in enumerate(layers):  # top-level names first: they win over nested ones
+        owner.setdefault(result[i].name, i)
+    for i, layer in enumerate(layers):
+        for name in _owned_names(layer)[1:]:
+            owner.setdefault(name, i)
+    for name, value in weights:
+        first = name.split("/", 1)[0]
+        index = owner.get(first)
+        if index is None:
+            raise ModelFormatError(f"weight {name!r} does not belong to any layer of the model")
+        result[index].weights.append((name, value))
+    for entry in result:
+        want = expected_weight_count(entry.config)
+        if want is not None and want != len(entry.weights):
+            found = ", ".join(n for n, _ in entry.weights) or "none"
+            raise ModelFormatError(
+                f"layer {entry.name!r} ({entry.class_name}) needs {want} weights, the manifest has "
+                f"{len(entry.weights)} ({found})"
+            )
+    return result
+
+
+def keras2_version(version: Optional[str]) -> str:
+    """The topology's Keras version when it is a Keras 2 one, else :data:`KERAS2_VERSION`."""
+    if version and re.fullmatch(r"2\.\d+(\.\d+)?\S*", version):
+        return version
+    return KERAS2_VERSION
+
+
+def _h5_weight_name(layer: LayerWeights, name: str) -> str:
+    """The Keras 2 variable name for a manifest weight (``lstm/kernel`` → ``lstm/lstm_cell/kernel:0``)."""
+    cell = _RNN_CELLS.get(layer.class_name)
+    parts = name.split("/")
+    if cell and len(parts) == 2 and parts[0] == layer.name:
+        name = f"{parts[0]}/{cell}/{parts[1]}"
+    return name + ":0"
+
+
+# ------------------------------------------------------------------------------------------------
+# HDF5 writing
+
+
+def _chunked_attr(attrs: Any, name: str, values: List[bytes]) -> None:
+    """Store a list of bytes like Keras' ``save_attributes_to_hdf5_group`` (chunked when large)."""
+    data = np.asarray(values)
+    if data.size and max(len(v) for v in values) > HDF5_OBJECT_HEADER_LIMIT:
+        raise UnsupportedModelError(f"a name in {name} is longer than {HDF5_OBJECT_HEADER_LIMIT} bytes")
+    num_chunks = 1
+    chunks = np.array_split(data, num_chunks)
+    while any(c.nbytes > HDF5_OBJECT_HEADER_LIMIT for c in chunks):
+        num_chunks += 1
+        chunks = np.array_split(data, num_chunks)
+    if num_chunks > 1:
+        for i, chunk in enumerate(chunks):
+            attrs[f"{name}{i}"] = chunk
+    else:
+        attrs[name] = data
+
+
+def _h5_value(name: str, value: np.ndarray) -> np.ndarray:
+    value = np.asarray(value)
+    if value.dtype == object or value.dtype.kind in "SU":
+        raise UnsupportedModelError(f"weight {name!r} holds strings, which a Keras HDF5 file cannot hold")
+    if value.dtype == np.float64:
+        value = value.astype(np.float32)
+    return np.ascontiguousarray(value)
+
+
+def _new_group(parent: Any, name: str) -> Any:
+    import h5py
+
+    gcpl = h5py.h5p.create(h5py.h5p.GROUP_CREATE)
+    gcpl.set_obj_track_times(False)
+    gid = h5py.h5g.create(parent.id, name.encode("utf-8"), gcpl=gcpl)
+    return h5py.Group(gid)
+
+
+def _group_path(parent: Any, path: str) -> Tuple[Any, str]:
+    """Create the intermediate groups of ``path`` (no timestamps); return (group, last segment)."""
+    *dirs, leaf = path.split("/")
+    group = parent
+    for d in dirs:
+        group = group[d] if d in group else _new_group(group, d)
+    return group, leaf
+
+
+def write_keras_h5(
+    path: Path,
+    model_config: Dict[str, Any],
+    layers: Sequence[LayerWeights],
+    *,
+    keras_version: str = KERAS2_VERSION,
+    backend: str = "tensorflow",
+) -> None:
+    """Write the full-model HDF5 file at ``path`` (overwritten)."""
+    import h5py
+
+    config_json = json.dumps(model_config).encode("utf-8")
+    with h5py.File(path, "w", libver="earliest", track_order=False) as f:
+        f.attrs["keras_version"] = keras_version
+        f.attrs["backend"] = backend
+        f.attrs["model_config"] = config_json
+        root = _new_group(f, "model_weights")
+        _chunked_attr(root.attrs, "layer_names", [x.name.encode("utf-8") for x in layers])
+        root.attrs["backend"] = backend.encode("utf-8")
+        root.attrs["keras_version"] = keras_version.encode("utf-8")
+        seen: Dict[str, str] = {}
+        for layer in sorted(layers, key=lambda x: x.name):
+            if layer.name in seen:
+                raise ModelFormatError(f"two layers are named {layer.name!r}")
+            seen[layer.name] = layer.name
+            group = _new_group(root, layer.name)
+            names = [_h5_weight_name(layer, n) for n, _ in layer.weights]
+            if len(set(names)) != len(names):
+                raise ModelFormatError(f"layer {layer.name!r} has two weights of the same name")
+            _chunked_attr(group.attrs, "weight_names", [n.encode("utf-8") for n in names])
+            for h5_name, (manifest_name, value) in zip(names, layer.weights):
+                data = _h5_value(manifest_name, value)
+                parent, leaf = _group_path(group, h5_name)
+                parent.create_dataset(leaf, data=data, track_times=False)
+        top = _new_group(root, "top_level_model_weights")
+        _chunked_attr(top.attrs, "weight_names", [])
+
+
+def iter_weight_values(layers: Sequence[LayerWeights]) -> Iterator[Tuple[str, np.ndarray]]:
+    for layer in layers:
+        yield from layer.weights
