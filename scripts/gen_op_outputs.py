@@ -12,13 +12,18 @@ import json
 import sys
 
 from google.protobuf import json_format
-from tensorflow.python.framework import op_def_registry
 import tensorflow as tf
+from tensorflow.core.framework import op_def_pb2
+from tensorflow.python.client import pywrap_tf_session as c_api
 
 
 def main():
     ops = {}
-    for name, op_def in sorted(op_def_registry.get_registered_ops().items()):
+    buf = c_api.TF_GetAllOpList()
+    op_list = op_def_pb2.OpList()
+    op_list.ParseFromString(c_api.TF_GetBuffer(buf))
+    for op_def in sorted(op_list.op, key=lambda o: o.name):
+        name = op_def.name
         if name.startswith("_") and not name.startswith("_Fused"):
             continue
         outs = [[a.name, a.type, a.type_attr, a.number_attr, a.type_list_attr] for a in op_def.output_arg]

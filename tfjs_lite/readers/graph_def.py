@@ -10,14 +10,18 @@ FunctionDef body inputs are ``arg``, ``node:out_arg:i`` and ``^node``. The secon
 ``MatMul:product:0`` is port 0, ``FusedBatchNormV3:batch_mean:0`` is port 1, ``Split:output:2`` is
 port 2. :class:`OpRegistry` answers that from, in order, the OpDefs a SavedModel ships in
 ``stripped_op_list``, the library's own function signatures (a body node whose op is a function),
-and a small built-in table of common ops (enough for frozen GraphDefs, which carry no OpDefs).
+and a table of every TF op's output args and attr defaults (``tfjs_lite/data/op_defs.json``,
+dumped from TF's op registry), for ops the model ships no OpDef for.
 The same registry maps ports back to ``out_arg:i`` when a writer emits a FunctionDef again, so
 readers store it in ``graph.meta["op_registry"]``.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Iterable, Sequence
+from importlib import resources
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,61 +69,32 @@ class OpSpec:
     is_function: bool = False
 
 
-# Output args of common ops, for GraphDefs that ship no OpDefs. "name" = one tensor whose type is
-# attr T; "name:attr" = one tensor typed by `attr` ("DT_..." = a fixed type); "name*N:attr" = N
-# tensors; "name@attr" = a type list.
-_BUILTIN_OUTPUTS = {
-    "Const": "output:dtype", "Placeholder": "output:dtype", "PlaceholderWithDefault": "output:dtype",
-    "Identity": "output", "Snapshot": "output", "StopGradient": "output", "IdentityN": "output@T",
-    "MatMul": "product", "BatchMatMul": "output", "BatchMatMulV2": "output", "BatchMatMulV3": "output:Tout",
-    "Add": "z", "AddV2": "z", "Sub": "z", "Mul": "z", "RealDiv": "z", "Div": "z", "DivNoNan": "z",
-    "FloorDiv": "z", "FloorMod": "z", "Mod": "z", "Maximum": "z", "Minimum": "z", "Pow": "z",
-    "SquaredDifference": "z", "Atan2": "z", "AddN": "sum", "BiasAdd": "output",
-    "Less": "z:DT_BOOL", "LessEqual": "z:DT_BOOL", "Greater": "z:DT_BOOL", "GreaterEqual": "z:DT_BOOL",
-    "Equal": "z:DT_BOOL", "NotEqual": "z:DT_BOOL", "LogicalAnd": "z:DT_BOOL", "LogicalOr": "z:DT_BOOL",
-    "LogicalNot": "y:DT_BOOL", "Cast": "y:DstT", "Select": "output", "SelectV2": "output",
-    "Relu": "activations", "Relu6": "activations", "Elu": "activations", "Selu": "activations",
-    "LeakyRelu": "activations", "Softmax": "softmax", "LogSoftmax": "logsoftmax",
-    "Softplus": "activations", "Conv2D": "output", "DepthwiseConv2dNative": "output",
-    "Conv2DBackpropInput": "output", "Conv3D": "output", "MaxPool": "output", "AvgPool": "output",
-    "FusedBatchNorm": "y, batch_mean, batch_variance, reserve_space_1, reserve_space_2",
-    "FusedBatchNormV3": "y, batch_mean:U, batch_variance:U, reserve_space_1:U, reserve_space_2:U, "
-                        "reserve_space_3:U",
-    "Reshape": "output", "Transpose": "y", "ExpandDims": "output", "Squeeze": "output",
-    "ConcatV2": "output", "Pack": "output", "Unpack": "output*num", "Split": "output*num_split",
-    "SplitV": "output*num_split", "Slice": "output", "StridedSlice": "output", "Tile": "output",
-    "Fill": "output", "Pad": "output", "PadV2": "output", "MirrorPad": "output",
-    "GatherV2": "output:Tparams", "GatherNd": "output:Tparams", "Shape": "output:out_type",
-    "Size": "output:out_type", "Rank": "output:DT_INT32", "ShapeN": "output*N:out_type",
-    "Range": "output:Tidx", "Sum": "output", "Mean": "output", "Max": "output", "Min": "output",
-    "Prod": "output", "All": "output:DT_BOOL", "Any": "output:DT_BOOL", "ArgMax": "output:output_type",
-    "ArgMin": "output:output_type", "TopKV2": "values, indices:index_type", "Unique": "y, idx:out_idx",
-    "While": "output@T", "StatelessWhile": "output@T", "If": "output@Tout",
-    "StatelessIf": "output@Tout", "Case": "output@Tout", "StatelessCase": "output@Tout",
-    "PartitionedCall": "output@Tout", "StatefulPartitionedCall": "output@Tout",
-    "ReadVariableOp": "value:dtype", "VarHandleOp": "resource:DT_RESOURCE",
-    "HashTableV2": "table_handle:DT_RESOURCE", "LookupTableFindV2": "values:Tout",
-    "Enter": "output", "Exit": "output", "NextIteration": "output", "LoopCond": "output:DT_BOOL",
-    "Switch": "output_false, output_true", "Merge": "output, value_index:DT_INT32",
-    "Erf": "y", "Erfc": "y", "Tanh": "y", "Sigmoid": "y", "Exp": "y", "Log": "y", "Neg": "y",
-    "Sqrt": "y", "Rsqrt": "y", "Square": "y", "Abs": "y", "Floor": "y", "Ceil": "y",
-    "Round": "y", "Reciprocal": "y", "Sin": "y", "Cos": "y", "Sign": "y",
-}
+_OP_DEFS_RESOURCE = "op_defs.json"
 
 
-def _parse_builtin(op: str, text: str) -> OpSpec:
-    args = []
-    for item in (part.strip() for part in text.split(",")):
-        if "@" in item:
-            name, attr = item.split("@")
-            args.append(ArgSpec(name, type_list_attr=attr))
-            continue
-        name, _, typ = item.partition(":")
-        name, _, number = name.partition("*")
-        typ = typ or "T"
-        fixed = DType(typ) if typ.startswith("DT_") else None
-        args.append(ArgSpec(name, fixed, "" if fixed else typ, number))
-    return OpSpec(op, outputs=tuple(args))
+@functools.lru_cache(maxsize=1)
+def _known_ops() -> dict[str, Any]:
+    # Output args and attr defaults of every TF op, dumped from TF's registry by
+    # scripts/gen_op_outputs.py: SavedModels list OpDefs only for top-level ops, and frozen
+    # GraphDefs none at all.
+    text = resources.files("tfjs_lite").joinpath("data", _OP_DEFS_RESOURCE).read_text("utf-8")
+    ops: dict[str, Any] = json.loads(text)["ops"]
+    return ops
+
+
+def _spec_from_known(op: str) -> OpSpec | None:
+    entry = _known_ops().get(op)
+    if entry is None:
+        return None
+    from google.protobuf import json_format
+
+    from tfjs_lite._proto.attr_value_pb2 import AttrValue
+
+    outputs = tuple(
+        ArgSpec(name, attr_from_proto_type(typ) if typ else None, type_attr, number_attr, type_list_attr)
+        for name, typ, type_attr, number_attr, type_list_attr in entry["o"])
+    defaults = {k: attr_from_proto(json_format.ParseDict(v, AttrValue())) for k, v in entry.get("d", {}).items()}
+    return OpSpec(op, (), outputs, defaults)
 
 
 class OpRegistry:
@@ -144,9 +119,10 @@ class OpRegistry:
     def spec(self, op: str) -> OpSpec | None:
         """The spec of ``op``, or None when nothing describes it."""
         found = self._specs.get(op)
-        if found is None and op in _BUILTIN_OUTPUTS:
-            found = _parse_builtin(op, _BUILTIN_OUTPUTS[op])
-            self._specs[op] = found
+        if found is None:
+            found = _spec_from_known(op)
+            if found is not None:
+                self._specs[op] = found
         return found
 
     def output_layout(self, op: str, attrs: dict[str, Any]) -> list[tuple[str, list[DType | None]]] | None:

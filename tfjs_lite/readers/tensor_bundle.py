@@ -149,7 +149,7 @@ def _raw_small(data: memoryview | bytes, state: int) -> int:
 # (~440 MB/s); longer lanes or more of them lose to cache misses in the strided column gathers.
 _LANE_WORDS = 16
 _MAX_LANES = 1 << 16
-_MIN_VECTOR = 1 << 14  # below this, the Python loop is as fast as setting up numpy
+_MIN_VECTOR = 4096  # below this the plain Python loop beats numpy set-up costs
 
 
 def _raw_lanes(words: np.ndarray) -> np.ndarray:
@@ -377,8 +377,12 @@ class TensorBundle:
     # --- metadata -------------------------------------------------------------------------------
 
     def keys(self) -> list[str]:
-        """Tensor keys in the checkpoint's (bytewise sorted) order, excluding the header."""
-        return list(self._raw_entries)
+        """Tensor keys in the checkpoint's (bytewise sorted) order.
+
+        Excludes the header and the per-slice keys of partitioned variables (those start with a
+        NUL byte; the variable's own key is listed and :meth:`read` explains it is partitioned).
+        """
+        return [key for key in self._raw_entries if not key.startswith("\x00")]
 
     def __contains__(self, key: object) -> bool:
         return key in self._raw_entries

@@ -41,6 +41,7 @@ __all__ = [
     "KERAS2_VERSION",
     "LayerWeights",
     "assign_weights",
+    "keras3_compatible_config",
     "keras2_version",
     "model_layers",
     "write_keras_h5",
@@ -192,6 +193,104 @@ def assign_weights(model_config: Dict[str, Any], weights: Sequence[Tuple[str, np
                 f"{len(entry.weights)} ({found})"
             )
     return result
+
+
+# Keys tf_keras 2.x writes that Keras 3 refuses ("Unrecognized keyword arguments"), with the
+# condition under which dropping them changes nothing for tf_keras (None: always).
+_KERAS3_REFUSED_KEYS: Dict[str, List[Tuple[str, Any]]] = {
+    "DepthwiseConv1D": [("groups", 1)],
+    "DepthwiseConv2D": [("groups", 1)],
+    "SeparableConv1D": [("groups", 1), ("kernel_initializer", None), ("kernel_regularizer", None),
+                        ("kernel_constraint", None)],
+    "SeparableConv2D": [("groups", 1), ("kernel_initializer", None), ("kernel_regularizer", None),
+                        ("kernel_constraint", None)],
+    "LSTM": [("time_major", False)],
+    "GRU": [("time_major", False)],
+    "SimpleRNN": [("time_major", False)],
+}
+
+
+def keras3_compatible_config(model_config: Dict[str, Any]) -> Tuple[Dict[str, Any], List[str]]:
+    """A copy of a Keras 2 model config that Keras 3's legacy loader accepts as well as tf_keras.
+
+    * drops keys Keras 3 refuses where tf_keras' default is the same value
+      (``groups=1`` of depthwise/separable convolutions, ``time_major=False`` of RNNs, the unused
+      ``kernel_*`` of SeparableConv);
+    * a nested Sequential that starts with an InputLayer loses it, and references to its nodes go
+      down by one: tf_keras numbers such a model's nodes from 1 (node 0 is its own graph), Keras 3
+      from 0, and without the InputLayer both number from 0.
+
+    Returns:
+        The new config and a list of what could not be made compatible (empty when all is well).
+    """
+    config = json.loads(json.dumps(model_config))
+    problems: List[str] = []
+    _drop_refused_keys(config)
+    _unshift_nested_sequentials(config, problems)
+    return config, problems
+
+
+def _drop_refused_keys(obj: Any) -> None:
+    if isinstance(obj, list):
+        for item in obj:
+            _drop_refused_keys(item)
+        return
+    if not isinstance(obj, dict):
+        return
+    cfg = obj.get("config")
+    if isinstance(obj.get("class_name"), str) and isinstance(cfg, dict):
+        for key, when in _KERAS3_REFUSED_KEYS.get(obj["class_name"], []):
+            if key in cfg and (when is None or cfg[key] == when or cfg[key] is None):
+                del cfg[key]
+    for value in obj.values():
+        _drop_refused_keys(value)
+
+
+def _unshift_nested_sequentials(model_config: Dict[str, Any], problems: List[str]) -> None:
+    if not is_model_class(model_config):
+        return
+    cfg = model_config.get("config")
+    if not isinstance(cfg, dict):
+        return
+    layers = cfg.get("layers") or []
+    for layer in layers:
+        if is_model_class(layer):
+            _unshift_nested_sequentials(layer, problems)
+    if model_config.get("class_name") == "Sequential":
+        return
+    shifted = set()
+    for layer in layers:
+        if not is_model_class(layer):
+            continue
+        inner = layer.get("config") or {}
+        inner_layers = inner.get("layers") if isinstance(inner, dict) else None
+        if not inner_layers or inner_layers[0].get("class_name") != "InputLayer":
+            continue
+        if layer.get("class_name") == "Sequential":
+            inner["layers"] = inner_layers[1:]
+            shifted.add(layer_name(layer))
+        else:
+            problems.append(
+                f"nested functional model {layer_name(layer)!r}: Keras 3 numbers its nodes differently "
+                "and cannot load it from HDF5"
+            )
+    if not shifted:
+        return
+
+    def fix(ref: Any) -> None:
+        # [name, node_index, tensor_index(, kwargs)] leaves, nested in lists
+        if isinstance(ref, list):
+            if len(ref) >= 3 and isinstance(ref[0], str) and isinstance(ref[1], int):
+                if ref[0] in shifted and ref[1] > 0:
+                    ref[1] -= 1
+                return
+            for item in ref:
+                fix(item)
+
+    for layer in layers:
+        fix(layer.get("inbound_nodes"))
+    fix(cfg.get("output_layers"))
+    fix(cfg.get("input_layers"))
 
 
 def keras2_version(version: Optional[str]) -> str:

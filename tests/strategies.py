@@ -1,0 +1,89 @@
+"""Hypothesis strategies: small random DAGs of element-wise, matmul and conv ops, and arrays.
+
+``random_graphs()`` draws a graph whose single input is either ``(2, F)`` (an MLP-like chain of
+MatMul/BiasAdd/element-wise ops) or ``(1, H, W, C)`` (a CNN-like chain with Conv2D).  Every step
+reads one or two earlier tensors of the same shape, so graphs have real fan-out and fan-in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from hypothesis import strategies as st
+
+from builders import GraphBuilder
+from tfjs_lite.ir import Graph, TensorRef
+
+__all__ = ["float_arrays", "random_graphs"]
+
+UNARY = ("Relu", "Relu6", "Tanh", "Sigmoid", "Neg", "Abs", "Square", "Elu", "Identity", "Softsign")
+BINARY = ("AddV2", "Sub", "Mul", "Maximum", "Minimum")
+ACTS = ("Relu", "Relu6", "Elu", "Sigmoid", "Tanh", "LeakyRelu")
+
+
+@dataclass
+class _State:
+    b: GraphBuilder
+    rng: np.random.Generator
+    tensors: list[tuple[TensorRef, tuple[int, ...]]] = field(default_factory=list)
+
+    def weights(self, shape: tuple[int, ...]) -> TensorRef:
+        # Small-magnitude weights keep activations O(1), so float32 comparisons stay meaningful.
+        return self.b.const((self.rng.standard_normal(shape) * 0.5).astype(np.float32))
+
+
+def _same_shape(state: _State, data: st.DataObject, shape: tuple[int, ...]) -> TensorRef:
+    pool = [r for r, s in state.tensors if s == shape]
+    return pool[data.draw(st.integers(0, len(pool) - 1))]
+
+
+def _step(state: _State, data: st.DataObject) -> None:
+    ref, shape = state.tensors[data.draw(st.integers(0, len(state.tensors) - 1))]
+    kind = data.draw(st.sampled_from(("unary", "binary", "const", "contract", "bias_act")))
+    b = state.b
+    if kind == "unary":
+        out, new_shape = b.op(data.draw(st.sampled_from(UNARY)), ref), shape
+    elif kind == "binary":
+        out, new_shape = b.op(data.draw(st.sampled_from(BINARY)), ref, _same_shape(state, data, shape)), shape
+    elif kind == "const":
+        out, new_shape = b.op(data.draw(st.sampled_from(BINARY)), ref, state.weights(shape[-1:])), shape
+    elif kind == "contract" and len(shape) == 2:
+        units = data.draw(st.integers(1, 5))
+        out, new_shape = b.op("MatMul", ref, state.weights((shape[1], units))), (shape[0], units)
+    elif kind == "contract":
+        k, units = data.draw(st.sampled_from((1, 3))), data.draw(st.integers(1, 4))
+        w = state.weights((k, k, shape[3], units))
+        out = b.op("Conv2D", ref, w, strides=[1, 1, 1, 1], padding="SAME", data_format="NHWC")
+        new_shape = shape[:3] + (units,)
+    else:
+        biased = b.op("BiasAdd", ref, state.weights(shape[-1:]), data_format="NHWC")
+        out, new_shape = b.op(data.draw(st.sampled_from(ACTS)), biased), shape
+    state.tensors.append((out, new_shape))
+
+
+@st.composite
+def random_graphs(draw: st.DrawFn, max_steps: int = 8) -> Graph:
+    """A small random DAG with one float32 input ``x`` and one or two outputs."""
+    data = draw(st.data())
+    seed = draw(st.integers(0, 2**16))
+    state = _State(GraphBuilder(), np.random.default_rng(seed))
+    if draw(st.booleans()):
+        shape: tuple[int, ...] = (2, draw(st.integers(1, 5)))
+    else:
+        shape = (1, draw(st.integers(2, 5)), draw(st.integers(2, 5)), draw(st.integers(1, 3)))
+    state.tensors.append((state.b.input("x", shape), shape))
+    for _ in range(draw(st.integers(1, max_steps))):
+        _step(state, data)
+    state.b.output("y", state.tensors[-1][0])
+    if len(state.tensors) > 2 and draw(st.booleans()):
+        state.b.output("z", state.tensors[draw(st.integers(1, len(state.tensors) - 2))][0])
+    return state.b.build()
+
+
+def float_arrays(shape: tuple[int, ...], *, scale: float = 1.0) -> st.SearchStrategy[np.ndarray]:
+    """float32 arrays of ``shape`` with finite values in [-scale, scale]."""
+    size = int(np.prod(shape)) if shape else 1
+    elems = st.floats(-scale, scale, allow_nan=False, width=32)
+    return st.lists(elems, min_size=size, max_size=size).map(
+        lambda v: np.asarray(v, np.float32).reshape(shape))

@@ -1,0 +1,193 @@
+"""Pre-flight check: will tfjs-layers 4.22 load and run this Keras model the way Keras does?
+
+The official converter never asks; unsupported layers surface as errors in the browser. Here every
+layer (nested models, wrapped layers and RNN cells included) is checked against the classes
+tfjs-layers 4.22 registers when ``@tensorflow/tfjs-layers`` is imported (read from its
+``dist/`` sources: ``serialization.registerClass`` calls reachable from ``index.js``; the ``nlp``
+layers such as MultiHeadAttention are in the package but never registered) and against the
+options it cannot honour. All problems are reported together in one :class:`UnsupportedLayerError`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterator, Mapping, Optional
+
+from tfjs_lite.errors import UnsupportedLayerError
+
+__all__ = [
+    "SUPPORTED_ACTIVATIONS",
+    "SUPPORTED_CONSTRAINTS",
+    "SUPPORTED_INITIALIZERS",
+    "SUPPORTED_LAYERS",
+    "LayerIssue",
+    "check_model",
+    "refusal",
+]
+
+SUPPORTED_LAYERS = frozenset(
+    """
+    Activation Add AlphaDropout Average AveragePooling1D AveragePooling2D AveragePooling3D
+    BatchNormalization Bidirectional CategoryEncoding CenterCrop Concatenate Conv1D Conv2D
+    Conv2DTranspose Conv3D Conv3DTranspose ConvLSTM2D Cropping2D Dense DepthwiseConv2D Dot Dropout
+    ELU Embedding Flatten Functional GRU GaussianDropout GaussianNoise GlobalAveragePooling1D
+    GlobalAveragePooling2D GlobalMaxPooling1D GlobalMaxPooling2D InputLayer LSTM LayerNormalization
+    LeakyReLU Masking MaxPooling1D MaxPooling2D MaxPooling3D Maximum Minimum Model Multiply PReLU
+    Permute RNN RandomWidth ReLU RepeatVector Rescaling Reshape Resizing SeparableConv2D Sequential
+    SimpleRNN Softmax SpatialDropout1D ThresholdedReLU TimeDistributed UpSampling2D ZeroPadding2D
+    """.split()
+)
+SUPPORTED_CELLS = frozenset({"GRUCell", "LSTMCell", "SimpleRNNCell", "StackedRNNCells", "ConvLSTM2DCell"})
+SUPPORTED_INITIALIZERS = frozenset(
+    """Zeros Ones Constant RandomUniform RandomNormal TruncatedNormal Identity VarianceScaling
+    GlorotUniform GlorotNormal HeNormal HeUniform LeCunNormal LeCunUniform Orthogonal""".split()
+)
+SUPPORTED_CONSTRAINTS = frozenset({"MaxNorm", "UnitNorm", "NonNeg", "MinMaxNorm"})
+SUPPORTED_REGULARIZERS = frozenset({"L1L2"})
+# Activation names as they appear in Keras configs (tfjs-layers camel-cases them on load).
+SUPPORTED_ACTIVATIONS = frozenset(
+    """elu hard_sigmoid linear relu relu6 selu sigmoid softmax softplus softsign tanh swish mish gelu
+    log_softmax""".split()
+)
+_INPUT_DTYPES = frozenset({"float32", "int32", "bool", "string", "complex64"})
+_GRAPH_HINT = (
+    "convert a SavedModel of this model with --output_format tfjs_graph_model instead, "
+    "or pass force=True (CLI --force) to write the layers model anyway"
+)
+
+
+@dataclass(frozen=True)
+class LayerIssue:
+    """One reason tfjs-layers cannot load a layer: layer name, class name and the problem."""
+
+    layer: str
+    class_name: str
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{self.layer} ({self.class_name}): {self.problem}"
+
+
+def refusal(issues: list[LayerIssue]) -> UnsupportedLayerError:
+    """The single error listing every issue, with the two ways forward."""
+    listed = "; ".join(str(issue) for issue in issues)
+    count = "1 layer" if len({i.layer for i in issues}) == 1 else f"{len({i.layer for i in issues})} layers"
+    return UnsupportedLayerError(f"TensorFlow.js 4.22 (tfjs-layers) cannot load {count}: {listed}. {_GRAPH_HINT}")
+
+
+def check_model(model_config: Mapping[str, Any], *, keras3: bool) -> list[LayerIssue]:
+    """Every problem in a (translated, tfjs-form) model config, in layer order."""
+    issues: list[LayerIssue] = []
+    for name, class_name, config in _walk_layers(model_config):
+        issues.extend(_check_layer(name, class_name, config, keras3=keras3))
+    return issues
+
+
+def _walk_layers(model: Mapping[str, Any]) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
+    config = model.get("config")
+    layers = config.get("layers") if isinstance(config, Mapping) else config
+    for layer in layers or []:
+        if not isinstance(layer, Mapping):
+            continue
+        yield from _walk_layer(layer)
+
+
+def _walk_layer(layer: Mapping[str, Any]) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
+    class_name = str(layer.get("class_name"))
+    config = layer.get("config") if isinstance(layer.get("config"), Mapping) else {}
+    name = str(layer.get("name") or config.get("name") or "?")
+    yield name, class_name, config
+    if class_name in ("Sequential", "Functional", "Model"):
+        yield from _walk_layers(layer)
+    for key in ("layer", "backward_layer"):
+        if isinstance(config.get(key), Mapping):
+            yield from _walk_layer(config[key])
+    cell = config.get("cell")
+    cells = cell if isinstance(cell, list) else [cell]
+    for item in cells:
+        if isinstance(item, Mapping):
+            yield from _walk_layer(item)
+    if isinstance(cell, Mapping) and cell.get("class_name") == "StackedRNNCells":
+        for inner in (cell.get("config") or {}).get("cells") or []:
+            if isinstance(inner, Mapping):
+                yield from _walk_layer(inner)
+
+
+def _unsupported_class(class_name: str) -> Optional[str]:
+    if class_name in SUPPORTED_LAYERS or class_name in SUPPORTED_CELLS:
+        return None
+    if class_name in ("Lambda", "TFOpLambda", "SlicingOpLambda"):
+        return "runs Python code, which TensorFlow.js cannot"
+    if ">" in class_name:
+        return "is a custom (registered) layer class, unknown to TensorFlow.js"
+    return "is not a layer class tfjs-layers 4.22 registers"
+
+
+def _check_layer(name: str, class_name: str, config: Mapping[str, Any], *, keras3: bool) -> list[LayerIssue]:
+    problems: list[str] = []
+    reason = _unsupported_class(class_name)
+    if reason:
+        return [LayerIssue(name, class_name, reason)]
+    problems.extend(_check_options(class_name, config, keras3=keras3))
+    problems.extend(_check_objects(config))
+    return [LayerIssue(name, class_name, p) for p in problems]
+
+
+def _check_options(class_name: str, config: Mapping[str, Any], *, keras3: bool) -> list[str]:
+    out: list[str] = []
+    if class_name in ("GRU", "GRUCell") and config.get("reset_after", False):
+        out.append("option reset_after=True is not implemented in tfjs-layers (use reset_after=False)")
+    if config.get("time_major"):
+        out.append("option time_major=True is not supported")
+    for key in ("activation", "recurrent_activation"):
+        value = config.get(key)
+        if isinstance(value, str) and value not in SUPPORTED_ACTIVATIONS:
+            out.append(f"activation {value!r} is not in tfjs-layers 4.22")
+        elif keras3 and value == "hard_sigmoid":
+            out.append("Keras 3 hard_sigmoid (relu6(x+3)/6) differs from the tfjs-layers one (0.2x+0.5)")
+        elif value is not None and not isinstance(value, str):
+            out.append(f"{key} is a serialized function object, not a built-in activation name")
+    if class_name == "ReLU" and (config.get("negative_slope") or config.get("threshold")):
+        out.append("options negative_slope/threshold are not supported (only max_value)")
+    if config.get("groups", 1) not in (1, None):
+        out.append(f"option groups={config.get('groups')} is not supported")
+    if config.get("padding") == "causal":
+        out.append("padding='causal' is not supported")
+    if class_name == "BatchNormalization" and config.get("renorm"):
+        out.append("option renorm=True is not supported")
+    if class_name == "LayerNormalization" and config.get("rms_scaling"):
+        out.append("option rms_scaling=True is not supported")
+    if config.get("lora_rank"):
+        out.append("LoRA weights (lora_rank) are not supported")
+    if config.get("quantization_config") is not None or str(config.get("dtype", "")).startswith(("int8", "int4")):
+        out.append("quantized Keras layers are not supported")
+    if class_name == "Bidirectional" and config.get("backward_layer") is not None:
+        out.append("a separate backward_layer is ignored by tfjs-layers (it mirrors the forward layer)")
+    dtype = config.get("dtype")
+    if class_name == "InputLayer":
+        if dtype not in _INPUT_DTYPES and dtype is not None:
+            out.append(f"input dtype {dtype!r} is not supported")
+        if config.get("sparse") or config.get("ragged"):
+            out.append("sparse or ragged inputs are not supported")
+    elif isinstance(dtype, str) and dtype not in ("float32",):
+        out.append(f"dtype policy {dtype!r} is not supported (tfjs-layers computes in float32)")
+    elif dtype is not None and not isinstance(dtype, str):
+        out.append("the dtype policy is not a plain dtype")
+    return out
+
+
+def _check_objects(config: Mapping[str, Any]) -> list[str]:
+    out: list[str] = []
+    for key, value in config.items():
+        if not isinstance(value, Mapping) or "class_name" not in value:
+            continue
+        class_name = str(value["class_name"])
+        if key.endswith("_initializer") and class_name not in SUPPORTED_INITIALIZERS:
+            out.append(f"{key} {class_name} is not in tfjs-layers 4.22")
+        elif key.endswith("_regularizer") and class_name not in SUPPORTED_REGULARIZERS:
+            out.append(f"{key} {class_name} is not in tfjs-layers 4.22")
+        elif key.endswith("_constraint") and class_name not in SUPPORTED_CONSTRAINTS:
+            out.append(f"{key} {class_name} is not in tfjs-layers 4.22")
+        elif class_name.startswith("__") or class_name == "function":
+            out.append(f"option {key} holds a serialized Python object ({class_name})")
+    return out
