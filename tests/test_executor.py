@@ -266,3 +266,57 @@ def test_random_dags_execute_and_copy_is_equivalent(graph: Graph) -> None:
     again = executor.run(graph.copy(), feeds)
     for key, value in out.items():
         assert value.dtype == np.float32 and np.array_equal(value, again[key], equal_nan=True)
+
+
+# ------------------------------------------------------------------ TF1 frames
+def _tf1_loop() -> Graph:
+    # i, acc = 0, x;  while i < n: i, acc = i + 1, acc * 2 + c   (c a loop invariant)
+    # then  y = acc * 3 if mean(acc) > 10 else acc - 1   (TF1 cond: Switch/Merge)
+    g = GraphBuilder()
+    x, n = g.input("x", (2,)), g.input("n", (), "DT_INT32")
+    frame = {"frame_name": "loop", "parallel_iterations": 10}
+    i_enter = g.op("Enter", g.const(0), name="i_enter", is_constant=False, **frame)
+    a_enter = g.op("Enter", x, name="a_enter", is_constant=False, **frame)
+    n_enter = g.op("Enter", n, name="n_enter", is_constant=True, **frame)
+    c_enter = g.op("Enter", g.const(0.5), name="c_enter", is_constant=True, **frame)
+    i_next, a_next = g.op("NextIteration", name="i_next"), g.op("NextIteration", name="a_next")
+    i_merge = g.op("Merge", i_enter, i_next, name="i_merge", outputs=2)[0]
+    a_merge = g.op("Merge", a_enter, a_next, name="a_merge", outputs=2)[0]
+    cond = g.op("LoopCond", g.op("Less", i_merge, n_enter), name="cond")
+    i_f, i_t = g.op("Switch", i_merge, cond, name="i_switch", outputs=2)
+    a_f, a_t = g.op("Switch", a_merge, cond, name="a_switch", outputs=2)
+    pivot = g.op("Identity", i_t, name="pivot")
+    one = g.op("Const", name="one", control=[pivot], dtype="DT_INT32")
+    g.graph.set_value("one", np.array(1, np.int32))
+    g.graph.set_input("i_next", 0, g.op("AddV2", pivot, one))
+    two = g.op("Const", name="two", control=[pivot], dtype="DT_FLOAT")
+    g.graph.set_value("two", np.array(2.0, np.float32))
+    g.graph.set_input("a_next", 0, g.op("AddV2", g.op("Mul", g.op("Identity", a_t), two), c_enter))
+    acc = g.op("Exit", a_f, name="a_exit")
+    g.op("Exit", i_f, name="i_exit")
+    pred = g.op("Greater", g.op("Mean", acc, g.const([0])), g.const(10.0))
+    s_f, s_t = g.op("Switch", acc, pred, name="c_switch", outputs=2)
+    merged = g.op("Merge", g.op("Sub", s_f, g.const(1.0)), g.op("Mul", s_t, g.const(3.0)), outputs=2)[0]
+    g.output("y", merged)
+    g.output("acc", acc)
+    return g.build()
+
+
+@pytest.mark.parametrize("n", [0, 1, 4])
+def test_tf1_while_and_cond(n: int) -> None:
+    x = np.array([1.0, 2.0], np.float32)
+    acc = x.copy()
+    for _ in range(n):
+        acc = acc * 2 + 0.5
+    want = acc * 3 if acc.mean() > 10 else acc - 1
+    out = executor.run(_tf1_loop(), {"x": x, "n": np.array(n, np.int32)})
+    np.testing.assert_allclose(out["acc"], acc)
+    np.testing.assert_allclose(out["y"], want)
+
+
+def test_tf1_fetching_a_dead_branch_is_an_error() -> None:
+    g = GraphBuilder()
+    f, t = g.op("Switch", g.input("x", (1,)), g.const(True), outputs=2, name="sw")
+    g.output("dead", g.op("Neg", f))
+    with pytest.raises(KernelError, match="dead"):
+        executor.run(g.build(), {"x": np.ones(1, np.float32)})

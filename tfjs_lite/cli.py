@@ -116,7 +116,7 @@ def _run_convert(argv: Sequence[str]) -> int:
             raise _usage("--quantization_bytes cannot be combined with --quantize_* flags")
         setattr(args, "quantize_uint8" if args.quantization_bytes == 1 else "quantize_uint16", True)
 
-    from tfjs_lite.convert import convert_with_options
+    from tfjs_lite.conversion import convert_with_options
     from tfjs_lite.options import DEFAULT_SHARD_SIZE_BYTES, ConvertOptions, Quantization, parse_metadata
 
     options = ConvertOptions(

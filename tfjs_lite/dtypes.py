@@ -182,7 +182,7 @@ def _numeric(dtype: DType) -> DType:
     return dtype
 
 
-# --- bfloat16 --------------------------------------------------------------------------------------
+# --- bfloat16 ------------------------------------------------------------------------------------
 
 
 def bfloat16_bits_to_float32(bits: np.ndarray) -> np.ndarray:
@@ -198,7 +198,7 @@ def float32_to_bfloat16_bits(values: np.ndarray) -> np.ndarray:
     return np.where(nan, (bits >> np.uint32(16)) | np.uint32(0x40), rounded).astype(np.uint16)
 
 
-# --- decoding ----------------------------------------------------------------------------------------
+# --- decoding ------------------------------------------------------------------------------------
 
 
 def _shape_and_count(dims: list[int], what: str) -> tuple[tuple[int, ...], int]:
@@ -300,7 +300,7 @@ def tensor_proto_to_numpy(proto: TensorProto, *, max_bytes: int = MAX_DECODED_BY
     return out.reshape(shape)
 
 
-# --- encoding ----------------------------------------------------------------------------------------
+# --- encoding ------------------------------------------------------------------------------------
 
 
 def numpy_to_tensor_proto(array: Any, dtype: DTypeLike | None = None) -> TensorProto:

@@ -2,13 +2,13 @@
 
 Only the ancestors of the requested outputs are evaluated, so unrelated unfed placeholders do not
 matter.  Function bodies (``Graph.functions``) are executed on demand for ``If``, ``While`` and
-``(Stateful)PartitionedCall``.  TF1 frame ops (Switch/Merge/Enter/Exit/NextIteration) are not
-supported: they raise :class:`~tfjs_lite.kernels.MissingKernelError` like any op without a kernel.
+``(Stateful)PartitionedCall``.  Graphs with TF1 frame ops (Enter/Exit/Switch/Merge/NextIteration/
+LoopCond) are run by the dataflow interpreter in :mod:`tfjs_lite.kernels.frames` instead of in
+topological order.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -17,10 +17,9 @@ from tfjs_lite.errors import InternalError, UsageError
 from tfjs_lite.ir.graph import Graph, TensorRef
 from tfjs_lite.ir.names import parse_input
 from tfjs_lite.kernels import KERNELS, KernelError, MissingKernelError, NodeContext
+from tfjs_lite.kernels.frames import FRAME_OPS, run_frames
 
 __all__ = ["call_function", "run"]
-
-logger = logging.getLogger(__name__)
 
 FED_OPS = frozenset({"Placeholder", "_Arg", "PlaceholderV2"})
 
@@ -53,7 +52,12 @@ def run(
     fed = {_resolve(graph, key, graph.inputs, "feed"): np.asarray(v) for key, v in feeds.items()}
     keys = list(graph.outputs) if outputs is None else list(outputs)
     fetch = {key: _resolve(graph, key, graph.outputs, "output") for key in keys}
-    values = _evaluate(graph, fed, list(fetch.values()), lib)
+    needed = _needed(graph, list(fetch.values()), fed)
+    if any(graph.op(n) in FRAME_OPS for n in needed):
+        values = run_frames(graph, fed, list(fetch.values()), needed,
+                            lambda name, args: _run_node(graph, name, args, lib))
+    else:
+        values = _evaluate(graph, fed, list(fetch.values()), needed, lib)
     return {key: values[ref] for key, ref in fetch.items()}
 
 
@@ -103,9 +107,8 @@ def _needed(graph: Graph, fetch: Sequence[TensorRef], fed: Mapping[TensorRef, np
 
 
 def _evaluate(graph: Graph, fed: Mapping[TensorRef, np.ndarray], fetch: Sequence[TensorRef],
-              library: Mapping[str, Graph]) -> dict[TensorRef, np.ndarray]:
+              needed: set[str], library: Mapping[str, Graph]) -> dict[TensorRef, np.ndarray]:
     values: dict[TensorRef, np.ndarray] = dict(fed)
-    needed = _needed(graph, fetch, fed)
     fed_nodes = {ref.node for ref in fed}
     for name in graph.topo_order():
         if name not in needed or name in fed_nodes:

@@ -194,3 +194,13 @@ def test_printer_mentions_every_node() -> None:
     text = format_graph(_diamond())
     for name in ("x", "relu", "neg", "add", "sq", "output y <- add:0"):
         assert name in text
+
+
+def test_replace_uses_skip_inserts_a_node_after_a_tensor() -> None:
+    # x -> relu -> add  becomes  x -> relu -> neg -> add  (neg itself keeps reading relu)
+    g = _diamond()
+    neg2 = g.add_op("Neg", [TensorRef("relu")], name="neg2")
+    assert g.replace_uses(TensorRef("relu"), TensorRef(neg2), skip=[neg2]) == 1
+    assert g.inputs_of("neg2") == [TensorRef("relu")]
+    assert g.inputs_of("add")[0] == TensorRef("neg2")
+    g.check()

@@ -10,7 +10,8 @@ from tfjs_lite.ir.attrs import (
     dtype_of,
     numpy_dtype,
 )
-from tfjs_lite.ir.graph import ArgDef, FunctionSignature, Graph, TensorRef, TensorType
+from tfjs_lite.ir.function import ArgDef, FunctionSignature
+from tfjs_lite.ir.graph import Graph, TensorRef, TensorType
 from tfjs_lite.ir.names import UniqueNamer, format_input, parse_input
 from tfjs_lite.ir.printer import format_graph
 

@@ -22,7 +22,6 @@ edges, so passes see them but ``topo_order`` stays well defined.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import networkx as nx
@@ -30,6 +29,7 @@ import numpy as np
 
 from tfjs_lite.errors import InvariantError
 from tfjs_lite.ir.attrs import DType, FuncRef, dtype_of
+from tfjs_lite.ir.function import ArgDef, FunctionSignature
 
 __all__ = ["ArgDef", "FunctionSignature", "Graph", "TensorRef", "TensorType"]
 
@@ -51,36 +51,6 @@ class TensorType(NamedTuple):
 
     dtype: DType
     shape: tuple[int | None, ...] | None
-
-
-@dataclass(frozen=True)
-class ArgDef:
-    """One input or output argument of a function signature.
-
-    ``extra`` keeps the remaining OpDef.ArgDef fields (``type_attr``, ``number_attr``, ...) as
-    plain values so a writer can reproduce them.
-    """
-
-    name: str
-    dtype: DType | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class FunctionSignature:
-    """Signature of a FunctionDef body kept as a sub-``Graph``.
-
-    The body's ``inputs`` dict maps each input arg name (in order) to its ``_Arg`` node and its
-    ``outputs`` dict maps each output arg name (in order) to the returned tensor, so the body can
-    be executed like any graph and written back as a FunctionDef.
-    """
-
-    name: str
-    input_args: list[ArgDef] = field(default_factory=list)
-    output_args: list[ArgDef] = field(default_factory=list)
-    attrs: dict[str, Any] = field(default_factory=dict)
-    arg_attrs: dict[int, dict[str, Any]] = field(default_factory=dict)
-    control_outputs: dict[str, str] = field(default_factory=dict)
 
 
 class Graph:
@@ -343,14 +313,21 @@ class Graph:
         elif self._g.has_edge(src, name, key=key):
             self._g.remove_edge(src, name, key=key)
 
-    def replace_uses(self, old: TensorRef, new: TensorRef) -> int:
+    def replace_uses(self, old: TensorRef, new: TensorRef, *, skip: Iterable[str] = ()) -> int:
         """Point every data consumer and signature output of ``old`` at ``new``.
+
+        Args:
+            old: The tensor whose uses move.
+            new: The replacement tensor.
+            skip: Consumers left alone, typically the node that computes ``new`` from ``old``
+                (inserting ``y = f(x)`` after ``x`` would otherwise make ``f`` read itself).
 
         Returns:
             The number of rewritten uses (consumer slots plus outputs).
         """
         old, new = TensorRef(*old), TensorRef(*new)
-        uses = self.consumers(old)
+        skipped = set(skip)
+        uses = [(dst, slot) for dst, slot in self.consumers(old) if dst not in skipped]
         for dst, slot in uses:
             self.set_input(dst, slot, new)
         count = len(uses)

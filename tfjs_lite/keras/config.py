@@ -26,18 +26,23 @@ from typing import Any, Optional
 
 from tfjs_lite.keras.preflight import LayerIssue
 
-__all__ = ["MODEL_CLASSES", "is_keras3", "keras3_to_tfjs", "translate_class_names"]
+__all__ = ["MODEL_CLASSES", "fix_regularizers", "is_keras3", "keras3_to_tfjs", "translate_class_names"]
 
 MODEL_CLASSES = ("Sequential", "Functional", "Model")
 _LEGACY_CLASS_NAMES = {"BatchNormalizationV1": "BatchNormalization", "UnifiedGRU": "GRU", "UnifiedLSTM": "LSTM"}
 _OBJECT_KEYS_TO_DROP = ("module", "registered_name", "build_config", "compile_config", "shared_object_id")
 _DTYPE_POLICIES = ("DTypePolicy", "FloatDTypePolicy", "Policy")
 _ACTIVATION_RENAMES = {"silu": "swish"}
+_SEPARABLE_UNUSED = ("kernel_initializer", "kernel_regularizer", "kernel_constraint")
 
 
 def is_keras3(keras_version: Optional[str]) -> bool:
     """True for Keras 3.x version strings."""
-    return bool(keras_version) and str(keras_version).split(".")[0].isdigit() and int(str(keras_version).split(".")[0]) >= 3
+    return (
+        bool(keras_version)
+        and str(keras_version).split(".")[0].isdigit()
+        and int(str(keras_version).split(".")[0]) >= 3
+    )
 
 
 def translate_class_names(value: Any) -> Any:
@@ -79,11 +84,21 @@ def _model(model: dict[str, Any], issues: list[LayerIssue]) -> dict[str, Any]:
         return {"class_name": class_name, "config": _clean(config)}
     out_config: dict[str, Any] = {}
     functional = class_name != "Sequential"
+    # tfjs-layers (like Keras 2) gives a nested model a node of its own when it is built, so the
+    # first call from the outer model is node 1, where Keras 3 says 0.
+    models = {
+        str(layer.get("name") or (layer.get("config") or {}).get("name"))
+        for layer in config.get("layers") or []
+        if isinstance(layer, dict) and layer.get("class_name") in MODEL_CLASSES
+    }
     for key, value in config.items():
         if key == "layers" and isinstance(value, list):
-            out_config[key] = [_layer(layer, issues, functional=functional) for layer in value]
+            out_config[key] = [_layer(layer, issues, functional=functional, models=models) for layer in value]
         elif key in ("input_layers", "output_layers"):
-            out_config[key] = _flat_triples(value)
+            out_config[key] = [
+                [t[0], t[1] + (1 if t[0] in models and isinstance(t[1], int) else 0), t[2]]
+                for t in _flat_triples(value)
+            ]
         elif key == "build_input_shape":
             continue
         else:
@@ -105,7 +120,9 @@ def _sequential_input_shape(config: dict[str, Any], build_input_shape: Any) -> N
         first_config["batch_input_shape"] = build_input_shape
 
 
-def _layer(layer: Any, issues: list[LayerIssue], *, functional: bool) -> Any:
+def _layer(
+    layer: Any, issues: list[LayerIssue], *, functional: bool, models: frozenset[str] | set[str] = frozenset()
+) -> Any:
     if not isinstance(layer, dict):
         return layer
     class_name = layer.get("class_name")
@@ -117,7 +134,9 @@ def _layer(layer: Any, issues: list[LayerIssue], *, functional: bool) -> Any:
         out["name"] = layer["name"]
     if "inbound_nodes" in layer or functional:
         name = layer.get("name") or (out["config"] or {}).get("name")
-        out["inbound_nodes"] = [_node(node, str(name), str(class_name), issues) for node in layer.get("inbound_nodes") or []]
+        out["inbound_nodes"] = [
+            _node(node, str(name), str(class_name), issues, models) for node in layer.get("inbound_nodes") or []
+        ]
     if not functional:
         out.pop("inbound_nodes", None)
     return out
@@ -134,12 +153,34 @@ def _layer_config(class_name: Any, config: Any, issues: list[LayerIssue]) -> Any
     for key in ("activation", "recurrent_activation"):
         if isinstance(config.get(key), str):
             config[key] = _ACTIVATION_RENAMES.get(config[key], config[key])
+    if class_name == "Bidirectional":
+        _bidirectional(config)
     for key in ("layer", "backward_layer"):  # wrappers hold a layer config without wiring
         if isinstance(config.get(key), dict):
             config[key] = _layer(config[key], issues, functional=False)
     if isinstance(config.get("cell"), dict):
         config["cell"] = _layer(config["cell"], issues, functional=False)
     return config
+
+
+def _bidirectional(config: dict[str, Any]) -> None:
+    """Keras 3 always writes ``backward_layer`` and names the wrapped layer ``forward_<name>``.
+
+    tfjs-layers builds the backward layer as a mirror of ``layer`` and prefixes both names itself,
+    so a mirrored backward layer is dropped and the prefix removed (a real one stays and is refused).
+    """
+    forward, backward = config.get("layer"), config.get("backward_layer")
+    if not isinstance(forward, dict) or not isinstance(forward.get("config"), dict):
+        return
+    if isinstance(backward, dict) and isinstance(backward.get("config"), dict):
+        f = {k: v for k, v in forward["config"].items() if k not in ("name", "go_backwards")}
+        b = {k: v for k, v in backward["config"].items() if k not in ("name", "go_backwards")}
+        mirrored = bool(forward["config"].get("go_backwards")) != bool(backward["config"].get("go_backwards"))
+        if f == b and mirrored and forward.get("class_name") == backward.get("class_name"):
+            del config["backward_layer"]
+    name = forward["config"].get("name")
+    if "backward_layer" not in config and isinstance(name, str) and name.startswith("forward_"):
+        forward["config"]["name"] = name[len("forward_") :]
 
 
 def _input_layer_config(config: dict[str, Any]) -> dict[str, Any]:
@@ -181,7 +222,7 @@ def _contains_tensor(value: Any) -> bool:
     return False
 
 
-def _node(node: Any, name: str, class_name: str, issues: list[LayerIssue]) -> Any:
+def _node(node: Any, name: str, class_name: str, issues: list[LayerIssue], models: frozenset[str] | set[str]) -> Any:
     if isinstance(node, list):  # already the Keras 2 form
         return node
     if not isinstance(node, dict):
@@ -196,12 +237,23 @@ def _node(node: Any, name: str, class_name: str, issues: list[LayerIssue]) -> An
             issues.append(LayerIssue(name, class_name, f"takes the tensor argument {key!r}"))
         elif value is not None:
             kwargs[key] = _clean(value)
-    return [[*history, dict(kwargs)] for history in tensors]
+    return [
+        [
+            history[0],
+            history[1] + (1 if history[0] in models and isinstance(history[1], int) else 0),
+            history[2],
+            dict(kwargs),
+        ]
+        for history in tensors
+    ]
 
 
 def _flat_triples(value: Any) -> list[Any]:
-    if isinstance(value, list) and len(value) == 3 and isinstance(value[0], str) and all(
-        isinstance(v, int) for v in value[1:]
+    if (
+        isinstance(value, list)
+        and len(value) == 3
+        and isinstance(value[0], str)
+        and all(isinstance(v, int) for v in value[1:])
     ):
         return [value]
     if isinstance(value, dict):
@@ -209,3 +261,30 @@ def _flat_triples(value: Any) -> list[Any]:
     if isinstance(value, list):
         return [t for item in value for t in _flat_triples(item)]
     return []
+
+
+def fix_regularizers(value: Any) -> Any:
+    """Config fixes that keep inference identical and let tfjs-layers build the layer.
+
+    * ``L1``/``L2`` regularizer objects → ``L1L2``, the only regularizer class tfjs-layers registers
+      (regularizers do nothing at inference, but an unknown class stops the model from loading);
+    * SeparableConv ``kernel_initializer/regularizer/constraint`` removed: Keras writes them (unused),
+      tfjs-layers throws when they are present.
+    """
+    if isinstance(value, dict):
+        out = {}
+        separable = str(value.get("class_name", "")).startswith("SeparableConv")
+        for key, item in value.items():
+            if separable and key == "config" and isinstance(item, dict):
+                item = {k: v for k, v in item.items() if k not in _SEPARABLE_UNUSED}
+            if key.endswith("_regularizer") and isinstance(item, dict) and item.get("class_name") in ("L1", "L2"):
+                params = item.get("config") or {}
+                l1 = params.get("l1", 0.0) if item["class_name"] == "L1" else 0.0
+                l2 = params.get("l2", 0.0) if item["class_name"] == "L2" else 0.0
+                out[key] = {"class_name": "L1L2", "config": {"l1": l1, "l2": l2}}
+            else:
+                out[key] = fix_regularizers(item)
+        return out
+    if isinstance(value, list):
+        return [fix_regularizers(item) for item in value]
+    return value

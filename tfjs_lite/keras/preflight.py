@@ -25,30 +25,44 @@ __all__ = [
     "refusal",
 ]
 
+# fmt: off
 SUPPORTED_LAYERS = frozenset(
-    """
-    Activation Add AlphaDropout Average AveragePooling1D AveragePooling2D AveragePooling3D
-    BatchNormalization Bidirectional CategoryEncoding CenterCrop Concatenate Conv1D Conv2D
-    Conv2DTranspose Conv3D Conv3DTranspose ConvLSTM2D Cropping2D Dense DepthwiseConv2D Dot Dropout
-    ELU Embedding Flatten Functional GRU GaussianDropout GaussianNoise GlobalAveragePooling1D
-    GlobalAveragePooling2D GlobalMaxPooling1D GlobalMaxPooling2D InputLayer LSTM LayerNormalization
-    LeakyReLU Masking MaxPooling1D MaxPooling2D MaxPooling3D Maximum Minimum Model Multiply PReLU
-    Permute RNN RandomWidth ReLU RepeatVector Rescaling Reshape Resizing SeparableConv2D Sequential
-    SimpleRNN Softmax SpatialDropout1D ThresholdedReLU TimeDistributed UpSampling2D ZeroPadding2D
-    """.split()
+    [
+        "Activation", "Add", "AlphaDropout", "Average", "AveragePooling1D", "AveragePooling2D",
+        "AveragePooling3D", "BatchNormalization", "Bidirectional", "CategoryEncoding", "CenterCrop",
+        "Concatenate", "Conv1D", "Conv2D", "Conv2DTranspose", "Conv3D", "Conv3DTranspose", "ConvLSTM2D",
+        "Cropping2D", "Dense", "DepthwiseConv2D", "Dot", "Dropout", "ELU", "Embedding", "Flatten", "Functional",
+        "GRU", "GaussianDropout", "GaussianNoise", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
+        "GlobalMaxPooling1D", "GlobalMaxPooling2D", "InputLayer", "LSTM", "LayerNormalization", "LeakyReLU",
+        "Masking", "MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "Maximum", "Minimum", "Model", "Multiply",
+        "PReLU", "Permute", "RNN", "RandomWidth", "ReLU", "RepeatVector", "Rescaling", "Reshape", "Resizing",
+        "SeparableConv2D", "Sequential", "SimpleRNN", "Softmax", "SpatialDropout1D", "ThresholdedReLU",
+        "TimeDistributed", "UpSampling2D", "ZeroPadding2D",
+    ]
 )
 SUPPORTED_CELLS = frozenset({"GRUCell", "LSTMCell", "SimpleRNNCell", "StackedRNNCells", "ConvLSTM2DCell"})
 SUPPORTED_INITIALIZERS = frozenset(
-    """Zeros Ones Constant RandomUniform RandomNormal TruncatedNormal Identity VarianceScaling
-    GlorotUniform GlorotNormal HeNormal HeUniform LeCunNormal LeCunUniform Orthogonal""".split()
+    [
+        "Zeros", "Ones", "Constant", "RandomUniform", "RandomNormal", "TruncatedNormal", "Identity",
+        "VarianceScaling", "GlorotUniform", "GlorotNormal", "HeNormal", "HeUniform", "LeCunNormal",
+        "LeCunUniform", "Orthogonal",
+    ]
 )
 SUPPORTED_CONSTRAINTS = frozenset({"MaxNorm", "UnitNorm", "NonNeg", "MinMaxNorm"})
 SUPPORTED_REGULARIZERS = frozenset({"L1L2"})
 # Activation names as they appear in Keras configs (tfjs-layers camel-cases them on load).
 SUPPORTED_ACTIVATIONS = frozenset(
-    """elu hard_sigmoid linear relu relu6 selu sigmoid softmax softplus softsign tanh swish mish gelu
-    log_softmax""".split()
+    [
+        "elu", "hard_sigmoid", "linear", "relu", "relu6", "selu", "sigmoid", "softmax", "softplus", "softsign",
+        "tanh", "swish", "mish", "gelu", "log_softmax",
+    ]
 )
+# fmt: on
+_KNOWN_OBJECTS = {
+    "initializer": SUPPORTED_INITIALIZERS,
+    "regularizer": SUPPORTED_REGULARIZERS,
+    "constraint": SUPPORTED_CONSTRAINTS,
+}
 _INPUT_DTYPES = frozenset({"float32", "int32", "bool", "string", "complex64"})
 _GRAPH_HINT = (
     "convert a SavedModel of this model with --output_format tfjs_graph_model instead, "
@@ -161,6 +175,12 @@ def _check_options(class_name: str, config: Mapping[str, Any], *, keras3: bool) 
         out.append("LoRA weights (lora_rank) are not supported")
     if config.get("quantization_config") is not None or str(config.get("dtype", "")).startswith(("int8", "int4")):
         out.append("quantized Keras layers are not supported")
+    if class_name == "ELU" and config.get("alpha", 1.0) not in (1.0, None):
+        out.append(f"option alpha={config.get('alpha')} is not supported (only 1.0)")
+    if class_name == "ConvLSTM2D" and config.get("unroll"):
+        out.append("option unroll=True is not supported for convolutional RNNs")
+    if class_name == "SeparableConv1D":
+        out.append("1-D separable convolution is not implemented in tfjs-layers")
     if class_name == "Bidirectional" and config.get("backward_layer") is not None:
         out.append("a separate backward_layer is ignored by tfjs-layers (it mirrors the forward layer)")
     dtype = config.get("dtype")
@@ -179,14 +199,11 @@ def _check_options(class_name: str, config: Mapping[str, Any], *, keras3: bool) 
 def _check_objects(config: Mapping[str, Any]) -> list[str]:
     out: list[str] = []
     for key, value in config.items():
-        if not isinstance(value, Mapping) or "class_name" not in value:
+        if not isinstance(value, Mapping) or "class_name" not in value or key.endswith("activation"):
             continue
         class_name = str(value["class_name"])
-        if key.endswith("_initializer") and class_name not in SUPPORTED_INITIALIZERS:
-            out.append(f"{key} {class_name} is not in tfjs-layers 4.22")
-        elif key.endswith("_regularizer") and class_name not in SUPPORTED_REGULARIZERS:
-            out.append(f"{key} {class_name} is not in tfjs-layers 4.22")
-        elif key.endswith("_constraint") and class_name not in SUPPORTED_CONSTRAINTS:
+        known = _KNOWN_OBJECTS.get(key.rsplit("_", 1)[-1])
+        if known is not None and class_name not in known:
             out.append(f"{key} {class_name} is not in tfjs-layers 4.22")
         elif class_name.startswith("__") or class_name == "function":
             out.append(f"option {key} holds a serialized Python object ({class_name})")

@@ -92,9 +92,9 @@ def check_shape(class_name: str, config: Mapping[str, Any], weight: str, shape: 
         rank = _RANK[class_name]
         size = _as_tuple(config.get("kernel_size"), rank)
         out_axis = -2 if class_name.endswith("Transpose") else -1
-        if weight == "kernel":
-            if len(shape) != rank + 2 or shape[out_axis] != filters or (size and shape[:rank] != size):
-                return f"kernel has shape {list(shape)}, which contradicts kernel_size={list(size or [])} filters={filters}"
+        bad_kernel = len(shape) != rank + 2 or shape[out_axis] != filters or (size and shape[:rank] != size)
+        if weight == "kernel" and bad_kernel:
+            return f"kernel has shape {list(shape)}, which contradicts kernel_size={list(size or [])} filters={filters}"
         if weight == "bias" and shape != (filters,):
             return f"bias has shape {list(shape)} but filters={filters} needs [{filters}]"
     if class_name == "Embedding" and weight == "embeddings":

@@ -42,6 +42,7 @@ __all__ = [
     "LayerWeights",
     "assign_weights",
     "keras3_compatible_config",
+    "nested_node_offsets",
     "keras2_version",
     "model_layers",
     "write_keras_h5",
@@ -249,6 +250,46 @@ def _drop_refused_keys(obj: Any) -> None:
         _drop_refused_keys(value)
 
 
+def _node_refs(obj: Any) -> Iterator[List[Any]]:
+    """``[layer name, node index, tensor index(, kwargs)]`` leaves of inbound_nodes / output_layers."""
+    if isinstance(obj, list):
+        if len(obj) >= 3 and isinstance(obj[0], str) and isinstance(obj[1], int) and isinstance(obj[2], int):
+            yield obj
+            return
+        for item in obj:
+            yield from _node_refs(item)
+
+
+def nested_node_offsets(model_config: Dict[str, Any]) -> Dict[str, int]:
+    """For each nested model of a Functional config: 1 if its node indices start at 1, else 0.
+
+    tf_keras does not serialize the first node of a nested model built with an Input (its own
+    graph), so the outer calls are numbered from 1; Keras 3 and models saved otherwise number
+    from 0. A reference to node ``len(inbound_nodes)`` or beyond tells the two apart.
+    """
+    cfg = model_config.get("config") if isinstance(model_config.get("config"), dict) else {}
+    layers = cfg.get("layers") or []
+    refs = [r for layer in layers for r in _node_refs(layer.get("inbound_nodes"))]
+    refs += list(_node_refs(cfg.get("output_layers")))
+    offsets: Dict[str, int] = {}
+    for layer in layers:
+        if not is_model_class(layer):
+            continue
+        name = layer_name(layer)
+        count = len(layer.get("inbound_nodes") or [])
+        used = [r[1] for r in refs if r[0] == name]
+        offsets[name] = 1 if used and max(used) >= count else 0
+    return offsets
+
+
+def _shift_refs(layers: List[Dict[str, Any]], cfg: Dict[str, Any], shifted: set) -> None:
+    for ref in [r for layer in layers for r in _node_refs(layer.get("inbound_nodes"))] + list(
+        _node_refs(cfg.get("output_layers"))
+    ):
+        if ref[0] in shifted and ref[1] > 0:
+            ref[1] -= 1
+
+
 def _unshift_nested_sequentials(model_config: Dict[str, Any], problems: List[str]) -> None:
     if not is_model_class(model_config):
         return
@@ -261,39 +302,29 @@ def _unshift_nested_sequentials(model_config: Dict[str, Any], problems: List[str
             _unshift_nested_sequentials(layer, problems)
     if model_config.get("class_name") == "Sequential":
         return
+    offsets = nested_node_offsets(model_config)
     shifted = set()
     for layer in layers:
         if not is_model_class(layer):
             continue
+        name = layer_name(layer)
         inner = layer.get("config") or {}
         inner_layers = inner.get("layers") if isinstance(inner, dict) else None
-        if not inner_layers or inner_layers[0].get("class_name") != "InputLayer":
-            continue
+        starts_with_input = bool(inner_layers) and inner_layers[0].get("class_name") == "InputLayer"
         if layer.get("class_name") == "Sequential":
-            inner["layers"] = inner_layers[1:]
-            shifted.add(layer_name(layer))
-        else:
+            # Without its InputLayer a nested Sequential is numbered from 0 by tf_keras and Keras 3.
+            if starts_with_input:
+                inner["layers"] = inner_layers[1:]
+            if offsets.get(name):
+                shifted.add(name)
+        elif offsets.get(name):
             problems.append(
-                f"nested functional model {layer_name(layer)!r}: Keras 3 numbers its nodes differently "
-                "and cannot load it from HDF5"
+                f"nested functional model {name!r}: Keras 3 numbers its nodes differently and cannot load it "
+                "from HDF5"
             )
-    if not shifted:
-        return
-
-    def fix(ref: Any) -> None:
-        # [name, node_index, tensor_index(, kwargs)] leaves, nested in lists
-        if isinstance(ref, list):
-            if len(ref) >= 3 and isinstance(ref[0], str) and isinstance(ref[1], int):
-                if ref[0] in shifted and ref[1] > 0:
-                    ref[1] -= 1
-                return
-            for item in ref:
-                fix(item)
-
-    for layer in layers:
-        fix(layer.get("inbound_nodes"))
-    fix(cfg.get("output_layers"))
-    fix(cfg.get("input_layers"))
+        else:
+            problems.append(f"nested functional model {name!r}: its node indices are 0-based, tf_keras expects 1")
+    _shift_refs(layers, cfg, shifted)
 
 
 def keras2_version(version: Optional[str]) -> str:

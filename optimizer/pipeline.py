@@ -1,0 +1,83 @@
+"""The default pass order: the only place it lives.
+
+Why this order:
+
+1. ``prepare`` (once): ``strip_debug`` first so asserts do not pin dead checks alive, then
+   ``prune`` so later passes do not waste time on nodes no output needs.
+2. ``simplify`` (to a fixpoint): ``remove_identity`` exposes producer/consumer pairs (frozen
+   SavedModels put an Identity after every ``ReadVariableOp``), ``fold_constants`` turns weight
+   chains (``Neg(alpha)``, ``Rsqrt(var + eps)``) into Consts, ``simplify_arithmetic`` removes
+   ``x*1``/``x+0`` that folding reveals, ``cse`` merges what became equal, ``prune`` drops the
+   rest.  Each can enable the others, hence the fixpoint.
+3. ``lower`` (once): rewrite ops TF.js lacks into ops it has (``Erfc``, ``Softsign``,
+   ``BatchMatMulV3``, aliases).  After simplify so constant cases are already folded, before
+   fusion so a lowered op can take part in patterns.
+4. ``fuse`` (once, in this order): ``fold_batch_norm`` must see bare contractions (before they are
+   fused) and leaves ``contraction + BiasAdd``; ``normalize_bias_add`` turns ``Add(contraction,
+   bias)`` into ``BiasAdd`` so the fusions see one form; ``fuse_conv``/``fuse_matmul``/
+   ``fuse_depthwise`` then build the fused ops; ``fuse_prelu`` last, because it both builds
+   ``Prelu`` and folds it into already fused contractions (TF.js ``fused_ops [BiasAdd, Prelu]``).
+5. ``cleanup`` (once): ``cse`` and ``prune`` remove the weights and nodes fusion orphaned.
+"""
+
+from __future__ import annotations
+
+from tfjs_lite.optimizer.manager import PassGroup
+from tfjs_lite.optimizer.pass_base import Pass
+from tfjs_lite.optimizer.passes.cse import CommonSubexpressionElimination
+from tfjs_lite.optimizer.passes.fold_batch_norm import FoldBatchNorm
+from tfjs_lite.optimizer.passes.fold_constants import FoldConstants
+from tfjs_lite.optimizer.passes.fuse_conv import FuseConv
+from tfjs_lite.optimizer.passes.fuse_depthwise import FuseDepthwise
+from tfjs_lite.optimizer.passes.fuse_matmul import FuseMatMul
+from tfjs_lite.optimizer.passes.fuse_prelu import FusePrelu
+from tfjs_lite.optimizer.passes.lower_aliases import LowerAliases
+from tfjs_lite.optimizer.passes.lower_batch_matmul_v3 import LowerBatchMatMulV3
+from tfjs_lite.optimizer.passes.lower_erfc import LowerErfc
+from tfjs_lite.optimizer.passes.lower_softsign import LowerSoftsign
+from tfjs_lite.optimizer.passes.normalize_bias_add import NormalizeBiasAdd
+from tfjs_lite.optimizer.passes.prune import Prune
+from tfjs_lite.optimizer.passes.remove_identity import RemoveIdentity
+from tfjs_lite.optimizer.passes.simplify_arithmetic import SimplifyArithmetic
+from tfjs_lite.optimizer.passes.strip_debug import StripDebug
+
+__all__ = ["PASS_NAMES", "default_groups"]
+
+# Every pass name the pipeline knows, in first-use order (for --skip_pass validation).
+PASS_NAMES: tuple[str, ...] = (
+    "strip_debug", "prune", "remove_identity", "fold_constants", "simplify_arithmetic", "cse",
+    "lower_erfc", "lower_softsign", "lower_batch_matmul_v3", "lower_aliases",
+    "fold_batch_norm", "normalize_bias_add", "fuse_conv", "fuse_matmul", "fuse_depthwise",
+    "fuse_prelu",
+)
+
+
+def default_groups(*, skip: frozenset[str] = frozenset(), strip_debug_ops: bool = True
+                   ) -> list[PassGroup]:
+    """The default pipeline minus the passes named in ``skip``.
+
+    Args:
+        skip: Pass names to leave out (already validated against :data:`PASS_NAMES`).
+        strip_debug_ops: Run ``strip_debug``.  Defaults to True (the official default).
+
+    Returns:
+        The pass groups, in order.
+    """
+    if not strip_debug_ops:
+        skip = skip | {"strip_debug"}
+
+    def keep(*passes: Pass) -> tuple[Pass, ...]:
+        return tuple(p for p in passes if p.name not in skip)
+
+    groups = [
+        PassGroup("prepare", keep(StripDebug(), Prune())),
+        PassGroup("simplify", keep(RemoveIdentity(), FoldConstants(), SimplifyArithmetic(),
+                                   CommonSubexpressionElimination(), Prune()),
+                  fixpoint=True, max_iterations=8),
+        PassGroup("lower", keep(LowerErfc(), LowerSoftsign(), LowerBatchMatMulV3(),
+                                LowerAliases())),
+        PassGroup("fuse", keep(FoldBatchNorm(), NormalizeBiasAdd(), FuseConv(), FuseMatMul(),
+                               FuseDepthwise(), FusePrelu())),
+        PassGroup("cleanup", keep(CommonSubexpressionElimination(), Prune())),
+    ]
+    return [g for g in groups if g.passes]

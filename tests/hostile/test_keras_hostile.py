@@ -1,0 +1,290 @@
+"""Keras HDF5 inputs: empty, truncated, bit-flipped, structurally broken, hostile (code, escapes, bombs)."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from corpus import (
+    FIXTURES,
+    MB,
+    Case,
+    byte_mutations,
+    h5_edit,
+    judge,
+    lambda_payload,
+    pristine_check,
+    record,
+    run_and_judge,
+    run_cases,
+    truncation_sizes,
+)
+
+MLP = FIXTURES / "keras" / "mlp" / "model.h5"
+K3_H5 = FIXTURES / "keras" / "k3_h5" / "model.h5"
+LAMBDA = FIXTURES / "keras" / "refuse_lambda" / "model.h5"
+WEIGHTS_LEGACY = FIXTURES / "keras" / "weights_only_legacy" / "model_weights.h5"
+FLIPS_PER_FIXTURE = 40
+
+
+def _dirs(tmp_path: Path) -> tuple[Path, Path]:
+    (tmp_path / "in").mkdir()
+    (tmp_path / "out").mkdir()
+    return tmp_path / "in", tmp_path / "out"
+
+
+def _finish(failures: list[str], pristine: list[str]) -> None:
+    problems = failures + [f"pristine fixture does not convert: {p}" for p in pristine]
+    assert not problems, "\n".join(problems)
+
+
+def test_h5_empty_truncated_bitflipped(tmp_path: Path) -> None:
+    src, out = _dirs(tmp_path)
+    cases: list[Case] = []
+    pristine = []
+    for fixture in (MLP, K3_H5, WEIGHTS_LEGACY):
+        data = fixture.read_bytes()
+        tag = fixture.parent.name
+        err = pristine_check(fixture, out / f"{tag}-pristine", tmp_path)
+        if err:
+            pristine.append(f"{fixture}: {err}")
+        for size in truncation_sizes(len(data)):
+            p = src / f"{tag}-trunc{size}.h5"
+            p.write_bytes(data[:size])
+            cls = "HDF5: empty file" if size == 0 else "HDF5: truncated file"
+            cases.append(Case(p.stem, cls, p, out / p.stem))
+        rng = random.Random(f"h5-{tag}")
+        for i in range(FLIPS_PER_FIXTURE):
+            p = src / f"{tag}-mut{i}.h5"
+            p.write_bytes(byte_mutations(data, rng))
+            cases.append(Case(p.stem, "HDF5: bit flips / byte mutations", p, out / p.stem, may_convert=True))
+    _finish(run_and_judge(cases, tmp_path), pristine)
+
+
+def _config(f) -> dict:  # noqa: ANN001
+    return json.loads(f.attrs["model_config"])
+
+
+def _set_config(f, config: dict) -> None:  # noqa: ANN001
+    f.attrs["model_config"] = json.dumps(config)
+
+
+def _dense(config: dict) -> dict:
+    return next(layer for layer in config["config"]["layers"] if layer["class_name"] == "Dense")
+
+
+def _replace_dataset(f, path: str, **kwargs) -> None:  # noqa: ANN001
+    del f[path]
+    f.create_dataset(path, **kwargs)
+
+
+def _kernel_path(f) -> str:  # noqa: ANN001
+    group = f["model_weights/dense"]
+    return "model_weights/dense/" + [n.decode() if isinstance(n, bytes) else n for n in group.attrs["weight_names"]][0]
+
+
+STRUCTURAL = {
+    "no model_weights group": lambda f: f.__delitem__("model_weights"),
+    "no model_config attr": lambda f: f.attrs.__delitem__("model_config"),
+    "model_config not JSON": lambda f: f.attrs.__setitem__("model_config", "{not json"),
+    "model_config a JSON list": lambda f: f.attrs.__setitem__("model_config", "[1, 2]"),
+    "model_config an int": lambda f: f.attrs.__setitem__("model_config", 5),
+    "model_config an int array": lambda f: f.attrs.__setitem__("model_config", np.arange(3)),
+    "model_config invalid UTF-8": lambda f: f.attrs.__setitem__("model_config", np.bytes_(b"{\xff\xfe}")),
+    "model_config 100000 levels deep": lambda f: f.attrs.__setitem__(
+        "model_config", '{"class_name": "Sequential", "config": ' + "[" * 100000 + "]" * 100000 + "}"
+    ),
+    "class_name not a string": lambda f: _set_config(f, {"class_name": 5, "config": {}}),
+    "config without layers": lambda f: _set_config(f, {"class_name": "Sequential", "config": {}}),
+    "layers not a list": lambda f: _set_config(f, {"class_name": "Sequential", "config": {"layers": 5}}),
+    "layer without class_name": lambda f: _set_config(
+        f, {"class_name": "Sequential", "config": {"layers": [{"config": {}}]}}
+    ),
+    "unknown layer class": lambda f: _set_config(
+        f, {"class_name": "Sequential", "config": {"layers": [{"class_name": "EvilLayer", "config": {"name": "e"}}]}}
+    ),
+    "Dense units a string": lambda f: _set_config(f, _edit(_config(f), lambda c: _dense(c)["config"].update(units="many"))),
+    "Dense units negative": lambda f: _set_config(f, _edit(_config(f), lambda c: _dense(c)["config"].update(units=-3))),
+    "Dense units 2**62": lambda f: _set_config(f, _edit(_config(f), lambda c: _dense(c)["config"].update(units=2**62))),
+    "input shape a string": lambda f: _set_config(
+        f, _edit(_config(f), lambda c: c["config"]["layers"][0]["config"].update(batch_input_shape="x"))
+    ),
+    "keras_version an int": lambda f: f.attrs.__setitem__("keras_version", 7),
+    "training_config not JSON": lambda f: f.attrs.__setitem__("training_config", "{oops"),
+    "weight_names lists a missing dataset": lambda f: f["model_weights/dense"].attrs.__setitem__(
+        "weight_names", [b"dense/nope:0"]
+    ),
+    "weight_names an int array": lambda f: f["model_weights/dense"].attrs.__setitem__("weight_names", np.arange(2)),
+    "weight is a group": lambda f: (f.__delitem__(_kernel_path(f)), f.create_group(_kernel_path_cache[0])),
+    "weight of the wrong shape": lambda f: _replace_dataset(f, _kernel_path(f), data=np.zeros((3, 3), "f4")),
+    "weight of strings": lambda f: _replace_dataset(f, _kernel_path(f), data=np.array([b"a", b"b"])),
+    "weight of a compound dtype": lambda f: _replace_dataset(
+        f, _kernel_path(f), data=np.zeros(4, dtype=[("a", "f4"), ("b", "i4")])
+    ),
+    "weight scalar": lambda f: _replace_dataset(f, _kernel_path(f), data=np.float32(1)),
+    "weight with an empty dataspace": lambda f: _replace_dataset(f, _kernel_path(f), shape=None, dtype="f4"),
+    "weight NaN and Inf": lambda f: f[_kernel_path(f)].__setitem__(..., np.nan),
+}
+_kernel_path_cache: list[str] = []
+
+
+def _edit(config: dict, change) -> dict:  # noqa: ANN001
+    change(config)
+    return config
+
+
+def test_h5_structurally_broken(tmp_path: Path) -> None:
+    import h5py
+
+    src, out = _dirs(tmp_path)
+    with h5py.File(MLP, "r") as f:
+        _kernel_path_cache[:] = [_kernel_path(f)]
+    cases = []
+    for i, (what, edit) in enumerate(STRUCTURAL.items()):
+        p = h5_edit(MLP, src / f"s{i}.h5", edit)
+        benign = what in ("weight NaN and Inf", "keras_version an int", "unknown layer class")
+        cases.append(Case(f"s{i} {what}", "HDF5: missing groups/attrs, wrong types, bad config JSON", p, out / f"s{i}",
+                          may_convert=benign))
+    _finish(run_and_judge(cases, tmp_path), [])
+
+
+def test_h5_external_data_never_read(tmp_path: Path) -> None:
+    """External storage, external links and virtual datasets would read files beside the input."""
+    import h5py
+
+    src, out = _dirs(tmp_path)
+    secret = b"SECRET-" + bytes(range(256)) * 8
+    secret_file = tmp_path / "secret.bin"
+    secret_file.write_bytes(secret * 4)
+    other = tmp_path / "other.h5"
+    with h5py.File(MLP, "r") as f:
+        kernel = _kernel_path(f)
+        shape = f[kernel].shape
+    count = int(np.prod(shape))
+    with h5py.File(other, "w") as g:
+        g.create_dataset("k", data=np.frombuffer((secret * 64)[: count * 4], "<f4").reshape(shape))
+        g.create_group("dense").attrs["weight_names"] = [b"k"]
+        g["dense"].create_dataset("k", data=g["k"][()])
+    edits = {
+        "external raw storage": lambda f: _replace_dataset(
+            f, kernel, shape=shape, dtype="<f4", external=[(str(secret_file), 0, count * 4)]
+        ),
+        "external link to another file": lambda f: (
+            f.__delitem__(kernel), f.__setitem__(kernel, h5py.ExternalLink(str(other), "/k"))
+        ),
+        "external link replacing a layer group": lambda f: (
+            f.__delitem__("model_weights/dense"),
+            f.__setitem__("model_weights/dense", h5py.ExternalLink(str(other), "/dense")),
+        ),
+        "virtual dataset over another file": lambda f: (
+            f.__delitem__(kernel),
+            f.create_virtual_dataset(kernel, _vds(other, shape)),
+        ),
+    }
+    cases = []
+    for i, (what, edit) in enumerate(edits.items()):
+        p = h5_edit(MLP, src / f"x{i}.h5", edit)
+        cases.append(Case(f"x{i} {what}", "HDF5: external storage / links / virtual datasets (file escape)", p,
+                          out / f"x{i}", may_convert=True, secret=secret[:64]))
+    _finish(run_and_judge(cases, tmp_path), [])
+
+
+def _vds(other: Path, shape: tuple) -> object:
+    import h5py
+
+    layout = h5py.VirtualLayout(shape=shape, dtype="<f4")
+    layout[...] = h5py.VirtualSource(str(other), "k", shape=shape)
+    return layout
+
+
+def test_lambda_bytecode_never_runs(tmp_path: Path) -> None:
+    import h5py
+
+    src, out = _dirs(tmp_path)
+    marker = tmp_path / "LAMBDA_RAN"
+    with h5py.File(LAMBDA, "r") as f:
+        config = json.loads(f.attrs["model_config"])
+    for layer in config["config"]["layers"]:
+        if layer["class_name"] == "Lambda":
+            layer["config"]["function"] = lambda_payload(marker)
+            layer["config"]["output_shape"] = lambda_payload(marker)
+            layer["config"]["output_shape_type"] = "lambda"
+    p = h5_edit(LAMBDA, src / "lambda.h5", lambda f: f.attrs.__setitem__("model_config", json.dumps(config)))
+    cases = [
+        Case("lambda", "Lambda layer with marshalled code (must never run)", p, out / "a", marker=marker),
+        Case("lambda --force", "Lambda layer with marshalled code (must never run)", p, out / "b", ["--force"],
+             marker=marker, may_convert=True),
+    ]
+    failures = run_and_judge(cases, tmp_path)
+    assert not marker.exists()
+    _finish(failures, [])
+
+
+def _bomb_cases(src: Path, out: Path) -> list[Case]:
+    import h5py
+
+    cases = []
+    with h5py.File(MLP, "r") as f:
+        kernel = _kernel_path(f)
+        n_in = f[kernel].shape[0]
+    units = 1 << 28  # a 4 GiB kernel declared in a file of a few KB
+    def huge_dense(f):  # noqa: ANN001, ANN202
+        config = json.loads(f.attrs["model_config"])
+        dense = next(layer for layer in config["config"]["layers"] if layer["class_name"] == "Dense")
+        dense["config"]["units"] = units
+        f.attrs["model_config"] = json.dumps(config)
+        bias = kernel.replace("kernel", "bias")
+        _replace_dataset(f, kernel, shape=(n_in, units), dtype="<f4", chunks=(1, 1 << 16))
+        _replace_dataset(f, bias, shape=(units,), dtype="<f4", chunks=(1 << 16,))
+    cases.append(Case("bomb-config-consistent", "memory bombs: declared tensor size far beyond the file",
+                      h5_edit(MLP, src / "bomb1.h5", huge_dense), out / "bomb1"))
+
+    def weights_only_bomb(f):  # noqa: ANN001, ANN202
+        name = next(iter(f.attrs["layer_names"]))
+        name = name.decode() if isinstance(name, bytes) else name
+        group = f[name]
+        wname = group.attrs["weight_names"][0]
+        wname = wname.decode() if isinstance(wname, bytes) else wname
+        del group[wname]
+        group.create_dataset(wname, shape=(1 << 16, 1 << 16), dtype="<f4", chunks=(64, 1 << 16))
+    cases.append(Case("bomb-weights-only", "memory bombs: declared tensor size far beyond the file",
+                      h5_edit(WEIGHTS_LEGACY, src / "bomb2.h5", weights_only_bomb), out / "bomb2"))
+
+    def gzip_bomb(f):  # noqa: ANN001, ANN202
+        name = next(iter(f.attrs["layer_names"]))
+        name = name.decode() if isinstance(name, bytes) else name
+        group = f[name]
+        wname = group.attrs["weight_names"][0]
+        wname = wname.decode() if isinstance(wname, bytes) else wname
+        del group[wname]
+        d = group.create_dataset(wname, shape=(1 << 13, 1 << 15), dtype="<f4", chunks=(64, 1 << 15),
+                                 compression="gzip", compression_opts=9)
+        block = np.zeros((64, 1 << 15), "<f4")
+        for start in range(0, 1 << 13, 64):
+            d[start : start + 64] = block
+    cases.append(Case("bomb-gzip", "memory bombs: declared tensor size far beyond the file",
+                      h5_edit(WEIGHTS_LEGACY, src / "bomb3.h5", gzip_bomb), out / "bomb3"))
+    return cases
+
+
+def test_h5_memory_bombs(tmp_path: Path) -> None:
+    src, out = _dirs(tmp_path)
+    empty = src / "empty.h5"
+    empty.write_bytes(b"")
+    base = run_cases([Case("base", "base", empty, out / "base")], tmp_path)[1]
+    failures = []
+    for case in _bomb_cases(src, out):
+        results, peak = run_cases([case], tmp_path)
+        outcome, problems = judge(case, results[case.id])
+        limit = base + 10 * case.input.stat().st_size + 100 * MB
+        if peak > limit:
+            problems.append(f"peak RSS {peak / MB:.0f} MB > {limit / MB:.0f} MB allowed")
+            outcome = "BUG: unbounded memory"
+        record(case.cls, outcome)
+        if problems:
+            failures.append(f"{case.id}: {'; '.join(problems)}")
+    _finish(failures, [])

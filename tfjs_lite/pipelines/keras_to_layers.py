@@ -1,0 +1,281 @@
+"""Keras ``.h5`` / ``.keras`` → TF.js layers model.
+
+* tf.keras 2 ``.h5``: topology and weights as the official converter writes them (model_config
+  verbatim apart from legacy class renames and L1/L2 → L1L2; weights in h5py order of
+  ``model_weights``, names from ``weight_names`` with ``:0`` stripped) — byte-identical shards.
+* Keras 3 ``.h5`` and ``.keras``: the config is translated to the Keras 2 form tfjs-layers reads
+  (:mod:`tfjs_lite.keras.config`) and weights are named by structure
+  (:mod:`tfjs_lite.keras.weight_paths`), in ``model.layers`` order.
+* weights-only files: ``modelTopology`` null, as the official converter.
+
+Every model passes the pre-flight check (:mod:`tfjs_lite.keras.preflight`) and a weight check
+(each layer has the weights its config implies, with plausible shapes) before anything is written.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Optional
+
+import h5py
+
+from tfjs_lite.errors import ModelFormatError
+from tfjs_lite.keras.config import fix_regularizers, is_keras3, keras3_to_tfjs, translate_class_names
+from tfjs_lite.keras.preflight import LayerIssue, check_model, refusal
+from tfjs_lite.keras.weight_paths import LayerPlan, plan_weights, vars_group_name
+from tfjs_lite.keras.weight_specs import check_shape
+from tfjs_lite.options import ConvertOptions
+from tfjs_lite.readers.keras_archive import KerasArchive, open_keras_archive
+from tfjs_lite.readers.keras_h5 import H5_ERRORS, H5Weight, KerasH5, open_h5, read_keras_h5
+from tfjs_lite.report import Report
+from tfjs_lite.writers.layers_model import write_layers_model
+from tfjs_lite.writers.weights import WeightEntry
+
+__all__ = ["run"]
+
+Layers = list[list[WeightEntry]]
+
+
+def run(input_path: Path, staging_dir: Path, options: ConvertOptions, report: Report) -> None:
+    """Convert ``input_path`` (Keras HDF5 or ``.keras``) into a layers model in ``staging_dir``."""
+    if input_path.is_dir():
+        raise ModelFormatError("expected a Keras .h5 or .keras file, got a folder", path=input_path)
+    if zipfile.is_zipfile(input_path):
+        with open_keras_archive(input_path) as archive:
+            topology, layers = _from_archive(archive, options, report)
+            _write(staging_dir, topology, layers, options, report, input_path)
+        return
+    with open_h5(input_path, input_path) as handle:
+        info = read_keras_h5(handle, input_path)
+        if info.kind == "weights":
+            topology, layers = None, [[_official_entry(w) for w in weights] for _, weights in info.layers]
+        elif info.kind == "weights_v3":
+            topology, layers = None, _weights_v3(handle, report)
+        elif is_keras3(info.keras_version):
+            topology, layers = _from_keras3_h5(info, options, report)
+        else:
+            topology, layers = _from_keras2_h5(info, options, report)
+        _write(staging_dir, topology, layers, options, report, input_path)
+
+
+def _write(
+    staging_dir: Path,
+    topology: Optional[dict[str, Any]],
+    layers: Layers,
+    options: ConvertOptions,
+    report: Report,
+    path: Path,
+) -> None:
+    try:
+        write_layers_model(staging_dir, topology, layers, options, report)
+    except H5_ERRORS as e:
+        if isinstance(e, OSError) and e.errno is not None:  # a file-system error writing the output
+            raise
+        # h5py reports unreadable data (truncated or corrupt files) with errno-less OSErrors etc.
+        raise ModelFormatError(f"cannot read the weights ({' '.join(str(e).split())[:200]})", path=path) from None
+
+
+# --- pre-flight ------------------------------------------------------------------------------
+
+
+def _preflight(
+    config: Mapping[str, Any], issues: list[LayerIssue], options: ConvertOptions, report: Report, *, keras3: bool
+) -> set[str]:
+    """Refuse (or, with force, warn about) unsupported layers; returns the offending layer names."""
+    issues = issues + check_model(config, keras3=keras3)
+    if not issues:
+        return set()
+    error = refusal(issues)
+    if not options.force:
+        raise error
+    report.warn(f"force: writing the model anyway. {error}")
+    return {issue.layer for issue in issues}
+
+
+# --- tf.keras 2 ------------------------------------------------------------------------------
+
+
+def _official_entry(weight: H5Weight) -> WeightEntry:
+    name = weight.name[:-2] if weight.name.endswith(":0") else weight.name
+    return WeightEntry(name, weight.dataset)
+
+
+def _from_keras2_h5(info: KerasH5, options: ConvertOptions, report: Report) -> tuple[dict[str, Any], Layers]:
+    assert info.model_config is not None
+    config = fix_regularizers(translate_class_names(info.model_config))
+    refused = _preflight(config, [], options, report, keras3=False)
+    by_name = dict(info.layers)
+    for plan in plan_weights(config):
+        if plan.name in refused or plan.opaque:
+            continue
+        _check_layer_weights(plan, [w.shape for w in by_name.get(plan.name, [])], info.path)
+    topology: dict[str, Any] = {"keras_version": info.keras_version, "backend": info.backend, "model_config": config}
+    if info.training_config is not None:
+        topology["training_config"] = info.training_config
+    return topology, [[_official_entry(w) for w in weights] for _, weights in info.layers]
+
+
+# --- Keras 3 ---------------------------------------------------------------------------------
+
+
+def _from_keras3_h5(info: KerasH5, options: ConvertOptions, report: Report) -> tuple[dict[str, Any], Layers]:
+    assert info.model_config is not None
+    issues: list[LayerIssue] = []
+    config = fix_regularizers(keras3_to_tfjs(info.model_config, issues))
+    refused = _preflight(config, issues, options, report, keras3=True)
+    by_name = dict(info.layers)
+    layers: Layers = []
+    for plan in plan_weights(config):
+        stored = by_name.get(plan.name, [])
+        if plan.name in refused or plan.opaque:
+            layers.append([WeightEntry(w.name, w.dataset) for w in stored])
+            continue
+        _check_layer_weights(plan, [w.shape for w in stored], info.path)
+        layers.append([WeightEntry(slot.name, w.dataset) for slot, w in zip(plan.slots, stored)])
+    topology = {"keras_version": info.keras_version, "backend": info.backend, "model_config": config}
+    return topology, layers
+
+
+def _from_archive(archive: KerasArchive, options: ConvertOptions, report: Report) -> tuple[dict[str, Any], Layers]:
+    issues: list[LayerIssue] = []
+    config = fix_regularizers(keras3_to_tfjs(archive.config, issues))
+    refused = _preflight(config, issues, options, report, keras3=True)
+    layers: Layers = []
+    for plan in plan_weights(config):
+        if plan.name in refused or plan.opaque:
+            layers.append(_opaque_archive_entries(archive, plan))
+            continue
+        datasets = [_archive_dataset(archive, slot.archive_path, slot.owner) for slot in plan.slots]
+        _check_layer_weights(plan, [tuple(d.shape) for d in datasets], archive.path)
+        _check_no_extra_vars(archive, plan)
+        layers.append([WeightEntry(slot.name, d) for slot, d in zip(plan.slots, datasets)])
+    topology = {"keras_version": archive.keras_version, "model_config": config}
+    return topology, layers
+
+
+def _archive_dataset(archive: KerasArchive, path: str, owner: str) -> h5py.Dataset:
+    if archive.weights is None:
+        raise ModelFormatError(
+            f"layer {owner!r} needs weights but the archive has no model.weights.h5", path=archive.path
+        )
+    try:
+        dataset = archive.weights[path]
+    except H5_ERRORS:
+        raise ModelFormatError(
+            f"layer {owner!r} needs the weight {path} but model.weights.h5 does not have it", path=archive.path
+        ) from None
+    if not isinstance(dataset, h5py.Dataset):
+        raise ModelFormatError(f"{path} in model.weights.h5 is not a dataset", path=archive.path)
+    stored_name = vars_group_name(dataset.parent.attrs)
+    parts = path.split("/")
+    if stored_name is not None and len(parts) >= 4 and parts[-4] == "layers" and stored_name != owner:
+        raise ModelFormatError(
+            f"model.weights.h5 keeps layer {stored_name!r}'s weights where the config puts {owner!r} ({path})",
+            path=archive.path,
+        )
+    return dataset
+
+
+def _check_no_extra_vars(archive: KerasArchive, plan: LayerPlan) -> None:
+    assert archive.weights is not None or not plan.slots
+    expected: dict[str, int] = {}
+    for slot in plan.slots:
+        group = slot.archive_path.rsplit("/", 1)[0]
+        expected[group] = expected.get(group, 0) + 1
+    if archive.weights is None:
+        return
+    for group_path in _vars_groups(archive.weights, plan.archive_path):
+        count = len(archive.weights[group_path])
+        if count != expected.get(group_path, 0):
+            raise ModelFormatError(
+                f"layer {plan.name!r} ({plan.class_name}) has {count} stored weights in {group_path} "
+                f"but its config implies {expected.get(group_path, 0)}",
+                path=archive.path,
+            )
+
+
+def _vars_groups(root: h5py.File, path: str) -> list[str]:
+    if path not in root or not isinstance(root[path], h5py.Group):
+        return []
+    found: list[str] = []
+
+    def visit(name: str, obj: Any) -> None:
+        if isinstance(obj, h5py.Group) and name.split("/")[-1] == "vars":
+            found.append(f"{path}/{name}")
+
+    root[path].visititems(visit)
+    return sorted(found)
+
+
+def _opaque_archive_entries(archive: KerasArchive, plan: LayerPlan) -> list[WeightEntry]:
+    """Weights of a layer we cannot plan (forced output): named by their place in the archive."""
+    if archive.weights is None or plan.archive_path not in archive.weights:
+        return []
+    group = archive.weights[plan.archive_path]
+    return [WeightEntry(f"{plan.name}/{name.replace('vars/', '')}", obj) for name, obj in _datasets(group)]
+
+
+def _natural_key(name: str) -> list[Any]:
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in name.split("/")]
+
+
+def _datasets(group: h5py.Group) -> list[tuple[str, h5py.Dataset]]:
+    """Every dataset under ``group`` as (relative path, dataset), ``vars/10`` after ``vars/9``."""
+    found: list[tuple[str, h5py.Dataset]] = []
+
+    def visit(name: str, obj: Any) -> None:
+        if isinstance(obj, h5py.Dataset):
+            found.append((name, obj))
+
+    group.visititems(visit)
+    return sorted(found, key=lambda item: _natural_key(item[0]))
+
+
+# --- checks ----------------------------------------------------------------------------------
+
+
+def _check_layer_weights(plan: LayerPlan, shapes: list[tuple[int, ...]], path: Path) -> None:
+    if len(shapes) != len(plan.slots):
+        wanted = ", ".join(slot.name for slot in plan.slots) or "none"
+        raise ModelFormatError(
+            f"layer {plan.name!r} ({plan.class_name}) has {len(shapes)} stored weights but its config "
+            f"implies {len(plan.slots)} ({wanted})",
+            path=path,
+        )
+    for slot, shape in zip(plan.slots, shapes):
+        problem = check_shape(slot.owner_class, slot.owner_config, slot.leaf, shape)
+        if problem:
+            raise ModelFormatError(f"layer {slot.owner!r} ({slot.owner_class}): {problem}", path=path)
+
+
+# --- Keras-v3 weights-only files ---------------------------------------------------------------
+
+
+def _weights_v3(handle: h5py.File, report: Report) -> Layers:
+    """``layers/<x>/vars/<i>`` without a config: names ``<layer>/<index>`` (tfjs's Keras-v3 form)."""
+    owners: dict[str, list[WeightEntry]] = {}
+    for owner_path, owner, datasets in _iter_v3_vars(handle["layers"], "layers"):
+        entries = owners.setdefault(owner_path, [])
+        for dataset in datasets:
+            entries.append(WeightEntry(f"{owner}/{len(entries)}", dataset))
+    report.warn(
+        "the weights file has no model config, so weights are named <layer>/<index> after the layer "
+        "names stored in it (or Keras's default names); load them into a model with those layer names"
+    )
+    return [entries for entries in owners.values()]
+
+
+def _iter_v3_vars(group: h5py.Group, path: str) -> Iterable[tuple[str, str, list[h5py.Dataset]]]:
+    for key in group:
+        layer = group[key]
+        if not isinstance(layer, h5py.Group):
+            continue
+        owner_path = f"{path}/{key}"
+        own_vars = layer.get("vars")
+        owner = (vars_group_name(own_vars.attrs) if isinstance(own_vars, h5py.Group) else None) or key
+        nested = layer.get("layers")
+        if isinstance(nested, h5py.Group):
+            yield from _iter_v3_vars(nested, f"{owner_path}/layers")
+            continue
+        yield owner_path, owner, [dataset for _, dataset in _datasets(layer)]

@@ -1,0 +1,131 @@
+"""SavedModel / TF-Hub folder / frozen GraphDef -> TF.js graph model.
+
+Read (inline, freeze, prune: :mod:`tfjs_lite.readers.saved_model`) -> optimize
+(:func:`tfjs_lite.optimizer.optimize` when present, else only the debug-op stripping TF.js needs)
+-> op check (:mod:`tfjs_lite.op_support`) -> write (:mod:`tfjs_lite.writers.graph_model`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from pathlib import Path
+from typing import Any
+
+from tfjs_lite.errors import UnsupportedModelError
+from tfjs_lite.ir.graph import Graph, TensorRef
+from tfjs_lite.op_support import find_unsupported, validate
+from tfjs_lite.options import ConvertOptions
+from tfjs_lite.readers.saved_model import load_frozen_graph, load_saved_model, prune
+from tfjs_lite.report import Report
+from tfjs_lite.writers.graph_model import write_graph_model
+
+__all__ = ["convert_graph", "run", "run_frozen", "run_hub", "run_keras_saved_model"]
+
+_DEBUG_PASS_THROUGH = frozenset({"CheckNumerics", "Print", "PrintV2", "EnsureShape"})
+_DEBUG_SINKS = frozenset({"Assert"})
+
+
+def run(input_path: Path, staging_dir: Path, options: ConvertOptions, report: Report) -> None:
+    """``tf_saved_model`` -> ``tfjs_graph_model`` (signature default ``serving_default``)."""
+    graph = load_saved_model(Path(input_path), tags=options.saved_model_tags,
+                             signature_name=options.signature_name)
+    convert_graph(graph, Path(staging_dir), options, report)
+
+
+def run_hub(input_path: Path, staging_dir: Path, options: ConvertOptions, report: Report) -> None:
+    """``tf_hub`` -> ``tfjs_graph_model``: a local TF2 hub module folder (signature ``default``)."""
+    path = Path(input_path)
+    if (path / "tfhub_module.pb").is_file():
+        raise UnsupportedModelError(
+            f"{path}: TF1 hub modules (tfhub_module.pb) are not supported; export the module as a "
+            "TF2 SavedModel (hub.KerasLayer + tf.saved_model.save) and convert that")
+    if not path.is_dir():
+        raise UnsupportedModelError(
+            f"{path}: tf_hub input must be a downloaded module folder (tfjs-lite never uses the network)")
+    graph = load_saved_model(path, tags=options.saved_model_tags, signature_name=options.signature_name,
+                             default_signature="default")
+    convert_graph(graph, Path(staging_dir), options, report)
+
+
+def run_frozen(input_path: Path, staging_dir: Path, options: ConvertOptions, report: Report) -> None:
+    """``tf_frozen_model`` -> ``tfjs_graph_model``: a frozen GraphDef pruned to ``--output_node_names``."""
+    graph = load_frozen_graph(Path(input_path), options.output_node_names or "")
+    convert_graph(graph, Path(staging_dir), options, report)
+
+
+def run_keras_saved_model(input_path: Path, staging_dir: Path, options: ConvertOptions, report: Report) -> None:
+    """``keras_saved_model`` -> ``tfjs_layers_model``: not supported (yet).
+
+    Raises:
+        UnsupportedModelError: Always, saying what to do instead.
+    """
+    path = Path(input_path)
+    has_keras = (path / "keras_metadata.pb").is_file()
+    detail = ("it has Keras metadata, but rebuilding a layers model from it is not implemented"
+              if has_keras else "it has no keras_metadata.pb (not saved by tf.keras)")
+    raise UnsupportedModelError(
+        f"{path}: cannot convert this SavedModel to a layers model: {detail}. Convert it to a graph "
+        "model (--output_format tfjs_graph_model), or save the Keras model as .h5 and convert that")
+
+
+def convert_graph(graph: Graph, staging_dir: Path, options: ConvertOptions, report: Report) -> dict[str, Any]:
+    """Optimize, check and write an already loaded graph; returns the model.json dict."""
+    if not options.control_flow_v2:
+        report.warn("control_flow_v2=False: lowering to v1 control flow is not implemented (TF.js 4.22 "
+                    "cannot run lowered TF2 loops anyway); functional While/If are kept")
+    _optimize(graph, options, report)
+    if options.skip_op_check:
+        unsupported = find_unsupported(graph, strip_debug_ops=options.strip_debug_ops)
+        if unsupported:
+            report.warn(f"--skip_op_check: the model uses ops TF.js 4.22 cannot run: {', '.join(unsupported)}")
+    else:
+        validate(graph, strip_debug_ops=options.strip_debug_ops)
+    return write_graph_model(
+        graph,
+        staging_dir,
+        shard_size_bytes=options.weight_shard_size_bytes,
+        quantization=options.quantization if options.quantization.active else None,
+        metadata=dict(options.metadata),
+        use_structured_outputs_names=options.use_structured_outputs_names,
+        report=report,
+    )
+
+
+def _optimize(graph: Graph, options: ConvertOptions, report: Report) -> None:
+    try:
+        module = importlib.import_module("tfjs_lite.optimizer")
+    except ModuleNotFoundError:
+        module = None
+    optimize = getattr(module, "optimize", None)
+    if optimize is None:
+        _strip_debug_ops(graph, main_graph=True, debug_ops=options.strip_debug_ops)
+        return
+    wanted = {"strip_debug_ops": options.strip_debug_ops, "skip": tuple(options.skip_passes),
+              "check": options.debug}
+    params = inspect.signature(optimize).parameters
+    optimize(graph, **{k: v for k, v in wanted.items() if k in params})
+    # The optimizer leaves function bodies alone; TF.js still needs their NoOps/debug ops gone.
+    _strip_debug_ops(graph, main_graph=False, debug_ops=options.strip_debug_ops)
+
+
+def _strip_debug_ops(graph: Graph, *, main_graph: bool = True, debug_ops: bool = True) -> None:
+    """Minimal stand-in for the optimizer's debug stripping, used while no optimizer is installed.
+
+    With ``debug_ops``, bypasses CheckNumerics/Print/EnsureShape and deletes Assert; always deletes NoOp nodes together with the
+    control edges on them (TF.js turns control inputs into data inputs, and an input-less NoOp
+    inside a function body makes it refuse to execute), then prunes dead nodes.
+    """
+    targets = [graph] if main_graph else []
+    for target in targets + [graph.functions[k] for k in sorted(graph.functions)]:
+        for node in target.topo_order():
+            op = target.op(node)
+            if debug_ops and op in _DEBUG_PASS_THROUGH and target.inputs_of(node):
+                target.replace_uses(TensorRef(node, 0), target.inputs_of(node)[0])
+            elif not (debug_ops and op in _DEBUG_SINKS) and op != "NoOp":
+                continue
+            for consumer in target.control_consumers(node):
+                target.remove_control_input(consumer, node)
+            if not target.node_consumers(node) and not any(r.node == node for r in target.outputs.values()):
+                target.remove(node)
+        prune(target)
