@@ -248,8 +248,9 @@ def _pair_stats(actual, expected, name):
         return (0.0 if not bad else np.inf), (0.0 if not bad else np.inf)
     if a.size == 0:
         return 0.0, 0.0
-    a = a.astype(np.complex128 if "c" in (a.dtype.kind + e.dtype.kind) else np.float64)
-    e = e.astype(a.dtype)
+    # 1-d views: boolean-mask assignment below does not work on 0-d (scalar) outputs.
+    a = a.astype(np.complex128 if "c" in (a.dtype.kind + e.dtype.kind) else np.float64).reshape(-1)
+    e = e.astype(a.dtype).reshape(-1)
     both_nan = np.isnan(a) & np.isnan(e)
     same_inf = np.isinf(a) & np.isinf(e) & (a == e)
     with np.errstate(invalid="ignore", over="ignore"):

@@ -1,0 +1,34 @@
+"""Random small DAGs stay numerically equivalent through the whole pipeline.
+
+Example count is bounded (``max_examples=60``, no deadline) so the suite stays fast; the graphs
+mix MatMul/Conv2D, BiasAdd + activations, element-wise ops and fan-out, which exercises
+fold/CSE/fusion interactions and the single-consumer checks.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+
+from harness import op_histogram, random_feeds
+from strategies import random_graphs
+from tfjs_lite import executor
+from tfjs_lite.ir import Graph
+from tfjs_lite.optimizer import optimize
+
+MAX_EXAMPLES = 60
+
+
+@settings(max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(random_graphs())
+def test_pipeline_preserves_random_graphs(graph: Graph) -> None:
+    feeds = random_feeds(graph, seed=1)
+    before = executor.run(graph, feeds)
+    g2 = graph.copy()
+    optimize(g2, check=True)
+    after = executor.run(g2, feeds)
+    assert list(after) == list(before)
+    for k in before:
+        assert after[k].dtype == before[k].dtype and after[k].shape == before[k].shape
+        np.testing.assert_allclose(after[k], before[k], rtol=1e-5, atol=1e-5, err_msg=k)
+    assert optimize(g2).modified is False, op_histogram(g2)
