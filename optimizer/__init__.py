@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from tfjs_lite.errors import PassError, UsageError
-from tfjs_lite.ir import Graph
 from tfjs_lite.optimizer.manager import PassGroup, PassManager, PassReport
 from tfjs_lite.optimizer.pass_base import Pass
 from tfjs_lite.optimizer.pipeline import PASS_NAMES, default_groups
+
+from tfjs_lite.errors import PassError, UsageError
+from tfjs_lite.ir import Graph
 
 __all__ = ["PASS_NAMES", "Pass", "PassError", "PassGroup", "PassManager", "PassReport", "optimize"]
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-
-from tfjs_lite.ir import DType, Graph, TensorRef
 from tfjs_lite.optimizer._util import const_value, move_control_consumers
 from tfjs_lite.optimizer.pattern import Match
+
+from tfjs_lite.ir import DType, Graph, TensorRef
 
 __all__ = [
     "ACTIVATIONS",

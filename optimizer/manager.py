@@ -17,9 +17,10 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from tfjs_lite.optimizer.pass_base import Pass
+
 from tfjs_lite.errors import InvariantError, PassError
 from tfjs_lite.ir import Graph
-from tfjs_lite.optimizer.pass_base import Pass
 
 __all__ = ["PassGroup", "PassManager", "PassRecord", "PassReport", "format_op_diff", "op_counts"]
 
@@ -153,7 +154,7 @@ class PassManager:
             modified = pass_.run(graph)
             if self.check:
                 graph.check()
-        except (PassError, InvariantError, Exception) as e:  # noqa: BLE001 - re-raised, typed
+        except (PassError, InvariantError, Exception) as e:
             done = [r.name for r in report.records]
             raise PassError(f"pass {pass_.name!r} failed after {done[-8:]}: "
                             f"{type(e).__name__}: {e}") from e

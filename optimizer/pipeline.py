@@ -10,7 +10,7 @@ Why this order:
    ``x*1``/``x+0`` that folding reveals, ``cse`` merges what became equal, ``prune`` drops the
    rest.  Each can enable the others, hence the fixpoint.
 3. ``lower`` (once): rewrite ops TF.js lacks into ops it has (``Erfc``, ``Softsign``,
-   ``BatchMatMulV3``, aliases).  After simplify so constant cases are already folded, before
+   ``BatchMatMulV3``, ``StringSplitV2``, aliases).  After simplify so constant cases are already folded, before
    fusion so a lowered op can take part in patterns.
 4. ``fuse`` (once, in this order): ``fold_batch_norm`` must see bare contractions (before they are
    fused) and leaves ``contraction + BiasAdd``; ``normalize_bias_add`` turns ``Add(contraction,
@@ -35,6 +35,7 @@ from tfjs_lite.optimizer.passes.lower_aliases import LowerAliases
 from tfjs_lite.optimizer.passes.lower_batch_matmul_v3 import LowerBatchMatMulV3
 from tfjs_lite.optimizer.passes.lower_erfc import LowerErfc
 from tfjs_lite.optimizer.passes.lower_softsign import LowerSoftsign
+from tfjs_lite.optimizer.passes.lower_string_split import LowerStringSplit
 from tfjs_lite.optimizer.passes.normalize_bias_add import NormalizeBiasAdd
 from tfjs_lite.optimizer.passes.prune import Prune
 from tfjs_lite.optimizer.passes.remove_identity import RemoveIdentity
@@ -47,6 +48,7 @@ __all__ = ["PASS_NAMES", "default_groups"]
 PASS_NAMES: tuple[str, ...] = (
     "strip_debug", "prune", "remove_identity", "fold_constants", "simplify_arithmetic", "cse",
     "lower_erfc", "lower_softsign", "lower_batch_matmul_v3", "lower_aliases",
+    "lower_string_split",
     "fold_batch_norm", "normalize_bias_add", "fuse_conv", "fuse_matmul", "fuse_depthwise",
     "fuse_prelu",
 )
@@ -75,7 +77,7 @@ def default_groups(*, skip: frozenset[str] = frozenset(), strip_debug_ops: bool 
                                    CommonSubexpressionElimination(), Prune()),
                   fixpoint=True, max_iterations=8),
         PassGroup("lower", keep(LowerErfc(), LowerSoftsign(), LowerBatchMatMulV3(),
-                                LowerAliases())),
+                                LowerAliases(), LowerStringSplit())),
         PassGroup("fuse", keep(FoldBatchNorm(), NormalizeBiasAdd(), FuseConv(), FuseMatMul(),
                                FuseDepthwise(), FusePrelu())),
         PassGroup("cleanup", keep(CommonSubexpressionElimination(), Prune())),

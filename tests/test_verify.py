@@ -12,10 +12,9 @@ Two kinds of cases:
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 import numpy as np
 import pytest
@@ -25,11 +24,13 @@ from tfjs_lite.report import Report
 from tfjs_lite.verify import (
     DEFAULT_RTOL,
     default_tolerance,
-    main as verify_main,
     random_inputs,
     read_inputs_json,
     verify,
     verify_conversion,
+)
+from tfjs_lite.verify import (
+    main as verify_main,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -105,8 +106,8 @@ def _write_graph_model(
     graph_def: Any,
     folder: Path,
     *,
-    quantize: Optional[str] = None,
-    signature: Optional[Dict[str, Any]] = None,
+    quantize: str | None = None,
+    signature: dict[str, Any] | None = None,
 ) -> Path:
     """Write ``graph_def`` as a TF.js graph model, as the converter lays one out (§2, §4)."""
     from google.protobuf import json_format
@@ -117,7 +118,7 @@ def _write_graph_model(
 
     g = type(graph_def)()
     g.CopyFrom(graph_def)
-    entries: List[WeightEntry] = []
+    entries: list[WeightEntry] = []
 
     def extract(node: Any, name: str) -> None:
         tensor = node.attr["value"].tensor
@@ -404,10 +405,6 @@ def test_verify_conversion_does_not_claim_layers_models(capsys: pytest.CaptureFi
 
 # ----------------------------------------------------------------------------------- converted fixtures
 
-_PIPELINE = importlib.util.find_spec("tfjs_lite.pipelines.saved_model_to_graph") is not None
-needs_pipeline = pytest.mark.skipif(not _PIPELINE, reason="SavedModel → graph model pipeline not present yet")
-
-
 def _convert_fixture(case: str, out: Path, **options: Any) -> Path:
     import tfjs_lite
 
@@ -420,7 +417,6 @@ def _convert_fixture(case: str, out: Path, **options: Any) -> Path:
     return out
 
 
-@needs_pipeline
 @pytest.mark.parametrize("case", ["cnn", "multi_io", "prelu", "gelu_exact", "hub_module", "frozen", "asserts"])
 def test_verify_converted_fixtures_with_recorded_inputs(case: str, tmp_path: Path) -> None:
     out = _convert_fixture(case, tmp_path / "web")
@@ -433,7 +429,6 @@ def test_verify_converted_fixtures_with_recorded_inputs(case: str, tmp_path: Pat
     assert [o.key for o in result.outputs] == list(expected)
 
 
-@needs_pipeline
 def test_verify_converted_cnn_cli_and_corruption(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = _convert_fixture("cnn", tmp_path / "web")
     source = GRAPH_FIXTURES / "cnn" / "saved_model"
@@ -458,7 +453,6 @@ def test_verify_converted_cnn_cli_and_corruption(tmp_path: Path, capsys: pytest.
     assert "verify: FAILED" in capsys.readouterr().err
 
 
-@needs_pipeline
 def test_convert_verify_on_quantized_cnn(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from tfjs_lite import cli
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Mapping, Tuple, Union
 
 from tfjs_lite.detect import resolve_formats
-from tfjs_lite.errors import UnsupportedFormatError, UsageError
+from tfjs_lite.errors import ConversionError, UnsupportedFormatError, UsageError
 from tfjs_lite.options import ConvertOptions, Quantization, metadata_from_paths
 from tfjs_lite.report import ConversionResult, Report
 from tfjs_lite.staging import StagedDirectory, StagedFile, check_output_path
@@ -70,9 +70,13 @@ def convert_with_options(input_path: PathLike, output_path: PathLike, options: C
     pipeline = _load_pipeline(input_format, output_format)
     report = Report()
     staged = StagedFile(target) if single_file else StagedDirectory(target)
-    with staged:
-        assert staged.path is not None
-        pipeline(source, staged.path, options, report)
+    try:
+        with staged:
+            assert staged.path is not None
+            pipeline(source, staged.path, options, report)
+    except ConversionError as e:
+        _name_the_input(e, source)
+        raise
     files = [target] if single_file else list(getattr(staged, "committed_files", []))
     return ConversionResult(
         input_path=source,
@@ -83,6 +87,13 @@ def convert_with_options(input_path: PathLike, output_path: PathLike, options: C
         warnings=list(report.warnings),
         seconds=time.perf_counter() - started,
     )
+
+
+def _name_the_input(error: ConversionError, source: Path) -> None:
+    """Errors raised deep in a reader may not know the file; the one-line message must name it."""
+    if error.path is None and error.args and str(source) not in str(error.args[0]):
+        error.args = (f"{source}: {error.args[0]}",) + tuple(error.args[1:])
+        error.path = source
 
 
 def _check_flag_scope(options: ConvertOptions, input_format: str, output_format: str) -> None:

@@ -19,8 +19,9 @@ import argparse
 import json
 import sys
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any
 
 __all__ = ["inspect_path", "main", "render_text"]
 
@@ -47,18 +48,18 @@ def _dtype_name(dtype: Any) -> str:
     return text[3:].lower() if text.startswith("DT_") else text
 
 
-def _shape_list(shape: Any) -> Optional[List[Optional[int]]]:
+def _shape_list(shape: Any) -> list[int | None] | None:
     if shape is None:
         return None
     return [None if d is None or int(d) < 0 else int(d) for d in shape]
 
 
-def _histogram(ops: Iterable[str]) -> Dict[str, int]:
+def _histogram(ops: Iterable[str]) -> dict[str, int]:
     counts = Counter(ops)
     return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
-def _graph_ops(graph: Any) -> Dict[str, int]:
+def _graph_ops(graph: Any) -> dict[str, int]:
     return _histogram(graph.op(n) for n in graph.nodes())
 
 
@@ -68,13 +69,13 @@ def _array_bytes(value: Any) -> int:
     return int(value.nbytes)
 
 
-def _add_weight(by_dtype: Dict[str, Dict[str, int]], dtype: str, nbytes: int) -> None:
+def _add_weight(by_dtype: dict[str, dict[str, int]], dtype: str, nbytes: int) -> None:
     entry = by_dtype.setdefault(dtype, {"count": 0, "bytes": 0})
     entry["count"] += 1
     entry["bytes"] += nbytes
 
 
-def _weights_summary(by_dtype: Dict[str, Dict[str, int]]) -> Dict[str, Any]:
+def _weights_summary(by_dtype: dict[str, dict[str, int]]) -> dict[str, Any]:
     return {
         "count": sum(v["count"] for v in by_dtype.values()),
         "bytes": sum(v["bytes"] for v in by_dtype.values()),
@@ -82,8 +83,8 @@ def _weights_summary(by_dtype: Dict[str, Dict[str, int]]) -> Dict[str, Any]:
     }
 
 
-def _const_weights(graph: Any) -> Dict[str, Any]:
-    by_dtype: Dict[str, Dict[str, int]] = {}
+def _const_weights(graph: Any) -> dict[str, Any]:
+    by_dtype: dict[str, dict[str, int]] = {}
     graphs = [graph] + [graph.functions[k] for k in sorted(graph.functions)]
     for g in graphs:
         for node in g.nodes():
@@ -97,7 +98,7 @@ def _const_weights(graph: Any) -> Dict[str, Any]:
 # ----------------------------------------------------------------------------------- graph models
 
 
-def _tensor_entry(graph: Any, key: str, ref: Any, which: str, tfjs_signature: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+def _tensor_entry(graph: Any, key: str, ref: Any, which: str, tfjs_signature: dict[str, Any] | None) -> dict[str, Any]:
     dtype: Any = None
     shape: Any = None
     known = False
@@ -123,16 +124,18 @@ def _tensor_entry(graph: Any, key: str, ref: Any, which: str, tfjs_signature: Op
     return {"name": key, "tensor": str(ref), "dtype": _dtype_name(dtype), "shape": _shape_list(shape)}
 
 
-def _optimizer_section(graph: Any) -> Tuple[Dict[str, Any], Any]:
+def _optimizer_section(graph: Any) -> tuple[dict[str, Any], Any]:
     """Run the optimizer on a copy; returns (section, optimized copy or the original)."""
     try:
         from tfjs_lite.optimizer import optimize
     except ImportError:
         return {"available": False, "error": "the optimizer is not installed"}, graph
+    from tfjs_lite.errors import ConversionError, InternalError
+
     work = graph.copy()
     try:
         optimize(work)
-    except Exception as e:  # a pass failure is a tfjs-lite bug; report it, inspect stays usable
+    except (InternalError, ConversionError) as e:  # a pass failure (PassError) is a tfjs-lite bug: shown, not fatal
         detail = " ".join(str(e).split())
         return {"available": True, "error": f"{type(e).__name__}: {detail}"}, graph
     before, after = _graph_ops(graph), _graph_ops(work)
@@ -152,8 +155,10 @@ def _optimizer_section(graph: Any) -> Tuple[Dict[str, Any], Any]:
     return section, work
 
 
-def _frozen_outputs(path: Path) -> List[str]:
+def _frozen_outputs(path: Path) -> list[str]:
     """Nodes of a frozen GraphDef that nothing consumes: the likely outputs."""
+    from google.protobuf.message import DecodeError
+
     from tfjs_lite._proto.graph_pb2 import GraphDef
     from tfjs_lite.errors import ModelFormatError
 
@@ -162,18 +167,18 @@ def _frozen_outputs(path: Path) -> List[str]:
         graph_def.ParseFromString(path.read_bytes())
     except OSError as e:
         raise ModelFormatError(f"cannot read ({e.strerror})", path=path) from None
-    except Exception as e:  # protobuf DecodeError
+    except DecodeError as e:
         raise ModelFormatError(f"not a binary GraphDef ({e})", path=path) from None
     consumed = {i.lstrip("^").split(":")[0] for n in graph_def.node for i in n.input}
     return [n.name for n in graph_def.node if n.name not in consumed and n.op not in _NOT_SINKS]
 
 
-def _inspect_graph(path: Path, fmt: str, options: Dict[str, Any]) -> Dict[str, Any]:
+def _inspect_graph(path: Path, fmt: str, options: dict[str, Any]) -> dict[str, Any]:
     from tfjs_lite.op_support import find_unsupported
 
-    notes: List[str] = []
+    notes: list[str] = []
     tfjs_signature = None
-    weights: Dict[str, Any]
+    weights: dict[str, Any]
     signature_key = None
     if fmt == "tfjs_graph_model":
         from tfjs_lite.readers.tfjs_graph import read_graph_model
@@ -181,7 +186,7 @@ def _inspect_graph(path: Path, fmt: str, options: Dict[str, Any]) -> Dict[str, A
         model = read_graph_model(path)
         graph = model.graph
         tfjs_signature = model.model_json.get("signature") or {}
-        by_dtype: Dict[str, Dict[str, int]] = {}
+        by_dtype: dict[str, dict[str, int]] = {}
         values = _named_const_values(graph)
         for spec in model.weight_specs:
             _add_weight(by_dtype, *_stored_weight(spec, values.get(spec.get("name"))))
@@ -242,7 +247,7 @@ def _inspect_graph(path: Path, fmt: str, options: Dict[str, Any]) -> Dict[str, A
     }
 
 
-def _named_const_values(graph: Any) -> Dict[str, Any]:
+def _named_const_values(graph: Any) -> dict[str, Any]:
     values = {n: graph.value(n) for n in graph.nodes() if graph.op(n) == "Const"}
     for fname, body in graph.functions.items():
         for n in body.nodes():
@@ -251,7 +256,7 @@ def _named_const_values(graph: Any) -> Dict[str, Any]:
     return values
 
 
-def _stored_weight(spec: Dict[str, Any], value: Any) -> Tuple[str, int]:
+def _stored_weight(spec: dict[str, Any], value: Any) -> tuple[str, int]:
     """(dtype label, bytes as stored in the shards) of one manifest entry."""
     import numpy as np
 
@@ -273,7 +278,7 @@ def _stored_weight(spec: Dict[str, Any], value: Any) -> Tuple[str, int]:
 # ----------------------------------------------------------------------------------- keras / layers
 
 
-def _config_layers(model_config: Any) -> List[Dict[str, Any]]:
+def _config_layers(model_config: Any) -> list[dict[str, Any]]:
     config = model_config.get("config") if isinstance(model_config, dict) else None
     layers = config.get("layers") if isinstance(config, dict) else config
     result = []
@@ -281,7 +286,7 @@ def _config_layers(model_config: Any) -> List[Dict[str, Any]]:
         if not isinstance(layer, dict):
             continue
         cfg = layer.get("config") if isinstance(layer.get("config"), dict) else {}
-        entry: Dict[str, Any] = {"name": str(layer.get("name") or cfg.get("name") or "?"),
+        entry: dict[str, Any] = {"name": str(layer.get("name") or cfg.get("name") or "?"),
                                  "class_name": str(layer.get("class_name"))}
         if entry["class_name"] in ("Sequential", "Functional", "Model"):
             entry["layers"] = _config_layers(layer)
@@ -289,10 +294,10 @@ def _config_layers(model_config: Any) -> List[Dict[str, Any]]:
     return result
 
 
-def _h5_datasets(group: Any, prefix: str = "") -> List[Tuple[str, Any]]:
+def _h5_datasets(group: Any, prefix: str = "") -> list[tuple[str, Any]]:
     import h5py
 
-    found: List[Tuple[str, Any]] = []
+    found: list[tuple[str, Any]] = []
     for key in group:
         item = group[key]
         name = f"{prefix}{key}"
@@ -303,25 +308,29 @@ def _h5_datasets(group: Any, prefix: str = "") -> List[Tuple[str, Any]]:
     return found
 
 
-def _weight_row(name: str, shape: Sequence[int], dtype: str, nbytes: int) -> Dict[str, Any]:
+def _weight_row(name: str, shape: Sequence[int], dtype: str, nbytes: int) -> dict[str, Any]:
     return {"name": name, "shape": [int(d) for d in shape], "dtype": dtype, "bytes": int(nbytes)}
 
 
-def _dataset_row(name: str, dataset: Any) -> Dict[str, Any]:
+def _dataset_row(name: str, dataset: Any) -> dict[str, Any]:
     dtype = dataset.dtype
     label = "string" if dtype.kind in "OSU" else dtype.name
     return _weight_row(name, dataset.shape, label, int(dataset.size) * dtype.itemsize)
 
 
-def _refusals(model_config: Optional[Dict[str, Any]], keras3: bool) -> Optional[List[str]]:
+def _refusals(model_config: dict[str, Any] | None, keras3: bool) -> list[str] | None:
     if model_config is None:
         return None
     try:
-        from tfjs_lite.keras.config import fix_regularizers, keras3_to_tfjs, translate_class_names
+        from tfjs_lite.keras.config import (
+            fix_regularizers,
+            keras3_to_tfjs,
+            translate_class_names,
+        )
         from tfjs_lite.keras.preflight import LayerIssue, check_model
     except ImportError:
         return None
-    issues: List[LayerIssue] = []
+    issues: list[LayerIssue] = []
     if keras3:
         config = fix_regularizers(keras3_to_tfjs(model_config, issues))
     else:
@@ -329,13 +338,13 @@ def _refusals(model_config: Optional[Dict[str, Any]], keras3: bool) -> Optional[
     return [str(i) for i in issues + check_model(config, keras3=keras3)]
 
 
-def _inspect_keras(path: Path, fmt: str) -> Dict[str, Any]:
+def _inspect_keras(path: Path, fmt: str) -> dict[str, Any]:
     import zipfile
 
-    notes: List[str] = []
-    model_config: Optional[Dict[str, Any]] = None
-    rows: List[Dict[str, Any]] = []
-    keras_version: Optional[str] = None
+    notes: list[str] = []
+    model_config: dict[str, Any] | None = None
+    rows: list[dict[str, Any]] = []
+    keras_version: str | None = None
     keras3 = False
     if fmt == "tfjs_layers_model":
         from tfjs_lite.readers.tfjs_layers import read_layers_model
@@ -359,8 +368,8 @@ def _inspect_keras(path: Path, fmt: str) -> Dict[str, Any]:
             else:
                 notes.append("the archive holds no weights")
     else:
-        from tfjs_lite.readers.keras_h5 import open_h5, read_keras_h5
         from tfjs_lite.keras.config import is_keras3
+        from tfjs_lite.readers.keras_h5 import open_h5, read_keras_h5
 
         with open_h5(path, path) as handle:
             info = read_keras_h5(handle, path)
@@ -373,7 +382,7 @@ def _inspect_keras(path: Path, fmt: str) -> Dict[str, Any]:
                 rows = [_dataset_row(n, d) for n, d in _h5_datasets(handle)]
             if info.kind != "model":
                 notes.append(f"weights-only file ({info.kind}); no topology")
-    by_dtype: Dict[str, Dict[str, int]] = {}
+    by_dtype: dict[str, dict[str, int]] = {}
     for row in rows:
         _add_weight(by_dtype, row["dtype"], row["bytes"])
     refused = _refusals(model_config, keras3) if fmt != "tfjs_layers_model" else None
@@ -403,7 +412,7 @@ def _layers_weight_bytes(weight: Any) -> int:
 # ----------------------------------------------------------------------------------- entry points
 
 
-def _detect(path: Path, given: Optional[str]) -> Tuple[Path, str]:
+def _detect(path: Path, given: str | None) -> tuple[Path, str]:
     from tfjs_lite.detect import detect_input_format
     from tfjs_lite.errors import ModelFormatError
 
@@ -422,7 +431,7 @@ def _detect(path: Path, given: Optional[str]) -> Tuple[Path, str]:
     return path, detect_input_format(path)
 
 
-def inspect_path(path: Path, **options: Any) -> Dict[str, Any]:
+def inspect_path(path: Path, **options: Any) -> dict[str, Any]:
     """The inspection report of the model at ``path`` as a JSON-ready dict.
 
     Args:
@@ -442,25 +451,25 @@ def inspect_path(path: Path, **options: Any) -> Dict[str, Any]:
     raise UsageError(f"inspect does not read {fmt} inputs")
 
 
-def _fmt_shape(shape: Optional[List[Optional[int]]]) -> str:
+def _fmt_shape(shape: list[int | None] | None) -> str:
     if shape is None:
         return "<unknown rank>"
     return "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"
 
 
-def _fmt_weights(weights: Dict[str, Any], indent: str = "  ") -> List[str]:
+def _fmt_weights(weights: dict[str, Any], indent: str = "  ") -> list[str]:
     lines = [f"weights: {weights['count']} tensors, {weights['bytes']:,} bytes"]
     for dtype, entry in weights["by_dtype"].items():
         lines.append(f"{indent}{dtype}: {entry['count']} tensors, {entry['bytes']:,} bytes")
     return lines
 
 
-def _fmt_table(rows: List[Tuple[str, str]], indent: str = "  ") -> List[str]:
+def _fmt_table(rows: list[tuple[str, str]], indent: str = "  ") -> list[str]:
     width = max((len(a) for a, _ in rows), default=0)
     return [f"{indent}{a.ljust(width)}  {b}" for a, b in rows]
 
 
-def render_text(report: Dict[str, Any]) -> str:
+def render_text(report: dict[str, Any]) -> str:
     """The human-readable form of :func:`inspect_path`'s report."""
     lines = [f"model: {report['path']} ({report['format']}"
              + (f", signature {report['signature']}" if report.get("signature") else "") + ")"]
@@ -518,11 +527,11 @@ def render_text(report: Dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _count_layers(layers: List[Dict[str, Any]]) -> int:
+def _count_layers(layers: list[dict[str, Any]]) -> int:
     return sum(1 + _count_layers(layer.get("layers", [])) for layer in layers)
 
 
-def _layer_lines(layers: List[Dict[str, Any]], indent: str) -> List[str]:
+def _layer_lines(layers: list[dict[str, Any]], indent: str) -> list[str]:
     rows = []
     width = max((len(layer["name"]) for layer in layers), default=0)
     for layer in layers:

@@ -27,9 +27,10 @@ import argparse
 import json
 import math
 import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence, TextIO, Tuple
+from typing import Any, TextIO
 
 __all__ = [
     "DEFAULT_RTOL",
@@ -69,7 +70,7 @@ class OutputComparison:
     """How one output of the converted model compares with the source's."""
 
     key: str
-    shape: Tuple[int, ...]
+    shape: tuple[int, ...]
     dtype: str
     max_abs: float
     max_rel: float
@@ -85,7 +86,7 @@ class OutputComparison:
         )
         return f"{text} ({self.note})" if self.note else text
 
-    def as_dict(self) -> Dict[str, Any]:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "name": self.key,
             "shape": list(self.shape),
@@ -101,12 +102,12 @@ class OutputComparison:
 class VerifyResult:
     """The outcome of :func:`verify`."""
 
-    outputs: List[OutputComparison]
+    outputs: list[OutputComparison]
     rtol: float
     atol: float
     tolerance_note: str = ""
     input_note: str = ""
-    notes: List[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -138,7 +139,7 @@ def _json_float(x: float) -> Any:
 # ----------------------------------------------------------------------------------- tolerance
 
 
-def default_tolerance(quantized: Sequence[str]) -> Tuple[float, str]:
+def default_tolerance(quantized: Sequence[str]) -> tuple[float, str]:
     """Default ``rtol`` for a converted model whose weights use these quantized dtypes.
 
     Returns:
@@ -201,7 +202,7 @@ def _as_bytes(array: Any) -> Any:
 
 def compare_outputs(
     actual: Mapping[str, Any], expected: Mapping[str, Any], *, rtol: float, atol: float = 0.0
-) -> List[OutputComparison]:
+) -> list[OutputComparison]:
     """Compare every expected output (in order) with the converted model's output of that key."""
     return [_compare_one(key, actual[key], value, rtol, atol) for key, value in expected.items()]
 
@@ -209,7 +210,7 @@ def compare_outputs(
 # ----------------------------------------------------------------------------------- inputs
 
 
-def read_inputs_json(path: Path) -> Dict[str, Any]:
+def read_inputs_json(path: Path) -> dict[str, Any]:
     """Read ``{name: {"dtype", "shape", "data"}}`` (the fixtures' ``inputs.json`` format).
 
     ``dtype`` is a numpy name or ``"string"`` (data: UTF-8 strings); ``data`` is flat, row-major.
@@ -230,7 +231,7 @@ def read_inputs_json(path: Path) -> Dict[str, Any]:
         raise UsageError(f"--inputs: {path} is not valid JSON: {e}") from None
     if not isinstance(spec, dict):
         raise UsageError(f"--inputs: {path} must hold an object {{name: {{dtype, shape, data}}}}")
-    feeds: Dict[str, Any] = {}
+    feeds: dict[str, Any] = {}
     for name, entry in spec.items():
         if not isinstance(entry, dict) or not {"dtype", "shape", "data"} <= set(entry):
             raise UsageError(f"--inputs: entry {name!r} needs dtype, shape and data")
@@ -249,7 +250,7 @@ def read_inputs_json(path: Path) -> Dict[str, Any]:
     return feeds
 
 
-def _input_type(graph: Any, key: str) -> Tuple[Optional[str], Optional[Tuple[Optional[int], ...]]]:
+def _input_type(graph: Any, key: str) -> tuple[str | None, tuple[int | None, ...] | None]:
     sig = graph.meta.get("signature", {}).get("inputs", {}).get(key, {})
     dtype, shape = sig.get("dtype"), sig.get("shape")
     ref = graph.inputs[key]
@@ -264,7 +265,7 @@ def _input_type(graph: Any, key: str) -> Tuple[Optional[str], Optional[Tuple[Opt
     return (str(dtype) if dtype else None), shape
 
 
-def random_inputs(graph: Any, seed: int = 0, *, unknown_dim: int = UNKNOWN_DIM) -> Dict[str, Any]:
+def random_inputs(graph: Any, seed: int = 0, *, unknown_dim: int = UNKNOWN_DIM) -> dict[str, Any]:
     """Seeded random values for every input of ``graph`` (a source graph).
 
     Floats ~ N(0, 1); integers uniform in [0, 5) (small, so they are valid indices and counts);
@@ -280,7 +281,7 @@ def random_inputs(graph: Any, seed: int = 0, *, unknown_dim: int = UNKNOWN_DIM) 
     from tfjs_lite.ir.attrs import NUMPY_DTYPES
 
     rng = np.random.default_rng(seed)
-    feeds: Dict[str, Any] = {}
+    feeds: dict[str, Any] = {}
     for key in graph.inputs:
         dtype, shape = _input_type(graph, key)
         if dtype == "DT_RESOURCE":
@@ -315,11 +316,11 @@ def random_inputs(graph: Any, seed: int = 0, *, unknown_dim: int = UNKNOWN_DIM) 
 def load_source_graph(
     path: Path,
     *,
-    input_format: Optional[str] = None,
-    signature_name: Optional[str] = None,
+    input_format: str | None = None,
+    signature_name: str | None = None,
     saved_model_tags: str = "serve",
-    output_node_names: Optional[str] = None,
-) -> Tuple[Any, str]:
+    output_node_names: str | None = None,
+) -> tuple[Any, str]:
     """Read the source model as the graph-model converter reads it.
 
     Returns:
@@ -363,11 +364,11 @@ def _load_converted(path: Path) -> Any:
     return read_graph_model(model_json)
 
 
-def _match_keys(source: Mapping[str, Any], converted: Mapping[str, Any], what: str) -> Dict[str, str]:
+def _match_keys(source: Mapping[str, Any], converted: Mapping[str, Any], what: str) -> dict[str, str]:
     """Source signature key -> converted signature key (same key, else the same tensor name)."""
     from tfjs_lite.errors import UsageError
 
-    by_node: Dict[str, str] = {}
+    by_node: dict[str, str] = {}
     for key, ref in converted.items():
         by_node.setdefault(ref.node, key)
         by_node.setdefault(str(ref), key)
@@ -385,7 +386,7 @@ def _match_keys(source: Mapping[str, Any], converted: Mapping[str, Any], what: s
     return mapping
 
 
-def _run(graph: Any, feeds: Mapping[str, Any], which: str) -> Dict[str, Any]:
+def _run(graph: Any, feeds: Mapping[str, Any], which: str) -> dict[str, Any]:
     from tfjs_lite import executor
     from tfjs_lite.errors import ConversionError, UnsupportedModelError
     from tfjs_lite.kernels import KernelError
@@ -400,14 +401,14 @@ def verify(
     source: Path,
     converted: Path,
     *,
-    inputs: Optional[Mapping[str, Any]] = None,
+    inputs: Mapping[str, Any] | None = None,
     seed: int = 0,
-    rtol: Optional[float] = None,
-    atol: Optional[float] = None,
-    input_format: Optional[str] = None,
-    signature_name: Optional[str] = None,
+    rtol: float | None = None,
+    atol: float | None = None,
+    input_format: str | None = None,
+    signature_name: str | None = None,
     saved_model_tags: str = "serve",
-    output_node_names: Optional[str] = None,
+    output_node_names: str | None = None,
 ) -> VerifyResult:
     """Run the source model and the converted graph model on the same inputs and compare.
 
@@ -481,10 +482,8 @@ def verify(
 def _print_result(result: VerifyResult, out: TextIO) -> None:
     if result.tolerance_note:
         out.write(f"note: {result.tolerance_note}\n")
-    for note in result.notes:
-        out.write(f"note: {note}\n")
-    for comparison in result.outputs:
-        out.write(comparison.line() + "\n")
+    out.writelines(f"note: {note}\n" for note in result.notes)
+    out.writelines(comparison.line() + "\n" for comparison in result.outputs)
 
 
 # ----------------------------------------------------------------------------------- CLI
@@ -544,6 +543,7 @@ def main(argv: Sequence[str]) -> int:
     if args.json:
         print(json.dumps({
             "ok": result.ok,
+            "summary": result.summary(),
             "rtol": result.rtol,
             "atol": result.atol,
             "inputs": result.input_note,

@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from tfjs_lite.ir import Graph, TensorRef
 from tfjs_lite.optimizer._util import (
     FRAME_OPS,
     INPUT_OPS,
@@ -32,6 +31,8 @@ from tfjs_lite.optimizer._util import (
     output_refs,
 )
 from tfjs_lite.optimizer.pass_base import Pass
+
+from tfjs_lite.ir import Graph, TensorRef
 
 __all__ = ["CommonSubexpressionElimination"]
 

@@ -31,12 +31,12 @@ from __future__ import annotations
 import logging
 
 import numpy as np
-
-from tfjs_lite.ir import DType, Graph, TensorRef, numpy_dtype
 from tfjs_lite.optimizer._fusion import channels_of, is_nhwc, rewrite_root
 from tfjs_lite.optimizer._util import const_value, output_refs
 from tfjs_lite.optimizer.pass_base import Pass
 from tfjs_lite.optimizer.pattern import Match, P, match
+
+from tfjs_lite.ir import DType, Graph, TensorRef, numpy_dtype
 
 __all__ = ["FoldBatchNorm"]
 

@@ -27,9 +27,6 @@ from __future__ import annotations
 import logging
 
 import numpy as np
-
-from tfjs_lite.ir import Graph, TensorType, dtype_of
-from tfjs_lite.kernels import KERNELS, NodeContext
 from tfjs_lite.optimizer._util import (
     FRAME_OPS,
     INPUT_OPS,
@@ -39,6 +36,9 @@ from tfjs_lite.optimizer._util import (
     static_shape,
 )
 from tfjs_lite.optimizer.pass_base import Pass
+
+from tfjs_lite.ir import Graph, TensorType, dtype_of
+from tfjs_lite.kernels import KERNELS, NodeContext
 
 __all__ = ["MIN_FOLD_ELEMENTS", "FoldConstants"]
 

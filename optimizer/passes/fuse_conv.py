@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import logging
 
-from tfjs_lite.ir import DType, Graph
 from tfjs_lite.optimizer._fusion import (
     ACTIVATIONS,
     activation_alpha,
@@ -39,6 +38,8 @@ from tfjs_lite.optimizer._fusion import (
 from tfjs_lite.optimizer._util import static_shape
 from tfjs_lite.optimizer.pass_base import Pass
 from tfjs_lite.optimizer.pattern import Match, P, match
+
+from tfjs_lite.ir import DType, Graph
 
 __all__ = ["FuseConv", "fuse_contraction", "set_conv_defaults"]
 

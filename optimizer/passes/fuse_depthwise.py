@@ -19,9 +19,10 @@ nor for non-NHWC data, a non-1-D bias, or an activation TF.js does not fuse.
 
 from __future__ import annotations
 
-from tfjs_lite.ir import Graph
 from tfjs_lite.optimizer.pass_base import Pass
 from tfjs_lite.optimizer.passes.fuse_conv import fuse_contraction, set_conv_defaults
+
+from tfjs_lite.ir import Graph
 
 __all__ = ["FuseDepthwise"]
 

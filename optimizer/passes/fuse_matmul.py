@@ -19,9 +19,10 @@ non-Const weight (N unknown).
 
 from __future__ import annotations
 
-from tfjs_lite.ir import Graph
 from tfjs_lite.optimizer.pass_base import Pass
 from tfjs_lite.optimizer.passes.fuse_conv import fuse_contraction
+
+from tfjs_lite.ir import Graph
 
 __all__ = ["FuseMatMul"]
 

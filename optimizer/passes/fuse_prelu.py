@@ -26,12 +26,18 @@ from __future__ import annotations
 import logging
 
 import numpy as np
-
-from tfjs_lite.ir import DType, Graph
-from tfjs_lite.optimizer._fusion import channels_of, fused_common_attrs, is_nhwc, rewrite_root, zero_bias
+from tfjs_lite.optimizer._fusion import (
+    channels_of,
+    fused_common_attrs,
+    is_nhwc,
+    rewrite_root,
+    zero_bias,
+)
 from tfjs_lite.optimizer._util import const_value
 from tfjs_lite.optimizer.pass_base import Pass
 from tfjs_lite.optimizer.pattern import P, match
+
+from tfjs_lite.ir import DType, Graph
 
 __all__ = ["FusePrelu"]
 

@@ -16,8 +16,9 @@ Does NOT fire on any other op.
 
 from __future__ import annotations
 
-from tfjs_lite.ir import Graph
 from tfjs_lite.optimizer.pass_base import Pass
+
+from tfjs_lite.ir import Graph
 
 __all__ = ["ALIASES", "LowerAliases"]
 

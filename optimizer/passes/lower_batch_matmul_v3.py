@@ -11,8 +11,9 @@ matmul, and such nodes are reported as unsupported instead.
 
 from __future__ import annotations
 
-from tfjs_lite.ir import DType, Graph
 from tfjs_lite.optimizer.pass_base import Pass
+
+from tfjs_lite.ir import DType, Graph
 
 __all__ = ["LowerBatchMatMulV3"]
 

@@ -13,9 +13,9 @@ Does NOT fire when there is no ``Erfc`` (nothing else to lower here).
 from __future__ import annotations
 
 import numpy as np
+from tfjs_lite.optimizer.pass_base import Pass
 
 from tfjs_lite.ir import DType, Graph, numpy_dtype
-from tfjs_lite.optimizer.pass_base import Pass
 
 __all__ = ["LowerErfc"]
 

@@ -11,9 +11,9 @@ Does NOT fire when there is no ``Softsign``.
 from __future__ import annotations
 
 import numpy as np
+from tfjs_lite.optimizer.pass_base import Pass
 
 from tfjs_lite.ir import DType, Graph, TensorRef, numpy_dtype
-from tfjs_lite.optimizer.pass_base import Pass
 
 __all__ = ["LowerSoftsign"]
 

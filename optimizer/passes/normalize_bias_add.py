@@ -17,12 +17,12 @@ from __future__ import annotations
 import logging
 
 import numpy as np
-
-from tfjs_lite.ir import Graph
 from tfjs_lite.optimizer._fusion import channels_of, is_nhwc
 from tfjs_lite.optimizer._util import const_value
 from tfjs_lite.optimizer.pass_base import Pass
 from tfjs_lite.optimizer.pattern import Match, P, match
+
+from tfjs_lite.ir import Graph
 
 __all__ = ["NormalizeBiasAdd"]
 

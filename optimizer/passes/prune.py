@@ -13,8 +13,9 @@ Function bodies in ``graph.functions`` are not touched.
 
 from __future__ import annotations
 
-from tfjs_lite.ir import Graph
 from tfjs_lite.optimizer.pass_base import Pass
+
+from tfjs_lite.ir import Graph
 
 __all__ = ["Prune", "live_nodes"]
 

@@ -24,9 +24,15 @@ Does NOT fire on:
 
 from __future__ import annotations
 
-from tfjs_lite.ir import Graph
-from tfjs_lite.optimizer._util import FRAME_OPS, effect_taint, has_frames, is_output_node
+from tfjs_lite.optimizer._util import (
+    FRAME_OPS,
+    effect_taint,
+    has_frames,
+    is_output_node,
+)
 from tfjs_lite.optimizer.pass_base import Pass
+
+from tfjs_lite.ir import Graph
 
 __all__ = ["RemoveIdentity"]
 

@@ -15,9 +15,10 @@ the pass entirely.
 
 from __future__ import annotations
 
-from tfjs_lite.ir import Graph
 from tfjs_lite.optimizer._util import move_control_consumers
 from tfjs_lite.optimizer.pass_base import Pass
+
+from tfjs_lite.ir import Graph
 
 __all__ = ["StripDebug"]
 

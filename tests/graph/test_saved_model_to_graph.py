@@ -25,9 +25,11 @@ from tfjs_lite.report import Report
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "graph"
 RUNNABLE = ["cnn", "multi_io", "frozen", "asserts", "control_flow", "rnn", "hash_table", "hub_module",
-            "tf1_control_flow", "prelu", "gelu_exact"]  # gelu_exact: the optimizer lowers Erfc
-# Cases whose graph needs an op lowering nobody implements yet (see GRAPH_STATUS.txt).
-NEEDS_LOWERING = {"int64_string_consts": "StringSplitV2"}
+            "tf1_control_flow", "prelu", "gelu_exact",  # gelu_exact: the optimizer lowers Erfc
+            "int64_string_consts"]  # StringSplitV2 is lowered to the StringSplit TF.js has
+# Switching off a lowering leaves an op TF.js cannot run; the op check must then name it.
+WITHOUT_LOWERING = {"int64_string_consts": ("lower_string_split", "StringSplitV2"),
+                    "gelu_exact": ("lower_erfc", "Erfc")}
 
 
 def _case(name: str) -> dict:
@@ -82,15 +84,17 @@ def test_numpy_executor_on_converted_graph(name):
     _rel_error(got, expected, rtol=1e-5)
 
 
-@pytest.mark.parametrize("name", sorted(NEEDS_LOWERING))
+@pytest.mark.parametrize("name", sorted(WITHOUT_LOWERING))
 def test_ops_tfjs_cannot_run_are_reported(name, tmp_path):
-    # Until tfjs_lite.optimizer lowers these ops, the op check must name them (and their nodes).
-    with pytest.raises(UnsupportedOpError, match=NEEDS_LOWERING[name]):
-        _convert(name, tmp_path / name)
+    skipped_pass, op = WITHOUT_LOWERING[name]
+    with pytest.raises(UnsupportedOpError, match=op):
+        _convert(name, tmp_path / name, skip_passes=(skipped_pass,))
+    assert not (tmp_path / name / "model.json").exists()
 
 
 def test_skip_op_check_converts_with_a_warning(tfjs, tmp_path):
-    model, report = _convert("int64_string_consts", tmp_path / "m", skip_op_check=True)
+    model, report = _convert("int64_string_consts", tmp_path / "m", skip_op_check=True,
+                             skip_passes=("lower_string_split",))
     assert any("StringSplitV2" in w for w in report.warnings)
     # Outputs that do not depend on the unsupported op run in TF.js; int64 inputs/outputs as int32.
     inputs, expected = _load("int64_string_consts")

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-
 from builders import GraphBuilder
+
 from tfjs_lite.ir import Graph, TensorRef
 
 CONV = {"strides": [1, 1, 1, 1], "padding": "SAME", "data_format": "NHWC", "T": "DT_FLOAT"}

@@ -8,10 +8,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from builders import GraphBuilder
 from harness import assert_pass_preserves
-from opt_graphs import bias_add, conv, depthwise, image_input, matmul, rand, single_output
+from opt_graphs import (
+    bias_add,
+    conv,
+    depthwise,
+    image_input,
+    matmul,
+    rand,
+    single_output,
+)
 from tfjs_lite.optimizer.passes.fold_batch_norm import FoldBatchNorm
 
 TOL = {"rtol": 1e-5, "atol": 1e-5}

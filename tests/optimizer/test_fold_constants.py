@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-
 from builders import GraphBuilder
 from harness import assert_pass_preserves
 from tfjs_lite.optimizer.passes.fold_constants import FoldConstants
@@ -33,7 +32,7 @@ def test_shape_of_static_input_folds() -> None:
 def test_multi_output() -> None:
     g = GraphBuilder()
     x = g.input("x", (3,))
-    a, b, c = g.op("Unpack", g.const(np.eye(3, dtype=np.float32)), num=3, axis=0, outputs=3)
+    a, _b, c = g.op("Unpack", g.const(np.eye(3, dtype=np.float32)), num=3, axis=0, outputs=3)
     g.output("y", g.op("AddV2", g.op("AddV2", x, a), c))
     g2 = assert_pass_preserves(g.build(), FoldConstants())
     assert not g2.nodes_by_op("Unpack")

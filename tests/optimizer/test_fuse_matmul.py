@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from builders import GraphBuilder
 from harness import assert_pass_preserves
 from opt_graphs import bias_add, matmul, single_output

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from builders import GraphBuilder
 from harness import assert_pass_preserves
 from opt_graphs import bias_add, conv, image_input, matmul, rand, single_output

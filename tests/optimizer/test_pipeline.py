@@ -7,16 +7,16 @@ from collections import Counter
 
 import numpy as np
 import pytest
-
 from builders import GraphBuilder
 from harness import op_histogram, random_feeds
 from opt_graphs import CONV, conv, image_input, rand
-from tfjs_lite import executor
-from tfjs_lite.errors import PassError, UsageError
-from tfjs_lite.ir import Graph
 from tfjs_lite.optimizer import PASS_NAMES, optimize
 from tfjs_lite.optimizer.manager import PassGroup, PassManager, format_op_diff
 from tfjs_lite.optimizer.pass_base import Pass
+
+from tfjs_lite import executor
+from tfjs_lite.errors import PassError, UsageError
+from tfjs_lite.ir import Graph
 
 
 def _cnn() -> Graph:

@@ -8,13 +8,13 @@ fold/CSE/fusion interactions and the single-consumer checks.
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
-
 from harness import op_histogram, random_feeds
+from hypothesis import HealthCheck, given, settings
 from strategies import random_graphs
+from tfjs_lite.optimizer import optimize
+
 from tfjs_lite import executor
 from tfjs_lite.ir import Graph
-from tfjs_lite.optimizer import optimize
 
 MAX_EXAMPLES = 60
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-
 from builders import GraphBuilder
 from harness import assert_pass_preserves
 from tfjs_lite.optimizer.passes.strip_debug import StripDebug

@@ -1,14 +1,12 @@
 """SavedModel / TF-Hub folder / frozen GraphDef -> TF.js graph model.
 
 Read (inline, freeze, prune: :mod:`tfjs_lite.readers.saved_model`) -> optimize
-(:func:`tfjs_lite.optimizer.optimize` when present, else only the debug-op stripping TF.js needs)
+(:func:`tfjs_lite.optimizer.optimize`; function bodies get the debug-op stripping TF.js needs)
 -> op check (:mod:`tfjs_lite.op_support`) -> write (:mod:`tfjs_lite.writers.graph_model`).
 """
 
 from __future__ import annotations
 
-import importlib
-import inspect
 from pathlib import Path
 from typing import Any
 
@@ -93,24 +91,15 @@ def convert_graph(graph: Graph, staging_dir: Path, options: ConvertOptions, repo
 
 
 def _optimize(graph: Graph, options: ConvertOptions, report: Report) -> None:
-    try:
-        module = importlib.import_module("tfjs_lite.optimizer")
-    except ModuleNotFoundError:
-        module = None
-    optimize = getattr(module, "optimize", None)
-    if optimize is None:
-        _strip_debug_ops(graph, main_graph=True, debug_ops=options.strip_debug_ops)
-        return
-    wanted = {"strip_debug_ops": options.strip_debug_ops, "skip": tuple(options.skip_passes),
-              "check": options.debug}
-    params = inspect.signature(optimize).parameters
-    optimize(graph, **{k: v for k, v in wanted.items() if k in params})
+    from tfjs_lite.optimizer import optimize
+
+    optimize(graph, strip_debug_ops=options.strip_debug_ops, skip=tuple(options.skip_passes), check=options.debug)
     # The optimizer leaves function bodies alone; TF.js still needs their NoOps/debug ops gone.
     _strip_debug_ops(graph, main_graph=False, debug_ops=options.strip_debug_ops)
 
 
 def _strip_debug_ops(graph: Graph, *, main_graph: bool = True, debug_ops: bool = True) -> None:
-    """Minimal stand-in for the optimizer's debug stripping, used while no optimizer is installed.
+    """Debug-op and NoOp stripping for function bodies, which the optimizer does not rewrite.
 
     With ``debug_ops``, bypasses CheckNumerics/Print/EnsureShape and deletes Assert; always deletes NoOp nodes together with the
     control edges on them (TF.js turns control inputs into data inputs, and an input-less NoOp

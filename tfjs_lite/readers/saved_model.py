@@ -100,8 +100,14 @@ def _select_meta_graph(saved_model: Any, tags: str, path: Path) -> Any:
 def _select_signature(mg: Any, name: str | None, default: str, path: Path) -> tuple[str, Any]:
     names = sorted(k for k in mg.signature_def if k != INIT_SIGNATURE_KEY)
     if name is None:
-        name = default if default in mg.signature_def else (
-            "serving_default" if "serving_default" in mg.signature_def else default)
+        # TF-Hub folders use "default", Keras exports "serving_default"; a model with one signature
+        # leaves no doubt which one is meant, so take it rather than fail.
+        for candidate in (default, "serving_default", "default"):
+            if candidate in mg.signature_def:
+                name = candidate
+                break
+        else:
+            name = names[0] if len(names) == 1 else default
     if name not in mg.signature_def or name == INIT_SIGNATURE_KEY:
         raise ModelFormatError(
             f'{path}: Signature "{name}" does not exist in the saved model; available signatures: '

@@ -23,12 +23,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 import numpy as np
 
 from tfjs_lite.errors import ModelFormatError
-from tfjs_lite.ir.attrs import DType, NUMPY_DTYPES
+from tfjs_lite.ir.attrs import NUMPY_DTYPES, DType
 from tfjs_lite.ir.graph import Graph, TensorRef
 from tfjs_lite.ir.names import parse_input
 
@@ -52,18 +52,18 @@ class GraphModel:
     """
 
     path: Path
-    model_json: Dict[str, Any]
+    model_json: dict[str, Any]
     graph: Graph
-    weight_specs: List[Dict[str, Any]] = field(default_factory=list)
-    initializer: Optional[Graph] = None
+    weight_specs: list[dict[str, Any]] = field(default_factory=list)
+    initializer: Graph | None = None
 
     @property
-    def quantization_dtypes(self) -> List[str]:
+    def quantization_dtypes(self) -> list[str]:
         """The quantized storage dtypes used by any weight (``float16``, ``uint8``, ``uint16``)."""
         return weight_quantization(self.weight_specs)
 
 
-def weight_quantization(specs: List[Dict[str, Any]]) -> List[str]:
+def weight_quantization(specs: list[dict[str, Any]]) -> list[str]:
     """Sorted set of ``quantization.dtype`` values among manifest ``specs``."""
     found = set()
     for spec in specs:
@@ -162,9 +162,9 @@ def _graph_from_json(topology: Any, model_path: Path, where: str) -> Graph:
 # ----------------------------------------------------------------------------------- weights
 
 
-def _const_slots(graph: Graph, initializer: Optional[Graph]) -> List[Tuple[Graph, str, Tuple[str, ...]]]:
+def _const_slots(graph: Graph, initializer: Graph | None) -> list[tuple[Graph, str, tuple[str, ...]]]:
     """``(graph, node, candidate weight names)`` for every Const the manifest must fill."""
-    slots: List[Tuple[Graph, str, Tuple[str, ...]]] = []
+    slots: list[tuple[Graph, str, tuple[str, ...]]] = []
     for node in graph.nodes():
         if graph.op(node) == "Const":
             slots.append((graph, node, (node,)))
@@ -184,11 +184,11 @@ def _const_slots(graph: Graph, initializer: Optional[Graph]) -> List[Tuple[Graph
 
 def _fill_consts(
     graph: Graph,
-    initializer: Optional[Graph],
-    weights: List[Tuple[Dict[str, Any], np.ndarray]],
+    initializer: Graph | None,
+    weights: list[tuple[dict[str, Any], np.ndarray]],
     model_path: Path,
 ) -> None:
-    by_name: Dict[str, np.ndarray] = {}
+    by_name: dict[str, np.ndarray] = {}
     for spec, array in weights:
         name = spec["name"]
         if name in by_name:
@@ -261,12 +261,12 @@ def _apply_signature(graph: Graph, signature: Any, model_path: Path) -> None:
     graph.outputs = outputs
 
 
-def _signature_map(graph: Graph, entries: Any, what: str, model_path: Path) -> Dict[str, TensorRef]:
+def _signature_map(graph: Graph, entries: Any, what: str, model_path: Path) -> dict[str, TensorRef]:
     if entries is None:
         return {}
     if not isinstance(entries, dict):
         raise ModelFormatError(f'"signature.{what}" is not a JSON object', path=model_path)
-    result: Dict[str, TensorRef] = {}
+    result: dict[str, TensorRef] = {}
     for key, info in entries.items():
         name = info.get("name") if isinstance(info, dict) else None
         if not isinstance(name, str):

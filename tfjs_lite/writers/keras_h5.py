@@ -214,6 +214,35 @@ _KERAS3_REFUSED_KEYS: Dict[str, List[Tuple[str, Any]]] = {
 }
 
 
+# Keys Keras 3 writes that tf_keras 2.x refuses, dropped when they hold Keras' default (which
+# is what tf_keras does anyway), for any class.
+_TF_KERAS_REFUSED_KEYS: Dict[str, Any] = {
+    "quantization_config": None,
+    "lora_rank": None,
+    "lora_alpha": None,
+    "input_axes": None,
+    "output_axes": None,
+    "rms_scaling": False,
+    "optional": False,
+}
+
+
+def _drop_keras3_only_keys(obj: Any) -> None:
+    if isinstance(obj, list):
+        for item in obj:
+            _drop_keras3_only_keys(item)
+        return
+    if not isinstance(obj, dict):
+        return
+    cfg = obj.get("config")
+    if isinstance(obj.get("class_name"), str) and isinstance(cfg, dict):
+        for key, default in _TF_KERAS_REFUSED_KEYS.items():
+            if key in cfg and cfg[key] == default and (default is not None or cfg[key] is None):
+                del cfg[key]
+    for value in obj.values():
+        _drop_keras3_only_keys(value)
+
+
 def keras3_compatible_config(model_config: Dict[str, Any]) -> Tuple[Dict[str, Any], List[str]]:
     """A copy of a Keras 2 model config that Keras 3's legacy loader accepts as well as tf_keras.
 
@@ -222,7 +251,9 @@ def keras3_compatible_config(model_config: Dict[str, Any]) -> Tuple[Dict[str, An
       ``kernel_*`` of SeparableConv);
     * a nested Sequential that starts with an InputLayer loses it, and references to its nodes go
       down by one: tf_keras numbers such a model's nodes from 1 (node 0 is its own graph), Keras 3
-      from 0, and without the InputLayer both number from 0.
+      from 0, and without the InputLayer both number from 0;
+    * drops Keras 3 keys tf_keras refuses when they hold the default (``quantization_config``,
+      initializers' ``input_axes``/``output_axes`` …), for topologies that came from Keras 3.
 
     Returns:
         The new config and a list of what could not be made compatible (empty when all is well).
@@ -230,6 +261,7 @@ def keras3_compatible_config(model_config: Dict[str, Any]) -> Tuple[Dict[str, An
     config = json.loads(json.dumps(model_config))
     problems: List[str] = []
     _drop_refused_keys(config)
+    _drop_keras3_only_keys(config)
     _unshift_nested_sequentials(config, problems)
     return config, problems
 
