@@ -52,7 +52,7 @@ def test_bool_flags_mean_what_they_say(text: str, expected: bool) -> None:
 
 
 def test_bool_flag_rejects_garbage() -> None:
-    done = run_cli("convert", "--strip_debug_ops", "maybe", str(MLP_H5), "out")
+    done = run_cli("convert", "--strip_debug_ops=maybe", str(MLP_H5), "out")
     assert done.returncode == 2
     assert "expected true or false" in done.stderr
     assert "Traceback" not in done.stderr
@@ -86,6 +86,14 @@ def test_not_hdf5_file(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert str(bogus) in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_bool_flags_before_positionals_work_bare_or_with_a_value() -> None:
+    parser = cli._convert_parser()
+    args = parser.parse_args(cli._complete_bool_flags(
+        ["--control_flow_v2", "in", "out", "--strip_debug_ops", "False", "--skip_op_check"]))
+    assert (args.input_path, args.output_path) == ("in", "out")
+    assert args.control_flow_v2 is True and args.strip_debug_ops is False and args.skip_op_check is True
 
 
 def test_quantize_flag_does_not_swallow_input_path(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ input/options/output path, 1 internal fault. Errors are one line; ``--debug`` sh
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import threading
@@ -29,10 +30,24 @@ def _parse_bool(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
 
 
+# Flags that take a true/false value in tensorflowjs_converter (type=bool there). A bare flag, or one
+# followed by something that is not a truth value (a path), means true, so both spellings work.
+_VALUE_BOOL_FLAGS = ("--strip_debug_ops", "--use_structured_outputs_names", "--control_flow_v2", "--experiments")
+
+
 def _bool_flag(parser: argparse.ArgumentParser, name: str, default: bool, help_text: str) -> None:
-    parser.add_argument(
-        name, type=_parse_bool, nargs="?", const=True, default=default, metavar="BOOL", help=help_text
-    )
+    parser.add_argument(name, type=_parse_bool, default=default, metavar="BOOL", help=help_text)
+
+
+def _complete_bool_flags(argv: Sequence[str]) -> List[str]:
+    completed: List[str] = []
+    for index, token in enumerate(argv):
+        completed.append(token)
+        if token in _VALUE_BOOL_FLAGS:
+            following = argv[index + 1] if index + 1 < len(argv) else None
+            if following is None or following.strip().lower() not in _TRUE | _FALSE:
+                completed.append("true")
+    return completed
 
 
 def _version_text() -> str:
@@ -71,9 +86,9 @@ def _convert_parser() -> argparse.ArgumentParser:
             help=f"quantize weights to {dtype}; optional comma-separated glob patterns on weight names",
         )
     p.add_argument("--quantization_bytes", type=int, choices=(1, 2), help="deprecated: 1 = uint8, 2 = uint16")
-    p.add_argument("--split_weights_by_layer", type=_parse_bool, nargs="?", const=True, default=False)
+    p.add_argument("--split_weights_by_layer", action="store_true", help="one weight group per layer")
     p.add_argument("--version", "-v", dest="show_version", action="store_true", help="print the version and exit")
-    _bool_flag(p, "--skip_op_check", False, "convert even if TF.js lacks some ops")
+    p.add_argument("--skip_op_check", action="store_true", help="convert even if TF.js lacks some ops")
     _bool_flag(p, "--strip_debug_ops", True, "remove Assert/CheckNumerics/Print (default true)")
     _bool_flag(p, "--use_structured_outputs_names", False, "name outputs by the structured output keys")
     p.add_argument("--weight_shard_size_bytes", type=int, default=None, help="shard size (default 4194304)")
@@ -81,7 +96,7 @@ def _convert_parser() -> argparse.ArgumentParser:
     _bool_flag(p, "--control_flow_v2", True, "keep functional control flow (default true; TF.js runs it)")
     _bool_flag(p, "--experiments", False, "accepted for compatibility; has no effect")
     p.add_argument("--metadata", help="key:path.json[,key2:path2.json] stored as userDefinedMetadata")
-    _bool_flag(p, "--force", False, "write a layers model even if some layers would not load in TF.js")
+    p.add_argument("--force", action="store_true", help="write a layers model even if TF.js cannot load some layers")
     p.add_argument("--skip_pass", action="append", default=[], metavar="NAME", help="disable an optimizer pass")
     p.add_argument("--verify", action="store_true", help="after converting, compare outputs with the source")
     p.add_argument("--debug", action="store_true", help="show tracebacks and optimizer details")
@@ -102,7 +117,7 @@ def _fix_swallowed_positionals(args: argparse.Namespace) -> None:
 
 
 def _run_convert(argv: Sequence[str]) -> int:
-    args = _convert_parser().parse_args(list(argv))
+    args = _convert_parser().parse_args(_complete_bool_flags(argv))
     if args.show_version:
         print(_version_text())
         return 0
@@ -215,6 +230,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         )
         return 0 if args else 2
     command, rest = (args[0], args[1:]) if args[0] in _SUBCOMMANDS else ("convert", args)
+    if debug:
+        # The optimizer logs its per-pass op-count changes at DEBUG level.
+        logging.basicConfig(level=logging.DEBUG, format="tfjs-lite: %(name)s: %(message)s")
     try:
         return _run_subcommand(command, rest)
     except SystemExit as e:

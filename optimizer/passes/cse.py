@@ -2,9 +2,9 @@
 
 Before => after: two nodes with the same op, the same (already canonical) data inputs, the same
 control inputs and equal attrs => one node; consumers of the later one read the first.  Two
-``Const`` nodes are equal when dtype, shape and bytes are equal (keyed by a SHA-1 of the bytes,
-then compared exactly).  Because inputs are canonicalised earlier in the same sweep, whole
-duplicated chains collapse in one run.
+``Const`` nodes are equal when dtype, shape and bytes are equal (bucketed by a sample of the
+bytes, then compared exactly; file-backed constants are left alone).  Because inputs are
+canonicalised earlier in the same sweep, whole duplicated chains collapse in one run.
 
 Algebra: pure ops are functions of their inputs and attrs.
 
@@ -18,7 +18,6 @@ Does NOT fire on:
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from tfjs_lite.optimizer._util import (
@@ -33,6 +32,7 @@ from tfjs_lite.optimizer._util import (
 from tfjs_lite.optimizer.pass_base import Pass
 
 from tfjs_lite.ir import Graph, TensorRef
+from tfjs_lite.lazy_tensor import is_lazy
 
 __all__ = ["CommonSubexpressionElimination"]
 
@@ -47,17 +47,24 @@ class CommonSubexpressionElimination(Pass):
     def run(self, graph: Graph) -> bool:
         """One sweep; returns True iff any node was merged."""
         seen: dict[Any, str] = {}
+        # Constants: bucketed by (dtype, shape, controls), then by a cheap sample of their bytes,
+        # and only then compared byte for byte -- hashing every weight of a big model each sweep
+        # cost more than the rest of the optimizer.  File-backed (lazy) constants are never read.
+        consts: dict[Any, dict[bytes, list[str]]] = {}
         changed = False
         for n in graph.topo_order():
             if graph.op(n) in SKIP_OPS or has_side_effects(graph, n):
                 continue
-            key = _key(graph, n)
-            first = seen.get(key)
-            if first is None:
-                seen[key] = n
-                continue
-            if graph.op(n) == "Const" and not _same_const(graph, first, n):
-                continue  # hash collision: keep both (never seen in practice)
+            if graph.op(n) == "Const":
+                first = _find_const(graph, n, consts)
+                if first is None:
+                    continue
+            else:
+                key = _key(graph, n)
+                first = seen.get(key)
+                if first is None:
+                    seen[key] = n
+                    continue
             if is_output_node(graph, n):
                 continue
             for ref in output_refs(graph, n):
@@ -68,15 +75,33 @@ class CommonSubexpressionElimination(Pass):
         return changed
 
 
+def _find_const(graph: Graph, n: str, consts: dict[Any, dict[bytes, list[str]]]) -> str | None:
+    """An earlier equal Const for ``n``, else None (and ``n`` is remembered as a candidate)."""
+    value = graph.value(n)
+    assert value is not None
+    if is_lazy(value):
+        return None
+    bucket = consts.setdefault((str(value.dtype), value.shape, tuple(graph.control_inputs_of(n))), {})
+    sample = _sample(value)
+    candidates = bucket.setdefault(sample, [])
+    for first in candidates:
+        if _same_const(graph, first, n):
+            return first
+    candidates.append(n)
+    return None
+
+
+def _sample(value: Any) -> bytes:
+    """Up to 64 evenly spaced elements: equal constants have equal samples."""
+    flat = value.reshape(-1)
+    if value.dtype == object:
+        return repr(flat[:: max(1, flat.size // 64)].tolist()).encode()
+    return flat[:: max(1, flat.size // 64)].tobytes()
+
+
 def _key(graph: Graph, n: str) -> Any:
     op = graph.op(n)
     controls = tuple(graph.control_inputs_of(n))
-    if op == "Const":
-        value = graph.value(n)
-        assert value is not None
-        digest = (hashlib.sha1(value.tobytes()).hexdigest() if value.dtype != object
-                  else repr(value.tolist()))
-        return ("Const", str(value.dtype), value.shape, digest, controls)
     inputs = tuple(graph.inputs_of(n))
     return (op, inputs, controls, attrs_key(graph.attrs(n)))
 

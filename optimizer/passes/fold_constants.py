@@ -37,6 +37,7 @@ from tfjs_lite.optimizer._util import (
 )
 from tfjs_lite.optimizer.pass_base import Pass
 
+from tfjs_lite.lazy_tensor import is_lazy
 from tfjs_lite.ir import Graph, TensorType, dtype_of
 from tfjs_lite.kernels import KERNELS, NodeContext
 
@@ -74,7 +75,9 @@ class FoldConstants(Pass):
         inputs = graph.inputs_of(n)
         if op in SHAPE_OPS:
             return bool(inputs) and all(_known(static_shape(graph, r)) for r in inputs)
-        return bool(inputs) and all(graph.op(r.node) == "Const" for r in inputs)
+        # File-backed (lazy) constants are huge by construction: never read them to fold.
+        return bool(inputs) and all(graph.op(r.node) == "Const" and not is_lazy(graph.value(r.node))
+                                    for r in inputs)
 
     @staticmethod
     def _evaluate(graph: Graph, n: str) -> list[np.ndarray] | None:

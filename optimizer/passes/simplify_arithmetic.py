@@ -20,6 +20,7 @@ Also not when ``y`` is a graph output (its name is the output's name).
 from __future__ import annotations
 
 import numpy as np
+from tfjs_lite.lazy_tensor import is_lazy
 from tfjs_lite.optimizer._util import const_value, is_output_node, static_shape
 from tfjs_lite.optimizer.pass_base import Pass
 
@@ -78,7 +79,7 @@ def _neutral(graph: Graph, n: str) -> bool:
     for slot in slots:
         c = const_value(graph, inputs[slot])
         x = inputs[1 - slot]
-        if c is None or c.dtype.kind not in "fiu" or c.size == 0 or not np.all(c == neutral):
+        if c is None or is_lazy(c) or c.dtype.kind not in "fiu" or c.size == 0 or not np.all(c == neutral):
             continue
         x_dtype = graph.attrs(n).get("T")
         if x_dtype is not None and graph.attrs(inputs[slot].node).get("dtype") != x_dtype:

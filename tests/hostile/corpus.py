@@ -187,13 +187,15 @@ def spawn(
     chunks: list[bytes] = []
     reader = threading.Thread(target=lambda: chunks.append(proc.stderr.read()), daemon=True)
     reader.start()
-    timer = threading.Timer(timeout, proc.kill)
-    timer.start()
     stop = threading.Event()
+    why: list[str] = []
+    timer = threading.Timer(timeout, lambda: (why.append(f"timed out after {timeout:.0f} s"), proc.kill()))
+    timer.start()
 
     def guard() -> None:
         while not stop.wait(0.25):
             if _tree_bytes(list(watch)) > DISK_LIMIT:
+                why.append(f"killed: wrote more than {DISK_LIMIT // MB} MB")
                 proc.kill()
                 return
 
@@ -208,7 +210,9 @@ def spawn(
     proc.returncode = status  # reaped by wait4
     reader.join(5)
     proc.stderr.close()
-    if os.WIFSIGNALED(status):
+    if why:
+        code: Any = why[0]
+    elif os.WIFSIGNALED(status):
         code: Any = f"signal {signal.Signals(os.WTERMSIG(status)).name}"
     else:
         code = os.WEXITSTATUS(status)

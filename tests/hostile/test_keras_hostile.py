@@ -224,6 +224,11 @@ def test_lambda_bytecode_never_runs(tmp_path: Path) -> None:
     _finish(failures, [])
 
 
+def _fresh(folder: Path) -> Path:
+    folder.mkdir()
+    return folder
+
+
 def _bomb_cases(src: Path, out: Path) -> list[Case]:
     import h5py
 
@@ -241,7 +246,7 @@ def _bomb_cases(src: Path, out: Path) -> list[Case]:
         _replace_dataset(f, kernel, shape=(n_in, units), dtype="<f4", chunks=(1, 1 << 16))
         _replace_dataset(f, bias, shape=(units,), dtype="<f4", chunks=(1 << 16,))
     cases.append(Case("bomb-config-consistent", "memory bombs: declared tensor size far beyond the file",
-                      h5_edit(MLP, src / "bomb1.h5", huge_dense), out / "bomb1"))
+                      h5_edit(MLP, src / "bomb1.h5", huge_dense), _fresh(out / "b1") / "bomb1"))
 
     def weights_only_bomb(f):  # noqa: ANN001, ANN202
         name = next(iter(f.attrs["layer_names"]))
@@ -252,7 +257,7 @@ def _bomb_cases(src: Path, out: Path) -> list[Case]:
         del group[wname]
         group.create_dataset(wname, shape=(1 << 14, 1 << 14), dtype="<f4", chunks=(64, 1 << 14))  # 1 GiB, unallocated
     cases.append(Case("bomb-weights-only", "memory bombs: declared tensor size far beyond the file",
-                      h5_edit(WEIGHTS_LEGACY, src / "bomb2.h5", weights_only_bomb), out / "bomb2"))
+                      h5_edit(WEIGHTS_LEGACY, src / "bomb2.h5", weights_only_bomb), _fresh(out / "b2") / "bomb2"))
 
     def gzip_bomb(f):  # noqa: ANN001, ANN202
         name = next(iter(f.attrs["layer_names"]))
@@ -268,7 +273,7 @@ def _bomb_cases(src: Path, out: Path) -> list[Case]:
             d[start : start + 64] = block
     # Compressed data is legitimate HDF5: converting is fine, within the memory bound.
     cases.append(Case("bomb-gzip", "memory bombs: declared tensor size far beyond the file",
-                      h5_edit(WEIGHTS_LEGACY, src / "bomb3.h5", gzip_bomb), out / "bomb3", may_convert=True))
+                      h5_edit(WEIGHTS_LEGACY, src / "bomb3.h5", gzip_bomb), _fresh(out / "b3") / "bomb3", may_convert=True))
     return cases
 
 

@@ -128,7 +128,7 @@ def test_lstm_names_without_cell_segment(tmp_path, tfjs):
     _predict_ok(tfjs, again, "rnn")
 
 
-def test_keras3_compatible_config_nested_sequential():
+def test_nested_model_node_numbering():
     config = {
         "class_name": "Functional",
         "config": {
@@ -151,12 +151,13 @@ def test_keras3_compatible_config_nested_sequential():
     }
     assert nested_node_offsets(config) == {"inner": 1}
     fixed, problems = keras3_compatible_config(config)
-    assert problems == []
+    assert len(problems) == 1 and "inner" in problems[0]
     inner = fixed["config"]["layers"][1]["config"]
-    assert [x["class_name"] for x in inner["layers"]] == ["DepthwiseConv2D"]
-    assert "groups" not in inner["layers"][0]["config"]
-    assert fixed["config"]["output_layers"] == [["inner", 0, 0]]
-    assert config["config"]["output_layers"] == [["inner", 1, 0]]  # the input is not modified
+    assert [x["class_name"] for x in inner["layers"]] == ["InputLayer", "DepthwiseConv2D"]
+    assert "groups" not in inner["layers"][1]["config"]
+    assert "groups" in config["config"]["layers"][1]["config"]["layers"][1]["config"]  # input not modified
+    k3 = keras3_config(config)
+    assert k3["config"]["output_layers"] == [["inner", 0, 0]]
 
 
 # --- layers → .keras → layers ------------------------------------------------------------------

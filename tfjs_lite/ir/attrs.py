@@ -32,6 +32,8 @@ their ``attrs`` still carry ``dtype``.
 
 from __future__ import annotations
 
+import functools
+
 from dataclasses import dataclass, field
 from typing import Any, Union
 
@@ -115,7 +117,7 @@ def numpy_dtype(dtype: str) -> np.dtype:
 
 def dtype_of(array: np.ndarray) -> DType:
     """Return the TF dtype name of a numpy array (``bytes``/``str`` arrays are ``DT_STRING``)."""
-    dt = np.asarray(array).dtype
+    dt = array.dtype if isinstance(array, np.ndarray) or hasattr(array, "iter_chunks") else np.asarray(array).dtype
     if dt.kind in ("S", "U", "O"):
         return DType("DT_STRING")
     return DType(_BY_NUMPY[dt])
@@ -297,6 +299,7 @@ def _bytes_or_str(raw: bytes) -> str | bytes:
         return bytes(raw)
 
 
+@functools.lru_cache(maxsize=None)
 def _dtype_name(number: int) -> DType:
     from tfjs_lite._proto.types_pb2 import DataType
 

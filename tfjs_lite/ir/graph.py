@@ -30,6 +30,7 @@ import numpy as np
 from tfjs_lite.errors import InvariantError
 from tfjs_lite.ir.attrs import DType, FuncRef, dtype_of
 from tfjs_lite.ir.function import ArgDef, FunctionSignature
+from tfjs_lite.lazy_tensor import LazyTensor
 
 __all__ = ["ArgDef", "FunctionSignature", "Graph", "TensorRef", "TensorType"]
 
@@ -411,6 +412,8 @@ def _data_items(edges: dict[int | str, TensorRef]) -> list[tuple[int, TensorRef]
 def _frozen(array: np.ndarray) -> np.ndarray:
     # A read-only view: passes must build new arrays, which keeps copy() cheap and safe.
     # Copy once when the caller still holds a writeable array, so later edits cannot leak in.
+    if isinstance(array, LazyTensor):  # immutable and unread: kept as it is (tfjs_lite.lazy_tensor)
+        return array  # type: ignore[return-value]
     value = np.asarray(array)
     if value.flags.writeable:
         value = value.copy()

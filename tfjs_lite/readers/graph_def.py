@@ -173,6 +173,7 @@ def _arg_spec(arg: Any) -> ArgSpec:
     return ArgSpec(arg.name, dtype, arg.type_attr, arg.number_attr, arg.type_list_attr)
 
 
+@functools.lru_cache(maxsize=None)
 def attr_from_proto_type(number: int) -> DType:
     """A ``DataType`` enum number as a :class:`DType` name."""
     from tfjs_lite._proto.attr_value_pb2 import AttrValue

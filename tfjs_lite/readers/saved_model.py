@@ -56,6 +56,9 @@ _PASS_THROUGH = frozenset({"Identity", "Enter", "RefEnter", "Exit", "RefExit", "
 _WHILE_OPS = frozenset({"While", "StatelessWhile"})
 _IF_OPS = frozenset({"If", "StatelessIf"})
 _CASE_OPS = frozenset({"Case", "StatelessCase"})
+# Checkpoint variables this large stay in the file until the weight writer streams them
+# (tfjs_lite.lazy_tensor); smaller ones are read now, once, into read-only arrays.
+LAZY_MIN_BYTES = 64 * 1024 * 1024
 
 
 # ------------------------------------------------------------------------------- proto loading
@@ -339,7 +342,7 @@ def _resolve_captures(path: Path, mg: Any, top: Graph, bound_inputs: list[int]) 
             if key is None:
                 raise ModelFormatError(f"{path}: variable {obj.variable.name!r} (object {node_id}) has "
                                        "no value in the checkpoint")
-            value = np.array(bundle.read(key), copy=True)
+            value = bundle.read_lazy(key, min_bytes=LAZY_MIN_BYTES)
             result.append(_Capture("variable", value, node_id))
         elif kind == "constant":
             op = obj.constant.operation
@@ -504,7 +507,7 @@ def _freeze_tf1_variables(graph: Graph, path: Path | None) -> None:
         if key not in bundle:
             raise ModelFormatError(f"{path}: variable {name!r} has no value in the checkpoint")
         resource = graph.op(name) == "VarHandleOp"
-        _make_const(graph, name, np.array(bundle.read(key), copy=True))
+        _make_const(graph, name, bundle.read_lazy(key, min_bytes=LAZY_MIN_BYTES))
         if resource:
             frozen[TensorRef(name, 0)] = graph.attrs(name)["dtype"]
     _freeze(graph, frozen)

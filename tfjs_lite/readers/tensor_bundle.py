@@ -32,6 +32,7 @@ import numpy as np
 
 from tfjs_lite import dtypes
 from tfjs_lite.errors import ModelFormatError, UnsupportedModelError
+from tfjs_lite.lazy_tensor import FileTensor
 
 if TYPE_CHECKING:
     from tfjs_lite._proto.tensor_bundle_pb2 import BundleEntryProto, BundleHeaderProto
@@ -451,7 +452,9 @@ class TensorBundle:
         if entry.shape.unknown_rank or any(d.size < 0 for d in entry.shape.dim):
             raise ModelFormatError(f"{where} has an incomplete shape")
         shape = tuple(d.size for d in entry.shape.dim)
-        payload = self._payload(entry, where)
+        # A private copy is read straight from the file: no second copy, no mapped pages.
+        private = copy and not dtype.is_string
+        payload = self._payload(entry, where, private)
         if dtype.is_string:
             return self._strings(payload, entry, shape, where)
         if dtype.storage is None:
@@ -465,9 +468,57 @@ class TensorBundle:
         if self.verify:
             self._check_crc(crc32c(payload), entry, where)
         array = dtypes.decode_raw(payload, dtype, shape)
+        if private and array.base is not None and np.little_endian:
+            # A view of our own fresh buffer is already private; make it writable like a copy.
+            out = array if array.flags.writeable else np.array(array)
+            return out
         if copy or (array.dtype.byteorder not in ("=", "|") and not np.little_endian):
             return np.array(array, dtype=array.dtype.newbyteorder("="))
         return array
+
+    def read_lazy(self, key: str, *, min_bytes: int = 0) -> np.ndarray | FileTensor:
+        """Like ``read(key, copy=True)``, but tensors of ``min_bytes`` or more come back unread.
+
+        A large plain numeric tensor (not string, bfloat16 or bool, which need decoding) is a
+        :class:`~tfjs_lite.lazy_tensor.FileTensor`: shape and dtype are known now, the bytes are
+        streamed (and their crc32c checked) when someone reads them. Smaller tensors are read
+        into a private read-only array with one ``readinto`` (no memory map, so the pages read
+        never count in this process's RSS).
+        """
+        entry = self.entry(key)
+        dtype = dtypes.get(entry.dtype)
+        where = f"{self.prefix}: tensor {key!r}"
+        plain = (not dtype.is_string and dtype.storage is not None and dtype.enum not in (10, 14)
+                 and not entry.slices and not entry.shape.unknown_rank
+                 and all(d.size >= 0 for d in entry.shape.dim))
+        if not plain or entry.size < max(1, min_bytes):
+            array = self.read(key, copy=True)
+            array.setflags(write=False)
+            return array
+        shape = tuple(d.size for d in entry.shape.dim)
+        expected = math.prod(shape) * dtype.itemsize
+        if entry.size != expected:
+            raise ModelFormatError(
+                f"{where}: {entry.size} bytes stored for {dtype.name}{list(shape)} "
+                f"({expected} expected)"
+            )
+        shard = self._shard_size(entry.shard_id)
+        if entry.offset < 0 or entry.offset + entry.size > shard:
+            raise ModelFormatError(
+                f"{where}: bytes [{entry.offset}, {entry.offset + entry.size}) lie past the end of "
+                f"{self.shard_path(entry.shard_id).name} ({shard} bytes; truncated?)"
+            )
+        check = None
+        if self.verify:
+            stored = entry.crc32c
+
+            def finish(state: int, what: str) -> None:
+                if mask_crc(state) != stored:
+                    raise ModelFormatError(f"{what}: checksum mismatch; the data file is corrupt")
+
+            check = (lambda state, chunk: crc32c(chunk, state), finish)
+        return FileTensor(self.shard_path(entry.shard_id), entry.offset,
+                          np.dtype(dtype.storage).newbyteorder("<"), shape, check=check, where=where)
 
     def object_graph(self) -> TrackableObjectGraph | None:
         """The TrackableObjectGraph of a TF2 object-based checkpoint; None for name-based ones."""
@@ -495,7 +546,32 @@ class TensorBundle:
             self._shards[shard_id] = mapped
         return mapped
 
-    def _payload(self, entry: BundleEntryProto, where: str) -> np.ndarray:
+    def _shard_size(self, shard_id: int) -> int:
+        if not 0 <= shard_id < self.header.num_shards:
+            raise ModelFormatError(f"{self.index_path}: shard id {shard_id} out of range")
+        path = self.shard_path(shard_id)
+        if not path.is_file():
+            raise ModelFormatError(f"{path}: checkpoint data file not found")
+        return path.stat().st_size
+
+    def _read_private(self, entry: BundleEntryProto, where: str) -> np.ndarray:
+        """The payload bytes in a fresh buffer (plain reads, no memory map)."""
+        size = self._shard_size(entry.shard_id)
+        if entry.offset < 0 or entry.size < 0 or entry.offset + entry.size > size:
+            raise ModelFormatError(
+                f"{where}: bytes [{entry.offset}, {entry.offset + entry.size}) lie past the end of "
+                f"{self.shard_path(entry.shard_id).name} ({size} bytes; truncated?)"
+            )
+        buffer = np.empty(entry.size, dtype=np.uint8)
+        with open(self.shard_path(entry.shard_id), "rb") as handle:
+            handle.seek(entry.offset)
+            if entry.size and handle.readinto(memoryview(buffer)) != entry.size:
+                raise ModelFormatError(f"{where}: the data file ends early (truncated?)")
+        return buffer
+
+    def _payload(self, entry: BundleEntryProto, where: str, private: bool = False) -> np.ndarray:
+        if private:
+            return self._read_private(entry, where)
         shard = self._shard(entry.shard_id)
         if entry.offset < 0 or entry.size < 0 or entry.offset + entry.size > len(shard):
             raise ModelFormatError(

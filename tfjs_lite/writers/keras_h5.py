@@ -249,9 +249,9 @@ def keras3_compatible_config(model_config: Dict[str, Any]) -> Tuple[Dict[str, An
     * drops keys Keras 3 refuses where tf_keras' default is the same value
       (``groups=1`` of depthwise/separable convolutions, ``time_major=False`` of RNNs, the unused
       ``kernel_*`` of SeparableConv);
-    * a nested Sequential that starts with an InputLayer loses it, and references to its nodes go
-      down by one: tf_keras numbers such a model's nodes from 1 (node 0 is its own graph), Keras 3
-      from 0, and without the InputLayer both number from 0;
+    * reports nested models built on an Input: tf_keras (and tfjs-layers) number the calls of
+      such a model from 1 (node 0 is its own graph), Keras 3 from 0, so the legacy loader of Keras 3
+      cannot wire them; the ``.keras`` writer renumbers them instead;
     * drops Keras 3 keys tf_keras refuses when they hold the default (``quantization_config``,
       initializers' ``input_axes``/``output_axes`` …), for topologies that came from Keras 3.
 
@@ -262,7 +262,7 @@ def keras3_compatible_config(model_config: Dict[str, Any]) -> Tuple[Dict[str, An
     problems: List[str] = []
     _drop_refused_keys(config)
     _drop_keras3_only_keys(config)
-    _unshift_nested_sequentials(config, problems)
+    _nested_model_problems(config, problems)
     return config, problems
 
 
@@ -322,7 +322,8 @@ def _shift_refs(layers: List[Dict[str, Any]], cfg: Dict[str, Any], shifted: set)
             ref[1] -= 1
 
 
-def _unshift_nested_sequentials(model_config: Dict[str, Any], problems: List[str]) -> None:
+def _nested_model_problems(model_config: Dict[str, Any], problems: List[str]) -> None:
+    """Nested models whose node numbering only one of tf_keras / Keras 3 understands."""
     if not is_model_class(model_config):
         return
     cfg = model_config.get("config")
@@ -331,32 +332,13 @@ def _unshift_nested_sequentials(model_config: Dict[str, Any], problems: List[str
     layers = cfg.get("layers") or []
     for layer in layers:
         if is_model_class(layer):
-            _unshift_nested_sequentials(layer, problems)
+            _nested_model_problems(layer, problems)
     if model_config.get("class_name") == "Sequential":
         return
-    offsets = nested_node_offsets(model_config)
-    shifted = set()
-    for layer in layers:
-        if not is_model_class(layer):
-            continue
-        name = layer_name(layer)
-        inner = layer.get("config") or {}
-        inner_layers = inner.get("layers") if isinstance(inner, dict) else None
-        starts_with_input = bool(inner_layers) and inner_layers[0].get("class_name") == "InputLayer"
-        if layer.get("class_name") == "Sequential":
-            # Without its InputLayer a nested Sequential is numbered from 0 by tf_keras and Keras 3.
-            if starts_with_input:
-                inner["layers"] = inner_layers[1:]
-            if offsets.get(name):
-                shifted.add(name)
-        elif offsets.get(name):
-            problems.append(
-                f"nested functional model {name!r}: Keras 3 numbers its nodes differently and cannot load it "
-                "from HDF5"
-            )
-        else:
-            problems.append(f"nested functional model {name!r}: its node indices are 0-based, tf_keras expects 1")
-    _shift_refs(layers, cfg, shifted)
+    for name, offset in nested_node_offsets(model_config).items():
+        if offset:
+            # tfjs-layers and tf_keras count the nested model's own graph as node 0; Keras 3 does not.
+            problems.append(f"nested model {name!r}: Keras 3 numbers its nodes from 0 and cannot load it from HDF5")
 
 
 def keras2_version(version: Optional[str]) -> str:

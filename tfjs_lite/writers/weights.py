@@ -293,6 +293,9 @@ def _chunks(array: Any) -> Iterator[np.ndarray]:
     if size == 0:
         yield np.zeros(0, dtype=array.dtype)
         return
+    if hasattr(array, "iter_chunks"):  # a file-backed tensor (tfjs_lite.lazy_tensor): streamed
+        yield from array.iter_chunks(_CHUNK_BYTES)
+        return
     if isinstance(array, np.ndarray):
         flat = array.reshape(-1)
         step = max(1, _CHUNK_BYTES // itemsize)

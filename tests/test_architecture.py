@@ -1,0 +1,110 @@
+"""Layering and house rules, enforced on the source tree rather than remembered."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "tfjs_lite"
+OPTIMIZER = ROOT / "optimizer"
+BANNED = ("tensorflow", "keras", "tf_keras", "tensorflowjs", "tensorflow_hub", "jax")
+# Protobuf classes are for the code that reads or writes protobuf formats (and the IR's attr codec).
+PROTO_USERS = {
+    "readers/graph_def.py",
+    "readers/saved_model.py",
+    "readers/tensor_bundle.py",
+    "readers/tfjs_graph.py",
+    "writers/graph_model.py",
+    "ir/attrs.py",
+    "dtypes.py",
+    "inspect.py",
+}
+
+
+def _sources(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*.py") if "_proto" not in p.parts)
+
+
+def _imported_modules(path: Path) -> set[str]:
+    modules: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            modules.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            modules.add(node.module)
+            modules.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return modules
+
+
+@pytest.mark.parametrize("folder", [PACKAGE, OPTIMIZER, ROOT / "tests"], ids=lambda p: p.name)
+def test_no_tensorflow_or_keras_imports(folder: Path) -> None:
+    offenders = [
+        f"{path.relative_to(ROOT)}: {module}"
+        for path in _sources(folder)
+        for module in _imported_modules(path)
+        if module.split(".")[0] in BANNED
+    ]
+    assert offenders == []
+
+
+def test_protobuf_classes_stay_in_readers_and_writers() -> None:
+    offenders = [
+        str(path.relative_to(PACKAGE))
+        for path in _sources(PACKAGE)
+        if any(m.startswith("tfjs_lite._proto") for m in _imported_modules(path))
+        and str(path.relative_to(PACKAGE)) not in PROTO_USERS
+    ]
+    assert offenders == []
+
+
+def test_optimizer_depends_only_on_ir_kernels_and_errors() -> None:
+    allowed = ("tfjs_lite.ir", "tfjs_lite.kernels", "tfjs_lite.executor", "tfjs_lite.errors",
+               "tfjs_lite.optimizer", "tfjs_lite.dtypes", "tfjs_lite.op_support", "tfjs_lite.lazy_tensor")
+    offenders = [
+        f"{path.relative_to(ROOT)}: {module}"
+        for path in _sources(OPTIMIZER)
+        for module in _imported_modules(path)
+        if module.startswith("tfjs_lite") and not module.startswith(allowed)
+    ]
+    assert offenders == []
+
+
+def test_only_the_ir_edits_graph_edges() -> None:
+    offenders = [
+        str(path.relative_to(ROOT))
+        for folder in (PACKAGE, OPTIMIZER)
+        for path in _sources(folder)
+        if "ir" not in path.relative_to(folder).parts[:1]
+        and any(word in path.read_text(encoding="utf-8") for word in ("add_edge(", "remove_edge("))
+    ]
+    assert offenders == []
+
+
+def test_import_tfjs_lite_loads_no_heavy_dependency() -> None:
+    code = (
+        "import sys, tfjs_lite; "
+        "print(sorted(m for m in ('numpy', 'h5py', 'google.protobuf', 'networkx') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_wheel_installs_no_generic_top_level_names(tmp_path: Path) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(ROOT)],
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = tmp_path.glob("tfjs_lite-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    top_level = {name.split("/")[0] for name in names if not name.split("/")[0].endswith(".dist-info")}
+    assert top_level == {"tfjs_lite"}
+    assert "tfjs_lite/optimizer/__init__.py" in names
+    assert "tfjs_lite/_proto/graph_pb2.py" in names
+    assert "tfjs_lite/data/tfjs_ops.json" in names
