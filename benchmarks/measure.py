@@ -19,6 +19,7 @@ class Measurement:
     peak_rss_mb: float
     returncode: int
     stderr: str
+    cpu_seconds: float = 0.0  # user + system CPU time of the child (steadier than wall time on a busy machine)
 
 
 def measure(
@@ -46,4 +47,4 @@ def measure(
     stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
     code = os.waitstatus_to_exitcode(status)
     proc.returncode = code
-    return Measurement(seconds, usage.ru_maxrss / 1024.0, code, stderr)
+    return Measurement(seconds, usage.ru_maxrss / 1024.0, code, stderr, usage.ru_utime + usage.ru_stime)

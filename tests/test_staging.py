@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tfjs_lite.staging import StagedDirectory, StagedFile
+from tfjs_lite.staging import StagedDirectory, StagedFile, _umask
 
 
 def test_new_folder_appears_only_on_success(tmp_path: Path) -> None:
@@ -43,3 +43,16 @@ def test_staged_file_replaces_only_on_success(tmp_path: Path) -> None:
         staged.path.write_text("new")
     assert target.read_text() == "new"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.h5"]
+
+
+def test_output_is_readable_by_others_like_any_new_file(tmp_path: Path) -> None:
+    target = tmp_path / "out"
+    with StagedDirectory(target) as staged:
+        (staged.path / "model.json").write_text("{}")
+    umask = _umask()
+    assert target.stat().st_mode & 0o777 == 0o777 & ~umask
+    assert (target / "model.json").stat().st_mode & 0o777 == 0o666 & ~umask
+    single = tmp_path / "model.h5"
+    with StagedFile(single) as staged:
+        staged.path.write_text("x")
+    assert single.stat().st_mode & 0o777 == 0o666 & ~umask

@@ -9,11 +9,13 @@ from __future__ import annotations
 import importlib
 import os
 import time
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Any, Callable, Dict, Mapping, Tuple, Union
 
 from tfjs_lite.detect import resolve_formats
-from tfjs_lite.errors import ConversionError, UnsupportedFormatError, UsageError
+from tfjs_lite.errors import ConversionError, ModelFormatError, UnsupportedFormatError, UsageError
 from tfjs_lite.options import ConvertOptions, Quantization, metadata_from_paths
 from tfjs_lite.report import ConversionResult, Report
 from tfjs_lite.staging import StagedDirectory, StagedFile, check_output_path
@@ -77,6 +79,11 @@ def convert_with_options(input_path: PathLike, output_path: PathLike, options: C
     except ConversionError as e:
         _name_the_input(e, source)
         raise
+    except Exception as e:
+        reason = _decode_failure(e)
+        if reason is None:
+            raise
+        raise ModelFormatError(f"the input is damaged or malformed ({reason})", path=source) from e
     files = [target] if single_file else list(getattr(staged, "committed_files", []))
     return ConversionResult(
         input_path=source,
@@ -87,6 +94,24 @@ def convert_with_options(input_path: PathLike, output_path: PathLike, options: C
         warnings=list(report.warnings),
         seconds=time.perf_counter() - started,
     )
+
+
+def _decode_failure(error: Exception) -> str | None:
+    """A one-line reason if ``error`` is a decoder's complaint about the input's bytes that escaped a
+    reader (a safety net: readers should raise ModelFormatError themselves), else None."""
+    kind = type(error)
+    decode = isinstance(error, (zipfile.BadZipFile, zlib.error)) or (
+        kind.__name__ == "DecodeError" and kind.__module__.startswith("google.protobuf")
+    )
+    if isinstance(error, RecursionError):  # a deeply nested JSON document
+        tb = error.__traceback__
+        while tb is not None and tb.tb_next is not None:
+            tb = tb.tb_next
+        decode = tb is not None and f"{os.sep}json{os.sep}" in tb.tb_frame.f_code.co_filename
+    if not decode:
+        return None
+    detail = " ".join(str(error).split())[:200]
+    return f"{kind.__name__}: {detail}" if detail else kind.__name__
 
 
 def _name_the_input(error: ConversionError, source: Path) -> None:

@@ -43,6 +43,8 @@ def _layers_or_graph(model_json: Path) -> str:
             fmt = json.load(f).get("format")
     except (OSError, ValueError, AttributeError) as e:
         raise ModelFormatError(f"not a readable TF.js model.json ({e})", path=model_json) from None
+    except RecursionError:
+        raise ModelFormatError("not a readable TF.js model.json (nested too deeply)", path=model_json) from None
     if fmt in (None, "layers-model"):
         return "tfjs_layers_model"
     raise UsageError(f"{model_json} is a TF.js {fmt}; only layers models can be read back")

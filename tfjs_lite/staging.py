@@ -18,6 +18,29 @@ from tfjs_lite.errors import OutputPathError
 __all__ = ["StagedDirectory", "StagedFile", "check_output_path"]
 
 
+def _umask() -> int:
+    # os.umask() can only be read by setting it, which races with conversions in other threads.
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o022
+
+
+def _give_normal_permissions(path: Path) -> None:
+    """mkdtemp/mkstemp create private (0700/0600) entries; output should look like any other file."""
+    umask = _umask()
+    if path.is_dir():
+        path.chmod(0o777 & ~umask)
+        for child in path.iterdir():
+            child.chmod(0o666 & ~umask)
+    else:
+        path.chmod(0o666 & ~umask)
+
+
 def check_output_path(output: Path, *, input_path: Path, want_directory: bool) -> None:
     """Refuse output paths that would clobber the input or a file of another kind."""
     resolved_out = output.resolve()
@@ -75,6 +98,7 @@ class StagedDirectory:
         assert self.path is not None
         names = sorted(p.name for p in self.path.iterdir())
         try:
+            _give_normal_permissions(self.path)
             if not self.target.exists():
                 # One rename: readers of the target never see a half-written model.
                 os.replace(self.path, self.target)
@@ -115,6 +139,7 @@ class StagedFile:
         try:
             if exc_type is None:
                 try:
+                    _give_normal_permissions(self.path)
                     os.replace(self.path, self.target)
                 except OSError as e:
                     raise OutputPathError(f"cannot move the output into place: {e.strerror}", path=self.target) from None

@@ -163,13 +163,13 @@ def _scale_offset(graph: Graph, m: Match) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _scaled_weights(op: str, w: np.ndarray, scale: np.ndarray, transpose_b: bool) -> np.ndarray:
-    w64 = w.astype(np.float64)
+    out = w.astype(np.float64)  # a fresh array: scaled in place (same values, one temporary less)
     if op == "Conv2D":
-        out = w64 * scale
+        out *= scale
     elif op == "DepthwiseConv2dNative":
-        out = w64 * scale.reshape(w.shape[2], w.shape[3])
+        out *= scale.reshape(w.shape[2], w.shape[3])
     else:
-        out = w64 * (scale[:, None] if transpose_b else scale)
+        out *= scale[:, None] if transpose_b else scale
     return out.astype(w.dtype)
 
 

@@ -78,12 +78,26 @@ def _in_importlib() -> bool:
     return False
 
 
+def _inside_rmtree() -> bool:
+    # shutil.rmtree works with paths relative to a directory fd; its own "shutil.rmtree" event
+    # (checked below) names the folder it removes, so its inner events need no second check.
+    frame = sys._getframe(2)
+    while frame is not None:
+        if frame.f_code.co_name in ("_rmtree_safe_fd", "_rmtree_unsafe") and frame.f_code.co_filename.endswith("shutil.py"):
+            return True
+        frame = frame.f_back
+    return False
+
+
 def _hook(event: str, args: tuple) -> None:
     if not _state["active"]:
         return
     _state["active"] = False  # the hook's own calls (realpath) must not recurse
     try:
         v = _state["violations"]
+        first = args[0] if args else None
+        if isinstance(first, (str, bytes)) and not os.path.isabs(os.fsdecode(first)) and _inside_rmtree():
+            return
         if event in _CODE_EVENTS:
             v.append(f"{event} {args!r:.200}")
         elif event == "marshal.loads" and not _in_importlib():
@@ -119,6 +133,9 @@ def _python_roots() -> tuple:
     import tfjs_lite
 
     roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(tfjs_lite.__file__)}
+    for name, module in list(sys.modules.items()):  # packages mapped from elsewhere (tfjs_lite.optimizer)
+        if name.startswith("tfjs_lite") and getattr(module, "__file__", None):
+            roots.add(os.path.dirname(module.__file__))
     roots.update(sysconfig.get_paths().values())
     roots.update(site.getsitepackages() if hasattr(site, "getsitepackages") else [])
     roots.update(["/proc", "/sys", "/dev", "/etc", "/usr/lib", "/usr/share", "/lib", "/lib64", "/usr/local/lib"])
@@ -132,13 +149,19 @@ def _preimport() -> None:
 
     import tfjs_lite
 
-    for info in pkgutil.walk_packages(tfjs_lite.__path__, "tfjs_lite."):
-        if info.name.endswith("__main__"):
-            continue
-        try:
-            importlib.import_module(info.name)
-        except Exception:  # noqa: BLE001 - modules still being written may not import
-            pass
+    packages = [tfjs_lite]
+    try:
+        packages.append(importlib.import_module("tfjs_lite.optimizer"))
+    except Exception:  # noqa: BLE001
+        pass
+    for package in packages:
+        for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
+            if info.name.endswith("__main__"):
+                continue
+            try:
+                importlib.import_module(info.name)
+            except Exception:  # noqa: BLE001 - modules still being written may not import
+                pass
 
 
 def _listing(folder: str) -> list:

@@ -26,7 +26,17 @@ REPO = Path(__file__).resolve().parents[2]
 CASES_DIR = REPO / "fixtures" / "keras"
 REFERENCE_DIR = REPO / "fixtures" / "reference"
 
-CASES = ["mlp", "cnn", "multi_io", "nested", "rnn", "layers_zoo", "k3_h5", "k3_functional_keras", "k3_nested_keras"]
+CASES = [
+    "mlp",
+    "cnn",
+    "multi_io",
+    "nested",
+    "rnn",
+    "layers_zoo",
+    "k3_h5",
+    "k3_functional_keras",
+    "k3_nested_keras",
+]
 
 
 def _source(case: str) -> Path:
@@ -40,8 +50,12 @@ def _layers(case: str, tmp_path: Path) -> Path:
     return out
 
 
-def _predict_ok(tfjs, model_dir: Path, case: str, tol: float = TOLERANCE["float32"]) -> None:
-    outputs = tfjs.predict_layers(model_dir, load_tensors(CASES_DIR / case / "inputs.json"))
+def _predict_ok(
+    tfjs, model_dir: Path, case: str, tol: float = TOLERANCE["float32"]
+) -> None:
+    outputs = tfjs.predict_layers(
+        model_dir, load_tensors(CASES_DIR / case / "inputs.json")
+    )
     compare(outputs, load_tensors(CASES_DIR / case / "expected.json"), rtol=tol)
 
 
@@ -52,7 +66,9 @@ def _h5_layout(path: Path) -> dict:
             "attrs": sorted(f.attrs),
             "layer_names": [x.decode() for x in mw.attrs["layer_names"]],
             "weight_names": {
-                k: [x.decode() for x in mw[k].attrs["weight_names"]] for k in mw if k != "top_level_model_weights"
+                k: [x.decode() for x in mw[k].attrs["weight_names"]]
+                for k in mw
+                if k != "top_level_model_weights"
             },
             "keras_version": f.attrs["keras_version"],
         }
@@ -92,7 +108,9 @@ def test_h5_layout_is_keras2(tmp_path):
         "lstm/lstm_cell/recurrent_kernel:0",
         "lstm/lstm_cell/bias:0",
     ]
-    assert [n.split("/")[1] for n in layout["weight_names"]["bigru"]] == ["forward_gru"] * 3 + ["backward_gru"] * 3
+    assert [n.split("/")[1] for n in layout["weight_names"]["bigru"]] == [
+        "forward_gru"
+    ] * 3 + ["backward_gru"] * 3
     with h5py.File(h5, "r") as f:
         assert f["model_weights/embed/embed/embeddings:0"].shape == (20, 8)
         config = json.loads(f.attrs["model_config"])
@@ -108,8 +126,14 @@ def test_h5_from_official_reference_output(tmp_path, tfjs):
     convert(ref, h5, output_format="keras")
     again = tmp_path / "again"
     convert(h5, again)
-    outputs = tfjs.predict_layers(again, load_tensors(REFERENCE_DIR / "cnn" / "inputs.json"))
-    compare(outputs, load_tensors(REFERENCE_DIR / "cnn" / "expected.json"), rtol=TOLERANCE["float32"])
+    outputs = tfjs.predict_layers(
+        again, load_tensors(REFERENCE_DIR / "cnn" / "inputs.json")
+    )
+    compare(
+        outputs,
+        load_tensors(REFERENCE_DIR / "cnn" / "expected.json"),
+        rtol=TOLERANCE["float32"],
+    )
 
 
 def test_lstm_names_without_cell_segment(tmp_path, tfjs):
@@ -134,14 +158,28 @@ def test_nested_model_node_numbering():
         "config": {
             "name": "m",
             "layers": [
-                {"class_name": "InputLayer", "name": "x", "config": {"name": "x"}, "inbound_nodes": []},
+                {
+                    "class_name": "InputLayer",
+                    "name": "x",
+                    "config": {"name": "x"},
+                    "inbound_nodes": [],
+                },
                 {
                     "class_name": "Sequential",
                     "name": "inner",
-                    "config": {"name": "inner", "layers": [
-                        {"class_name": "InputLayer", "config": {"name": "i", "batch_input_shape": [None, 2]}},
-                        {"class_name": "DepthwiseConv2D", "config": {"name": "dw", "groups": 1}},
-                    ]},
+                    "config": {
+                        "name": "inner",
+                        "layers": [
+                            {
+                                "class_name": "InputLayer",
+                                "config": {"name": "i", "batch_input_shape": [None, 2]},
+                            },
+                            {
+                                "class_name": "DepthwiseConv2D",
+                                "config": {"name": "dw", "groups": 1},
+                            },
+                        ],
+                    },
                     "inbound_nodes": [[["x", 0, 0, {}]]],
                 },
             ],
@@ -153,9 +191,14 @@ def test_nested_model_node_numbering():
     fixed, problems = keras3_compatible_config(config)
     assert len(problems) == 1 and "inner" in problems[0]
     inner = fixed["config"]["layers"][1]["config"]
-    assert [x["class_name"] for x in inner["layers"]] == ["InputLayer", "DepthwiseConv2D"]
+    assert [x["class_name"] for x in inner["layers"]] == [
+        "InputLayer",
+        "DepthwiseConv2D",
+    ]
     assert "groups" not in inner["layers"][1]["config"]
-    assert "groups" in config["config"]["layers"][1]["config"]["layers"][1]["config"]  # input not modified
+    assert (
+        "groups" in config["config"]["layers"][1]["config"]["layers"][1]["config"]
+    )  # input not modified
     k3 = keras3_config(config)
     assert k3["config"]["output_layers"] == [["inner", 0, 0]]
 
@@ -178,23 +221,42 @@ def test_keras_archive_layout(tmp_path):
     convert(_layers("rnn", tmp_path), archive, output_format="keras_keras")
     with zipfile.ZipFile(archive) as z:
         infos = z.infolist()
-        assert [i.filename for i in infos] == ["metadata.json", "config.json", "model.weights.h5"]
-        assert all(i.compress_type == zipfile.ZIP_STORED and i.date_time == (1980, 1, 1, 0, 0, 0) for i in infos)
+        assert [i.filename for i in infos] == [
+            "metadata.json",
+            "config.json",
+            "model.weights.h5",
+        ]
+        assert all(
+            i.compress_type == zipfile.ZIP_STORED
+            and i.date_time == (1980, 1, 1, 0, 0, 0)
+            for i in infos
+        )
         metadata = json.loads(z.read("metadata.json"))
         config = json.loads(z.read("config.json"))
         with z.open("model.weights.h5") as member, h5py.File(member, "r") as f:
             datasets = []
-            f.visititems(lambda name, obj: datasets.append(name) if isinstance(obj, h5py.Dataset) else None)
+            f.visititems(
+                lambda name, obj: (
+                    datasets.append(name) if isinstance(obj, h5py.Dataset) else None
+                )
+            )
             assert f["layers/lstm/vars"].attrs["name"] == "lstm"
             assert f["vars"].attrs["name"] == "rnn"
     assert metadata["keras_version"].startswith("3.")
-    assert config["module"] == "keras.src.models.functional" and config["registered_name"] == "Functional"
+    assert (
+        config["module"] == "keras.src.models.functional"
+        and config["registered_name"] == "Functional"
+    )
     layers = config["config"]["layers"]
     assert layers[0]["config"]["batch_shape"] == [None, 7]
     assert layers[1]["config"]["dtype"]["class_name"] == "DTypePolicy"
     assert all(x["module"] == "keras.layers" for x in layers)
     assert sorted(datasets) == sorted(
-        [f"layers/bidirectional/{side}_layer/cell/vars/{i}" for side in ("forward", "backward") for i in range(3)]
+        [
+            f"layers/bidirectional/{side}_layer/cell/vars/{i}"
+            for side in ("forward", "backward")
+            for i in range(3)
+        ]
         + [f"layers/lstm/cell/vars/{i}" for i in range(3)]
         + ["layers/embedding/vars/0", "layers/dense/vars/0", "layers/dense/vars/1"]
     )
@@ -203,7 +265,11 @@ def test_keras_archive_layout(tmp_path):
 def test_keras_archive_nested_paths(tmp_path):
     archive = tmp_path / "nested.keras"
     convert(_layers("nested", tmp_path), archive, output_format="keras_keras")
-    with zipfile.ZipFile(archive) as z, z.open("model.weights.h5") as member, h5py.File(member, "r") as f:
+    with (
+        zipfile.ZipFile(archive) as z,
+        z.open("model.weights.h5") as member,
+        h5py.File(member, "r") as f,
+    ):
         assert f["layers/sequential/layers/dense/vars/0"].shape == (7, 10)
         assert f["layers/sequential/layers/dense_1/vars/1"].shape == (6,)
         assert f["layers/dense_1/vars/0"].shape == (6, 2)
@@ -219,16 +285,33 @@ def test_keras3_config_translation():
     config = keras3_config(
         {
             "class_name": "Sequential",
-            "config": {"name": "s", "layers": [
-                {"class_name": "Dense", "config": {"name": "d", "batch_input_shape": [None, 3], "dtype": "float32",
-                                                   "units": 2, "kernel_initializer": {"class_name": "Zeros",
-                                                                                      "config": {}}}},
-                {"class_name": "BatchNormalization", "config": {"name": "bn", "axis": [1]}},
-            ]},
+            "config": {
+                "name": "s",
+                "layers": [
+                    {
+                        "class_name": "Dense",
+                        "config": {
+                            "name": "d",
+                            "batch_input_shape": [None, 3],
+                            "dtype": "float32",
+                            "units": 2,
+                            "kernel_initializer": {"class_name": "Zeros", "config": {}},
+                        },
+                    },
+                    {
+                        "class_name": "BatchNormalization",
+                        "config": {"name": "bn", "axis": [1]},
+                    },
+                ],
+            },
         }
     )
     layers = config["config"]["layers"]
-    assert [x["class_name"] for x in layers] == ["InputLayer", "Dense", "BatchNormalization"]
+    assert [x["class_name"] for x in layers] == [
+        "InputLayer",
+        "Dense",
+        "BatchNormalization",
+    ]
     assert layers[0]["config"]["batch_shape"] == [None, 3]
     assert "batch_input_shape" not in layers[1]["config"]
     assert layers[1]["config"]["kernel_initializer"]["module"] == "keras.initializers"
@@ -238,7 +321,9 @@ def test_keras3_config_translation():
 # --- determinism -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("output_format,name", [("keras", "m.h5"), ("keras_keras", "m.keras")])
+@pytest.mark.parametrize(
+    "output_format,name", [("keras", "m.h5"), ("keras_keras", "m.keras")]
+)
 def test_outputs_are_byte_identical(output_format, name, tmp_path):
     layers = _layers("cnn", tmp_path)
     first, second = tmp_path / "a" / name, tmp_path / "b" / name
@@ -251,12 +336,24 @@ def test_outputs_are_byte_identical(output_format, name, tmp_path):
 
 def test_layers_to_layers_is_byte_identical(tmp_path):
     layers = _layers("cnn", tmp_path)
-    convert(layers, tmp_path / "a", output_format="tfjs_layers_model", weight_shard_size_bytes=999)
-    convert(layers, tmp_path / "b", output_format="tfjs_layers_model", weight_shard_size_bytes=999)
+    convert(
+        layers,
+        tmp_path / "a",
+        output_format="tfjs_layers_model",
+        weight_shard_size_bytes=999,
+    )
+    convert(
+        layers,
+        tmp_path / "b",
+        output_format="tfjs_layers_model",
+        weight_shard_size_bytes=999,
+    )
     files = sorted(p.name for p in (tmp_path / "a").iterdir())
     assert files == sorted(p.name for p in (tmp_path / "b").iterdir())
     for name in files:
-        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+        assert (tmp_path / "a" / name).read_bytes() == (
+            tmp_path / "b" / name
+        ).read_bytes()
 
 
 # --- layers → layers ---------------------------------------------------------------------------
@@ -265,14 +362,27 @@ def test_layers_to_layers_is_byte_identical(tmp_path):
 def test_reshard_and_split(tmp_path, tfjs):
     layers = _layers("cnn", tmp_path)
     out = tmp_path / "out"
-    convert(layers, out, output_format="tfjs_layers_model", weight_shard_size_bytes=500, split_weights_by_layer=True)
+    convert(
+        layers,
+        out,
+        output_format="tfjs_layers_model",
+        weight_shard_size_bytes=500,
+        split_weights_by_layer=True,
+    )
     model = json.loads((out / "model.json").read_text())
     assert len(model["weightsManifest"]) > 3
     assert any(len(g["paths"]) > 1 for g in model["weightsManifest"])
-    assert all((out / p).stat().st_size <= 500 for g in model["weightsManifest"] for p in g["paths"])
+    assert all(
+        (out / p).stat().st_size <= 500
+        for g in model["weightsManifest"]
+        for p in g["paths"]
+    )
     for group in model["weightsManifest"]:  # one layer per group
         assert len({w["name"].split("/")[0] for w in group["weights"]}) == 1
-    assert model["modelTopology"] == json.loads((layers / "model.json").read_text())["modelTopology"]
+    assert (
+        model["modelTopology"]
+        == json.loads((layers / "model.json").read_text())["modelTopology"]
+    )
     _predict_ok(tfjs, out, "cnn")
 
 
@@ -280,13 +390,17 @@ def test_requantize_warns_and_stays_close(tmp_path, tfjs):
     layers = _layers("mlp", tmp_path)
     q8 = tmp_path / "q8"
     convert(layers, q8, output_format="tfjs_layers_model", quantize_uint8=True)
-    result = convert(q8, tmp_path / "f16", output_format="tfjs_layers_model", quantize_float16=True)
+    result = convert(
+        q8, tmp_path / "f16", output_format="tfjs_layers_model", quantize_float16=True
+    )
     assert any("compound" in w for w in result.warnings)
     _predict_ok(tfjs, tmp_path / "f16", "mlp", tol=TOLERANCE["uint8"])
     plain = convert(q8, tmp_path / "f32", output_format="tfjs_layers_model")
     assert any("dequantized" in w for w in plain.warnings)
     model = json.loads((tmp_path / "f32" / "model.json").read_text())
-    assert all("quantization" not in w for g in model["weightsManifest"] for w in g["weights"])
+    assert all(
+        "quantization" not in w for g in model["weightsManifest"] for w in g["weights"]
+    )
 
 
 def test_quantized_input_to_h5_warns(tmp_path):
@@ -325,7 +439,9 @@ def test_missing_weight_file(tmp_path):
 def test_weight_missing_from_manifest(tmp_path):
     layers = _layers("mlp", tmp_path)
     model = json.loads((layers / "model.json").read_text())
-    dropped = model["weightsManifest"][0]["weights"].pop()  # the last bias; the shard is then too long
+    dropped = model["weightsManifest"][0][
+        "weights"
+    ].pop()  # the last bias; the shard is then too long
     (layers / "model.json").write_text(json.dumps(model))
     with pytest.raises(ConversionError) as caught:
         convert(layers, tmp_path / "m.keras", output_format="keras_keras")
@@ -351,7 +467,12 @@ def test_weights_only_model_json_cannot_become_keras(tmp_path):
     with pytest.raises(UnsupportedModelError, match="weights-only"):
         convert(out, tmp_path / "m.h5", output_format="keras")
     # ... but it can still be re-sharded
-    convert(out, tmp_path / "resharded", output_format="tfjs_layers_model", weight_shard_size_bytes=100)
+    convert(
+        out,
+        tmp_path / "resharded",
+        output_format="tfjs_layers_model",
+        weight_shard_size_bytes=100,
+    )
     before = read_layers_model(out, require_topology=False).weights
     after = read_layers_model(tmp_path / "resharded", require_topology=False).weights
     assert [w.name for w in before] == [w.name for w in after]

@@ -117,7 +117,9 @@ def numpy_dtype(dtype: str) -> np.dtype:
 
 def dtype_of(array: np.ndarray) -> DType:
     """Return the TF dtype name of a numpy array (``bytes``/``str`` arrays are ``DT_STRING``)."""
-    dt = array.dtype if isinstance(array, np.ndarray) or hasattr(array, "iter_chunks") else np.asarray(array).dtype
+    from tfjs_lite.lazy_tensor import LazyTensor
+
+    dt = array.dtype if isinstance(array, (np.ndarray, LazyTensor)) else np.asarray(array).dtype
     if dt.kind in ("S", "U", "O"):
         return DType("DT_STRING")
     return DType(_BY_NUMPY[dt])

@@ -222,9 +222,20 @@ def _contains_tensor(value: Any) -> bool:
     return False
 
 
+def _shift_node_index(history: list[Any], models: frozenset[str] | set[str]) -> int:
+    # Keras 3 numbers a nested model's calls from 0; tfjs-layers (like tf.keras 2) gives the
+    # nested model a node of its own first, so calls count from 1.
+    index = history[1]
+    return index + 1 if history[0] in models and isinstance(index, int) else index
+
+
 def _node(node: Any, name: str, class_name: str, issues: list[LayerIssue], models: frozenset[str] | set[str]) -> Any:
-    if isinstance(node, list):  # already the Keras 2 form
-        return node
+    if isinstance(node, list):  # the Keras 2 list form, which Keras 3 still accepts (same numbering)
+        return [
+            [entry[0], _shift_node_index(entry, models), *entry[2:]] if isinstance(entry, list) and len(entry) >= 3
+            else entry
+            for entry in node
+        ]
     if not isinstance(node, dict):
         issues.append(LayerIssue(name, class_name, "has an unreadable inbound node"))
         return []
@@ -238,12 +249,7 @@ def _node(node: Any, name: str, class_name: str, issues: list[LayerIssue], model
         elif value is not None:
             kwargs[key] = _clean(value)
     return [
-        [
-            history[0],
-            history[1] + (1 if history[0] in models and isinstance(history[1], int) else 0),
-            history[2],
-            dict(kwargs),
-        ]
+        [history[0], _shift_node_index(history, models), history[2], dict(kwargs)]
         for history in tensors
     ]
 

@@ -12,14 +12,21 @@ from pathlib import Path
 from tfjs_lite.options import ConvertOptions
 from tfjs_lite.readers.tfjs_layers import LayersModel, read_layers_model
 from tfjs_lite.report import Report
-from tfjs_lite.writers.keras_h5 import assign_weights, keras2_version, keras3_compatible_config, write_keras_h5
+from tfjs_lite.writers.keras_h5 import (
+    assign_weights,
+    keras2_version,
+    keras3_compatible_config,
+    write_keras_h5,
+)
 
 __all__ = ["run_h5", "run_keras_archive"]
 
 
 def _read(input_path: Path, options: ConvertOptions, report: Report) -> LayersModel:
     if options.quantization.active:
-        report.warn("--quantize_* flags do not apply to Keras outputs; they are ignored")
+        report.warn(
+            "--quantize_* flags do not apply to Keras outputs; they are ignored"
+        )
     model = read_layers_model(input_path)
     if model.quantized:
         kinds = sorted({w.quantization for w in model.weights if w.quantization})
@@ -30,22 +37,32 @@ def _read(input_path: Path, options: ConvertOptions, report: Report) -> LayersMo
     return model
 
 
-def run_h5(input_path: Path, staging: Path, options: ConvertOptions, report: Report) -> None:
+def run_h5(
+    input_path: Path, staging: Path, options: ConvertOptions, report: Report
+) -> None:
     """Write ``staging`` (a file) as a Keras 2 HDF5 model that tf_keras 2.x and Keras 3 load."""
     model = _read(input_path, options, report)
     assert model.model_config is not None
     config, problems = keras3_compatible_config(model.model_config)
     for problem in problems:
-        report.warn(f"{problem}; tf_keras 2.x loads the .h5, for Keras 3 use --output_format keras_keras")
+        report.warn(
+            f"{problem}; tf_keras 2.x loads the .h5, for Keras 3 use --output_format keras_keras"
+        )
     layers = assign_weights(config, [(w.name, w.value) for w in model.weights])
-    write_keras_h5(staging, config, layers, keras_version=keras2_version(model.keras_version))
+    write_keras_h5(
+        staging, config, layers, keras_version=keras2_version(model.keras_version)
+    )
 
 
-def run_keras_archive(input_path: Path, staging: Path, options: ConvertOptions, report: Report) -> None:
+def run_keras_archive(
+    input_path: Path, staging: Path, options: ConvertOptions, report: Report
+) -> None:
     """Write ``staging`` (a file) as a Keras 3 ``.keras`` archive."""
     from tfjs_lite.writers.keras_archive import write_keras_archive
 
     model = _read(input_path, options, report)
     assert model.model_config is not None
-    layers = assign_weights(model.model_config, [(w.name, w.value) for w in model.weights])
+    layers = assign_weights(
+        model.model_config, [(w.name, w.value) for w in model.weights]
+    )
     write_keras_archive(staging, model.model_config, layers, report=report)

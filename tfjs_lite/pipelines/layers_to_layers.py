@@ -13,7 +13,6 @@ every layer gets its own group, layers in name order as the official converter i
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Dict, List
 
 from tfjs_lite.options import ConvertOptions
 from tfjs_lite.readers.tfjs_layers import LayersModel, read_layers_model
@@ -25,28 +24,41 @@ from tfjs_lite.writers.weights import WeightEntry
 __all__ = ["run"]
 
 
-def _layer_groups(model: LayersModel) -> List[List[WeightEntry]]:
+def _layer_groups(model: LayersModel) -> list[list[WeightEntry]]:
     if model.model_config is not None:
-        layers = assign_weights(model.model_config, [(w.name, w.value) for w in model.weights])
-        return [[WeightEntry(n, v) for n, v in x.weights] for x in sorted(layers, key=lambda x: x.name)]
-    groups: Dict[str, List[WeightEntry]] = {}
+        layers = assign_weights(
+            model.model_config, [(w.name, w.value) for w in model.weights]
+        )
+        return [
+            [WeightEntry(n, v) for n, v in x.weights]
+            for x in sorted(layers, key=lambda x: x.name)
+        ]
+    groups: dict[str, list[WeightEntry]] = {}
     for w in model.weights:
-        groups.setdefault(w.name.split("/", 1)[0], []).append(WeightEntry(w.name, w.value))
+        groups.setdefault(w.name.split("/", 1)[0], []).append(
+            WeightEntry(w.name, w.value)
+        )
     return list(groups.values())
 
 
-def run(input_path: Path, staging: Path, options: ConvertOptions, report: Report) -> None:
+def run(
+    input_path: Path, staging: Path, options: ConvertOptions, report: Report
+) -> None:
     """Rewrite the layers model at ``input_path`` into the folder ``staging``."""
     model = read_layers_model(input_path, require_topology=False)
     if model.quantized:
-        kinds = ", ".join(sorted({w.quantization for w in model.weights if w.quantization}))
+        kinds = ", ".join(
+            sorted({w.quantization for w in model.weights if w.quantization})
+        )
         if options.quantization.active:
             report.warn(
                 f"the input's weights are already quantized ({kinds}); they are dequantized and quantized "
                 "again, so the two quantization errors compound"
             )
         else:
-            report.warn(f"the input's weights are quantized ({kinds}); they are written dequantized, as float32")
+            report.warn(
+                f"the input's weights are quantized ({kinds}); they are written dequantized, as float32"
+            )
     if options.split_weights_by_layer:
         layers = _layer_groups(model)
     else:
@@ -54,4 +66,6 @@ def run(input_path: Path, staging: Path, options: ConvertOptions, report: Report
     topology = model.model_json.get("modelTopology")
     metadata = dict(model.model_json.get("userDefinedMetadata") or {})
     metadata.update(options.metadata or {})
-    write_layers_model(staging, topology, layers, options.replace(metadata=metadata), report)
+    write_layers_model(
+        staging, topology, layers, options.replace(metadata=metadata), report
+    )

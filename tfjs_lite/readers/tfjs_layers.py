@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 import numpy as np
 
@@ -33,7 +33,9 @@ class WeightValue:
     name: str
     value: np.ndarray
     stored_dtype: str  # the manifest dtype ("float32", "int32", "string", …)
-    quantization: Optional[str] = None  # "uint8" / "uint16" / "float16" when stored quantized
+    quantization: str | None = (
+        None  # "uint8" / "uint16" / "float16" when stored quantized
+    )
     group: int = 0  # index of the manifest group the weight came from
 
 
@@ -42,17 +44,19 @@ class LayersModel:
     """A parsed TF.js layers model."""
 
     path: Path  # the model.json
-    model_json: Dict[str, Any]
-    model_config: Optional[Dict[str, Any]]  # {"class_name", "config"}; None for weights-only files
-    keras_version: Optional[str]
-    backend: Optional[str]
-    weights: List[WeightValue] = field(default_factory=list)
+    model_json: dict[str, Any]
+    model_config: (
+        dict[str, Any] | None
+    )  # {"class_name", "config"}; None for weights-only files
+    keras_version: str | None
+    backend: str | None
+    weights: list[WeightValue] = field(default_factory=list)
 
     @property
     def quantized(self) -> bool:
         return any(w.quantization for w in self.weights)
 
-    def weight_dict(self) -> Dict[str, np.ndarray]:
+    def weight_dict(self) -> dict[str, np.ndarray]:
         return {w.name: w.value for w in self.weights}
 
 
@@ -69,7 +73,7 @@ def find_model_json(path: Path) -> Path:
     return path
 
 
-def _read_json(model_json: Path) -> Dict[str, Any]:
+def _read_json(model_json: Path) -> dict[str, Any]:
     try:
         from tfjs_lite.readers.tfjs_weights import read_model_json
     except ImportError:  # pragma: no cover - the shared reader is part of the package
@@ -81,13 +85,17 @@ def _read_json(model_json: Path) -> Dict[str, Any]:
             with open(model_json, encoding="utf-8") as f:
                 data = json.load(f)
         except (OSError, ValueError) as e:
-            raise ModelFormatError(f"not a readable model.json ({e})", path=model_json) from None
+            raise ModelFormatError(
+                f"not a readable model.json ({e})", path=model_json
+            ) from None
     if not isinstance(data, dict):
         raise ModelFormatError("model.json is not a JSON object", path=model_json)
     return data
 
 
-def _split_topology(topology: Any, model_json: Path) -> Tuple[Dict[str, Any], Optional[str], Optional[str]]:
+def _split_topology(
+    topology: Any, model_json: Path
+) -> tuple[dict[str, Any], str | None, str | None]:
     if not isinstance(topology, dict):
         raise ModelFormatError('"modelTopology" is not a JSON object', path=model_json)
     keras_version = topology.get("keras_version")
@@ -95,13 +103,22 @@ def _split_topology(topology: Any, model_json: Path) -> Tuple[Dict[str, Any], Op
     if "model_config" in topology:
         config = topology["model_config"]
     elif "class_name" in topology:  # tfjs-layers' own model.save() form
-        config = {k: v for k, v in topology.items() if k not in ("keras_version", "backend")}
+        config = {
+            k: v for k, v in topology.items() if k not in ("keras_version", "backend")
+        }
     else:
-        raise ModelFormatError('"modelTopology" has neither "model_config" nor "class_name"', path=model_json)
+        raise ModelFormatError(
+            '"modelTopology" has neither "model_config" nor "class_name"',
+            path=model_json,
+        )
     if not isinstance(config, dict) or not isinstance(config.get("class_name"), str):
-        raise ModelFormatError('"modelTopology.model_config" has no "class_name"', path=model_json)
+        raise ModelFormatError(
+            '"modelTopology.model_config" has no "class_name"', path=model_json
+        )
     if not isinstance(config.get("config"), (dict, list)):
-        raise ModelFormatError('"modelTopology.model_config" has no "config"', path=model_json)
+        raise ModelFormatError(
+            '"modelTopology.model_config" has no "config"', path=model_json
+        )
     return (
         config,
         keras_version if isinstance(keras_version, str) else None,
@@ -127,14 +144,22 @@ def read_layers_model(path: Path, *, require_topology: bool = True) -> LayersMod
     data = _read_json(model_json)
     fmt = data.get("format")
     if fmt not in (None, "layers-model"):
-        raise ModelFormatError(f'"format" is {fmt!r}, not a layers model', path=model_json)
+        raise ModelFormatError(
+            f'"format" is {fmt!r}, not a layers model', path=model_json
+        )
     if "modelTopology" not in data:
-        raise ModelFormatError('Field "modelTopology" is missing from model.json', path=model_json)
+        raise ModelFormatError(
+            'Field "modelTopology" is missing from model.json', path=model_json
+        )
     if "weightsManifest" not in data:
-        raise ModelFormatError('Field "weightsManifest" is missing from model.json', path=model_json)
+        raise ModelFormatError(
+            'Field "weightsManifest" is missing from model.json', path=model_json
+        )
     manifest = data["weightsManifest"]
     if not isinstance(manifest, list) or not all(isinstance(g, dict) for g in manifest):
-        raise ModelFormatError('"weightsManifest" is not a list of groups', path=model_json)
+        raise ModelFormatError(
+            '"weightsManifest" is not a list of groups', path=model_json
+        )
 
     topology = data["modelTopology"]
     if topology is None:
@@ -150,19 +175,23 @@ def read_layers_model(path: Path, *, require_topology: bool = True) -> LayersMod
     from tfjs_lite.readers.tfjs_weights import read_weights
 
     entries = read_weights(manifest, model_json.parent)
-    group_of: Dict[str, int] = {}
+    group_of: dict[str, int] = {}
     for g, group in enumerate(manifest):
         for spec in group.get("weights") or []:
             if isinstance(spec, dict) and isinstance(spec.get("name"), str):
                 group_of.setdefault(spec["name"], g)
-    weights: List[WeightValue] = []
+    weights: list[WeightValue] = []
     seen: set = set()
     for spec, value in entries:
         name = spec.get("name")
         if not isinstance(name, str) or not name:
-            raise ModelFormatError("a weight in weightsManifest has no name", path=model_json)
+            raise ModelFormatError(
+                "a weight in weightsManifest has no name", path=model_json
+            )
         if name in seen:
-            raise ModelFormatError(f"duplicate weight name {name!r} in weightsManifest", path=model_json)
+            raise ModelFormatError(
+                f"duplicate weight name {name!r} in weightsManifest", path=model_json
+            )
         seen.add(name)
         quant = spec.get("quantization")
         weights.append(

@@ -57,9 +57,11 @@ def read_model_json(path: Union[str, Path]) -> Dict[str, Any]:
     except UnicodeDecodeError as e:
         raise ModelFormatError("model.json is not UTF-8 text", path=path) from e
     try:
-        model = json.loads(text)
+        model = json.loads(text, parse_constant=_reject_constant)
     except ValueError as e:
         raise ModelFormatError(f"not valid JSON: {e}", path=path) from e
+    except RecursionError:
+        raise ModelFormatError("not valid JSON: nested too deeply", path=path) from None
     if not isinstance(model, dict):
         raise ModelFormatError("model.json must hold a JSON object", path=path)
     missing = [k for k in ("modelTopology", "weightsManifest") if k not in model]
@@ -70,6 +72,11 @@ def read_model_json(path: Union[str, Path]) -> Dict[str, Any]:
     if not isinstance(model["weightsManifest"], list):
         raise ModelFormatError("weightsManifest must be a list of groups", path=path)
     return model
+
+
+def _reject_constant(name: str) -> Any:
+    # JSON has no NaN/Infinity; TF.js's JSON.parse rejects them, so a model.json holding one is broken.
+    raise ValueError(f"{name} is not a JSON value")
 
 
 def read_weights(manifest: List[Dict[str, Any]], directory: Path) -> List[Tuple[Dict[str, Any], np.ndarray]]:
@@ -141,9 +148,12 @@ def _spec_layout(spec: Any) -> Tuple[str, Tuple[int, ...], int, np.dtype]:
     for d in shape:
         count *= d
     dtype = spec.get("dtype")
+    if not isinstance(dtype, str):
+        raise ModelFormatError(f"weight {name!r}: dtype {dtype!r} is not a string")
     quantization = spec.get("quantization")
     if quantization is not None:
-        if not isinstance(quantization, dict) or quantization.get("dtype") not in _QUANTIZED:
+        q_dtype = quantization.get("dtype") if isinstance(quantization, dict) else None
+        if not isinstance(q_dtype, str) or q_dtype not in _QUANTIZED:
             raise ModelFormatError(f"weight {name!r}: unknown quantization {quantization!r}")
         if dtype not in ("float32", "int32"):
             raise ModelFormatError(f"weight {name!r}: a quantized weight must be float32 or int32, not {dtype!r}")

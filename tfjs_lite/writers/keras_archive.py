@@ -22,8 +22,9 @@ import io
 import json
 import re
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any
 
 import numpy as np
 
@@ -36,13 +37,12 @@ from tfjs_lite.writers.keras_h5 import (
     _new_group,
     _shift_refs,
     expected_weight_count,
-    is_model_class,
     layer_name,
     model_layers,
     nested_node_offsets,
 )
 
-__all__ = ["KERAS3_VERSION", "DATE_SAVED", "keras3_config", "write_keras_archive"]
+__all__ = ["DATE_SAVED", "KERAS3_VERSION", "keras3_config", "write_keras_archive"]
 
 KERAS3_VERSION = "3.15.1"
 # A fixed save date keeps the archive byte-identical from run to run.
@@ -56,7 +56,11 @@ _CLASS_RENAMES = {
     "UnifiedGRU": "GRU",
     "UnifiedLSTM": "LSTM",
 }
-_RNN_CELL_NAMES = {"LSTM": "lstm_cell", "GRU": "gru_cell", "SimpleRNN": "simple_rnn_cell"}
+_RNN_CELL_NAMES = {
+    "LSTM": "lstm_cell",
+    "GRU": "gru_cell",
+    "SimpleRNN": "simple_rnn_cell",
+}
 _OBJECT_MODULES = (
     ("_initializer", "keras.initializers"),
     ("_regularizer", "keras.regularizers"),
@@ -78,11 +82,20 @@ def to_snake_case(name: str) -> str:
 def _dtype_policy(dtype: Any) -> Any:
     if isinstance(dtype, str):
         name = dtype
-    elif isinstance(dtype, dict) and isinstance(dtype.get("config"), dict) and "name" in dtype["config"]:
+    elif (
+        isinstance(dtype, dict)
+        and isinstance(dtype.get("config"), dict)
+        and "name" in dtype["config"]
+    ):
         name = dtype["config"]["name"]
     else:
         return dtype
-    return {"module": "keras", "class_name": "DTypePolicy", "config": {"name": name}, "registered_name": None}
+    return {
+        "module": "keras",
+        "class_name": "DTypePolicy",
+        "config": {"name": name},
+        "registered_name": None,
+    }
 
 
 def _keras_object(obj: Any, module: str) -> Any:
@@ -99,7 +112,7 @@ def _keras_object(obj: Any, module: str) -> Any:
     }
 
 
-def _input_layer(name: str, batch_shape: Any, dtype: Any) -> Dict[str, Any]:
+def _input_layer(name: str, batch_shape: Any, dtype: Any) -> dict[str, Any]:
     dtype_name = dtype if isinstance(dtype, str) else "float32"
     return {
         "module": "keras.layers",
@@ -116,14 +129,23 @@ def _input_layer(name: str, batch_shape: Any, dtype: Any) -> Dict[str, Any]:
     }
 
 
-def _layer_config(cfg: Dict[str, Any], class_name: str) -> Dict[str, Any]:
-    out: Dict[str, Any] = {}
+def _layer_config(cfg: dict[str, Any], class_name: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
     for key, value in cfg.items():
         if key == "dtype" and class_name != "InputLayer":
             value = _dtype_policy(value)
-        elif key in ("layer", "backward_layer", "cell") and isinstance(value, dict) and "class_name" in value:
+        elif (
+            key in ("layer", "backward_layer", "cell")
+            and isinstance(value, dict)
+            and "class_name" in value
+        ):
             value = _layer(value)
-        elif key == "axis" and isinstance(value, list) and len(value) == 1 and isinstance(value[0], int):
+        elif (
+            key == "axis"
+            and isinstance(value, list)
+            and len(value) == 1
+            and isinstance(value[0], int)
+        ):
             value = value[0]
         else:
             for suffix, module in _OBJECT_MODULES:
@@ -138,16 +160,22 @@ def _layer_config(cfg: Dict[str, Any], class_name: str) -> Dict[str, Any]:
     return out
 
 
-def _layer(layer: Dict[str, Any]) -> Dict[str, Any]:
-    class_name = _CLASS_RENAMES.get(str(layer.get("class_name")), str(layer.get("class_name")))
+def _layer(layer: dict[str, Any]) -> dict[str, Any]:
+    class_name = _CLASS_RENAMES.get(
+        str(layer.get("class_name")), str(layer.get("class_name"))
+    )
     if class_name in ("Sequential", "Functional"):
         return _model(layer, class_name)
     cfg = layer.get("config") if isinstance(layer.get("config"), dict) else {}
     if class_name != "InputLayer":
-        cfg = {k: v for k, v in cfg.items() if k not in ("batch_input_shape", "input_shape")}
+        cfg = {
+            k: v
+            for k, v in cfg.items()
+            if k not in ("batch_input_shape", "input_shape")
+        }
         if class_name == "Embedding" and cfg.get("input_length", 0) is None:
             cfg.pop("input_length")
-    result: Dict[str, Any] = {
+    result: dict[str, Any] = {
         "module": "keras.layers",
         "class_name": class_name,
         "config": _layer_config(cfg, class_name),
@@ -159,12 +187,12 @@ def _layer(layer: Dict[str, Any]) -> Dict[str, Any]:
     return result
 
 
-def _model(model: Dict[str, Any], class_name: str) -> Dict[str, Any]:
+def _model(model: dict[str, Any], class_name: str) -> dict[str, Any]:
     cfg = model.get("config")
     if isinstance(cfg, list):  # Keras < 2.2 Sequential
         cfg = {"name": "sequential", "layers": cfg}
     cfg = dict(cfg or {})
-    layers: List[Dict[str, Any]] = []
+    layers: list[dict[str, Any]] = []
     for i, sub in enumerate(cfg.get("layers") or []):
         sub_cfg = sub.get("config") if isinstance(sub.get("config"), dict) else {}
         if (
@@ -173,10 +201,15 @@ def _model(model: Dict[str, Any], class_name: str) -> Dict[str, Any]:
             and sub.get("class_name") != "InputLayer"
             and isinstance(sub_cfg.get("batch_input_shape"), list)
         ):
-            layers.append(_input_layer(f"{sub_cfg.get('name', 'layer')}_input", sub_cfg["batch_input_shape"],
-                                       sub_cfg.get("dtype")))
+            layers.append(
+                _input_layer(
+                    f"{sub_cfg.get('name', 'layer')}_input",
+                    sub_cfg["batch_input_shape"],
+                    sub_cfg.get("dtype"),
+                )
+            )
         layers.append(_layer(sub))
-    new_cfg: Dict[str, Any] = {"name": cfg.get("name")}
+    new_cfg: dict[str, Any] = {"name": cfg.get("name")}
     if "trainable" in cfg:
         new_cfg["trainable"] = cfg["trainable"]
     for key, value in cfg.items():
@@ -187,15 +220,19 @@ def _model(model: Dict[str, Any], class_name: str) -> Dict[str, Any]:
         module, registered = "keras.src.models.functional", "Functional"
     else:
         module, registered = "keras", None
-    result: Dict[str, Any] = {"module": module, "class_name": class_name, "config": new_cfg,
-                              "registered_name": registered}
+    result: dict[str, Any] = {
+        "module": module,
+        "class_name": class_name,
+        "config": new_cfg,
+        "registered_name": registered,
+    }
     for key in ("name", "inbound_nodes"):
         if key in model:
             result[key] = model[key]
     return result
 
 
-def _renumber_nested_nodes(model: Dict[str, Any]) -> None:
+def _renumber_nested_nodes(model: dict[str, Any]) -> None:
     """Make node indices of nested models 0-based, as Keras 3 counts them (recursively)."""
     if model.get("class_name") not in ("Sequential", "Functional"):
         return
@@ -209,12 +246,16 @@ def _renumber_nested_nodes(model: Dict[str, Any]) -> None:
     _shift_refs(layers, cfg, shifted)
 
 
-def keras3_config(model_config: Dict[str, Any]) -> Dict[str, Any]:
+def keras3_config(model_config: dict[str, Any]) -> dict[str, Any]:
     """The Keras 3 ``config.json`` content for a Keras 2 style model config."""
     config = json.loads(json.dumps(model_config))
-    class_name = _CLASS_RENAMES.get(str(config.get("class_name")), str(config.get("class_name")))
+    class_name = _CLASS_RENAMES.get(
+        str(config.get("class_name")), str(config.get("class_name"))
+    )
     if class_name not in ("Sequential", "Functional"):
-        raise UnsupportedModelError(f"the top of the model config is a {class_name}, not a Sequential or Functional model")
+        raise UnsupportedModelError(
+            f"the top of the model config is a {class_name}, not a Sequential or Functional model"
+        )
     _drop_refused_keys(config)
     result = _model(config, class_name)
     _renumber_nested_nodes(result)
@@ -226,18 +267,20 @@ def keras3_config(model_config: Dict[str, Any]) -> Dict[str, Any]:
 # Weights: model.weights.h5
 
 
-def _split_nested(layer: Dict[str, Any], weights: List[Tuple[str, np.ndarray]]) -> List[List[Tuple[str, np.ndarray]]]:
+def _split_nested(
+    layer: dict[str, Any], weights: list[tuple[str, np.ndarray]]
+) -> list[list[tuple[str, np.ndarray]]]:
     """Share a nested model's weights among its ``layers`` (by the layer names inside the weight names)."""
     from tfjs_lite.writers.keras_h5 import _owned_names
 
     subs = model_layers(layer)
-    owner: Dict[str, int] = {}
+    owner: dict[str, int] = {}
     for i, sub in enumerate(subs):
         owner.setdefault(layer_name(sub), i)
     for i, sub in enumerate(subs):
         for name in _owned_names(sub)[1:]:
             owner.setdefault(name, i)
-    parts: List[List[Tuple[str, np.ndarray]]] = [[] for _ in subs]
+    parts: list[list[tuple[str, np.ndarray]]] = [[] for _ in subs]
     own = layer_name(layer)
     for name, value in weights:
         segments = name.split("/")
@@ -246,12 +289,14 @@ def _split_nested(layer: Dict[str, Any], weights: List[Tuple[str, np.ndarray]]) 
         else:
             index = next((owner[s] for s in segments[:-1] if s in owner), None)  # type: ignore[arg-type]
         if index is None:
-            raise ModelFormatError(f"weight {name!r} does not belong to any layer of nested model {own!r}")
+            raise ModelFormatError(
+                f"weight {name!r} does not belong to any layer of nested model {own!r}"
+            )
         parts[index].append((name, value))
     return parts
 
 
-def _split_bidirectional(layer: Dict[str, Any], weights: List[Tuple[str, np.ndarray]]):
+def _split_bidirectional(layer: dict[str, Any], weights: list[tuple[str, np.ndarray]]):
     forward = [w for w in weights if "/forward_" in "/" + w[0]]
     backward = [w for w in weights if "/backward_" in "/" + w[0]]
     if len(forward) + len(backward) != len(weights) or len(forward) != len(backward):
@@ -270,18 +315,28 @@ class _Writer:
             node = node[part] if part in node else _new_group(node, part)
         return node
 
-    def vars(self, path: str, name: str, weights: Sequence[Tuple[str, np.ndarray]]) -> None:
+    def vars(
+        self, path: str, name: str, weights: Sequence[tuple[str, np.ndarray]]
+    ) -> None:
         group = self.group(f"{path}/vars" if path else "vars")
         group.attrs["name"] = name
         for i, (weight_name, value) in enumerate(weights):
-            group.create_dataset(str(i), data=_h5_value(weight_name, value), track_times=False)
+            group.create_dataset(
+                str(i), data=_h5_value(weight_name, value), track_times=False
+            )
 
-    def layer(self, path: str, layer: Dict[str, Any], weights: List[Tuple[str, np.ndarray]]) -> None:
-        class_name = _CLASS_RENAMES.get(str(layer.get("class_name")), str(layer.get("class_name")))
+    def layer(
+        self, path: str, layer: dict[str, Any], weights: list[tuple[str, np.ndarray]]
+    ) -> None:
+        class_name = _CLASS_RENAMES.get(
+            str(layer.get("class_name")), str(layer.get("class_name"))
+        )
         name = layer_name(layer)
         cfg = layer.get("config") if isinstance(layer.get("config"), dict) else {}
         if class_name in ("Sequential", "Functional"):
-            self.container(f"{path}/layers", model_layers(layer), _split_nested(layer, weights))
+            self.container(
+                f"{path}/layers", model_layers(layer), _split_nested(layer, weights)
+            )
             self.vars(path, name, [])
         elif class_name in _RNN_CELL_NAMES:
             self.vars(f"{path}/cell", _RNN_CELL_NAMES[class_name], weights)
@@ -291,9 +346,16 @@ class _Writer:
             inner_name = layer_name(inner)
             backward_cfg = cfg.get("backward_layer") or inner
             forward, backward = _split_bidirectional(layer, weights)
-            self.layer(f"{path}/forward_layer", _renamed(inner, "forward_" + inner_name), forward)
-            self.layer(f"{path}/backward_layer", _renamed(backward_cfg, "backward_" + layer_name(backward_cfg)),
-                       backward)
+            self.layer(
+                f"{path}/forward_layer",
+                _renamed(inner, "forward_" + inner_name),
+                forward,
+            )
+            self.layer(
+                f"{path}/backward_layer",
+                _renamed(backward_cfg, "backward_" + layer_name(backward_cfg)),
+                backward,
+            )
             self.vars(path, name, [])
         elif class_name == "TimeDistributed":
             self.layer(f"{path}/layer", cfg.get("layer") or {}, weights)
@@ -301,14 +363,23 @@ class _Writer:
         else:
             want = expected_weight_count(layer)
             if want is not None and want != len(weights):
-                raise ModelFormatError(f"layer {name!r} ({class_name}) needs {want} weights, got {len(weights)}")
+                raise ModelFormatError(
+                    f"layer {name!r} ({class_name}) needs {want} weights, got {len(weights)}"
+                )
             self.vars(path, name, weights)
 
-    def container(self, path: str, layers: Sequence[Dict[str, Any]], parts: Sequence[List[Tuple[str, np.ndarray]]]) -> None:
-        used: Dict[str, int] = {}
+    def container(
+        self,
+        path: str,
+        layers: Sequence[dict[str, Any]],
+        parts: Sequence[list[tuple[str, np.ndarray]]],
+    ) -> None:
+        used: dict[str, int] = {}
         self.group(path)
         for layer, weights in zip(layers, parts):
-            class_name = _CLASS_RENAMES.get(str(layer.get("class_name")), str(layer.get("class_name")))
+            class_name = _CLASS_RENAMES.get(
+                str(layer.get("class_name")), str(layer.get("class_name"))
+            )
             key = to_snake_case(class_name)
             if key in used:
                 used[key] += 1
@@ -318,11 +389,11 @@ class _Writer:
             self.layer(f"{path}/{key}", layer, weights)
 
 
-def _renamed(layer: Dict[str, Any], name: str) -> Dict[str, Any]:
+def _renamed(layer: dict[str, Any], name: str) -> dict[str, Any]:
     return {**layer, "name": name}
 
 
-def _weights_h5(model_config: Dict[str, Any], layers: Sequence[LayerWeights]) -> bytes:
+def _weights_h5(model_config: dict[str, Any], layers: Sequence[LayerWeights]) -> bytes:
     import h5py
 
     buffer = io.BytesIO()
@@ -331,7 +402,9 @@ def _weights_h5(model_config: Dict[str, Any], layers: Sequence[LayerWeights]) ->
         top = [x.config for x in layers]
         # model.layers of a Keras 3 Functional includes its InputLayers, as does the manifest grouping
         writer.container("layers", top, [x.weights for x in layers])
-        writer.vars("", str((model_config.get("config") or {}).get("name") or "model"), [])
+        writer.vars(
+            "", str((model_config.get("config") or {}).get("name") or "model"), []
+        )
     return buffer.getvalue()
 
 
@@ -344,10 +417,10 @@ def _zip_member(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
 
 def write_keras_archive(
     path: Path,
-    model_config: Dict[str, Any],
+    model_config: dict[str, Any],
     layers: Sequence[LayerWeights],
     *,
-    report: Optional[Report] = None,
+    report: Report | None = None,
     keras_version: str = KERAS3_VERSION,
     date_saved: str = DATE_SAVED,
 ) -> None:

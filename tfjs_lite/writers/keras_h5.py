@@ -28,9 +28,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any
 
 import numpy as np
 
@@ -41,10 +42,10 @@ __all__ = [
     "KERAS2_VERSION",
     "LayerWeights",
     "assign_weights",
-    "keras3_compatible_config",
-    "nested_node_offsets",
     "keras2_version",
+    "keras3_compatible_config",
     "model_layers",
+    "nested_node_offsets",
     "write_keras_h5",
 ]
 
@@ -63,19 +64,19 @@ class LayerWeights:
 
     name: str
     class_name: str
-    config: Dict[str, Any]
-    weights: List[Tuple[str, np.ndarray]]  # (manifest name, value)
+    config: dict[str, Any]
+    weights: list[tuple[str, np.ndarray]]  # (manifest name, value)
 
 
 # ------------------------------------------------------------------------------------------------
 # Topology helpers (shared with the .keras writer)
 
 
-def is_model_class(layer: Dict[str, Any]) -> bool:
+def is_model_class(layer: dict[str, Any]) -> bool:
     return layer.get("class_name") in _MODEL_CLASSES
 
 
-def model_layers(model_config: Dict[str, Any]) -> List[Dict[str, Any]]:
+def model_layers(model_config: dict[str, Any]) -> list[dict[str, Any]]:
     """The layer configs of ``model.layers`` in order (Sequential drops its InputLayer)."""
     config = model_config.get("config")
     if isinstance(config, list):  # Keras < 2.2 Sequential: the config is the layer list
@@ -85,29 +86,33 @@ def model_layers(model_config: Dict[str, Any]) -> List[Dict[str, Any]]:
     else:
         layers = []
     if not isinstance(layers, list) or not all(isinstance(x, dict) for x in layers):
-        raise ModelFormatError("the model config's 'layers' is not a list of layer configs")
+        raise ModelFormatError(
+            "the model config's 'layers' is not a list of layer configs"
+        )
     if model_config.get("class_name") == "Sequential":
         layers = [x for x in layers if x.get("class_name") != "InputLayer"]
     return layers
 
 
-def layer_name(layer: Dict[str, Any]) -> str:
+def layer_name(layer: dict[str, Any]) -> str:
     name = layer.get("name")
     if not isinstance(name, str):
         cfg = layer.get("config")
         name = cfg.get("name") if isinstance(cfg, dict) else None
     if not isinstance(name, str) or not name:
-        raise ModelFormatError(f"a {layer.get('class_name', '?')} layer in the model config has no name")
+        raise ModelFormatError(
+            f"a {layer.get('class_name', '?')} layer in the model config has no name"
+        )
     return name
 
 
-def _inner_layer(layer: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+def _inner_layer(layer: dict[str, Any]) -> dict[str, Any] | None:
     cfg = layer.get("config") or {}
     inner = cfg.get("layer")
     return inner if isinstance(inner, dict) else None
 
 
-def _owned_names(layer: Dict[str, Any]) -> List[str]:
+def _owned_names(layer: dict[str, Any]) -> list[str]:
     """Names that may start the weight names of ``layer``: its own and those of layers inside it."""
     names = [layer_name(layer)]
     if is_model_class(layer):
@@ -117,21 +122,31 @@ def _owned_names(layer: Dict[str, Any]) -> List[str]:
         inner = _inner_layer(layer)
         if inner is not None:
             inner_name = layer_name(inner)
-            names.extend([inner_name, "forward_" + inner_name, "backward_" + inner_name])
+            names.extend(
+                [inner_name, "forward_" + inner_name, "backward_" + inner_name]
+            )
     return names
 
 
-def _flag(cfg: Dict[str, Any], key: str, default: bool = True) -> bool:
+def _flag(cfg: dict[str, Any], key: str, default: bool = True) -> bool:
     value = cfg.get(key, default)
     return bool(default if value is None else value)
 
 
-def expected_weight_count(layer: Dict[str, Any]) -> Optional[int]:
+def expected_weight_count(layer: dict[str, Any]) -> int | None:
     """How many weights a layer of a common class has, or None when unknown."""
     cls = layer.get("class_name")
     cfg = layer.get("config") or {}
     bias = 1 if _flag(cfg, "use_bias") else 0
-    if cls in ("Dense", "Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose"):
+    if cls in (
+        "Dense",
+        "Conv1D",
+        "Conv2D",
+        "Conv3D",
+        "Conv1DTranspose",
+        "Conv2DTranspose",
+        "Conv3DTranspose",
+    ):
         return 1 + bias
     if cls in ("DepthwiseConv1D", "DepthwiseConv2D"):
         return 1 + bias
@@ -149,19 +164,61 @@ def expected_weight_count(layer: Dict[str, Any]) -> Optional[int]:
         inner = _inner_layer(layer)
         n = expected_weight_count(inner) if inner else None
         return None if n is None else 2 * n
-    if cls in ("InputLayer", "Dropout", "Flatten", "Reshape", "Permute", "Activation", "ReLU", "LeakyReLU",
-               "ELU", "Softmax", "MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "AveragePooling1D",
-               "AveragePooling2D", "AveragePooling3D", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
-               "GlobalMaxPooling1D", "GlobalMaxPooling2D", "Concatenate", "Add", "Subtract", "Multiply",
-               "Average", "Maximum", "Minimum", "Dot", "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D",
-               "UpSampling1D", "UpSampling2D", "UpSampling3D", "Cropping1D", "Cropping2D", "Cropping3D",
-               "RepeatVector", "Masking", "GaussianNoise", "GaussianDropout", "AlphaDropout",
-               "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "ThresholdedReLU"):
+    if cls in (
+        "InputLayer",
+        "Dropout",
+        "Flatten",
+        "Reshape",
+        "Permute",
+        "Activation",
+        "ReLU",
+        "LeakyReLU",
+        "ELU",
+        "Softmax",
+        "MaxPooling1D",
+        "MaxPooling2D",
+        "MaxPooling3D",
+        "AveragePooling1D",
+        "AveragePooling2D",
+        "AveragePooling3D",
+        "GlobalAveragePooling1D",
+        "GlobalAveragePooling2D",
+        "GlobalMaxPooling1D",
+        "GlobalMaxPooling2D",
+        "Concatenate",
+        "Add",
+        "Subtract",
+        "Multiply",
+        "Average",
+        "Maximum",
+        "Minimum",
+        "Dot",
+        "ZeroPadding1D",
+        "ZeroPadding2D",
+        "ZeroPadding3D",
+        "UpSampling1D",
+        "UpSampling2D",
+        "UpSampling3D",
+        "Cropping1D",
+        "Cropping2D",
+        "Cropping3D",
+        "RepeatVector",
+        "Masking",
+        "GaussianNoise",
+        "GaussianDropout",
+        "AlphaDropout",
+        "SpatialDropout1D",
+        "SpatialDropout2D",
+        "SpatialDropout3D",
+        "ThresholdedReLU",
+    ):
         return 0
     return None
 
 
-def assign_weights(model_config: Dict[str, Any], weights: Sequence[Tuple[str, np.ndarray]]) -> List[LayerWeights]:
+def assign_weights(
+    model_config: dict[str, Any], weights: Sequence[tuple[str, np.ndarray]]
+) -> list[LayerWeights]:
     """Give every manifest weight to the entry of ``model.layers`` that owns it.
 
     A weight ``a/b/c`` belongs to the layer named ``a``, or to the top-level layer that contains
@@ -172,9 +229,13 @@ def assign_weights(model_config: Dict[str, Any], weights: Sequence[Tuple[str, np
         ModelFormatError: a weight that no layer owns, or a layer whose weight count is wrong.
     """
     layers = model_layers(model_config)
-    result = [LayerWeights(layer_name(x), str(x.get("class_name")), x, []) for x in layers]
-    owner: Dict[str, int] = {}
-    for i, layer in enumerate(layers):  # top-level names first: they win over nested ones
+    result = [
+        LayerWeights(layer_name(x), str(x.get("class_name")), x, []) for x in layers
+    ]
+    owner: dict[str, int] = {}
+    for i, layer in enumerate(
+        layers
+    ):  # top-level names first: they win over nested ones
         owner.setdefault(result[i].name, i)
     for i, layer in enumerate(layers):
         for name in _owned_names(layer)[1:]:
@@ -183,7 +244,9 @@ def assign_weights(model_config: Dict[str, Any], weights: Sequence[Tuple[str, np
         first = name.split("/", 1)[0]
         index = owner.get(first)
         if index is None:
-            raise ModelFormatError(f"weight {name!r} does not belong to any layer of the model")
+            raise ModelFormatError(
+                f"weight {name!r} does not belong to any layer of the model"
+            )
         result[index].weights.append((name, value))
     for entry in result:
         want = expected_weight_count(entry.config)
@@ -198,13 +261,21 @@ def assign_weights(model_config: Dict[str, Any], weights: Sequence[Tuple[str, np
 
 # Keys tf_keras 2.x writes that Keras 3 refuses ("Unrecognized keyword arguments"), with the
 # condition under which dropping them changes nothing for tf_keras (None: always).
-_KERAS3_REFUSED_KEYS: Dict[str, List[Tuple[str, Any]]] = {
+_KERAS3_REFUSED_KEYS: dict[str, list[tuple[str, Any]]] = {
     "DepthwiseConv1D": [("groups", 1)],
     "DepthwiseConv2D": [("groups", 1)],
-    "SeparableConv1D": [("groups", 1), ("kernel_initializer", None), ("kernel_regularizer", None),
-                        ("kernel_constraint", None)],
-    "SeparableConv2D": [("groups", 1), ("kernel_initializer", None), ("kernel_regularizer", None),
-                        ("kernel_constraint", None)],
+    "SeparableConv1D": [
+        ("groups", 1),
+        ("kernel_initializer", None),
+        ("kernel_regularizer", None),
+        ("kernel_constraint", None),
+    ],
+    "SeparableConv2D": [
+        ("groups", 1),
+        ("kernel_initializer", None),
+        ("kernel_regularizer", None),
+        ("kernel_constraint", None),
+    ],
     "Conv1DTranspose": [("groups", 1)],
     "Conv2DTranspose": [("groups", 1)],
     "Conv3DTranspose": [("groups", 1)],
@@ -216,7 +287,7 @@ _KERAS3_REFUSED_KEYS: Dict[str, List[Tuple[str, Any]]] = {
 
 # Keys Keras 3 writes that tf_keras 2.x refuses, dropped when they hold Keras' default (which
 # is what tf_keras does anyway), for any class.
-_TF_KERAS_REFUSED_KEYS: Dict[str, Any] = {
+_TF_KERAS_REFUSED_KEYS: dict[str, Any] = {
     "quantization_config": None,
     "lora_rank": None,
     "lora_alpha": None,
@@ -237,13 +308,19 @@ def _drop_keras3_only_keys(obj: Any) -> None:
     cfg = obj.get("config")
     if isinstance(obj.get("class_name"), str) and isinstance(cfg, dict):
         for key, default in _TF_KERAS_REFUSED_KEYS.items():
-            if key in cfg and cfg[key] == default and (default is not None or cfg[key] is None):
+            if (
+                key in cfg
+                and cfg[key] == default
+                and (default is not None or cfg[key] is None)
+            ):
                 del cfg[key]
     for value in obj.values():
         _drop_keras3_only_keys(value)
 
 
-def keras3_compatible_config(model_config: Dict[str, Any]) -> Tuple[Dict[str, Any], List[str]]:
+def keras3_compatible_config(
+    model_config: dict[str, Any],
+) -> tuple[dict[str, Any], list[str]]:
     """A copy of a Keras 2 model config that Keras 3's legacy loader accepts as well as tf_keras.
 
     * drops keys Keras 3 refuses where tf_keras' default is the same value
@@ -259,7 +336,7 @@ def keras3_compatible_config(model_config: Dict[str, Any]) -> Tuple[Dict[str, An
         The new config and a list of what could not be made compatible (empty when all is well).
     """
     config = json.loads(json.dumps(model_config))
-    problems: List[str] = []
+    problems: list[str] = []
     _drop_refused_keys(config)
     _drop_keras3_only_keys(config)
     _nested_model_problems(config, problems)
@@ -282,28 +359,37 @@ def _drop_refused_keys(obj: Any) -> None:
         _drop_refused_keys(value)
 
 
-def _node_refs(obj: Any) -> Iterator[List[Any]]:
+def _node_refs(obj: Any) -> Iterator[list[Any]]:
     """``[layer name, node index, tensor index(, kwargs)]`` leaves of inbound_nodes / output_layers."""
     if isinstance(obj, list):
-        if len(obj) >= 3 and isinstance(obj[0], str) and isinstance(obj[1], int) and isinstance(obj[2], int):
+        if (
+            len(obj) >= 3
+            and isinstance(obj[0], str)
+            and isinstance(obj[1], int)
+            and isinstance(obj[2], int)
+        ):
             yield obj
             return
         for item in obj:
             yield from _node_refs(item)
 
 
-def nested_node_offsets(model_config: Dict[str, Any]) -> Dict[str, int]:
+def nested_node_offsets(model_config: dict[str, Any]) -> dict[str, int]:
     """For each nested model of a Functional config: 1 if its node indices start at 1, else 0.
 
     tf_keras does not serialize the first node of a nested model built with an Input (its own
     graph), so the outer calls are numbered from 1; Keras 3 and models saved otherwise number
     from 0. A reference to node ``len(inbound_nodes)`` or beyond tells the two apart.
     """
-    cfg = model_config.get("config") if isinstance(model_config.get("config"), dict) else {}
+    cfg = (
+        model_config.get("config")
+        if isinstance(model_config.get("config"), dict)
+        else {}
+    )
     layers = cfg.get("layers") or []
     refs = [r for layer in layers for r in _node_refs(layer.get("inbound_nodes"))]
     refs += list(_node_refs(cfg.get("output_layers")))
-    offsets: Dict[str, int] = {}
+    offsets: dict[str, int] = {}
     for layer in layers:
         if not is_model_class(layer):
             continue
@@ -314,15 +400,17 @@ def nested_node_offsets(model_config: Dict[str, Any]) -> Dict[str, int]:
     return offsets
 
 
-def _shift_refs(layers: List[Dict[str, Any]], cfg: Dict[str, Any], shifted: set) -> None:
-    for ref in [r for layer in layers for r in _node_refs(layer.get("inbound_nodes"))] + list(
-        _node_refs(cfg.get("output_layers"))
-    ):
+def _shift_refs(
+    layers: list[dict[str, Any]], cfg: dict[str, Any], shifted: set
+) -> None:
+    for ref in [
+        r for layer in layers for r in _node_refs(layer.get("inbound_nodes"))
+    ] + list(_node_refs(cfg.get("output_layers"))):
         if ref[0] in shifted and ref[1] > 0:
             ref[1] -= 1
 
 
-def _nested_model_problems(model_config: Dict[str, Any], problems: List[str]) -> None:
+def _nested_model_problems(model_config: dict[str, Any], problems: list[str]) -> None:
     """Nested models whose node numbering only one of tf_keras / Keras 3 understands."""
     if not is_model_class(model_config):
         return
@@ -338,10 +426,12 @@ def _nested_model_problems(model_config: Dict[str, Any], problems: List[str]) ->
     for name, offset in nested_node_offsets(model_config).items():
         if offset:
             # tfjs-layers and tf_keras count the nested model's own graph as node 0; Keras 3 does not.
-            problems.append(f"nested model {name!r}: Keras 3 numbers its nodes from 0 and cannot load it from HDF5")
+            problems.append(
+                f"nested model {name!r}: Keras 3 numbers its nodes from 0 and cannot load it from HDF5"
+            )
 
 
-def keras2_version(version: Optional[str]) -> str:
+def keras2_version(version: str | None) -> str:
     """The topology's Keras version when it is a Keras 2 one, else :data:`KERAS2_VERSION`."""
     if version and re.fullmatch(r"2\.\d+(\.\d+)?\S*", version):
         return version
@@ -361,11 +451,13 @@ def _h5_weight_name(layer: LayerWeights, name: str) -> str:
 # HDF5 writing
 
 
-def _chunked_attr(attrs: Any, name: str, values: List[bytes]) -> None:
+def _chunked_attr(attrs: Any, name: str, values: list[bytes]) -> None:
     """Store a list of bytes like Keras' ``save_attributes_to_hdf5_group`` (chunked when large)."""
     data = np.asarray(values)
     if data.size and max(len(v) for v in values) > HDF5_OBJECT_HEADER_LIMIT:
-        raise UnsupportedModelError(f"a name in {name} is longer than {HDF5_OBJECT_HEADER_LIMIT} bytes")
+        raise UnsupportedModelError(
+            f"a name in {name} is longer than {HDF5_OBJECT_HEADER_LIMIT} bytes"
+        )
     num_chunks = 1
     chunks = np.array_split(data, num_chunks)
     while any(c.nbytes > HDF5_OBJECT_HEADER_LIMIT for c in chunks):
@@ -381,7 +473,9 @@ def _chunked_attr(attrs: Any, name: str, values: List[bytes]) -> None:
 def _h5_value(name: str, value: np.ndarray) -> np.ndarray:
     value = np.asarray(value)
     if value.dtype == object or value.dtype.kind in "SU":
-        raise UnsupportedModelError(f"weight {name!r} holds strings, which a Keras HDF5 file cannot hold")
+        raise UnsupportedModelError(
+            f"weight {name!r} holds strings, which a Keras HDF5 file cannot hold"
+        )
     if value.dtype == np.float64:
         value = value.astype(np.float32)
     return np.ascontiguousarray(value)
@@ -396,7 +490,7 @@ def _new_group(parent: Any, name: str) -> Any:
     return h5py.Group(gid)
 
 
-def _group_path(parent: Any, path: str) -> Tuple[Any, str]:
+def _group_path(parent: Any, path: str) -> tuple[Any, str]:
     """Create the intermediate groups of ``path`` (no timestamps); return (group, last segment)."""
     *dirs, leaf = path.split("/")
     group = parent
@@ -407,7 +501,7 @@ def _group_path(parent: Any, path: str) -> Tuple[Any, str]:
 
 def write_keras_h5(
     path: Path,
-    model_config: Dict[str, Any],
+    model_config: dict[str, Any],
     layers: Sequence[LayerWeights],
     *,
     keras_version: str = KERAS2_VERSION,
@@ -422,10 +516,12 @@ def write_keras_h5(
         f.attrs["backend"] = backend
         f.attrs["model_config"] = config_json
         root = _new_group(f, "model_weights")
-        _chunked_attr(root.attrs, "layer_names", [x.name.encode("utf-8") for x in layers])
+        _chunked_attr(
+            root.attrs, "layer_names", [x.name.encode("utf-8") for x in layers]
+        )
         root.attrs["backend"] = backend.encode("utf-8")
         root.attrs["keras_version"] = keras_version.encode("utf-8")
-        seen: Dict[str, str] = {}
+        seen: dict[str, str] = {}
         for layer in sorted(layers, key=lambda x: x.name):
             if layer.name in seen:
                 raise ModelFormatError(f"two layers are named {layer.name!r}")
@@ -433,16 +529,15 @@ def write_keras_h5(
             group = _new_group(root, layer.name)
             names = [_h5_weight_name(layer, n) for n, _ in layer.weights]
             if len(set(names)) != len(names):
-                raise ModelFormatError(f"layer {layer.name!r} has two weights of the same name")
-            _chunked_attr(group.attrs, "weight_names", [n.encode("utf-8") for n in names])
+                raise ModelFormatError(
+                    f"layer {layer.name!r} has two weights of the same name"
+                )
+            _chunked_attr(
+                group.attrs, "weight_names", [n.encode("utf-8") for n in names]
+            )
             for h5_name, (manifest_name, value) in zip(names, layer.weights):
                 data = _h5_value(manifest_name, value)
                 parent, leaf = _group_path(group, h5_name)
                 parent.create_dataset(leaf, data=data, track_times=False)
         top = _new_group(root, "top_level_model_weights")
         _chunked_attr(top.attrs, "weight_names", [])
-
-
-def iter_weight_values(layers: Sequence[LayerWeights]) -> Iterator[Tuple[str, np.ndarray]]:
-    for layer in layers:
-        yield from layer.weights

@@ -27,6 +27,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from tfjs_lite.errors import InternalError, ModelFormatError, UnsupportedModelError, UsageError
+from tfjs_lite.lazy_tensor import LazyTensor
 from tfjs_lite.options import Quantization
 from tfjs_lite.quantization import (
     AffineParams,
@@ -293,7 +294,7 @@ def _chunks(array: Any) -> Iterator[np.ndarray]:
     if size == 0:
         yield np.zeros(0, dtype=array.dtype)
         return
-    if hasattr(array, "iter_chunks"):  # a file-backed tensor (tfjs_lite.lazy_tensor): streamed
+    if isinstance(array, LazyTensor):  # a file-backed tensor (tfjs_lite.lazy_tensor): streamed
         yield from array.iter_chunks(_CHUNK_BYTES)
         return
     if isinstance(array, np.ndarray):

@@ -1,0 +1,146 @@
+"""Output safety end to end: atomic replacement, refusing to write into the input or onto a file,
+never deleting (or writing through symlinks to) files the converter did not write."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from corpus import FIXTURES, record
+from tfjs_lite import cli
+
+H5 = FIXTURES / "keras" / "mlp" / "model.h5"
+SAVED = FIXTURES / "graph" / "cnn" / "saved_model"
+LAYERS = FIXTURES / "reference" / "mlp" / "tensorflowjs_4.22" / "h5_to_layers"
+CLS = "output safety (refusals, atomic replace, foreign files, symlinks)"
+
+
+def _snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
+    return {
+        str(p.relative_to(folder)): (p.read_bytes() if p.is_file() and not p.is_symlink() else b"<dir/link>", p.lstat().st_mtime_ns)
+        for p in sorted(folder.rglob("*"))
+    }
+
+
+def _run(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str]:
+    rc = cli.main(["convert", *map(str, argv)])
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return rc, err
+
+
+def _refused(capsys, what: str, *argv: str, expect: str) -> None:  # noqa: ANN001
+    rc, err = _run(capsys, *argv)
+    record(CLS, "refused (exit 2, one line)" if rc == 2 else f"BUG: exit {rc}")
+    assert rc == 2, f"{what}: {err}"
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("tfjs-lite: error:"), err
+    assert expect in lines[0], lines[0]
+
+
+def test_refuses_the_inputs_own_folder(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    model = tmp_path / "m" / "model.h5"
+    model.parent.mkdir()
+    shutil.copyfile(H5, model)
+    saved = tmp_path / "sm"
+    shutil.copytree(SAVED, saved)
+    link = tmp_path / "link"
+    link.symlink_to(saved)
+    before = _snapshot(tmp_path)
+    _refused(capsys, "h5 into its folder", model, model.parent, expect="input model's own folder")
+    _refused(capsys, "h5 onto itself", model, model, expect="output path is the input path")
+    _refused(capsys, "SavedModel into itself", saved, saved, expect="output path is the input path")
+    _refused(capsys, "SavedModel into a subfolder", saved, saved / "tfjs", expect="inside the input model's folder")
+    _refused(capsys, "SavedModel into variables/", saved, saved / "variables", expect="inside the input model's folder")
+    _refused(capsys, "via a symlink", saved, link, expect="input")
+    assert _snapshot(tmp_path) == before
+
+
+def test_refuses_an_existing_file_or_folder_of_the_wrong_kind(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    existing = tmp_path / "out.txt"
+    existing.write_text("mine")
+    _refused(capsys, "folder output onto a file", H5, existing, expect="existing file")
+    assert existing.read_text() == "mine"
+    folder = tmp_path / "already"
+    folder.mkdir()
+    (folder / "keep").write_text("keep")
+    _refused(capsys, "file output onto a folder", LAYERS, folder, "--output_format", "keras",
+             expect="existing folder")
+    assert (folder / "keep").read_text() == "keep"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["already", "out.txt"]
+
+
+def test_existing_output_keeps_foreign_files_and_is_replaced(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    (out / "model.json").write_text("stale")
+    outside = tmp_path / "outside.bin"
+    outside.write_bytes(b"precious")
+    (out / "group1-shard1of1.bin").symlink_to(outside)  # a symlink the converter must replace, not write through
+    rc, err = _run(capsys, H5, out)
+    record(CLS, "converted into an existing folder" if rc == 0 else f"BUG: exit {rc}")
+    assert rc == 0, err
+    assert (out / "notes.txt").read_text() == "mine"
+    assert (out / "model.json").read_text() != "stale"
+    assert outside.read_bytes() == b"precious"
+    assert not (out / "group1-shard1of1.bin").is_symlink()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "outside.bin"]
+
+
+def test_failed_conversion_leaves_everything_as_it_was(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import tfjs_lite.pipelines.keras_to_layers as pipeline
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "model.json").write_text("previous model")
+    before = _snapshot(tmp_path)
+    real = pipeline.write_layers_model
+
+    def write_then_fail(staging, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        real(staging, *args, **kwargs)
+        assert any(Path(staging).iterdir())  # files were written into the staging folder ...
+        from tfjs_lite.errors import ModelFormatError
+
+        raise ModelFormatError("injected failure after writing")  # ... and the conversion fails
+
+    monkeypatch.setattr(pipeline, "write_layers_model", write_then_fail)
+    rc, err = _run(capsys, H5, out)
+    assert rc == 2 and "injected failure" in err and str(H5) in err
+    rc, err = _run(capsys, H5, tmp_path / "new")
+    assert rc == 2
+    record(CLS, "failure after writing: nothing changed")
+    assert _snapshot(tmp_path) == before  # no new folder, no staging folder, old model untouched
+
+
+def test_new_output_appears_in_one_rename(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                          capsys: pytest.CaptureFixture) -> None:
+    renames = []
+    real = os.replace
+
+    def spy(src, dst, *a, **k):  # noqa: ANN001, ANN002, ANN003, ANN202
+        renames.append((Path(src), Path(dst)))
+        return real(src, dst, *a, **k)
+
+    monkeypatch.setattr(os, "replace", spy)
+    rc, err = _run(capsys, H5, tmp_path / "deep" / "out")
+    assert rc == 0, err
+    assert renames == [(renames[0][0], tmp_path / "deep" / "out")]
+    assert renames[0][0].parent == tmp_path / "deep" and renames[0][0].name.startswith(".out.tfjs-lite-")
+    record(CLS, "new folder committed by one rename")
+
+
+def test_debug_shows_the_traceback_only_when_asked(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    bad = tmp_path / "bad.h5"
+    bad.write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 100)
+    rc, err = _run(capsys, bad, tmp_path / "o")
+    assert rc == 2 and len(err.strip().splitlines()) == 1
+    with pytest.raises(Exception) as info:
+        cli.main(["convert", str(bad), str(tmp_path / "o"), "--debug"])
+    assert "bad.h5" in str(info.value)
+    assert not (tmp_path / "o").exists()
+    record(CLS, "--debug raises; default prints one line")

@@ -1,0 +1,266 @@
+"""SavedModels and frozen graphs: broken protos, dangling inputs, cycles, missing or recursive
+functions, unknown dtypes, constant bombs, missing or corrupt variables, a > 2 GiB graph."""
+
+from __future__ import annotations
+
+import random
+import shutil
+from pathlib import Path
+from typing import Any, Callable
+
+from corpus import (
+    FIXTURES,
+    MB,
+    Case,
+    account,
+    byte_mutations,
+    judge,
+    pristine_check,
+    run_and_judge,
+    run_cases,
+    truncation_sizes,
+)
+
+SAVED = FIXTURES / "graph" / "cnn" / "saved_model"
+FROZEN = FIXTURES / "graph" / "frozen" / "model.pb"
+FROZEN_FLAGS = ["--input_format", "tf_frozen_model", "--output_node_names", "Identity"]
+MUTATIONS = 15
+
+
+def _copy_saved(dst: Path) -> Path:
+    shutil.copytree(SAVED, dst)
+    for p in [dst, *dst.rglob("*")]:
+        p.chmod(0o755 if p.is_dir() else 0o644)
+    return dst
+
+
+def _saved_model() -> Any:
+    from tfjs_lite._proto.saved_model_pb2 import SavedModel
+
+    proto = SavedModel()
+    proto.ParseFromString((SAVED / "saved_model.pb").read_bytes())
+    return proto
+
+
+def _frozen() -> Any:
+    from tfjs_lite._proto.graph_pb2 import GraphDef
+
+    proto = GraphDef()
+    proto.ParseFromString(FROZEN.read_bytes())
+    return proto
+
+
+def _bodies(graph_def: Any) -> list[Any]:
+    """Node lists to mutate: the top level and every library function body."""
+    return [graph_def.node] + [f.node_def for f in graph_def.library.function]
+
+
+def _dangling(graph_def: Any) -> None:
+    for nodes in _bodies(graph_def):
+        for node in nodes:
+            if node.input and not node.input[0].startswith("^"):
+                node.input[0] = "ghost_node:output:0" if ":" in node.input[0] and node.input[0].count(":") == 2 else "ghost_node"
+
+
+def _self_cycle(graph_def: Any) -> None:
+    for nodes in _bodies(graph_def):
+        for node in nodes:
+            if node.op == "Identity" and node.input:
+                node.input[0] = f"{node.name}:output:0" if nodes is not graph_def.node else node.name
+
+
+def _two_cycle(graph_def: Any) -> None:
+    for nodes in _bodies(graph_def):
+        names = {n.name: n for n in nodes}
+        for node in nodes:
+            if node.input and node.input[0].split(":")[0] in names and not node.input[0].startswith("^"):
+                producer = names[node.input[0].split(":")[0]]
+                if producer.input and not producer.input[0].startswith("^"):
+                    top = nodes is graph_def.node
+                    suffix = "" if top else ":output:0"
+                    producer.input[0] = node.name + suffix
+                    break
+
+
+def _call_nodes(graph_def: Any) -> list[tuple[Any, Any]]:
+    calls = []
+    for fn in graph_def.library.function:
+        for node in fn.node_def:
+            if "f" in node.attr and node.attr["f"].func.name:
+                calls.append((fn, node))
+    for node in graph_def.node:
+        if "f" in node.attr and node.attr["f"].func.name:
+            calls.append((None, node))
+    return calls
+
+
+def _missing_function(graph_def: Any) -> None:
+    for _, node in _call_nodes(graph_def):
+        node.attr["f"].func.name = "__inference_missing_function_0"
+
+
+def _drop_library(graph_def: Any) -> None:
+    del graph_def.library.function[:]
+
+
+def _self_recursive(graph_def: Any) -> None:
+    for fn, node in _call_nodes(graph_def):
+        if fn is not None:
+            node.attr["f"].func.name = fn.signature.name
+
+
+def _mutually_recursive(graph_def: Any) -> None:
+    callers = [fn for fn, _ in _call_nodes(graph_def) if fn is not None]
+    order = list(dict.fromkeys(fn.signature.name for fn in callers))
+    nxt = {name: order[(i + 1) % len(order)] for i, name in enumerate(order)}
+    for fn, node in _call_nodes(graph_def):
+        if fn is not None:
+            node.attr["f"].func.name = nxt[fn.signature.name]
+
+
+def _unknown_dtype(graph_def: Any) -> None:
+    for nodes in _bodies(graph_def):
+        for node in nodes:
+            for key in ("T", "dtype"):
+                if key in node.attr and node.attr[key].WhichOneof("value") == "type":
+                    node.attr[key].type = 9999
+
+
+def _const_bomb(graph_def: Any) -> None:
+    """Const nodes whose shape says 2**40 floats: TF broadcasts a single float_val to the whole shape."""
+    for nodes in _bodies(graph_def):
+        for node in nodes:
+            if node.op == "Const" and "value" in node.attr:
+                t = node.attr["value"].tensor
+                t.tensor_content = b""
+                t.dtype = 1
+                del t.float_val[:]
+                t.float_val.append(1.0)
+                del t.tensor_shape.dim[:]
+                for _ in range(2):
+                    t.tensor_shape.dim.add().size = 1 << 20
+
+
+def _content_mismatch(graph_def: Any) -> None:
+    for nodes in _bodies(graph_def):
+        for node in nodes:
+            if node.op == "Const" and "value" in node.attr and node.attr["value"].tensor.tensor_content:
+                t = node.attr["value"].tensor
+                t.tensor_shape.dim.add().size = 1 << 30
+
+
+def _negative_shape(graph_def: Any) -> None:
+    for nodes in _bodies(graph_def):
+        for node in nodes:
+            if node.op == "Const" and "value" in node.attr:
+                node.attr["value"].tensor.tensor_shape.dim.add().size = -7
+
+
+GRAPH_EDITS: dict[str, tuple[str, Callable[[Any], None]]] = {
+    "dangling node inputs": ("dangling node inputs", _dangling),
+    "self loops": ("cycles", _self_cycle),
+    "two-node cycles": ("cycles", _two_cycle),
+    "calls of missing functions": ("missing / recursive functions", _missing_function),
+    "empty function library": ("missing / recursive functions", _drop_library),
+    "self-recursive functions": ("missing / recursive functions", _self_recursive),
+    "mutually recursive functions": ("missing / recursive functions", _mutually_recursive),
+    "unknown dtype 9999": ("unknown dtypes", _unknown_dtype),
+    "Const of 2**40 floats from one float_val": ("memory bombs: declared tensor size far beyond the file", _const_bomb),
+    "Const shape larger than its content": ("memory bombs: declared tensor size far beyond the file", _content_mismatch),
+    "Const with a negative dimension": ("unknown dtypes", _negative_shape),
+}
+
+
+def test_saved_model_broken_bytes(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    err = pristine_check(SAVED, out / "pristine", tmp_path)
+    cases = []
+    rng = random.Random("saved-model")
+    files = {
+        "saved_model.pb": "SavedModel: saved_model.pb",
+        "variables/variables.index": "checkpoint: variables.index",
+        "variables/variables.data-00000-of-00001": "checkpoint: variables.data",
+    }
+    for rel, cls in files.items():
+        data = (SAVED / rel).read_bytes()
+        tag = rel.split("/")[-1].split(".")[-1].split("-")[0]
+        for size in truncation_sizes(len(data))[::2]:
+            folder = _copy_saved(tmp_path / f"{tag}-t{size}")
+            (folder / rel).write_bytes(data[:size])
+            cases.append(Case(f"{tag}-t{size}", f"{cls} empty/truncated", folder, out / f"{tag}-t{size}"))
+        for i in range(MUTATIONS):
+            folder = _copy_saved(tmp_path / f"{tag}-m{i}")
+            (folder / rel).write_bytes(byte_mutations(data, rng))
+            cases.append(Case(f"{tag}-m{i}", f"{cls} byte mutations", folder, out / f"{tag}-m{i}", may_convert=True))
+    for what, remove in {
+        "no variables folder": "variables",
+        "no variables.index": "variables/variables.index",
+        "no data shard": "variables/variables.data-00000-of-00001",
+    }.items():
+        folder = _copy_saved(tmp_path / what.replace(" ", "_"))
+        target = folder / remove
+        shutil.rmtree(target) if target.is_dir() else target.unlink()
+        cases.append(Case(what, "SavedModel: missing variables", folder, out / what.replace(" ", "_")))
+    failures = run_and_judge(cases, tmp_path)
+    problems = failures + ([f"pristine SavedModel does not convert: {err}"] if err else [])
+    assert not problems, "\n".join(problems)
+
+
+def test_graph_structure_hostile(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    err = pristine_check(FROZEN, out / "pristine", tmp_path, FROZEN_FLAGS)
+    cases = []
+    for i, (what, (cls, edit)) in enumerate(GRAPH_EDITS.items()):
+        proto = _saved_model()
+        edit(proto.meta_graphs[0].graph_def)
+        folder = _copy_saved(tmp_path / f"g{i}")
+        (folder / "saved_model.pb").write_bytes(proto.SerializeToString())
+        cases.append(Case(f"saved_model {what}", f"graph: {cls}", folder, out / f"g{i}"))
+        frozen = _frozen()
+        edit(frozen)
+        if frozen == _frozen():  # the frozen graph has nothing this edit changes (no functions)
+            continue
+        pb = tmp_path / f"f{i}.pb"
+        pb.write_bytes(frozen.SerializeToString())
+        cases.append(Case(f"frozen {what}", f"graph: {cls}", pb, out / f"f{i}", FROZEN_FLAGS))
+    rng = random.Random("frozen")
+    data = FROZEN.read_bytes()
+    for size in truncation_sizes(len(data))[::2]:
+        pb = tmp_path / f"ft{size}.pb"
+        pb.write_bytes(data[:size])
+        cases.append(Case(f"frozen-t{size}", "frozen graph: empty/truncated", pb, out / f"ft{size}", FROZEN_FLAGS))
+    for i in range(MUTATIONS):
+        pb = tmp_path / f"fm{i}.pb"
+        pb.write_bytes(byte_mutations(data, rng))
+        cases.append(Case(f"frozen-m{i}", "frozen graph: byte mutations", pb, out / f"fm{i}", FROZEN_FLAGS,
+                          may_convert=True))
+    results, _ = run_cases(cases, tmp_path, timeout=300)
+    failures = []
+    for case in cases:
+        outcome, problems = judge(case, results[case.id])
+        failures.extend(account(case, outcome, problems))
+    problems = failures + ([f"pristine frozen graph does not convert: {err}"] if err else [])
+    assert not problems, "\n".join(problems)
+
+
+def test_frozen_graph_over_2gib_refused_by_size(tmp_path: Path) -> None:
+    """A sparse > 2 GiB .pb (no disk used): refused from its size, without reading it."""
+    (tmp_path / "out").mkdir()
+    pb = tmp_path / "huge.pb"
+    with open(pb, "wb") as f:
+        f.write(FROZEN.read_bytes())
+        f.truncate(2**31 + 4096)
+    empty = tmp_path / "empty.pb"
+    empty.write_bytes(b"")
+    base = run_cases([Case("base", "base", empty, tmp_path / "out" / "base", FROZEN_FLAGS)], tmp_path)[1]
+    case = Case("frozen > 2 GiB", "frozen graph over protobuf's 2 GiB limit (sparse file)", pb,
+                tmp_path / "out" / "huge", FROZEN_FLAGS)
+    results, peak = run_cases([case], tmp_path, timeout=120)
+    outcome, problems = judge(case, results[case.id])
+    if peak > base + 100 * MB:  # refusing by size reads nothing: the 10x-size allowance does not apply
+        problems.append(f"peak RSS {peak / MB:.0f} MB: the file was read instead of refused by its size")
+        outcome = "BUG: read instead of refused by size"
+    failures = account(case, outcome, problems)
+    assert not failures, "\n".join(failures)
