@@ -112,11 +112,12 @@ def weight_bytes(path: Path) -> int:
 
 
 def _flags(case: Dict[str, str], quant: str) -> List[str]:
-    flags = ["--input_format", case["format"]]
+    # The quantize flags take an optional value (nargs="?"), so they go first: right before the
+    # model path the official converter would swallow the path as the list of weights to quantize.
+    flags = [f"--quantize_{quant}"] if quant else []
+    flags += ["--input_format", case["format"]]
     if case["format"] == "tf_saved_model":
         flags += ["--output_format", "tfjs_graph_model"]
-    if quant:
-        flags.append(f"--quantize_{quant}")
     return flags
 
 
@@ -248,12 +249,14 @@ def _tree_size(path: Path) -> int:
 
 def print_table(results: Dict[str, object]) -> None:
     print(f"\nmachine: {results['machine']}\n")
-    print("| case | weights MB | floor s / MB RSS | tfjs-lite s / MB RSS | × floor | official s / MB RSS "
+    print("wall s (CPU s) / peak RSS MB; × floor compares wall times\n")
+    print("| case | weights MB | floor | tfjs-lite | × floor | official "
           "| official ÷ ours (time) | output MB ours / official | nodes ours / official |")
     print("|---|---|---|---|---|---|---|---|---|")
     for row in results["conversions"]:  # type: ignore[union-attr]
         f, o = row["floor"], row["ours"]
-        cell = lambda m: f"{m['seconds']:.2f} / {m['peak_rss_mb']:.0f}" + ("" if m["ok"] else " FAILED")  # noqa: E731
+        cell = lambda m: (f"{m['seconds']:.2f} ({m.get('cpu_seconds', 0):.2f}) / {m['peak_rss_mb']:.0f}"  # noqa: E731
+                          + ("" if m["ok"] else " FAILED"))
         off = row.get("official")
         ratio = f"{off['seconds'] / o['seconds']:.1f}×" if off and off["ok"] and o["ok"] else "—"
         size = f"{row['ours_output_bytes'] / 1e6:.1f}"
@@ -305,7 +308,11 @@ def main() -> int:
                         help="with --huge and --with-official, also try the official converter on it")
     parser.add_argument("--skip-install", action="store_true", help="skip the fresh-venv install measurement")
     parser.add_argument("--python", default=sys.executable, help="the Python that has tfjs-lite installed")
+    parser.add_argument("--table", type=Path, metavar="RESULTS_JSON", help="only print the table of a results file")
     args = parser.parse_args()
+    if args.table:
+        print_table(json.loads(args.table.read_text()))
+        return 0
     if not args.models.is_dir():
         print(f"no models in {args.models}: run fixtures' benchmarks/make_models.py in a TF environment first",
               file=sys.stderr)

@@ -11,6 +11,7 @@ fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[test]'
 scripts/install_node_deps.sh
-# Real-client tests must run in CI: a missing Node or npm package fails them instead of skipping.
-export TFJS_LITE_REQUIRE_NODE=1
+# Real-client tests and the protobuf 4.21/7.x compatibility check must run: a missing Node, npm
+# package or PyPI access fails them instead of skipping (the Node harness never skips anyway).
+export TFJS_LITE_REQUIRE_PROTO_COMPAT=1
 exec .venv/bin/python -m pytest "$@"

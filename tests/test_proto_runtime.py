@@ -26,12 +26,15 @@ from google.protobuf import json_format
 from tfjs_lite._proto import graph_pb2, saved_model_pb2, types_pb2
 
 REPO = Path(__file__).resolve().parents[1]
-REFERENCE = REPO.parent / "shared" / "reference"
+REFERENCE = REPO / "fixtures" / "reference"
 SAVED_MODELS = sorted(REFERENCE.glob("*/source/saved_model/saved_model.pb"))
 OLDEST = "protobuf==4.21.12"
 NEWEST = "protobuf<8"
 
-requires_reference = pytest.mark.skipif(not SAVED_MODELS, reason="shared/reference not present")
+
+def requires_reference(test):  # the copies are committed: their absence is a broken checkout, not a skip
+    assert SAVED_MODELS, f"no reference SavedModels under {REFERENCE}"
+    return test
 
 # Runs inside the throwaway venvs: only the standard library, protobuf, numpy and the repo.
 PROBE = r"""

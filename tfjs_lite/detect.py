@@ -79,5 +79,13 @@ def detect_input_format(path: Path) -> str:
 
 
 def resolve_formats(path: Path, input_format: Optional[str], output_format: Optional[str]) -> tuple[str, str]:
+    """(input format, output format) from the flags, detecting what is not given.
+
+    A SavedModel folder is detected as ``tf_saved_model``, except when a layers model is asked
+    for: then it is read as ``keras_saved_model`` (a tf.keras SavedModel, with
+    ``keras_metadata.pb``; without it the pipeline says why it cannot be a layers model).
+    """
     in_fmt = input_format or detect_input_format(path)
+    if input_format is None and in_fmt == "tf_saved_model" and output_format == "tfjs_layers_model":
+        in_fmt = "keras_saved_model"
     return in_fmt, output_format or infer_output_format(in_fmt)

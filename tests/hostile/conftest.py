@@ -64,6 +64,25 @@ def _write_doc(path: Path, total: int, elapsed: float) -> None:
         counts: Counter = STATS[name]["outcomes"]
         outcome = "; ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
         lines.append(f"| {name} | {sum(counts.values())} | {outcome} |")
-    lines += ["", f"Total: {total} cases in {elapsed:.0f} s (wall clock, whole test session)", ""]
+    lines += [
+        "",
+        f"Total: {total} cases in {elapsed:.0f} s (wall clock, whole test session)",
+        "",
+        "Reading the outcomes:",
+        "",
+        "* *converted* appears only for cases allowed to convert: a byte flip that lands in",
+        "  weight data or in bytes a reader never uses leaves a valid model (HDF5, TF.js shards and",
+        "  protobuf carry no checksums; TF checkpoints do, and every flip in them is caught). For",
+        "  those the output is still checked: no bytes from outside the input, no sandbox violation.",
+        "* *refused* means exit status 2 with exactly one `tfjs-lite: error:` line naming the input,",
+        "  and nothing left in the output's folder.",
+        "* the checkpoint and `fuzz:` rows call the readers in-process (hypothesis, derandomized,",
+        "  a fixed number of examples): *refused* is a ConversionError, anything else is a bug.",
+        "  Checkpoint reads are also held to 10x the checkpoint's size + 100 MB of allocations",
+        "  (tracemalloc).",
+        "* `BUG (known, Bn)`: see `tests/hostile/BUGS.md`; these cases fail the run with",
+        "  `TFJS_LITE_HOSTILE_STRICT=1`.",
+        "",
+    ]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines), encoding="utf-8")

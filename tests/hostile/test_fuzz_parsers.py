@@ -39,7 +39,7 @@ JSON = st.recursive(
 def _signature(error: BaseException) -> str:
     frames = [f for f in traceback.extract_tb(error.__traceback__) if "tfjs_lite" in f.filename]
     last = Path(frames[-1].filename) if frames else None
-    where = f"{last.parent.name}/{last.name}:{frames[-1].lineno}" if last else "?"
+    where = f"{last.parent.name}/{last.name}" if last else "?"  # no line number: stable while files change
     return f"{type(error).__name__} at {where}"
 
 
@@ -56,7 +56,9 @@ class Findings:
             outcome = "refused (ConversionError)"
         except Exception as e:  # noqa: BLE001 - the property under test
             sig = _signature(e)
-            self.crashes.setdefault(sig, f"{type(e).__name__}: {' '.join(str(e).split())[:160]}")
+            line = [f for f in traceback.extract_tb(e.__traceback__) if "tfjs_lite" in f.filename]
+            at = f" (line {line[-1].lineno})" if line else ""
+            self.crashes.setdefault(sig, f"{type(e).__name__}{at}: {' '.join(str(e).split())[:160]}")
             outcome = f"BUG: {type(e).__name__}" + (f" (known, {KNOWN_BUGS[sig]})" if sig in KNOWN_BUGS else "")
         record(self.cls, outcome)
 

@@ -161,7 +161,7 @@ def test_keras_zip_bombs(tmp_path: Path) -> None:
         Case("bomb config.json", ".keras: zip bombs", zip_bomb(src / "b1.keras", "config.json", 250 * MB, rest),
              out / "b1"),
         Case("bomb weights", ".keras: zip bombs",
-             zip_bomb(src / "b2.keras", "model.weights.h5", 600 * MB,
+             zip_bomb(src / "b2.keras", "model.weights.h5", 300 * MB,
                       [(i, d) for i, d in members if i.filename != "model.weights.h5"]), out / "b2"),
     ]
     failures = []

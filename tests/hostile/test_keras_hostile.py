@@ -148,7 +148,7 @@ def test_h5_structurally_broken(tmp_path: Path) -> None:
         p = h5_edit(MLP, src / f"s{i}.h5", edit)
         benign = what in ("weight NaN and Inf", "keras_version an int", "unknown layer class")
         cases.append(Case(f"s{i} {what}", "HDF5: missing groups/attrs, wrong types, bad config JSON", p, out / f"s{i}",
-                          may_convert=benign))
+                          may_convert=benign, converted="converted (NaN/Inf weights or a harmless change)"))
     _finish(run_and_judge(cases, tmp_path), [])
 
 
@@ -217,7 +217,7 @@ def test_lambda_bytecode_never_runs(tmp_path: Path) -> None:
     cases = [
         Case("lambda", "Lambda layer with marshalled code (must never run)", p, out / "a", marker=marker),
         Case("lambda --force", "Lambda layer with marshalled code (must never run)", p, out / "b", ["--force"],
-             marker=marker, may_convert=True),
+             marker=marker, may_convert=True, converted="converted with --force; the code never ran"),
     ]
     failures = run_and_judge(cases, tmp_path)
     assert not marker.exists()

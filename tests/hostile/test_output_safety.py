@@ -144,3 +144,20 @@ def test_debug_shows_the_traceback_only_when_asked(tmp_path: Path, capsys: pytes
     assert "bad.h5" in str(info.value)
     assert not (tmp_path / "o").exists()
     record(CLS, "--debug raises; default prints one line")
+
+
+def test_the_sandbox_sees_reads_outside_the_input(tmp_path: Path) -> None:
+    """The audit-hook sandbox of runner.py must flag a file read outside the input and output:
+    ``--metadata`` names a JSON file elsewhere, which the sandbox does not know about."""
+    from corpus import Case, run_cases
+
+    meta = tmp_path / "elsewhere" / "meta.json"
+    meta.parent.mkdir()
+    meta.write_text("{}")
+    (tmp_path / "out").mkdir()
+    case = Case("meta", "sandbox self-test", H5, tmp_path / "out" / "o", ["--metadata", f"k:{meta}"])
+    result = run_cases([case], tmp_path)[0]["meta"]
+    assert result["rc"] == 0, result
+    assert any(str(meta) in v for v in result["violations"]), result["violations"]
+    shutil.rmtree(tmp_path / "out" / "o")
+    record("sandbox self-test (a read outside the input is seen)", "detected")

@@ -224,7 +224,9 @@ def test_graph_structure_hostile(tmp_path: Path) -> None:
             continue
         pb = tmp_path / f"f{i}.pb"
         pb.write_bytes(frozen.SerializeToString())
-        cases.append(Case(f"frozen {what}", f"graph: {cls}", pb, out / f"f{i}", FROZEN_FLAGS))
+        # Functions nothing calls may be dropped or broken: the frozen fixture calls none.
+        unused = cls.startswith("missing") and not _call_nodes(_frozen())
+        cases.append(Case(f"frozen {what}", f"graph: {cls}", pb, out / f"f{i}", FROZEN_FLAGS, may_convert=unused))
     rng = random.Random("frozen")
     data = FROZEN.read_bytes()
     for size in truncation_sizes(len(data))[::2]:

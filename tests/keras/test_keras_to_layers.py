@@ -15,7 +15,6 @@ from tfjs_lite.errors import UnsupportedLayerError
 REPO = Path(__file__).resolve().parents[2]
 CASES_DIR = REPO / "fixtures" / "keras"
 REFERENCE_DIR = REPO / "fixtures" / "reference"
-SHARED_REFERENCE = Path("/work/shared/reference")
 
 
 def _cases(expect: str) -> list[str]:
@@ -134,9 +133,7 @@ def test_weights_only_names(tmp_path):
 
 @pytest.mark.parametrize("model", ["mlp", "cnn", "multi_io"])
 def test_weights_byte_identical_to_official_converter(model, tmp_path):
-    source = SHARED_REFERENCE / model / "source" / "model.h5"
-    if not source.is_file():
-        pytest.skip(f"{source} (the official converter's input) is not available here")
+    source = REFERENCE_DIR / model / "source" / "model.h5"
     reference = REFERENCE_DIR / model / "tensorflowjs_4.22" / "h5_to_layers"
     convert(source, tmp_path / "out")
     ours = json.loads((tmp_path / "out" / "model.json").read_text())

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import zipfile
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Optional
+from typing import Any, Iterable, Mapping, Optional, Protocol, Sequence
 
 import h5py
 
@@ -27,14 +27,29 @@ from tfjs_lite.keras.weight_paths import LayerPlan, plan_weights, vars_group_nam
 from tfjs_lite.keras.weight_specs import check_shape
 from tfjs_lite.options import ConvertOptions
 from tfjs_lite.readers.keras_archive import KerasArchive, open_keras_archive
-from tfjs_lite.readers.keras_h5 import H5_ERRORS, H5Weight, KerasH5, open_h5, read_keras_h5
+from tfjs_lite.readers.keras_h5 import H5_ERRORS, KerasH5, open_h5, read_keras_h5
 from tfjs_lite.report import Report
 from tfjs_lite.writers.layers_model import write_layers_model
 from tfjs_lite.writers.weights import WeightEntry
 
-__all__ = ["run"]
+__all__ = ["StoredWeight", "keras2_layers_model", "run"]
 
 Layers = list[list[WeightEntry]]
+
+
+class StoredWeight(Protocol):
+    """One weight as a tf.keras 2 model file stores it (:class:`~tfjs_lite.readers.keras_h5.H5Weight`
+    or a SavedModel variable): ``name`` is the variable name (a trailing ``:0`` is dropped),
+    ``dataset`` the array-like data (read lazily by the weight writer)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def dataset(self) -> Any: ...
+
+    @property
+    def shape(self) -> tuple[int, ...]: ...
 
 
 def run(input_path: Path, staging_dir: Path, options: ConvertOptions, report: Report) -> None:
@@ -96,24 +111,54 @@ def _preflight(
 # --- tf.keras 2 ------------------------------------------------------------------------------
 
 
-def _official_entry(weight: H5Weight) -> WeightEntry:
+def _official_entry(weight: StoredWeight) -> WeightEntry:
     name = weight.name[:-2] if weight.name.endswith(":0") else weight.name
     return WeightEntry(name, weight.dataset)
 
 
 def _from_keras2_h5(info: KerasH5, options: ConvertOptions, report: Report) -> tuple[dict[str, Any], Layers]:
     assert info.model_config is not None
-    config = fix_regularizers(translate_class_names(info.model_config))
+    return keras2_layers_model(
+        info.model_config,
+        info.layers,
+        keras_version=info.keras_version,
+        backend=info.backend,
+        training_config=info.training_config,
+        options=options,
+        report=report,
+        path=info.path,
+    )
+
+
+def keras2_layers_model(
+    model_config: Mapping[str, Any],
+    layers: Sequence[tuple[str, Sequence[StoredWeight]]],
+    *,
+    keras_version: Optional[str],
+    backend: Optional[str],
+    training_config: Optional[Any],
+    options: ConvertOptions,
+    report: Report,
+    path: Path,
+) -> tuple[dict[str, Any], Layers]:
+    """A tf.keras 2 model (config + each layer's stored weights) → ``(modelTopology, layers)``.
+
+    The config is kept as the official converter keeps it (legacy class renames, L1/L2 → L1L2),
+    checked by the pre-flight and against the stored weights; ``layers`` is
+    ``[(layer name, weights in the layer's order)]`` in the order the weights are to be written.
+    Any reader of tf.keras 2 models (HDF5, SavedModel) can feed it. ``path`` names the input in errors.
+    """
+    config = fix_regularizers(translate_class_names(model_config))
     refused = _preflight(config, [], options, report, keras3=False)
-    by_name = dict(info.layers)
+    by_name = dict(layers)
     for plan in plan_weights(config):
         if plan.name in refused or plan.opaque:
             continue
-        _check_layer_weights(plan, [w.shape for w in by_name.get(plan.name, [])], info.path)
-    topology: dict[str, Any] = {"keras_version": info.keras_version, "backend": info.backend, "model_config": config}
-    if info.training_config is not None:
-        topology["training_config"] = info.training_config
-    return topology, [[_official_entry(w) for w in weights] for _, weights in info.layers]
+        _check_layer_weights(plan, [w.shape for w in by_name.get(plan.name, [])], path)
+    topology: dict[str, Any] = {"keras_version": keras_version, "backend": backend, "model_config": config}
+    if training_config is not None:
+        topology["training_config"] = training_config
+    return topology, [[_official_entry(w) for w in weights] for _, weights in layers]
 
 
 # --- Keras 3 ---------------------------------------------------------------------------------

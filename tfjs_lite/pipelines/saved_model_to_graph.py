@@ -53,18 +53,11 @@ def run_frozen(input_path: Path, staging_dir: Path, options: ConvertOptions, rep
 
 
 def run_keras_saved_model(input_path: Path, staging_dir: Path, options: ConvertOptions, report: Report) -> None:
-    """``keras_saved_model`` -> ``tfjs_layers_model``: not supported (yet).
+    """``keras_saved_model`` -> ``tfjs_layers_model``: kept for callers of the old location; the
+    pipeline is :func:`tfjs_lite.pipelines.keras_saved_model_to_layers.run`."""
+    from tfjs_lite.pipelines.keras_saved_model_to_layers import run as run_layers
 
-    Raises:
-        UnsupportedModelError: Always, saying what to do instead.
-    """
-    path = Path(input_path)
-    has_keras = (path / "keras_metadata.pb").is_file()
-    detail = ("it has Keras metadata, but rebuilding a layers model from it is not implemented"
-              if has_keras else "it has no keras_metadata.pb (not saved by tf.keras)")
-    raise UnsupportedModelError(
-        f"{path}: cannot convert this SavedModel to a layers model: {detail}. Convert it to a graph "
-        "model (--output_format tfjs_graph_model), or save the Keras model as .h5 and convert that")
+    run_layers(input_path, staging_dir, options, report)
 
 
 def convert_graph(graph: Graph, staging_dir: Path, options: ConvertOptions, report: Report) -> dict[str, Any]:
