@@ -17,6 +17,7 @@ BANNED = ("tensorflow", "keras", "tf_keras", "tensorflowjs", "tensorflow_hub", "
 # Protobuf classes are for the code that reads or writes protobuf formats (and the IR's attr codec).
 PROTO_USERS = {
     "readers/graph_def.py",
+    "readers/keras_saved_model.py",
     "readers/saved_model.py",
     "readers/tensor_bundle.py",
     "readers/tfjs_graph.py",
