@@ -17,6 +17,7 @@ second-to-last segment, exactly as for files made by the official converter.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping, Optional
@@ -45,6 +46,7 @@ class WeightSlot:
     owner_class: str
     owner_config: Mapping[str, Any]
     leaf: str  # "kernel", "bias", ...
+    trainable: bool = True  # False for BN statistics and for weights of frozen (sub-)layers
 
 
 @dataclass
@@ -56,6 +58,14 @@ class LayerPlan:
     archive_path: str
     slots: list[WeightSlot] = field(default_factory=list)
     opaque: bool = False
+
+    def legacy_h5_slots(self) -> list[WeightSlot]:
+        """The slots in the order HDF5 files store them: trainable weights first, then the rest.
+
+        Both tf.keras 2 and Keras 3's legacy writer save ``trainable_weights + non_trainable_weights``,
+        which differs from :attr:`slots` for nested models holding BatchNormalization or frozen layers.
+        """
+        return [s for s in self.slots if s.trainable] + [s for s in self.slots if not s.trainable]
 
 
 def _layers_of(model: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -101,16 +111,40 @@ def _config(layer: Mapping[str, Any]) -> Mapping[str, Any]:
     return config if isinstance(config, Mapping) else {}
 
 
-def _plan_layer(layer: Mapping[str, Any], path: str, prefix: str, out: list[WeightSlot]) -> bool:
+# Weights Keras keeps out of trainable_weights even in a trainable layer.
+_STATISTICS = frozenset({"moving_mean", "moving_variance"})
+
+
+def _plan_layer(
+    layer: Mapping[str, Any], path: str, prefix: str, out: list[WeightSlot], *, trainable: bool = True
+) -> bool:
     """Append the slots of ``layer`` (names start with ``prefix``); False if its layout is unknown."""
     class_name = str(layer.get("class_name"))
     config = _config(layer)
     name = _name(layer)
+    trainable = trainable and config.get("trainable", True) is not False
+    first = len(out)
     if class_name in _MODELS:
         for inner, inner_path in _container(layer, f"{path}/layers"):
-            if not _plan_layer(inner, inner_path, _name(inner), out):
+            if not _plan_layer(inner, inner_path, _name(inner), out, trainable=trainable):
                 return False
         return True
+    known = _plan_leaf_layer(class_name, config, name, path, prefix, out)
+    for index in range(first, len(out)):
+        slot = out[index]
+        if not trainable or slot.leaf in _STATISTICS:
+            out[index] = dataclasses.replace(slot, trainable=False)
+    return known
+
+
+def _plan_leaf_layer(
+    class_name: str,
+    config: Mapping[str, Any],
+    name: str,
+    path: str,
+    prefix: str,
+    out: list[WeightSlot],
+) -> bool:
     if class_name == "Bidirectional":
         inner = config.get("layer")
         if not isinstance(inner, Mapping) or config.get("backward_layer") is not None:

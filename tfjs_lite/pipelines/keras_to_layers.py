@@ -23,7 +23,7 @@ import h5py
 from tfjs_lite.errors import ModelFormatError
 from tfjs_lite.keras.config import fix_regularizers, is_keras3, keras3_to_tfjs, translate_class_names
 from tfjs_lite.keras.preflight import LayerIssue, check_model, refusal
-from tfjs_lite.keras.weight_paths import LayerPlan, plan_weights, vars_group_name
+from tfjs_lite.keras.weight_paths import LayerPlan, WeightSlot, plan_weights, vars_group_name
 from tfjs_lite.keras.weight_specs import check_shape
 from tfjs_lite.options import ConvertOptions
 from tfjs_lite.readers.keras_archive import KerasArchive, open_keras_archive
@@ -154,7 +154,7 @@ def keras2_layers_model(
     for plan in plan_weights(config):
         if plan.name in refused or plan.opaque:
             continue
-        _check_layer_weights(plan, [w.shape for w in by_name.get(plan.name, [])], path)
+        _check_layer_weights(plan, plan.legacy_h5_slots(), [w.shape for w in by_name.get(plan.name, [])], path)
     topology: dict[str, Any] = {"keras_version": keras_version, "backend": backend, "model_config": config}
     if training_config is not None:
         topology["training_config"] = training_config
@@ -176,8 +176,9 @@ def _from_keras3_h5(info: KerasH5, options: ConvertOptions, report: Report) -> t
         if plan.name in refused or plan.opaque:
             layers.append([WeightEntry(w.name, w.dataset) for w in stored])
             continue
-        _check_layer_weights(plan, [w.shape for w in stored], info.path)
-        layers.append([WeightEntry(slot.name, w.dataset) for slot, w in zip(plan.slots, stored)])
+        slots = plan.legacy_h5_slots()
+        _check_layer_weights(plan, slots, [w.shape for w in stored], info.path)
+        layers.append([WeightEntry(slot.name, w.dataset) for slot, w in zip(slots, stored)])
     topology = {"keras_version": info.keras_version, "backend": info.backend, "model_config": config}
     return topology, layers
 
@@ -192,7 +193,7 @@ def _from_archive(archive: KerasArchive, options: ConvertOptions, report: Report
             layers.append(_opaque_archive_entries(archive, plan))
             continue
         datasets = [_archive_dataset(archive, slot.archive_path, slot.owner) for slot in plan.slots]
-        _check_layer_weights(plan, [tuple(d.shape) for d in datasets], archive.path)
+        _check_layer_weights(plan, plan.slots, [tuple(d.shape) for d in datasets], archive.path)
         _check_no_extra_vars(archive, plan)
         layers.append([WeightEntry(slot.name, d) for slot, d in zip(plan.slots, datasets)])
     topology = {"keras_version": archive.keras_version, "model_config": config}
@@ -280,15 +281,18 @@ def _datasets(group: h5py.Group) -> list[tuple[str, h5py.Dataset]]:
 # --- checks ----------------------------------------------------------------------------------
 
 
-def _check_layer_weights(plan: LayerPlan, shapes: list[tuple[int, ...]], path: Path) -> None:
-    if len(shapes) != len(plan.slots):
-        wanted = ", ".join(slot.name for slot in plan.slots) or "none"
+def _check_layer_weights(
+    plan: LayerPlan, slots: list[WeightSlot], shapes: list[tuple[int, ...]], path: Path
+) -> None:
+    """``shapes`` are the stored weights of ``plan``'s layer, in the order ``slots`` expects them."""
+    if len(shapes) != len(slots):
+        wanted = ", ".join(slot.name for slot in slots) or "none"
         raise ModelFormatError(
             f"layer {plan.name!r} ({plan.class_name}) has {len(shapes)} stored weights but its config "
-            f"implies {len(plan.slots)} ({wanted})",
+            f"implies {len(slots)} ({wanted})",
             path=path,
         )
-    for slot, shape in zip(plan.slots, shapes):
+    for slot, shape in zip(slots, shapes):
         problem = check_shape(slot.owner_class, slot.owner_config, slot.leaf, shape)
         if problem:
             raise ModelFormatError(f"layer {slot.owner!r} ({slot.owner_class}): {problem}", path=path)
