@@ -141,7 +141,7 @@ def describe(model_dir):
     return {"nodes": graph_stats(model_dir)["nodes"], "weight_bytes": weight_bytes(model_dir)}
 
 
-def bench_case(node, exe, case, tmp, repeat, rounds):
+def bench_case(node, exe, case, tmp, repeat, rounds, budget_s=None):
     row = {"name": case["name"], "group": case["group"]}
     ours_dir = tmp / case["name"] / "ours"
     err, secs = convert_ours(case, ours_dir)
@@ -177,8 +177,15 @@ def bench_case(node, exe, case, tmp, repeat, rounds):
     inputs = load_tensors(case["inputs"])
     for _ in range(rounds):
         for key, d in timed.items():
-            r = node.benchmark(str(d), "graph", inputs, repeat=repeat)
+            n = repeat
+            if budget_s and times[key]:  # after the first round: fit the budget
+                n = max(3, min(repeat, int(budget_s * 1000 / statistics.median(times[key]))))
+            elif budget_s:
+                first = node.run(str(d), "graph", inputs).run_ms  # one untimed probe
+                n = max(3, min(repeat, int(budget_s * 1000 / max(first, 1e-3))))
+            r = node.benchmark(str(d), "graph", inputs, repeat=n)
             times[key] += r["run_ms_all"]
+    row["timed_runs"] = {k: len(v) for k, v in times.items()}
     for key in timed:
         ms = statistics.median(times[key])
         if key == "ours":
@@ -244,6 +251,9 @@ def main(argv=None):
     p.add_argument("--official", default=OFFICIAL_DEFAULT, help="tensorflowjs_converter executable")
     p.add_argument("--repeat", type=int, default=20, help="timed runs per round (median reported)")
     p.add_argument("--rounds", type=int, default=3, help="alternating rounds (ours, official, ...)")
+    p.add_argument("--budget-s", type=float, default=20.0,
+                   help="cap on timed seconds per model, converter and round: slow models get fewer "
+                        "runs (at least 3) than --repeat")
     p.add_argument("--only", nargs="*", default=[])
     p.add_argument("--no-fixtures", action="store_true")
     p.add_argument("--no-models", action="store_true")
@@ -255,10 +265,12 @@ def main(argv=None):
     with TfjsNode(timeout=1800) as node, tempfile.TemporaryDirectory(prefix="tfjs_bench_") as tmp:
         for case in cases:
             print("%s ..." % case["name"], file=sys.stderr, flush=True)
-            rows.append(bench_case(node, a.official, case, Path(tmp), a.repeat, a.rounds))
+            rows.append(bench_case(node, a.official, case, Path(tmp), a.repeat, a.rounds, a.budget_s))
     print("machine: " + machine())
     print("command: " + " ".join(["python", "benchmarks/inference.py"] + (argv if argv is not None else sys.argv[1:])))
-    print("TF.js 4.22.0, CPU backend, median of %d × %d runs after one warm-up run" % (a.rounds, a.repeat))
+    print("TF.js 4.22.0, CPU backend; per model and converter: median of %d alternating rounds × up to %d "
+          "timed runs (fewer for slow models: about %g s per round, at least 3), each round after one "
+          "warm-up run" % (a.rounds, a.repeat, a.budget_s))
     print()
     print(table(rows))
     if a.json:

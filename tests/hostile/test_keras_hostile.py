@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -291,4 +292,5 @@ def test_h5_memory_bombs(tmp_path: Path) -> None:
             problems.append(f"peak RSS {peak / MB:.0f} MB > {limit / MB:.0f} MB allowed")
             outcome = "BUG: unbounded memory"
         failures.extend(account(case, outcome, problems))
+        shutil.rmtree(case.output.parent)  # a killed bomb leaves up to DISK_LIMIT of staging files
     _finish(failures, [])
