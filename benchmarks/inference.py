@@ -1,7 +1,7 @@
 """TF.js inference time of our graph models against the official converter's (a script, not a test).
 
-    /work/venv/bin/python benchmarks/inference.py [--official PATH] [--repeat 20] [--rounds 3]
-                                                  [--only NAME ...] [--no-fixtures] [--no-models]
+    /work/venv/bin/python benchmarks/inference.py [--official PATH] [--repeat 20] [--rounds 4]
+        [--budget-s 20] [--only NAME ...] [--no-fixtures] [--no-models] [--json OUT]
 
 For every graph fixture (``fixtures/graph/<case>``) and every SavedModel benchmark model
 (``benchmarks/.models/<model>/saved_model``: resnet50, transformer, lstm, cnn, mlp) it converts
@@ -10,8 +10,9 @@ the model with tfjs-lite (``python -m tfjs_lite convert``) and with ``tensorflow
 already committed in ``fixtures/official/<case>/<variant>`` are used — into a temp dir, then runs
 each in real TF.js 4.22 (Node, CPU backend, ``tests/tfjs_node.py``). For each model it reports the
 median ``run_ms`` over ``rounds × repeat`` timed runs (ours and the official alternate round by
-round), the weight bytes, the node count (main graph + function bodies, ``fixtures/_model_stats``)
-and the max normalised error against TF's expected outputs. The "official" column is the faster of
+round, in reversed order every other round; slow models get fewer runs per round, ``--budget-s``),
+the weight bytes, the node count (main graph + function bodies, ``fixtures/_model_stats``) and the
+max normalised error against TF's expected outputs. The "official" column is the faster of
 the official variants that run and match (the one most favourable to the official converter).
 
 Prints a markdown table (and writes JSON with ``--json``).
@@ -35,8 +36,8 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "fixtures"))
 
-from _model_stats import graph_stats, weight_bytes  # noqa: E402
-from tfjs_node import TfjsError, TfjsNode, compare_stats, load_tensors  # noqa: E402
+from _model_stats import graph_stats, weight_bytes
+from tfjs_node import TfjsError, TfjsNode, compare_stats, load_tensors
 
 GRAPH = ROOT / "fixtures" / "graph"
 OFFICIAL_FIXTURES = ROOT / "fixtures" / "official"
@@ -93,7 +94,7 @@ def discover(include_fixtures, include_models, only):
 
 def _run(cmd, env=None):
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     secs = time.perf_counter() - t0
     if proc.returncode != 0:
         tail = [ln for ln in (proc.stderr + proc.stdout).splitlines() if ln.strip()][-3:]
@@ -175,8 +176,8 @@ def bench_case(node, exe, case, tmp, repeat, rounds, budget_s=None):
     timed.update({"official_" + v: c["dir"] for v, c in runnable.items()})
     times = {k: [] for k in timed}
     inputs = load_tensors(case["inputs"])
-    for _ in range(rounds):
-        for key, d in timed.items():
+    for i in range(rounds):  # alternate the order: the first model timed in a round is often slower
+        for key, d in (list(timed.items()) if i % 2 == 0 else list(timed.items())[::-1]):
             n = repeat
             if budget_s and times[key]:  # after the first round: fit the budget
                 n = max(3, min(repeat, int(budget_s * 1000 / statistics.median(times[key]))))
@@ -209,8 +210,8 @@ def _ratio(a, b):
 
 
 def table(rows):
-    out = ["| model | ours ms | official ms (variant) | time ours/official | ours nodes | official nodes "
-           "| ours weight bytes | official weight bytes | ours max rel err | note |",
+    out = [("| model | ours ms | official ms (variant) | time ours/official | ours nodes | official nodes "
+            "| ours weight bytes | official weight bytes | ours max rel err | note |"),
            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for r in rows:
         o, f = r.get("ours") or {}, r.get("official") or {}
@@ -241,7 +242,7 @@ def machine():
                 break
     except OSError:
         pass
-    node_v = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
+    node_v = subprocess.run(["node", "--version"], capture_output=True, text=True, check=False).stdout.strip()
     return "%s, %d CPUs, %s, Python %s, Node %s" % (cpu, os.cpu_count() or 0, platform.platform(),
                                                    platform.python_version(), node_v)
 
@@ -250,7 +251,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--official", default=OFFICIAL_DEFAULT, help="tensorflowjs_converter executable")
     p.add_argument("--repeat", type=int, default=20, help="timed runs per round (median reported)")
-    p.add_argument("--rounds", type=int, default=3, help="alternating rounds (ours, official, ...)")
+    p.add_argument("--rounds", type=int, default=4, help="alternating rounds (ours, official, ...)")
     p.add_argument("--budget-s", type=float, default=20.0,
                    help="cap on timed seconds per model, converter and round: slow models get fewer "
                         "runs (at least 3) than --repeat")

@@ -161,7 +161,9 @@ def _frozen_outputs(path: Path) -> list[str]:
 
     from tfjs_lite._proto.graph_pb2 import GraphDef
     from tfjs_lite.errors import ModelFormatError
+    from tfjs_lite.readers.graph_def import check_proto_size
 
+    check_proto_size(path, "not a GraphDef TF could have written")
     graph_def = GraphDef()
     try:
         graph_def.ParseFromString(path.read_bytes())

@@ -23,7 +23,6 @@ parameters; a Mul of mixed dtypes would be invalid).
 from __future__ import annotations
 
 import numpy as np
-
 from tfjs_lite.optimizer._util import const_value, output_refs
 from tfjs_lite.optimizer.pass_base import Pass
 

@@ -22,16 +22,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from tfjs_node import TOLERANCE, load_tensors
-from tfjs_lite.ir import DType, Graph, TensorRef
-from tfjs_lite.optimizer import optimize
-
 from test_saved_model_to_graph import _convert, _load, _rel_error
+from tfjs_lite.optimizer import optimize
+from tfjs_node import TOLERANCE
+
+from tfjs_lite.ir import DType, Graph, TensorRef
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "fixtures"))
-from _model_stats import graph_stats  # noqa: E402
+from _model_stats import graph_stats
 
 GRAPH = ROOT / "fixtures" / "graph"
 OFFICIAL = ROOT / "fixtures" / "official"
@@ -76,8 +75,8 @@ def _print_table(request):
     yield
     if not _TABLE:
         return
-    lines = ["", "node count after optimization vs tensorflowjs_converter 4.22 "
-                 "(main graph + function bodies):",
+    lines = ["", ("node count after optimization vs tensorflowjs_converter 4.22 "
+                  "(main graph + function bodies):"),
              "%-22s %6s %10s %16s  %s" % ("case", "ours", "official", "official cf_v2", "")]
     for case in sorted(_TABLE):
         ours, off = _TABLE[case]
@@ -162,7 +161,7 @@ def test_zero_bias_conv_relu_becomes_one_fused_conv():
     (fused,) = g.nodes_by_op("_FusedConv2D")
     fused_ops = [op.decode() if isinstance(op, bytes) else op for op in g.attrs(fused)["fused_ops"]]
     assert fused_ops == ["BiasAdd", "Relu"]
-    x, w_ref, b_ref = g.inputs_of(fused)
+    _x, w_ref, b_ref = g.inputs_of(fused)
     np.testing.assert_array_equal(g.value(b_ref.node), np.zeros(4, np.float32))
     np.testing.assert_array_equal(g.value(w_ref.node), w)
 

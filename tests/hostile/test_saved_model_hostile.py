@@ -82,6 +82,54 @@ def _two_cycle(graph_def: Any) -> None:
                     break
 
 
+def _identity_cycle(graph_def: Any) -> None:
+    """Identity n reads p, p now reads n: a two-node cycle whose references all resolve (the
+    ``_two_cycle`` edit names ``out_arg`` ``output`` on any op, which function bodies refuse
+    earlier for ops that have no such output arg)."""
+    for nodes in _bodies(graph_def):
+        top = nodes is graph_def.node
+        names = {n.name: n for n in nodes}
+        for node in nodes:
+            if node.op != "Identity" or not node.input or node.input[0].startswith("^"):
+                continue
+            producer = names.get(node.input[0].split(":")[0])
+            if producer is not None and producer.input and not producer.input[0].startswith("^"):
+                producer.input[0] = node.name if top else f"{node.name}:output:0"
+                break
+
+
+def _recursive_calls(cycle: list[str]) -> Callable[[Any], None]:
+    """New library functions ``cycle[i]`` calling ``cycle[i+1]`` (the last calls the first), with
+    consistent arity and types, called by a PartitionedCall spliced in front of every Identity of
+    the top level or of the first function body that has one: inlining them would never end."""
+
+    def edit(graph_def: Any) -> None:
+        bodies = [graph_def.node] + [f.node_def for f in graph_def.library.function]
+        for i, name in enumerate(cycle):
+            fn = graph_def.library.function.add()
+            fn.signature.name = name
+            fn.signature.input_arg.add(name="x", type=1)
+            fn.signature.output_arg.add(name="y", type=1)
+            call = fn.node_def.add(name="call", op="PartitionedCall", input=["x"])
+            call.attr["f"].func.name = cycle[(i + 1) % len(cycle)]
+            call.attr["Tin"].list.type.append(1)
+            call.attr["Tout"].list.type.append(1)
+            fn.ret["y"] = "call:output:0"
+        for nodes in bodies:
+            top = nodes is graph_def.node
+            targets = [n for n in nodes if n.op == "Identity" and n.input and not n.input[0].startswith("^")]
+            for n, node in enumerate(targets):
+                entry = nodes.add(name=f"recursive_entry_{n}", op="PartitionedCall", input=[node.input[0]])
+                entry.attr["f"].func.name = cycle[0]
+                entry.attr["Tin"].list.type.append(1)
+                entry.attr["Tout"].list.type.append(1)
+                node.input[0] = entry.name if top else f"{entry.name}:output:0"
+            if targets:
+                return
+
+    return edit
+
+
 def _call_nodes(graph_def: Any) -> list[tuple[Any, Any]]:
     calls = []
     for fn in graph_def.library.function:
@@ -164,6 +212,10 @@ GRAPH_EDITS: dict[str, tuple[str, Callable[[Any], None]]] = {
     "empty function library": ("missing / recursive functions", _drop_library),
     "self-recursive functions": ("missing / recursive functions", _self_recursive),
     "mutually recursive functions": ("missing / recursive functions", _mutually_recursive),
+    "Identity two-node cycles": ("cycles", _identity_cycle),
+    "self-recursive function, consistent call": ("missing / recursive functions", _recursive_calls(["rec_self"])),
+    "mutually recursive functions, consistent calls": ("missing / recursive functions",
+                                                       _recursive_calls(["rec_a", "rec_b", "rec_c"])),
     "unknown dtype 9999": ("unknown dtypes", _unknown_dtype),
     "Const of 2**40 floats from one float_val": ("memory bombs: declared tensor size far beyond the file", _const_bomb),
     "Const shape larger than its content": ("memory bombs: declared tensor size far beyond the file", _content_mismatch),

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tfjs_lite import executor
 from tfjs_lite.optimizer.passes.function_identities import FunctionIdentities
+
+from tfjs_lite import executor
 from tfjs_lite.pipelines.saved_model_to_graph import _strip_debug_ops
 from tfjs_lite.readers.saved_model import load_saved_model
 

@@ -39,6 +39,8 @@ from typing import Any, Union
 
 import numpy as np
 
+from tfjs_lite.errors import ModelFormatError
+
 __all__ = [
     "AttrPlaceholder",
     "AttrValue",
@@ -138,6 +140,9 @@ def attr_from_proto(proto: Any) -> AttrValue:
 
     Returns:
         The plain value; an AttrValue with no field set maps to ``None``.
+
+    Raises:
+        ModelFormatError: For a ``type`` (or list of types) that is not a ``DataType`` value.
     """
     kind = proto.WhichOneof("value")
     if kind is None:
@@ -308,7 +313,8 @@ def _dtype_name(number: int) -> DType:
     try:
         return DType(DataType.Name(number))
     except ValueError:
-        return DType(f"DT_UNKNOWN_{number}")
+        # protobuf keeps unknown enum numbers; a dtype nothing can name would only fail later.
+        raise ModelFormatError(f"unknown TensorFlow dtype (DataType enum value {number})") from None
 
 
 def _dtype_enum(dtype: DType) -> int:

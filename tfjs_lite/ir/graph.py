@@ -32,7 +32,7 @@ from tfjs_lite.ir.attrs import DType, FuncRef, dtype_of
 from tfjs_lite.ir.function import ArgDef, FunctionSignature
 from tfjs_lite.lazy_tensor import LazyTensor
 
-__all__ = ["ArgDef", "FunctionSignature", "Graph", "TensorRef", "TensorType"]
+__all__ = ["ArgDef", "FunctionSignature", "Graph", "TensorRef", "TensorType", "describe_cycle"]
 
 BACK_EDGE_OPS = frozenset({"NextIteration", "RefNextIteration"})
 
@@ -267,8 +267,26 @@ class Graph:
         return {n: self.inputs_of(n) for n in sorted(self._back)}
 
     def topo_order(self) -> list[str]:
-        """Node names in a deterministic (lexicographic tie-break) topological order."""
-        return list(nx.lexicographical_topological_sort(self._g))
+        """Node names in a deterministic (lexicographic tie-break) topological order.
+
+        Raises:
+            InvariantError: If the graph has a cycle (outside NextIteration back edges); readers
+                refuse cyclic inputs (:meth:`find_cycle`), so this is a bug in a pass.
+        """
+        try:
+            return list(nx.lexicographical_topological_sort(self._g))
+        except (nx.NetworkXUnfeasible, nx.NetworkXError):
+            cycle = self.find_cycle()
+            if cycle is None:  # the graph changed while being sorted
+                raise
+            raise InvariantError(f"the graph has a cycle: {describe_cycle(cycle)}") from None
+
+    def find_cycle(self) -> list[str] | None:
+        """Node names along one cycle (data or control edges, back edges excluded), or None."""
+        if nx.is_directed_acyclic_graph(self._g):
+            return None
+        edges = nx.find_cycle(self._g)
+        return [str(e[0]) for e in edges]
 
     # ------------------------------------------------------------------ mutation
     def set_input(self, name: str, slot: int, ref: TensorRef) -> None:
@@ -403,6 +421,12 @@ class Graph:
 
     def _back_items(self) -> dict[str, dict[int | str, TensorRef]]:
         return self._back
+
+
+def describe_cycle(cycle: Sequence[str], limit: int = 6) -> str:
+    """``node 'a' is on a cycle (a -> b -> a)``, shortened after ``limit`` nodes."""
+    shown = " -> ".join(list(cycle[:limit]) + ([cycle[0]] if len(cycle) <= limit else ["..."]))
+    return f"node {cycle[0]!r} is on a cycle ({shown})"
 
 
 def _data_items(edges: dict[int | str, TensorRef]) -> list[tuple[int, TensorRef]]:

@@ -27,7 +27,7 @@ from tfjs_lite.keras.weight_paths import LayerPlan, WeightSlot, plan_weights, va
 from tfjs_lite.keras.weight_specs import check_shape
 from tfjs_lite.options import ConvertOptions
 from tfjs_lite.readers.keras_archive import KerasArchive, open_keras_archive
-from tfjs_lite.readers.keras_h5 import H5_ERRORS, KerasH5, open_h5, read_keras_h5
+from tfjs_lite.readers.keras_h5 import H5_ERRORS, KerasH5, check_weight_dataset, hard_get, open_h5, read_keras_h5
 from tfjs_lite.report import Report
 from tfjs_lite.writers.layers_model import write_layers_model
 from tfjs_lite.writers.weights import WeightEntry
@@ -66,7 +66,7 @@ def run(input_path: Path, staging_dir: Path, options: ConvertOptions, report: Re
         if info.kind == "weights":
             topology, layers = None, [[_official_entry(w) for w in weights] for _, weights in info.layers]
         elif info.kind == "weights_v3":
-            topology, layers = None, _weights_v3(handle, report)
+            topology, layers = None, _weights_v3(handle, report, input_path)
         elif is_keras3(info.keras_version):
             topology, layers = _from_keras3_h5(info, options, report)
         else:
@@ -206,13 +206,14 @@ def _archive_dataset(archive: KerasArchive, path: str, owner: str) -> h5py.Datas
             f"layer {owner!r} needs weights but the archive has no model.weights.h5", path=archive.path
         )
     try:
-        dataset = archive.weights[path]
+        dataset = hard_get(archive.weights, path, archive.path)
     except H5_ERRORS:
         raise ModelFormatError(
             f"layer {owner!r} needs the weight {path} but model.weights.h5 does not have it", path=archive.path
         ) from None
     if not isinstance(dataset, h5py.Dataset):
         raise ModelFormatError(f"{path} in model.weights.h5 is not a dataset", path=archive.path)
+    check_weight_dataset(dataset, path, archive.path)
     stored_name = vars_group_name(dataset.parent.attrs)
     parts = path.split("/")
     if stored_name is not None and len(parts) >= 4 and parts[-4] == "layers" and stored_name != owner:
@@ -231,7 +232,7 @@ def _check_no_extra_vars(archive: KerasArchive, plan: LayerPlan) -> None:
         expected[group] = expected.get(group, 0) + 1
     if archive.weights is None:
         return
-    for group_path in _vars_groups(archive.weights, plan.archive_path):
+    for group_path in _vars_groups(archive.weights, plan.archive_path, archive.path):
         count = len(archive.weights[group_path])
         if count != expected.get(group_path, 0):
             raise ModelFormatError(
@@ -241,8 +242,9 @@ def _check_no_extra_vars(archive: KerasArchive, plan: LayerPlan) -> None:
             )
 
 
-def _vars_groups(root: h5py.File, path: str) -> list[str]:
-    if path not in root or not isinstance(root[path], h5py.Group):
+def _vars_groups(root: h5py.File, path: str, input_path: Path) -> list[str]:
+    group = _hard_child(root, path, input_path)
+    if not isinstance(group, h5py.Group):
         return []
     found: list[str] = []
 
@@ -250,7 +252,7 @@ def _vars_groups(root: h5py.File, path: str) -> list[str]:
         if isinstance(obj, h5py.Group) and name.split("/")[-1] == "vars":
             found.append(f"{path}/{name}")
 
-    root[path].visititems(visit)
+    group.visititems(visit)  # hard links only: every group found is in the file
     return sorted(found)
 
 
@@ -258,20 +260,28 @@ def _opaque_archive_entries(archive: KerasArchive, plan: LayerPlan) -> list[Weig
     """Weights of a layer we cannot plan (forced output): named by their place in the archive."""
     if archive.weights is None or plan.archive_path not in archive.weights:
         return []
-    group = archive.weights[plan.archive_path]
-    return [WeightEntry(f"{plan.name}/{name.replace('vars/', '')}", obj) for name, obj in _datasets(group)]
+    group = hard_get(archive.weights, plan.archive_path, archive.path)
+    if not isinstance(group, h5py.Group):
+        return []
+    return [
+        WeightEntry(f"{plan.name}/{name.replace('vars/', '')}", obj)
+        for name, obj in _datasets(group, archive.path)
+    ]
 
 
 def _natural_key(name: str) -> list[Any]:
     return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in name.split("/")]
 
 
-def _datasets(group: h5py.Group) -> list[tuple[str, h5py.Dataset]]:
-    """Every dataset under ``group`` as (relative path, dataset), ``vars/10`` after ``vars/9``."""
+def _datasets(group: h5py.Group, path: Path) -> list[tuple[str, h5py.Dataset]]:
+    """Every dataset under ``group`` as (relative path, dataset), ``vars/10`` after ``vars/9``.
+
+    ``visititems`` follows hard links only; each dataset is checked like any weight."""
     found: list[tuple[str, h5py.Dataset]] = []
 
     def visit(name: str, obj: Any) -> None:
         if isinstance(obj, h5py.Dataset):
+            check_weight_dataset(obj, f"{group.name}/{name}", path)
             found.append((name, obj))
 
     group.visititems(visit)
@@ -301,10 +311,10 @@ def _check_layer_weights(
 # --- Keras-v3 weights-only files ---------------------------------------------------------------
 
 
-def _weights_v3(handle: h5py.File, report: Report) -> Layers:
+def _weights_v3(handle: h5py.File, report: Report, path: Path) -> Layers:
     """``layers/<x>/vars/<i>`` without a config: names ``<layer>/<index>`` (tfjs's Keras-v3 form)."""
     owners: dict[str, list[WeightEntry]] = {}
-    for owner_path, owner, datasets in _iter_v3_vars(handle["layers"], "layers"):
+    for owner_path, owner, datasets in _iter_v3_vars(hard_get(handle, "layers", path), "layers", path):
         entries = owners.setdefault(owner_path, [])
         for dataset in datasets:
             entries.append(WeightEntry(f"{owner}/{len(entries)}", dataset))
@@ -315,16 +325,25 @@ def _weights_v3(handle: h5py.File, report: Report) -> Layers:
     return [entries for entries in owners.values()]
 
 
-def _iter_v3_vars(group: h5py.Group, path: str) -> Iterable[tuple[str, str, list[h5py.Dataset]]]:
+def _iter_v3_vars(
+    group: h5py.Group, path: str, input_path: Path
+) -> Iterable[tuple[str, str, list[h5py.Dataset]]]:
     for key in group:
-        layer = group[key]
+        layer = hard_get(group, key, input_path)
         if not isinstance(layer, h5py.Group):
             continue
         owner_path = f"{path}/{key}"
-        own_vars = layer.get("vars")
+        own_vars = _hard_child(layer, "vars", input_path)
         owner = (vars_group_name(own_vars.attrs) if isinstance(own_vars, h5py.Group) else None) or key
-        nested = layer.get("layers")
+        nested = _hard_child(layer, "layers", input_path)
         if isinstance(nested, h5py.Group):
-            yield from _iter_v3_vars(nested, f"{owner_path}/layers")
+            yield from _iter_v3_vars(nested, f"{owner_path}/layers", input_path)
             continue
-        yield owner_path, owner, [dataset for _, dataset in _datasets(layer)]
+        yield owner_path, owner, [dataset for _, dataset in _datasets(layer, input_path)]
+
+
+def _hard_child(group: h5py.Group, name: str, path: Path) -> Any:
+    try:
+        return hard_get(group, name, path)
+    except KeyError:
+        return None

@@ -27,10 +27,28 @@ from typing import Any
 
 from tfjs_lite.errors import ModelFormatError
 from tfjs_lite.ir.attrs import DType, attr_from_proto, shape_from_proto
-from tfjs_lite.ir.graph import ArgDef, FunctionSignature, Graph, TensorRef, TensorType
+from tfjs_lite.ir.graph import ArgDef, FunctionSignature, Graph, TensorRef, TensorType, describe_cycle
 from tfjs_lite.ir.names import parse_input
 
-__all__ = ["ArgSpec", "OpRegistry", "OpSpec", "function_closure", "read_function_def", "read_graph_def"]
+__all__ = ["ArgSpec", "OpRegistry", "OpSpec", "PROTOBUF_LIMIT", "check_proto_size", "function_closure",
+           "read_function_def", "read_graph_def"]
+
+# protobuf cannot parse (nor TF write) a single message of 2 GiB or more.
+PROTOBUF_LIMIT = 2**31
+
+
+def check_proto_size(path: Any, hint: str) -> None:
+    """Refuse a protobuf file too large to be one message before reading any of it.
+
+    Raises:
+        ModelFormatError: ``path`` is at least :data:`PROTOBUF_LIMIT` bytes; ``hint`` ends the message.
+    """
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return  # reading it reports the problem
+    if size >= PROTOBUF_LIMIT:
+        raise ModelFormatError(f"{path}: {size} bytes, larger than protobuf's 2 GiB limit; {hint}")
 
 
 @dataclass(frozen=True)
@@ -109,7 +127,7 @@ class OpRegistry:
 
     def add_function(self, signature: Any) -> None:
         """Register a library function (its ``signature`` OpDef) as an op callable by name."""
-        spec = _spec_from_op_def(signature)
+        spec = _spec_from_op_def(signature, "function")
         self._specs[signature.name] = OpSpec(spec.name, spec.inputs, spec.outputs, {}, True)
 
     def add_spec(self, spec: OpSpec) -> None:
@@ -183,21 +201,29 @@ def attr_from_proto_type(number: int) -> DType:
     return value
 
 
-def _spec_from_op_def(op_def: Any) -> OpSpec:
-    defaults = {a.name: attr_from_proto(a.default_value) for a in op_def.attr if a.HasField("default_value")}
-    return OpSpec(
-        op_def.name,
-        tuple(_arg_spec(a) for a in op_def.input_arg),
-        tuple(_arg_spec(a) for a in op_def.output_arg),
-        defaults,
-    )
+def _spec_from_op_def(op_def: Any, what: str = "OpDef") -> OpSpec:
+    try:
+        defaults = {a.name: attr_from_proto(a.default_value) for a in op_def.attr if a.HasField("default_value")}
+        return OpSpec(
+            op_def.name,
+            tuple(_arg_spec(a) for a in op_def.input_arg),
+            tuple(_arg_spec(a) for a in op_def.output_arg),
+            defaults,
+        )
+    except ModelFormatError as e:
+        raise ModelFormatError(f"{what} {op_def.name!r}: {e}") from None
 
 
 # ----------------------------------------------------------------------------------- nodes
 
 
 def _node_attrs(node: Any, registry: OpRegistry, add_defaults: bool) -> dict[str, Any]:
-    attrs = {key: attr_from_proto(value) for key, value in sorted(node.attr.items())}
+    attrs = {}
+    for key, value in sorted(node.attr.items()):
+        try:
+            attrs[key] = attr_from_proto(value)
+        except ModelFormatError as e:
+            raise ModelFormatError(f"node {node.name!r} ({node.op}): attr {key!r}: {e}") from None
     if add_defaults:
         for key, value in registry.defaults(node.op).items():
             attrs.setdefault(key, value)
@@ -217,12 +243,16 @@ def _out_types(op: str, attrs: dict[str, Any], registry: OpRegistry) -> list[Ten
     return [TensorType(DType(d) if d else DType("DT_INVALID"), s) for d, s in zip(dtypes, shapes)]
 
 
-def _add_nodes(graph: Graph, nodes: Sequence[Any], registry: OpRegistry, add_defaults: bool) -> None:
+def _add_nodes(graph: Graph, nodes: Sequence[Any], registry: OpRegistry, add_defaults: bool,
+               context: str = "") -> None:
     """Create every node without edges (GraphDefs need not be topologically sorted)."""
     for node in nodes:
         if node.name in graph:
-            raise ModelFormatError(f"duplicate node name {node.name!r}")
-        attrs = _node_attrs(node, registry, add_defaults)
+            raise ModelFormatError(f"{context}duplicate node name {node.name!r}")
+        try:
+            attrs = _node_attrs(node, registry, add_defaults)
+        except ModelFormatError as e:
+            raise ModelFormatError(f"{context}{e}") from None
         value = None
         if node.op == "Const":
             value = attrs.pop("value", None)
@@ -272,6 +302,9 @@ def _connect_nodes(graph: Graph, nodes: Sequence[Any], registry: OpRegistry, con
         graph.set_inputs(node.name, refs)
         for control in controls:
             graph.add_control_input(node.name, control)
+    cycle = graph.find_cycle()
+    if cycle is not None:  # TF1 loops close through NextIteration, whose in-edges are back edges
+        raise ModelFormatError(f"{context}{describe_cycle(cycle)}; a graph may loop only through NextIteration")
 
 
 # ----------------------------------------------------------------------------------- entry points
@@ -289,16 +322,26 @@ def read_function_def(fdef: Any, registry: OpRegistry, *, add_defaults: bool = T
         The body graph; ``graph.signature`` describes args, attrs and control outputs.
     """
     sig = fdef.signature
-    arg_attrs = {int(i): {k: attr_from_proto(v) for k, v in sorted(a.attr.items())}
-                 for i, a in fdef.arg_attr.items()}
-    signature = FunctionSignature(
-        name=sig.name,
-        input_args=[_arg_def(a) for a in sig.input_arg],
-        output_args=[_arg_def(a) for a in sig.output_arg],
-        attrs={k: attr_from_proto(v) for k, v in sorted(fdef.attr.items())},
-        arg_attrs=arg_attrs,
-        control_outputs=dict(sorted(fdef.control_ret.items())),
-    )
+    context = f"function {sig.name!r}: "
+    for args, kind in ((sig.input_arg, "input"), (sig.output_arg, "output")):
+        seen: set[str] = set()
+        for arg in args:
+            if arg.name in seen:
+                raise ModelFormatError(f"{context}duplicate {kind} arg name {arg.name!r}")
+            seen.add(arg.name)
+    try:
+        arg_attrs = {int(i): {k: attr_from_proto(v) for k, v in sorted(a.attr.items())}
+                     for i, a in fdef.arg_attr.items()}
+        signature = FunctionSignature(
+            name=sig.name,
+            input_args=[_arg_def(a) for a in sig.input_arg],
+            output_args=[_arg_def(a) for a in sig.output_arg],
+            attrs={k: attr_from_proto(v) for k, v in sorted(fdef.attr.items())},
+            arg_attrs=arg_attrs,
+            control_outputs=dict(sorted(fdef.control_ret.items())),
+        )
+    except ModelFormatError as e:
+        raise ModelFormatError(f"{context}signature: {e}") from None
     body = Graph(signature=signature)
     for index, arg in enumerate(sig.input_arg):
         dtype = attr_from_proto_type(arg.type) if arg.type else None
@@ -310,9 +353,11 @@ def read_function_def(fdef: Any, registry: OpRegistry, *, add_defaults: bool = T
         out = [TensorType(dtype, shape)] if dtype is not None else None
         body.add_op("_Arg", (), attrs, name=arg.name, out_types=out)
         body.inputs[arg.name] = TensorRef(arg.name, 0)
-    context = f"function {sig.name!r}: "
-    _add_nodes(body, fdef.node_def, registry, add_defaults)
+    _add_nodes(body, fdef.node_def, registry, add_defaults, context)
     _connect_nodes(body, fdef.node_def, registry, context)
+    for key, node in sorted(fdef.control_ret.items()):
+        if node not in body:
+            raise ModelFormatError(f"{context}control output {key!r} names node {node!r}, which does not exist")
     for arg in sig.output_arg:
         if arg.name not in fdef.ret:
             raise ModelFormatError(f"{context}output {arg.name!r} has no ret entry")
@@ -336,25 +381,60 @@ def _arg_def(arg: Any) -> ArgDef:
 def function_closure(graph_def: Any, roots: Iterable[str]) -> list[str]:
     """Names of the library functions reachable from ``roots`` (func attrs and function-ops)."""
     by_name = {f.signature.name: f for f in graph_def.library.function}
-    seen: list[str] = []
-    stack = [r for r in roots if r in by_name]
+    return sorted(_call_graph(by_name, [r for r in roots if r in by_name], strict=False))
+
+
+def _call_graph(by_name: dict[str, Any], roots: Iterable[str], *, strict: bool) -> dict[str, list[str]]:
+    """Function name -> the functions its body names, for every function reachable from ``roots``.
+
+    ``strict`` refuses (ModelFormatError) a func attr naming a function the library lacks.
+    """
+    calls: dict[str, list[str]] = {}
+    stack = list(roots)
     while stack:
         name = stack.pop()
-        if name in seen:
+        if name in calls:
             continue
-        seen.append(name)
-        stack.extend(n for n in _called_functions(by_name[name].node_def, by_name) if n not in seen)
-    return sorted(seen)
+        calls[name] = _called_functions(by_name[name].node_def, by_name,
+                                        f"function {name!r}: " if strict else None)
+        stack.extend(n for n in calls[name] if n not in calls)
+    return calls
 
 
-def _called_functions(nodes: Iterable[Any], by_name: dict[str, Any]) -> list[str]:
+def _called_functions(nodes: Iterable[Any], by_name: dict[str, Any], strict: str | None = None) -> list[str]:
+    """Library functions the nodes call or name; with ``strict`` (a message prefix), a name the
+    library lacks is refused instead of skipped."""
     found = []
     for node in nodes:
         if node.op in by_name:
             found.append(node.op)
-        for value in node.attr.values():
-            found.extend(_funcs_in_attr(value))
-    return [f for f in found if f in by_name]
+        for key, value in sorted(node.attr.items()):
+            for fname in _funcs_in_attr(value):
+                if fname in by_name:
+                    found.append(fname)
+                elif strict is not None:
+                    raise ModelFormatError(
+                        f"{strict}node {node.name!r} ({node.op}) attr {key!r} names function {fname!r}, "
+                        "which is not in the function library")
+    return found
+
+
+def _check_recursion(calls: dict[str, list[str]]) -> None:
+    """Refuse functions that call themselves, directly or through others (inlining would not end)."""
+    import networkx as nx
+
+    graph = nx.DiGraph()
+    graph.add_nodes_from(sorted(calls))
+    graph.add_edges_from((name, callee) for name in sorted(calls) for callee in calls[name])
+    try:
+        cycle = [str(e[0]) for e in nx.find_cycle(graph)]
+    except nx.NetworkXNoCycle:
+        return
+    if len(cycle) == 1:
+        raise ModelFormatError(f"function {cycle[0]!r} calls itself; recursive functions are not supported")
+    path = " -> ".join(repr(n) for n in [*cycle[:6], cycle[0] if len(cycle) <= 6 else "..."])
+    raise ModelFormatError(f"functions call each other recursively ({path}); recursive functions are "
+                           "not supported")
 
 
 def _funcs_in_attr(value: Any) -> list[str]:
@@ -396,10 +476,21 @@ def read_graph_def(
     if include_nodes:
         _add_nodes(graph, graph_def.node, registry, add_defaults)
         _connect_nodes(graph, graph_def.node, registry, "")
-    by_name = {f.signature.name: f for f in library}
-    roots = list(functions) if functions is not None else (
-        _called_functions(graph_def.node, by_name) if include_nodes else [])
-    for name in function_closure(graph_def, roots):
+    by_name: dict[str, Any] = {}
+    for fdef in library:
+        earlier = by_name.setdefault(fdef.signature.name, fdef)
+        if earlier is not fdef and earlier != fdef:  # TF accepts a repeated identical definition
+            raise ModelFormatError(f"the function library defines {fdef.signature.name!r} twice, differently")
+    # Every function a node names (call ops' ``f``, If/While/Case branches and bodies, ...) must
+    # exist, and none may reach itself again: inlining a recursive function would never end.
+    called = _called_functions(graph_def.node, by_name, "") if include_nodes else []
+    roots = list(functions) if functions is not None else called
+    for name in roots:
+        if name not in by_name:
+            raise ModelFormatError(f"function {name!r} is not in the graph's function library")
+    calls = _call_graph(by_name, roots, strict=True)
+    _check_recursion(calls)
+    for name in sorted(calls):
         graph.functions[name] = read_function_def(by_name[name], registry, add_defaults=add_defaults)
     versions = graph_def.versions
     graph.meta["versions"] = {"producer": versions.producer, "min_consumer": versions.min_consumer,

@@ -26,11 +26,15 @@ import h5py
 import numpy as np
 
 from tfjs_lite.errors import ModelFormatError
+from tfjs_lite.keras.config import is_keras3
+from tfjs_lite.keras.validate import validate_model_config
 
 __all__ = [
     "H5_ERRORS",
     "H5Weight",
     "KerasH5",
+    "check_weight_dataset",
+    "hard_get",
     "open_h5",
     "read_attr_list",
     "read_json_attr",
@@ -51,7 +55,10 @@ class H5Weight:
 
     @property
     def shape(self) -> tuple[int, ...]:
-        return tuple(int(d) for d in self.dataset.shape)
+        shape = self.dataset.shape
+        if shape is None:  # a null dataspace (refused by check_weight_dataset; kept safe here)
+            raise ModelFormatError(f"weight {self.name!r} has no shape (an HDF5 null dataspace)")
+        return tuple(int(d) for d in shape)
 
 
 @dataclass
@@ -143,20 +150,80 @@ def _reason(error: BaseException) -> str:
     return text[:200] or type(error).__name__
 
 
+# Compressed (filtered) datasets may inflate, but not beyond this ratio once they declare more
+# than _BOMB_MIN_BYTES: no real weight tensor compresses 1000:1, a decompression bomb does.
+_MAX_COMPRESSION_RATIO = 1000
+_BOMB_MIN_BYTES = 64 * 1024**2
+
+
+def hard_get(group: h5py.Group, name: str, path: Path) -> Any:
+    """``group[name]`` following hard links only.
+
+    Every component of ``name`` is checked: an external link (another file), a soft link or a
+    user-defined link is refused with a ModelFormatError; a missing one raises KeyError.
+    """
+    obj: Any = group.file if name.startswith("/") else group
+    for part in [p for p in name.split("/") if p and p != "."]:
+        if not isinstance(obj, h5py.Group):
+            raise KeyError(name)
+        link = obj.get(part, getlink=True)
+        if link is None:
+            raise KeyError(name)
+        if not isinstance(link, h5py.HardLink):
+            kind = "an external link to another file" if isinstance(link, h5py.ExternalLink) else "a soft link"
+            where = f"{obj.name.rstrip('/')}/{part}"
+            raise ModelFormatError(f"{where} is {kind}; only objects stored in the file itself are read", path=path)
+        obj = obj[part]
+    return obj
+
+
+def check_weight_dataset(dataset: h5py.Dataset, name: str, path: Path) -> None:
+    """Refuse a weight dataset whose data is not in the file or whose declared size is implausible.
+
+    * virtual datasets and datasets with external raw storage read other files;
+    * a null dataspace has no shape;
+    * an unfiltered dataset must store all the bytes it declares (a chunked dataset whose chunks
+      were never written declares GiBs in a file of KBs); a compressed one may not declare more
+      than :data:`_MAX_COMPRESSION_RATIO` times what it stores once above 64 MiB.
+    """
+    if dataset.is_virtual:
+        raise ModelFormatError(f"weight {name!r} is a virtual dataset (its data is in other files)", path=path)
+    plist = dataset.id.get_create_plist()
+    if plist.get_external_count() > 0:
+        raise ModelFormatError(f"weight {name!r} keeps its data in an external file", path=path)
+    if dataset.shape is None:
+        raise ModelFormatError(f"weight {name!r} has no shape (an HDF5 null dataspace)", path=path)
+    if dataset.dtype.kind not in "biufc":
+        return  # strings, compounds, ...: refused by the weight checks, nothing to size here
+    declared = int(dataset.size) * dataset.dtype.itemsize
+    stored = int(dataset.id.get_storage_size())
+    if plist.get_nfilters() == 0:
+        if stored < declared:
+            raise ModelFormatError(
+                f"weight {name!r} declares {declared} bytes but the file stores only {stored} of them", path=path
+            )
+    elif declared > _BOMB_MIN_BYTES and declared > _MAX_COMPRESSION_RATIO * stored:
+        raise ModelFormatError(
+            f"weight {name!r} declares {declared} bytes compressed into {stored}: more than "
+            f"{_MAX_COMPRESSION_RATIO}:1, refused as a likely decompression bomb",
+            path=path,
+        )
+
+
 def _layer_weights(group: h5py.Group, path: Path) -> list[H5Weight]:
     """Weights of one layer group, as the official ``_convert_h5_group`` finds them."""
     names = read_attr_list(group, "weight_names")
     if names is None:
         weights: list[H5Weight] = []
         for key in group:
-            child = group[key]
+            child = hard_get(group, key, path)
             if isinstance(child, h5py.Group):
                 weights.extend(_layer_weights(child, path))
         return weights
     weights = []
     for name in names:
         try:
-            dataset = group[name]
+            dataset = hard_get(group, name, path)
         except KeyError:
             raise ModelFormatError(
                 f"layer {group.name.split('/')[-1]!r} lists weight {name!r} but the file has no such dataset",
@@ -164,6 +231,7 @@ def _layer_weights(group: h5py.Group, path: Path) -> list[H5Weight]:
             ) from None
         if not isinstance(dataset, h5py.Dataset):
             raise ModelFormatError(f"weight {name!r} of {group.name} is not a dataset", path=path)
+        check_weight_dataset(dataset, name, path)
         weights.append(H5Weight(name=name, dataset=dataset))
     return weights
 
@@ -190,7 +258,10 @@ def _read(handle: h5py.File, path: Path) -> KerasH5:
         for name in layer_names:
             if name not in handle:
                 raise ModelFormatError(f"layer_names lists {name!r} but the file has no such group", path=path)
-            info.layers.append((name, _layer_weights(handle[name], path)))
+            group = hard_get(handle, name, path)
+            if not isinstance(group, h5py.Group):
+                raise ModelFormatError(f"layer_names lists {name!r} but it is not a group", path=path)
+            info.layers.append((name, _layer_weights(group, path)))
         return info
     if "model_config" not in handle.attrs:
         if "layers" in handle and isinstance(handle["layers"], h5py.Group):
@@ -201,6 +272,7 @@ def _read(handle: h5py.File, path: Path) -> KerasH5:
     config = read_json_attr(handle, "model_config", path)
     if not isinstance(config, dict) or "class_name" not in config:
         raise ModelFormatError("model_config is not a Keras model config (no class_name)", path=path)
+    validate_model_config(config, keras3=is_keras3(read_str_attr(handle, "keras_version")))
     info = KerasH5(
         path=path,
         kind="model",
@@ -212,11 +284,13 @@ def _read(handle: h5py.File, path: Path) -> KerasH5:
     )
     if "model_weights" not in handle:
         raise ModelFormatError("the model file has no model_weights group", path=path)
-    weights_group = handle["model_weights"]
+    weights_group = hard_get(handle, "model_weights", path)
+    if not isinstance(weights_group, h5py.Group):
+        raise ModelFormatError("model_weights is not a group", path=path)
     info.layer_names = read_attr_list(weights_group, "layer_names") or []
     # h5py iterates groups in name order: the official converter's (alphabetical) layer order.
     for name in weights_group:
-        child = weights_group[name]
+        child = hard_get(weights_group, name, path)
         if isinstance(child, h5py.Group):
             info.layers.append((name, _layer_weights(child, path)))
     return info

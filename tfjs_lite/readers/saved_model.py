@@ -36,7 +36,7 @@ import numpy as np
 from tfjs_lite.errors import ModelFormatError, UnsupportedModelError
 from tfjs_lite.ir.attrs import DType, FuncRef, attr_from_proto, dtype_of, shape_from_proto
 from tfjs_lite.ir.graph import Graph, TensorRef, TensorType
-from tfjs_lite.readers.graph_def import read_graph_def
+from tfjs_lite.readers.graph_def import check_proto_size, read_graph_def
 
 __all__ = [
     "CALL_OPS",
@@ -70,6 +70,8 @@ def read_saved_model_proto(path: Path) -> Any:
 
     folder = Path(path)
     if (folder / "saved_model.pb").is_file():
+        check_proto_size(folder / "saved_model.pb",
+                         "variables belong in the variables/ checkpoint, not in the graph as constants")
         proto = SavedModel()
         try:
             proto.ParseFromString((folder / "saved_model.pb").read_bytes())
@@ -120,6 +122,8 @@ def _select_signature(mg: Any, name: str | None, default: str, path: Path) -> tu
 
 def _tensor_ref(name: str) -> TensorRef:
     node, _, port = name.partition(":")
+    if not node or (port and not port.isdigit()):  # isdigit also refuses "-1"
+        raise ModelFormatError(f"malformed tensor name {name!r} (expected node or node:port)")
     return TensorRef(node, int(port) if port else 0)
 
 
@@ -196,6 +200,7 @@ def load_frozen_graph(path: Path, output_node_names: str) -> Graph:
     from tfjs_lite._proto.graph_pb2 import GraphDef
 
     path = Path(path)
+    check_proto_size(path, "TF cannot write a GraphDef this large; convert the SavedModel it came from")
     graph_def = GraphDef()
     try:
         graph_def.ParseFromString(path.read_bytes())
@@ -211,6 +216,7 @@ def load_frozen_graph(path: Path, output_node_names: str) -> Graph:
         ref = _tensor_ref(name)
         if ref.node not in graph:
             raise ModelFormatError(f"{path}: output node {ref.node!r} does not exist in the graph")
+        _check_port(graph, ref, f"{path}: output {name!r}")
         graph.outputs[name] = ref
     inline_calls(graph)
     prune(graph)
@@ -278,6 +284,9 @@ def _load_tf2(path: Path, mg: Any, sig: Any, top: Graph, op_defs: list[Any], cal
 
     for key in sorted(sig.outputs):
         port = _tensor_ref(sig.outputs[key].name).port
+        if port >= len(body.signature.output_args):
+            raise ModelFormatError(f"{path}: signature output {key!r} reads output {port} of {call!r}, but "
+                                   f"{fname} has {len(body.signature.output_args)} outputs")
         out_arg = body.signature.output_args[port].name
         graph.outputs[key] = body.outputs[out_arg]
         info = sig.outputs[key]
@@ -464,6 +473,13 @@ def _concrete_of(objects: Any, node_id: int | None) -> str | None:
 # ------------------------------------------------------------------------------- TF1
 
 
+def _check_port(graph: Graph, ref: TensorRef, what: str) -> None:
+    types = graph.out_types(ref.node)
+    if types is not None and ref.port >= len(types):
+        raise ModelFormatError(f"{what} reads output {ref.port} of {ref.node!r} ({graph.op(ref.node)}), "
+                               f"which has {len(types)} outputs")
+
+
 def _load_tf1(path: Path, mg: Any, sig: Any, top: Graph, op_defs: list[Any]) -> Graph:
     graph = read_graph_def(mg.graph_def, op_defs=op_defs)
     signature: dict[str, dict[str, Any]] = {"inputs": {}, "outputs": {}}
@@ -472,11 +488,13 @@ def _load_tf1(path: Path, mg: Any, sig: Any, top: Graph, op_defs: list[Any]) -> 
         ref = _tensor_ref(info.name)
         if ref.node not in graph:
             raise ModelFormatError(f"{path}: signature input {key!r} names missing node {ref.node!r}")
+        _check_port(graph, ref, f"{path}: signature input {key!r}")
         graph.inputs[key] = ref
         signature["inputs"][key] = {"dtype": _dtype(info.dtype), "shape": shape_from_proto(info.tensor_shape)}
     for key in sorted(sig.outputs):
         info = sig.outputs[key]
         graph.outputs[key] = _tensor_ref(info.name)
+        _check_port(graph, graph.outputs[key], f"{path}: signature output {key!r}")
         signature["outputs"][key] = {"dtype": _dtype(info.dtype), "shape": shape_from_proto(info.tensor_shape)}
     inline_calls(graph)
     prune(graph)
