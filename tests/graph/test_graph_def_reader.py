@@ -196,6 +196,80 @@ def test_unused_functions_are_not_read():
     assert sorted(graph.functions) == ["body"]
 
 
+def test_cycles_are_format_errors_naming_a_node():
+    gd = GraphDef()
+    _node(gd, "x", "Placeholder", dtype=DType("DT_FLOAT"), shape=(2,))
+    _node(gd, "a", "Relu", ["b"], T=DType("DT_FLOAT"))
+    _node(gd, "b", "Relu", ["a"], T=DType("DT_FLOAT"))
+    with pytest.raises(ModelFormatError, match=r"node '[ab]' is on a cycle \((a -> b -> a|b -> a -> b)\)"):
+        read_graph_def(gd)
+    loop = GraphDef()
+    _node(loop, "s", "Identity", ["s"], T=DType("DT_FLOAT"))
+    with pytest.raises(ModelFormatError, match="node 's' is on a cycle"):
+        read_graph_def(loop)
+    body = _function_graph_def()
+    body.library.function[0].node_def[1].input[1] = "split:output:0"  # split reads itself
+    with pytest.raises(ModelFormatError, match="function 'body': node 'split' is on a cycle"):
+        read_graph_def(body)
+
+
+def test_tf1_loop_back_edges_are_not_cycles():
+    gd = GraphDef()
+    _node(gd, "x", "Placeholder", dtype=DType("DT_FLOAT"), shape=(2,))
+    _node(gd, "enter", "Enter", ["x"], T=DType("DT_FLOAT"), frame_name="f")
+    _node(gd, "merge", "Merge", ["enter", "next"], T=DType("DT_FLOAT"), N=2)
+    _node(gd, "body", "Relu", ["merge"], T=DType("DT_FLOAT"))
+    _node(gd, "next", "NextIteration", ["body"], T=DType("DT_FLOAT"))
+    graph = read_graph_def(gd)
+    assert graph.back_edges() == {"next": [TensorRef("body")]}
+
+
+def test_missing_and_recursive_functions_are_format_errors():
+    gd = _function_graph_def()
+    gd.node[0].attr["f"].func.name = "nowhere"
+    with pytest.raises(ModelFormatError, match="node 'call' .*'nowhere', which is not in the function library"):
+        read_graph_def(gd)
+    with pytest.raises(ModelFormatError, match="function 'ghost' is not in"):
+        read_graph_def(_function_graph_def(), functions=["ghost"], include_nodes=False)
+    gd = _function_graph_def()
+    inner = gd.library.function[0].node_def.add(name="again", op="PartitionedCall", input=["x"])
+    attr_to_proto(FuncRef("body"), inner.attr["f"])
+    with pytest.raises(ModelFormatError, match="function 'body' calls itself"):
+        read_graph_def(gd)
+    gd = _function_graph_def()
+    other = gd.library.function.add()
+    other.CopyFrom(gd.library.function[0])
+    other.signature.name = "other"
+    for fdef, callee in ((gd.library.function[0], "other"), (other, "body")):
+        attr_to_proto(FuncRef(callee), fdef.node_def.add(name="again", op="PartitionedCall", input=["x"]).attr["f"])
+    with pytest.raises(ModelFormatError, match="recursively .*'body' -> 'other' -> 'body'"):
+        read_graph_def(gd)
+
+
+def test_unknown_dtype_numbers_are_format_errors():
+    with pytest.raises(ModelFormatError, match="DataType enum value 9999"):
+        attr_from_proto(AttrValue(type=9999))
+    gd = GraphDef()
+    gd.node.add(name="x", op="Placeholder").attr["dtype"].type = 9999
+    with pytest.raises(ModelFormatError, match="node 'x' .*attr 'dtype'.*9999"):
+        read_graph_def(gd)
+
+
+def test_protobuf_files_over_2_gib_are_refused_unread(tmp_path):
+    from tfjs_lite.readers.saved_model import load_frozen_graph, read_saved_model_proto
+
+    pb = tmp_path / "huge.pb"
+    with open(pb, "wb") as f:
+        f.truncate(2**31)  # sparse: nothing is written
+    with pytest.raises(ModelFormatError, match="larger than protobuf's 2 GiB limit"):
+        load_frozen_graph(pb, "out")
+    folder = tmp_path / "saved"
+    folder.mkdir()
+    pb.rename(folder / "saved_model.pb")
+    with pytest.raises(ModelFormatError, match="2 GiB limit; variables belong in the variables/ checkpoint"):
+        read_saved_model_proto(folder)
+
+
 @pytest.mark.parametrize("case", SAVED_MODEL_CASES)
 def test_reads_every_fixture_graph(case):
     saved_model = SavedModel.FromString((FIXTURES / case / "saved_model" / "saved_model.pb").read_bytes())

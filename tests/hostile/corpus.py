@@ -110,41 +110,6 @@ _RUNS = 0
 # the test only with TFJS_LITE_HOSTILE_STRICT=1; a known bug that no longer shows fails the test
 # (remove it here and from BUGS.md).
 KNOWN_BUGS: dict[str, str] = {
-    # B1: Keras configs of the wrong shape crash the Keras pipelines or convert into garbage
-    "s8 class_name not a string": "B1",
-    "s9 config without layers": "B1",
-    "s10 layers not a list": "B1",
-    "s13 Dense units a string": "B1",
-    "s16 input shape a string": "B1",
-    "z12 config layers not a list": "B1",
-    "c35 layers not a list": "B1",
-    "c35 layers not a list (model.json)": "B1",
-    "TypeError at keras/preflight.py": "B1",  # fuzz signatures: exception and file
-    "TypeError at keras/config.py": "B1",
-    "TypeError at writers/keras_h5.py": "B1",
-    # B2: an HDF5 weight with an empty (null) dataspace
-    "s26 weight with an empty dataspace": "B2",
-    # B3: HDF5 external storage / external links / virtual datasets read files beside the input
-    "x0 external raw storage": "B3",
-    "x1 external link to another file": "B3",
-    "x3 virtual dataset over another file": "B3",
-    # B4: HDF5 size bombs (unallocated chunked datasets declaring GiBs)
-    "bomb-config-consistent": "B4",
-    "bomb-weights-only": "B4",
-    # B5: graph cycles -> NetworkXUnfeasible (exit 1)
-    "saved_model self loops": "B5",
-    "frozen self loops": "B5",
-    "frozen two-node cycles": "B5",
-    # B6: SavedModel whose signature function is missing from the library -> KeyError
-    "saved_model empty function library": "B6",
-    # B7: unknown dtype enum values -> internal errors
-    "saved_model unknown dtype 9999": "B7",
-    "frozen unknown dtype 9999": "B7",
-    # B8: a > 2 GiB frozen graph is read into memory instead of refused by its size
-    "frozen > 2 GiB": "B8",
-    # B9: .keras zip bombs inflate config.json / compressed weights in memory
-    "bomb config.json": "B9",
-    "bomb weights": "B9",
 }
 STRICT = os.environ.get("TFJS_LITE_HOSTILE_STRICT") == "1"
 

@@ -101,10 +101,11 @@ def _identity_cycle(graph_def: Any) -> None:
 def _recursive_calls(cycle: list[str]) -> Callable[[Any], None]:
     """New library functions ``cycle[i]`` calling ``cycle[i+1]`` (the last calls the first), with
     consistent arity and types, called by a PartitionedCall spliced in front of every Identity of
-    the top level or of the first function body that has one: inlining them would never end."""
+    every function body (of the top level when there are no functions, as in a frozen graph):
+    inlining them would never end."""
 
     def edit(graph_def: Any) -> None:
-        bodies = [graph_def.node] + [f.node_def for f in graph_def.library.function]
+        bodies = [f.node_def for f in graph_def.library.function] or [graph_def.node]
         for i, name in enumerate(cycle):
             fn = graph_def.library.function.add()
             fn.signature.name = name
@@ -124,8 +125,6 @@ def _recursive_calls(cycle: list[str]) -> Callable[[Any], None]:
                 entry.attr["Tin"].list.type.append(1)
                 entry.attr["Tout"].list.type.append(1)
                 node.input[0] = entry.name if top else f"{entry.name}:output:0"
-            if targets:
-                return
 
     return edit
 
@@ -276,8 +275,9 @@ def test_graph_structure_hostile(tmp_path: Path) -> None:
             continue
         pb = tmp_path / f"f{i}.pb"
         pb.write_bytes(frozen.SerializeToString())
-        # Functions nothing calls may be dropped or broken: the frozen fixture calls none.
-        unused = cls.startswith("missing") and not _call_nodes(_frozen())
+        # Functions nothing calls may be dropped or broken: the frozen fixture calls none (the
+        # recursive-call edits add calls, which must be refused).
+        unused = cls.startswith("missing") and not _call_nodes(frozen)
         cases.append(Case(f"frozen {what}", f"graph: {cls}", pb, out / f"f{i}", FROZEN_FLAGS, may_convert=unused))
     rng = random.Random("frozen")
     data = FROZEN.read_bytes()
@@ -297,6 +297,130 @@ def test_graph_structure_hostile(tmp_path: Path) -> None:
         failures.extend(account(case, outcome, problems))
     problems = failures + ([f"pristine frozen graph does not convert: {err}"] if err else [])
     assert not problems, "\n".join(problems)
+
+
+CONTROL_FLOW = FIXTURES / "graph" / "control_flow" / "saved_model"
+
+
+def _control_flow_attrs(edit: Callable[[str, Any, Any], None]) -> Callable[[Any], None]:
+    """Apply ``edit(function name, node, attr value)`` to every func attr of If/While nodes."""
+
+    def apply(graph_def: Any) -> None:
+        for fn in graph_def.library.function:
+            for node in fn.node_def:
+                if node.op in ("If", "StatelessIf", "While", "StatelessWhile"):
+                    for value in node.attr.values():
+                        if value.WhichOneof("value") == "func":
+                            edit(fn.signature.name, node, value)
+
+    return apply
+
+
+def _missing_branch(owner: str, node: Any, value: Any) -> None:
+    value.func.name += "_missing"
+
+
+def _branch_is_caller(owner: str, node: Any, value: Any) -> None:
+    value.func.name = owner  # the If/While's cond, body or branch is the function holding it
+
+
+def test_control_flow_functions_hostile(tmp_path: Path) -> None:
+    """If/While nodes naming bodies or branches missing from the library, or their own function."""
+    from tfjs_lite._proto.saved_model_pb2 import SavedModel
+
+    out = tmp_path / "out"
+    out.mkdir()
+    err = pristine_check(CONTROL_FLOW, out / "pristine", tmp_path)
+    cases = []
+    edits = {"If/While bodies and branches missing": _missing_branch,
+             "If/While bodies and branches recursive": _branch_is_caller}
+    for i, (what, edit) in enumerate(edits.items()):
+        proto = SavedModel()
+        proto.ParseFromString((CONTROL_FLOW / "saved_model.pb").read_bytes())
+        _control_flow_attrs(edit)(proto.meta_graphs[0].graph_def)
+        folder = tmp_path / f"cf{i}"
+        shutil.copytree(CONTROL_FLOW, folder)
+        (folder / "saved_model.pb").write_bytes(proto.SerializeToString())
+        cases.append(Case(f"control_flow {what}", "graph: missing / recursive functions", folder, out / f"cf{i}"))
+    failures = run_and_judge(cases, tmp_path)
+    problems = failures + ([f"pristine control_flow SavedModel does not convert: {err}"] if err else [])
+    assert not problems, "\n".join(problems)
+
+
+TF1 = FIXTURES / "graph" / "tf1_control_flow" / "saved_model"
+
+
+def _signature_tensors(field: str, name: Callable[[str], str]) -> Callable[[Any], None]:
+    def edit(proto: Any) -> None:
+        for sig in proto.meta_graphs[0].signature_def.values():
+            for info in getattr(sig, field).values():
+                info.name = name(info.name)
+
+    return edit
+
+
+def _functions(edit: Callable[[Any], None]) -> Callable[[Any], None]:
+    def apply(proto: Any) -> None:
+        for fn in list(proto.meta_graphs[0].graph_def.library.function):
+            edit(fn)
+
+    return apply
+
+
+def _duplicate_input_args(fn: Any) -> None:
+    if len(fn.signature.input_arg) > 1:
+        fn.signature.input_arg[1].name = fn.signature.input_arg[0].name
+
+
+def _ghost_control_ret(fn: Any) -> None:
+    fn.control_ret["ghost"] = "ghost_node"
+
+
+def _conflicting_definitions(proto: Any) -> None:
+    library = proto.meta_graphs[0].graph_def.library.function
+    for fn in list(library):
+        twin = library.add()
+        twin.CopyFrom(fn)
+        twin.signature.description = "a different definition under the same name"
+
+
+SIGNATURE_EDITS: dict[str, tuple[Path, Callable[[Any], None]]] = {
+    "signature output port out of range": (SAVED, _signature_tensors("outputs", lambda n: n.split(":")[0] + ":99")),
+    "signature output port not a number": (SAVED, _signature_tensors("outputs", lambda n: n.split(":")[0] + ":x")),
+    "signature output port negative": (SAVED, _signature_tensors("outputs", lambda n: n.split(":")[0] + ":-1")),
+    "TF1 signature output port out of range": (TF1, _signature_tensors("outputs", lambda n: n.split(":")[0] + ":7")),
+    "TF1 signature input port out of range": (TF1, _signature_tensors("inputs", lambda n: n.split(":")[0] + ":7")),
+    "signature output dtype 9999": (SAVED, lambda p: [i.__setattr__("dtype", 9999) for s in
+                                                      p.meta_graphs[0].signature_def.values()
+                                                      for i in s.outputs.values()]),
+    "function input arg dtype 9999": (SAVED, _functions(lambda f: [a.__setattr__("type", 9999)
+                                                                   for a in f.signature.input_arg])),
+    "duplicate function input arg names": (SAVED, _functions(_duplicate_input_args)),
+    "control_ret naming a missing node": (SAVED, _functions(_ghost_control_ret)),
+    "two different functions under one name": (SAVED, _conflicting_definitions),
+}
+
+
+def test_saved_model_signature_and_library_hostile(tmp_path: Path) -> None:
+    """Signatures naming tensors that do not exist; malformed function signatures and libraries."""
+    from tfjs_lite._proto.saved_model_pb2 import SavedModel
+
+    out = tmp_path / "out"
+    out.mkdir()
+    cases = []
+    for i, (what, (source, edit)) in enumerate(SIGNATURE_EDITS.items()):
+        proto = SavedModel()
+        proto.ParseFromString((source / "saved_model.pb").read_bytes())
+        edit(proto)
+        folder = _copy_saved(tmp_path / f"s{i}") if source == SAVED else shutil.copytree(source, tmp_path / f"s{i}")
+        (folder / "saved_model.pb").write_bytes(proto.SerializeToString())
+        cases.append(Case(f"saved_model {what}", "SavedModel: signatures and function library", folder, out / f"s{i}"))
+    pb = tmp_path / "port.pb"
+    shutil.copyfile(FROZEN, pb)
+    cases.append(Case("frozen output port out of range", "SavedModel: signatures and function library", pb,
+                      out / "port", ["--input_format", "tf_frozen_model", "--output_node_names", "Identity:3"]))
+    failures = run_and_judge(cases, tmp_path)
+    assert not failures, "\n".join(failures)
 
 
 def test_frozen_graph_over_2gib_refused_by_size(tmp_path: Path) -> None:

@@ -151,6 +151,9 @@ def test_cycle_is_rejected_but_next_iteration_back_edge_is_not() -> None:
     g2.set_input(b, 0, TensorRef(c))
     with pytest.raises(InvariantError, match="cycle"):
         g2.check()
+    assert g2.find_cycle() is not None and g.find_cycle() is None
+    with pytest.raises(InvariantError, match="node '[bc]' is on a cycle"):
+        g2.topo_order()  # not networkx's NetworkXUnfeasible
 
 
 def test_function_library_is_checked_and_copied() -> None:

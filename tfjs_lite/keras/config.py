@@ -87,8 +87,8 @@ def _model(model: dict[str, Any], issues: list[LayerIssue]) -> dict[str, Any]:
     # tfjs-layers (like Keras 2) gives a nested model a node of its own when it is built, so the
     # first call from the outer model is node 1, where Keras 3 says 0.
     models = {
-        str(layer.get("name") or (layer.get("config") or {}).get("name"))
-        for layer in config.get("layers") or []
+        str(layer.get("name") or _get(layer.get("config"), "name"))
+        for layer in (config.get("layers") if isinstance(config.get("layers"), list) else [])
         if isinstance(layer, dict) and layer.get("class_name") in MODEL_CLASSES
     }
     for key, value in config.items():
@@ -110,11 +110,11 @@ def _model(model: dict[str, Any], issues: list[LayerIssue]) -> dict[str, Any]:
 
 def _sequential_input_shape(config: dict[str, Any], build_input_shape: Any) -> None:
     layers = config.get("layers") or []
-    if not layers or not isinstance(build_input_shape, list):
+    if not layers or not isinstance(layers, list) or not isinstance(build_input_shape, list):
         return
     first = layers[0]
     first_config = first.get("config") if isinstance(first, dict) else None
-    if first.get("class_name") == "InputLayer" or not isinstance(first_config, dict):
+    if not isinstance(first_config, dict) or first.get("class_name") == "InputLayer":
         return
     if "batch_input_shape" not in first_config and "batch_shape" not in first_config:
         first_config["batch_input_shape"] = build_input_shape
@@ -133,7 +133,7 @@ def _layer(
     if "name" in layer:
         out["name"] = layer["name"]
     if "inbound_nodes" in layer or functional:
-        name = layer.get("name") or (out["config"] or {}).get("name")
+        name = layer.get("name") or _get(out["config"], "name")
         out["inbound_nodes"] = [
             _node(node, str(name), str(class_name), issues, models) for node in layer.get("inbound_nodes") or []
         ]
@@ -195,6 +195,11 @@ def _input_layer_config(config: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _get(value: Any, key: str) -> Any:
+    """``value[key]`` when ``value`` is a dict, else None (configs are validated, but stay safe)."""
+    return value.get(key) if isinstance(value, dict) else None
+
+
 def _is_keras_tensor(value: Any) -> bool:
     return isinstance(value, dict) and value.get("class_name") == "__keras_tensor__"
 
@@ -202,7 +207,7 @@ def _is_keras_tensor(value: Any) -> bool:
 def _collect_tensors(value: Any, found: list[list[Any]]) -> bool:
     """Append the keras_history of every tensor in ``value``; False if a non-tensor is in there."""
     if _is_keras_tensor(value):
-        history = (value.get("config") or {}).get("keras_history")
+        history = _get(value.get("config"), "keras_history")
         if isinstance(history, list) and len(history) == 3:
             found.append([history[0], history[1], history[2]])
             return True
@@ -226,7 +231,9 @@ def _shift_node_index(history: list[Any], models: frozenset[str] | set[str]) -> 
     # Keras 3 numbers a nested model's calls from 0; tfjs-layers (like tf.keras 2) gives the
     # nested model a node of its own first, so calls count from 1.
     index = history[1]
-    return index + 1 if history[0] in models and isinstance(index, int) else index
+    if isinstance(history[0], str) and history[0] in models and isinstance(index, int) and not isinstance(index, bool):
+        return index + 1
+    return index
 
 
 def _node(node: Any, name: str, class_name: str, issues: list[LayerIssue], models: frozenset[str] | set[str]) -> Any:
@@ -243,7 +250,8 @@ def _node(node: Any, name: str, class_name: str, issues: list[LayerIssue], model
     if not _collect_tensors(node.get("args") or [], tensors):
         issues.append(LayerIssue(name, class_name, "is called with non-tensor positional arguments"))
     kwargs: dict[str, Any] = {}
-    for key, value in (node.get("kwargs") or {}).items():
+    node_kwargs = node.get("kwargs")
+    for key, value in (node_kwargs if isinstance(node_kwargs, dict) else {}).items():
         if _contains_tensor(value):
             issues.append(LayerIssue(name, class_name, f"takes the tensor argument {key!r}"))
         elif value is not None:

@@ -121,8 +121,10 @@ def _walk_layer(layer: Mapping[str, Any]) -> Iterator[tuple[str, str, Mapping[st
     for item in cells:
         if isinstance(item, Mapping):
             yield from _walk_layer(item)
-    if isinstance(cell, Mapping) and cell.get("class_name") == "StackedRNNCells":
-        for inner in (cell.get("config") or {}).get("cells") or []:
+    cell_config = cell.get("config") if isinstance(cell, Mapping) else None
+    if isinstance(cell_config, Mapping) and cell.get("class_name") == "StackedRNNCells":
+        inner_cells = cell_config.get("cells")
+        for inner in inner_cells if isinstance(inner_cells, list) else []:
             if isinstance(inner, Mapping):
                 yield from _walk_layer(inner)
 
@@ -185,7 +187,7 @@ def _check_options(class_name: str, config: Mapping[str, Any], *, keras3: bool) 
         out.append("a separate backward_layer is ignored by tfjs-layers (it mirrors the forward layer)")
     dtype = config.get("dtype")
     if class_name == "InputLayer":
-        if dtype not in _INPUT_DTYPES and dtype is not None:
+        if dtype is not None and not (isinstance(dtype, str) and dtype in _INPUT_DTYPES):
             out.append(f"input dtype {dtype!r} is not supported")
         if config.get("sparse") or config.get("ragged"):
             out.append("sparse or ragged inputs are not supported")

@@ -66,7 +66,10 @@ def validate_model_config(model: Any, *, keras3: bool = False) -> None:
             f"the model class {class_name!r} is not Sequential, Functional or Model "
             "(tfjs-layers can only load those; a subclassed or single-layer model has no layers model)"
         )
-    _Validator(keras3).model(model, "the model", depth=0)
+    try:
+        _Validator(keras3).model(model, "the model", depth=0)
+    except RecursionError:
+        raise ModelFormatError("the model config is nested too deeply") from None
 
 
 class _Validator:
@@ -129,6 +132,8 @@ class _Validator:
 
     def layer(self, layer: Any, where: str, *, depth: int) -> str:
         """Check one layer (and what it contains); returns its name."""
+        if depth > MAX_DEPTH:
+            raise ModelFormatError(f"{where}: models or wrappers nested more than {MAX_DEPTH} deep")
         if not isinstance(layer, dict):
             raise ModelFormatError(f"{where} is {_show(layer)}, not a layer config object")
         class_name = layer.get("class_name")
@@ -145,7 +150,7 @@ class _Validator:
             raise ModelFormatError(f"{where} ({class_name}) has no name")
         label = f"layer {name!r} ({class_name})"
         if class_name in MODEL_CLASSES:
-            self.model({"class_name": class_name, "config": config}, label, depth=depth + 1)
+            self.model({"class_name": class_name, "config": config}, f"layer {name!r}", depth=depth + 1)
         else:
             self.options(config, label)
         for key in ("layer", "backward_layer"):
@@ -232,7 +237,11 @@ class _Validator:
         if not isinstance(nodes, list):
             raise ModelFormatError(f"{label}: 'inbound_nodes' is {_show(nodes)}, not a list")
         for node in nodes:
-            if isinstance(node, dict) and self.keras3 and ("args" in node or "kwargs" in node):
+            if isinstance(node, dict) and ("args" in node or "kwargs" in node):
+                if not self.keras3:
+                    raise ModelFormatError(
+                        f"{label}: an inbound node has the Keras 3 form ({{args, kwargs}}) in a Keras 2 config"
+                    )
                 args, kwargs = node.get("args", []), node.get("kwargs", {})
                 if not isinstance(args, list):
                     raise ModelFormatError(f"{label}: an inbound node's 'args' is {_show(args)}, not a list")

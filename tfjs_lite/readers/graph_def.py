@@ -468,7 +468,9 @@ def read_graph_def(
         The graph; ``meta`` holds ``versions`` and the ``op_registry``.
 
     Raises:
-        ModelFormatError: On dangling or malformed references and duplicate names.
+        ModelFormatError: On dangling or malformed references, duplicate names, cycles (outside
+            NextIteration back edges), unknown dtype numbers, func attrs naming functions the
+            library lacks, and recursive functions.
     """
     library = list(graph_def.library.function)
     registry = OpRegistry(op_defs, library)

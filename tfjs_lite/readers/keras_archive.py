@@ -3,8 +3,14 @@
 
 Nothing is written to disk and nothing in the archive is executed or unpickled. Keras writes the zip
 uncompressed (ZIP_STORED), so h5py reads the weights straight from ``ZipFile.open``; a compressed
-member is read into memory, up to :data:`MAX_IN_MEMORY_BYTES`. Member names that are absolute or
-climb out with ``..`` make the archive invalid.
+weights member is inflated into memory, up to :data:`MAX_IN_MEMORY_BYTES`. Member names that are
+absolute or climb out with ``..`` make the archive invalid.
+
+Zip bombs: sizes are checked from the central directory before anything is inflated. JSON members
+may not exceed :data:`_MAX_JSON_BYTES`; a compressed member may not inflate more than
+:data:`_MAX_RATIO` (JSON: :data:`_MAX_JSON_RATIO`) times its compressed size once above
+:data:`_RATIO_FLOOR`, and compressed weights may not take more memory than ten times their
+compressed size plus :data:`_INFLATE_SLACK`. So memory stays within 10× the archive size + ~100 MB.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+import zlib
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -20,13 +27,18 @@ from typing import IO, Any, Optional
 
 import h5py
 
-from tfjs_lite.errors import ModelFormatError
+from tfjs_lite.errors import ConversionError, ModelFormatError
+from tfjs_lite.keras.validate import validate_model_config
 from tfjs_lite.readers.keras_h5 import open_h5
 
 __all__ = ["MAX_IN_MEMORY_BYTES", "KerasArchive", "open_keras_archive"]
 
-MAX_IN_MEMORY_BYTES = 2 * 1024**3  # compressed weights are inflated in memory up to this size
-_MAX_JSON_BYTES = 256 * 1024**2
+MAX_IN_MEMORY_BYTES = 256 * 1024**2  # compressed weights are inflated in memory up to this size
+_MAX_JSON_BYTES = 64 * 1024**2  # config.json / metadata.json (real ones are KBs to a few MB)
+_RATIO_FLOOR = 4 * 1024**2  # below this, any compression ratio is harmless
+_MAX_RATIO = 1000  # weights: more than this is a zip bomb, not data
+_MAX_JSON_RATIO = 100  # JSON compresses ~5-20x; a config inflating 100x more is padding
+_INFLATE_SLACK = 64 * 1024**2
 CONFIG = "config.json"
 METADATA = "metadata.json"
 WEIGHTS_H5 = "model.weights.h5"
@@ -55,21 +67,43 @@ def _check_member_names(archive: zipfile.ZipFile, path: Path) -> None:
             raise ModelFormatError(f"the archive has an unsafe member name {name!r}", path=path)
 
 
+def _check_ratio(info: zipfile.ZipInfo, limit: int, path: Path) -> None:
+    """Refuse a compressed member that inflates more than ``limit`` times its size (a zip bomb)."""
+    if info.compress_type == zipfile.ZIP_STORED or info.file_size <= _RATIO_FLOOR:
+        return
+    if info.file_size > limit * max(info.compress_size, 1):
+        raise ModelFormatError(
+            f"{info.filename} inflates {info.file_size} bytes from {info.compress_size}: more than "
+            f"{limit}:1, refused as a likely zip bomb",
+            path=path,
+        )
+
+
 def _read_json(archive: zipfile.ZipFile, member: str, path: Path) -> Any:
     try:
         info = archive.getinfo(member)
     except KeyError:
         raise ModelFormatError(f"the .keras archive has no {member}", path=path) from None
     if info.file_size > _MAX_JSON_BYTES:
-        raise ModelFormatError(f"{member} is implausibly large ({info.file_size} bytes)", path=path)
+        raise ModelFormatError(
+            f"{member} is implausibly large ({info.file_size} bytes, the limit is {_MAX_JSON_BYTES})", path=path
+        )
+    _check_ratio(info, _MAX_JSON_RATIO, path)
     try:
-        data = archive.read(info)
-    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError) as e:
+        with archive.open(info) as f:
+            data = f.read(_MAX_JSON_BYTES + 1)  # never more than the cap, whatever the header says
+    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError, zlib.error) as e:
         raise ModelFormatError(f"cannot read {member} from the archive ({e})", path=path) from None
+    if len(data) > _MAX_JSON_BYTES:
+        raise ModelFormatError(f"{member} is implausibly large (over {_MAX_JSON_BYTES} bytes)", path=path)
     try:
-        return json.loads(data.decode("utf-8"))
+        text = data.decode("utf-8")
+        del data
+        return json.loads(text)
     except ValueError as e:
-        raise ModelFormatError(f"{member} is not valid JSON ({e})", path=path) from None
+        raise ModelFormatError(f"{member} is not valid JSON ({' '.join(str(e).split())[:200]})", path=path) from None
+    except RecursionError:
+        raise ModelFormatError(f"{member} is nested too deeply", path=path) from None
 
 
 def _weights_stream(archive: zipfile.ZipFile, path: Path) -> IO[bytes]:
@@ -83,8 +117,21 @@ def _weights_stream(archive: zipfile.ZipFile, path: Path) -> IO[bytes]:
                 "re-save the model with Keras (which stores it uncompressed)",
                 path=path,
             )
-        return io.BytesIO(archive.read(info))
-    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError) as e:
+        _check_ratio(info, _MAX_RATIO, path)
+        if info.file_size > 10 * info.compress_size + _INFLATE_SLACK:
+            raise ModelFormatError(
+                f"{WEIGHTS_H5} inflates {info.file_size} bytes from {info.compress_size}, more than 10:1 "
+                "(refused as a likely zip bomb); re-save the model with Keras (which stores it uncompressed)",
+                path=path,
+            )
+        with archive.open(info) as f:
+            data = f.read(info.file_size + 1)
+        if len(data) != info.file_size:
+            raise ModelFormatError(
+                f"{WEIGHTS_H5} inflates to {len(data)} bytes where the archive says {info.file_size}", path=path
+            )
+        return io.BytesIO(data)
+    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError, zlib.error) as e:
         raise ModelFormatError(f"cannot read {WEIGHTS_H5} from the archive ({e})", path=path) from None
 
 
@@ -100,6 +147,10 @@ def open_keras_archive(path: Path) -> Iterator[KerasArchive]:
         config = _read_json(archive, CONFIG, path)
         if not isinstance(config, dict) or "class_name" not in config:
             raise ModelFormatError(f"{CONFIG} is not a Keras model config (no class_name)", path=path)
+        try:
+            validate_model_config(config, keras3=True)
+        except ConversionError as e:
+            raise type(e)(f"{CONFIG}: {e}", path=path) from None
         names = set(archive.namelist())
         metadata = _read_json(archive, METADATA, path) if METADATA in names else {}
         if not isinstance(metadata, dict):

@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from tfjs_lite.errors import ModelFormatError, UnsupportedModelError
+from tfjs_lite.errors import ConversionError, ModelFormatError, UnsupportedModelError
+from tfjs_lite.keras.validate import validate_model_config
 from tfjs_lite.readers.saved_model import (
     LAZY_MIN_BYTES,
     _open_checkpoint,
@@ -208,6 +209,10 @@ def read_keras_saved_model(path: Path, *, tags: str = "serve") -> KerasSavedMode
     root_identifier = next((ident for node_path, ident, _ in nodes.values() if node_path == "root"), "")
     keras_version = _optional_str(root.get("keras_version"))
     model_config = h5_form(_model_config(path, root_identifier, root), keras_version)
+    try:
+        validate_model_config(model_config, keras3=False)
+    except ConversionError as e:
+        raise type(e)(f"{METADATA_FILE}: {e}", path=path) from None
     training_config = root.get("training_config")
     model = KerasSavedModel(
         path=path,

@@ -166,6 +166,12 @@ def load_saved_model(
     saved_model = read_saved_model_proto(path)
     mg = _select_meta_graph(saved_model, tags, path)
     sig_key, sig = _select_signature(mg, signature_name, default_signature, path)
+    for kind, infos in (("input", sig.inputs), ("output", sig.outputs)):
+        for key, info in sorted(infos.items()):
+            try:
+                _dtype(info.dtype)
+            except ModelFormatError as e:
+                raise ModelFormatError(f"{path}: signature {kind} {key!r}: {e}") from None
     op_defs = list(mg.meta_info_def.stripped_op_list.op)
     top = read_graph_def(mg.graph_def, op_defs=op_defs, functions=[])
     out_refs = {key: _tensor_ref(info.name) for key, info in sig.outputs.items()}

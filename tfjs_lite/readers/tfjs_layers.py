@@ -21,7 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from tfjs_lite.errors import ModelFormatError, UnsupportedModelError
+from tfjs_lite.errors import ConversionError, ModelFormatError, UnsupportedModelError
+from tfjs_lite.keras.validate import validate_model_config
 
 __all__ = ["LayersModel", "WeightValue", "find_model_json", "read_layers_model"]
 
@@ -119,6 +120,10 @@ def _split_topology(
         raise ModelFormatError(
             '"modelTopology.model_config" has no "config"', path=model_json
         )
+    try:
+        validate_model_config(config, keras3=False)
+    except ConversionError as e:
+        raise type(e)(f'"modelTopology": {e}', path=model_json) from None
     return (
         config,
         keras_version if isinstance(keras_version, str) else None,

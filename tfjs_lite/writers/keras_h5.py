@@ -107,8 +107,8 @@ def layer_name(layer: dict[str, Any]) -> str:
 
 
 def _inner_layer(layer: dict[str, Any]) -> dict[str, Any] | None:
-    cfg = layer.get("config") or {}
-    inner = cfg.get("layer")
+    cfg = layer.get("config")
+    inner = cfg.get("layer") if isinstance(cfg, dict) else None
     return inner if isinstance(inner, dict) else None
 
 
@@ -137,6 +137,8 @@ def expected_weight_count(layer: dict[str, Any]) -> int | None:
     """How many weights a layer of a common class has, or None when unknown."""
     cls = layer.get("class_name")
     cfg = layer.get("config") or {}
+    if not isinstance(cls, str) or not isinstance(cfg, dict):
+        return None
     bias = 1 if _flag(cfg, "use_bias") else 0
     if cls in (
         "Dense",

@@ -19,6 +19,7 @@ values fit. Each conversion is reported as a warning.
 
 from __future__ import annotations
 
+import itertools
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -307,9 +308,29 @@ def _chunks(array: Any) -> Iterator[np.ndarray]:
         yield np.asarray(array[()]).reshape(-1)
         return
     row_bytes = max(1, (size // shape[0]) * itemsize)
+    if row_bytes > _CHUNK_BYTES:  # one row alone is too big: slice deeper, never read more than a chunk
+        yield from _deep_slices(array, shape, itemsize)
+        return
     rows = max(1, _CHUNK_BYTES // row_bytes)
     for start in range(0, shape[0], rows):
         yield np.asarray(array[start : start + rows]).reshape(-1)
+
+
+def _deep_slices(array: Any, shape: tuple[int, ...], itemsize: int) -> Iterator[np.ndarray]:
+    """C-order slices of at most ``_CHUNK_BYTES`` of an array-like whose rows are larger than that.
+
+    The split axis is the outermost one whose trailing block fits in a chunk; the axes before it
+    are walked one index at a time, the split axis in runs of as many blocks as fit.
+    """
+    axis = len(shape) - 1
+    block = itemsize  # bytes of one index of ``axis`` (the product of the axes after it)
+    while axis > 0 and block * shape[axis] <= _CHUNK_BYTES:
+        block *= shape[axis]
+        axis -= 1
+    step = max(1, _CHUNK_BYTES // block)
+    for prefix in itertools.product(*(range(n) for n in shape[:axis])):
+        for start in range(0, shape[axis], step):
+            yield np.asarray(array[prefix + (slice(start, start + step),)]).reshape(-1)
 
 
 def _encoded_chunks(plan: _Plan) -> Iterator[Union[bytes, memoryview]]:
