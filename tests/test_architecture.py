@@ -20,6 +20,7 @@ PROTO_USERS = {
     "readers/keras_saved_model.py",
     "readers/saved_model.py",
     "readers/tensor_bundle.py",
+    "readers/tf_hub.py",
     "readers/tfjs_graph.py",
     "writers/graph_model.py",
     "ir/attrs.py",

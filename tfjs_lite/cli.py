@@ -56,26 +56,24 @@ def _version_text() -> str:
     return f"tfjs-lite {__version__} (writes TensorFlow.js 4.x models; compatible with tensorflowjs_converter 4.22 flags)"
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        # argparse's own usage errors also become one line and exit status 2.
-        sys.stderr.write(f"tfjs-lite: error: {message} (see tfjs-lite convert --help)\n")
-        raise SystemExit(2)
-
-
 def _convert_parser() -> argparse.ArgumentParser:
     from tfjs_lite.options import INPUT_FORMATS, OUTPUT_FORMATS
+    from tfjs_lite.tools.args import Parser, add_source_flags
 
-    p = _Parser(
-        prog="tfjs-lite convert",
+    # argparse's own usage errors also become one line and exit status 2.
+    p = Parser(
+        "convert",
         description="Convert a Keras or TensorFlow model to TensorFlow.js (tensorflowjs_converter flags).",
     )
     p.add_argument("input_path", nargs="?", help="model file or folder")
     p.add_argument("output_path", nargs="?", help="output folder (a file for keras/keras_keras output)")
-    p.add_argument("--input_format", choices=INPUT_FORMATS, help="detected from the input path when omitted")
     p.add_argument("--output_format", choices=OUTPUT_FORMATS, help="inferred from the input format when omitted")
-    p.add_argument("--signature_name", help="SavedModel signature (default serving_default; tf_hub: default)")
-    p.add_argument("--saved_model_tags", default="serve", help="comma-separated MetaGraph tags (default serve)")
+    add_source_flags(
+        p,
+        formats=INPUT_FORMATS,
+        format_help="detected from the input path when omitted",
+        output_node_names_help="comma-separated output nodes (tf_frozen_model)",
+    )
     for dtype in ("float16", "uint8", "uint16"):
         p.add_argument(
             f"--quantize_{dtype}",
@@ -92,7 +90,6 @@ def _convert_parser() -> argparse.ArgumentParser:
     _bool_flag(p, "--strip_debug_ops", True, "remove Assert/CheckNumerics/Print (default true)")
     _bool_flag(p, "--use_structured_outputs_names", False, "name outputs by the structured output keys")
     p.add_argument("--weight_shard_size_bytes", type=int, default=None, help="shard size (default 4194304)")
-    p.add_argument("--output_node_names", help="comma-separated output nodes (tf_frozen_model)")
     _bool_flag(p, "--control_flow_v2", True, "keep functional control flow (default true; TF.js runs it)")
     _bool_flag(p, "--experiments", False, "accepted for compatibility; has no effect")
     p.add_argument("--metadata", help="key:path.json[,key2:path2.json] stored as userDefinedMetadata")

@@ -9,7 +9,7 @@ from typing import Optional
 
 from tfjs_lite.errors import ModelFormatError, UsageError
 
-__all__ = ["HDF5_SIGNATURE", "detect_input_format", "infer_output_format"]
+__all__ = ["HDF5_SIGNATURE", "detect_input_format", "infer_output_format", "tfjs_model_format"]
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
@@ -37,14 +37,19 @@ def _read_head(path: Path, size: int = 8) -> bytes:
         raise ModelFormatError(f"cannot read the input: {e.strerror}", path=path) from None
 
 
-def _layers_or_graph(model_json: Path) -> str:
+def tfjs_model_format(model_json: Path) -> Optional[str]:
+    """The ``format`` of a TF.js ``model.json`` (``graph-model``, ``layers-model``; None if absent)."""
     try:
         with open(model_json, encoding="utf-8") as f:
-            fmt = json.load(f).get("format")
+            return json.load(f).get("format")
     except (OSError, ValueError, AttributeError) as e:
         raise ModelFormatError(f"not a readable TF.js model.json ({e})", path=model_json) from None
     except RecursionError:
         raise ModelFormatError("not a readable TF.js model.json (nested too deeply)", path=model_json) from None
+
+
+def _layers_or_graph(model_json: Path) -> str:
+    fmt = tfjs_model_format(model_json)
     if fmt in (None, "layers-model"):
         return "tfjs_layers_model"
     raise UsageError(f"{model_json} is a TF.js {fmt}; only layers models can be read back")

@@ -31,12 +31,14 @@ if TYPE_CHECKING:
 __all__ = [
     "DTYPES",
     "MAX_DECODED_BYTES",
+    "NUMPY_DTYPES",
     "DType",
     "DTypeLike",
     "bfloat16_bits_to_float32",
     "decode_raw",
     "float32_to_bfloat16_bits",
     "get",
+    "numpy_dtype",
     "numpy_to_tensor_proto",
     "tensor_proto_to_numpy",
 ]
@@ -131,11 +133,14 @@ _TABLE: tuple[DType, ...] = (
 
 DTYPES: dict[int, DType] = {d.enum: d for d in _TABLE}
 _BY_NAME: dict[str, DType] = {d.name: d for d in _TABLE}
-# numpy dtype -> DT_*: the first (canonical) entry wins over the quantized aliases.
-_BY_NUMPY: dict[np.dtype, DType] = {}
-for _d in _TABLE:
-    if _d.numpy is not None and _d.enum not in (11, 12, 13, 14, 15, 16):
-        _BY_NUMPY.setdefault(_d.numpy, _d)
+# The types numpy holds natively: bfloat16 (decoded to float32) and the quantized aliases of the
+# integer types are left out, so each numpy dtype maps back to exactly one DT_*.
+_NATIVE: tuple[DType, ...] = tuple(
+    d for d in _TABLE if d.numpy is not None and d.enum not in (11, 12, 13, 14, 15, 16)
+)
+_BY_NUMPY: dict[np.dtype, DType] = {d.numpy: d for d in _NATIVE}
+# ``"DT_*"`` name -> numpy dtype, for the types numpy holds natively (see ``_NATIVE``).
+NUMPY_DTYPES: dict[str, np.dtype] = {d.name: d.numpy for d in _NATIVE}
 
 DTypeLike = Union[DType, int, str, np.dtype, type]
 
@@ -171,6 +176,15 @@ def get(dtype: DTypeLike) -> DType:
     if found is None:
         raise ModelFormatError(f"numpy dtype {as_numpy} has no TensorFlow equivalent")
     return found
+
+
+def numpy_dtype(name: str) -> np.dtype:
+    """The numpy dtype of a ``"DT_*"`` name.
+
+    Raises:
+        KeyError: For types numpy cannot hold natively (``DT_BFLOAT16``, ``DT_RESOURCE``, ...).
+    """
+    return NUMPY_DTYPES[str(name)]
 
 
 def _numeric(dtype: DType) -> DType:

@@ -8,7 +8,6 @@ tests/tfjs_node.py). The numpy executor is also run on the converted IR where ke
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -191,14 +190,6 @@ def test_unknown_tags():
 def test_hub_defaults_to_default_signature():
     graph = load_saved_model(FIXTURES / "hub_module" / "saved_model", default_signature="default")
     assert list(graph.outputs) == ["default"] and graph.meta["signature_key"] == "default"
-
-
-def test_tf1_hub_module_is_refused(tmp_path):
-    module = tmp_path / "hub"
-    shutil.copytree(FIXTURES / "hub_module" / "saved_model", module)
-    (module / "tfhub_module.pb").write_bytes(b"\x08\x03")
-    with pytest.raises(UnsupportedModelError, match="TF1 hub"):
-        pipeline.run_hub(module, tmp_path / "out", ConvertOptions(), Report())
 
 
 def test_frozen_missing_output_node():

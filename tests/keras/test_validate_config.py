@@ -96,7 +96,7 @@ def _refused(config, *fragments, keras3=False, error=ModelFormatError):
             {"class_name": "RNN", "config": {"name": "rnn", "cell": {"class_name": "LSTMCell",
                                                                     "config": {"name": "cell", "units": 2}}}},
             _sequential(_dense("n1")) | {"config": {"name": "inner_seq", "layers": [_dense("n1")]}},
-        ),  # fmt: skip
+        ),
         # tf.keras 2: a constant first argument and a kwargs-dict node entry
         _functional([_wired(_input()),
                      {"class_name": "TFOpLambda", "name": "d", "config": {"name": "d"},

@@ -1,4 +1,4 @@
-"""The tfjs-lite graph IR: ``Graph`` over networkx, tensor references and attr values."""
+"""The tfjs-lite graph IR: ``Graph``, tensor references and attr values."""
 
 from __future__ import annotations
 

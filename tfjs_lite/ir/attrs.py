@@ -39,6 +39,8 @@ from typing import Any, Union
 
 import numpy as np
 
+from tfjs_lite import dtypes
+from tfjs_lite.dtypes import NUMPY_DTYPES, numpy_dtype
 from tfjs_lite.errors import ModelFormatError
 
 __all__ = [
@@ -86,45 +88,19 @@ AttrValue = Union[
     int, float, bool, str, bytes, DType, tuple, None, np.ndarray, FuncRef, AttrPlaceholder, list
 ]
 
-# TF DataType enum name -> numpy dtype, for the dtypes numpy can hold natively.  bfloat16,
-# quantized and resource/variant types have no numpy equivalent and are absent on purpose.
-NUMPY_DTYPES: dict[str, np.dtype] = {
-    "DT_FLOAT": np.dtype(np.float32),
-    "DT_DOUBLE": np.dtype(np.float64),
-    "DT_HALF": np.dtype(np.float16),
-    "DT_INT8": np.dtype(np.int8),
-    "DT_INT16": np.dtype(np.int16),
-    "DT_INT32": np.dtype(np.int32),
-    "DT_INT64": np.dtype(np.int64),
-    "DT_UINT8": np.dtype(np.uint8),
-    "DT_UINT16": np.dtype(np.uint16),
-    "DT_UINT32": np.dtype(np.uint32),
-    "DT_UINT64": np.dtype(np.uint64),
-    "DT_BOOL": np.dtype(np.bool_),
-    "DT_COMPLEX64": np.dtype(np.complex64),
-    "DT_COMPLEX128": np.dtype(np.complex128),
-    "DT_STRING": np.dtype(object),
-}
-_BY_NUMPY = {v: k for k, v in NUMPY_DTYPES.items()}
-
-
-def numpy_dtype(dtype: str) -> np.dtype:
-    """Return the numpy dtype for a TF dtype name.
-
-    Raises:
-        KeyError: For dtypes numpy cannot represent (``DT_BFLOAT16``, ``DT_RESOURCE``, ...).
-    """
-    return NUMPY_DTYPES[str(dtype)]
+# ``NUMPY_DTYPES`` and ``numpy_dtype`` come from :mod:`tfjs_lite.dtypes`, the one dtype table.
 
 
 def dtype_of(array: np.ndarray) -> DType:
-    """Return the TF dtype name of a numpy array (``bytes``/``str`` arrays are ``DT_STRING``)."""
+    """Return the TF dtype name of a numpy array (``bytes``/``str`` arrays are ``DT_STRING``).
+
+    Raises:
+        ModelFormatError: For numpy dtypes with no TF equivalent.
+    """
     from tfjs_lite.lazy_tensor import LazyTensor
 
     dt = array.dtype if isinstance(array, (np.ndarray, LazyTensor)) else np.asarray(array).dtype
-    if dt.kind in ("S", "U", "O"):
-        return DType("DT_STRING")
-    return DType(_BY_NUMPY[dt])
+    return DType(dtypes.get(dt).name)
 
 
 # --------------------------------------------------------------------------- proto conversion

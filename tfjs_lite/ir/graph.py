@@ -1,4 +1,4 @@
-"""The graph IR: a small wrapper that owns an ``nx.MultiDiGraph`` and is the only code that edits it.
+"""The graph IR: a small class that owns the nodes and edges and is the only code that edits them.
 
 Node key = TF node name.  Node data (see docs/architecture.md §2):
 
@@ -11,10 +11,13 @@ Node key = TF node name.  Node data (see docs/architecture.md §2):
 
 Edges ``(src, dst, key)``: a data edge has ``key = dst slot`` (int) and data
 ``src_port``/``control=False``; a control edge has ``key = "^" + src`` and ``control=True``.
-A ``MultiDiGraph`` is needed because ``Mul(x, x)`` has two parallel edges.
+Parallel edges are allowed (``Mul(x, x)`` reads ``x`` twice).  Storage is plain dicts (no
+networkx: importing it and its edge views cost more than the conversions themselves):
+``_in[dst]`` maps edge key -> ``TensorRef(src, port)`` (port -1 for control edges), and
+``_succ[src][dst]`` lists the keys of the edges ``src -> dst`` in insertion order.
 
 TF1 loops (``Enter/Merge/Switch/NextIteration/Exit``) are cyclic.  The IR stays a DAG by keeping
-every in-edge of a ``NextIteration`` node as a *back edge* outside the nx graph; the accessors
+every in-edge of a ``NextIteration`` node as a *back edge* outside the DAG; the accessors
 (:meth:`inputs_of`, :meth:`consumers`, :meth:`replace_uses`, ...) treat back edges like ordinary
 edges, so passes see them but ``topo_order`` stays well defined.
 """
@@ -24,7 +27,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, NamedTuple
 
-import networkx as nx
+import heapq
+
 import numpy as np
 
 from tfjs_lite.errors import InvariantError
@@ -67,7 +71,10 @@ class Graph:
     """
 
     def __init__(self, *, signature: FunctionSignature | None = None) -> None:
-        self._g: nx.MultiDiGraph = nx.MultiDiGraph()
+        self._nodes: dict[str, dict[str, Any]] = {}
+        self._in: dict[str, dict[int | str, TensorRef]] = {}
+        self._succ: dict[str, dict[str, dict[int | str, None]]] = {}
+        self._topo: list[str] | None = None  # cached topo_order, dropped on any structural edit
         # NextIteration name -> {edge key: source ref}; see the module docstring.
         self._back: dict[str, dict[int | str, TensorRef]] = {}
         self.inputs: dict[str, TensorRef] = {}
@@ -79,72 +86,72 @@ class Graph:
 
     # ------------------------------------------------------------------ node access
     def __contains__(self, name: object) -> bool:
-        return name in self._g
+        return name in self._nodes
 
     def __len__(self) -> int:
-        return self._g.number_of_nodes()
+        return len(self._nodes)
 
     def nodes(self) -> list[str]:
         """All node names in insertion order."""
-        return list(self._g.nodes)
+        return list(self._nodes)
 
     def op(self, name: str) -> str:
         """The op type of node ``name``."""
-        return str(self._g.nodes[name]["op"])
+        return str(self._nodes[name]["op"])
 
     def attrs(self, name: str) -> dict[str, Any]:
         """The attr dict of node ``name``; editing it in place is allowed (it holds no edges)."""
-        attrs: dict[str, Any] = self._g.nodes[name]["attrs"]
+        attrs: dict[str, Any] = self._nodes[name]["attrs"]
         return attrs
 
     def value(self, name: str) -> np.ndarray | None:
         """The read-only value of a ``Const`` node, else None."""
-        value: np.ndarray | None = self._g.nodes[name]["value"]
+        value: np.ndarray | None = self._nodes[name]["value"]
         return value
 
     def out_types(self, name: str) -> tuple[TensorType, ...] | None:
         """Per-port output types when known."""
-        types: tuple[TensorType, ...] | None = self._g.nodes[name]["out_types"]
+        types: tuple[TensorType, ...] | None = self._nodes[name]["out_types"]
         return types
 
     def device(self, name: str) -> str:
         """The device string (round trip only)."""
-        return str(self._g.nodes[name]["device"])
+        return str(self._nodes[name]["device"])
 
     def origin(self, name: str) -> tuple[str, ...]:
         """Names of the nodes this node was folded or fused from."""
-        return tuple(self._g.nodes[name]["origin"])
+        return tuple(self._nodes[name]["origin"])
 
     def nodes_by_op(self, *ops: str) -> list[str]:
         """Names of nodes whose op is one of ``ops``, in insertion order."""
         wanted = set(ops)
-        return [n for n, d in self._g.nodes(data=True) if d["op"] in wanted]
+        return [n for n, d in self._nodes.items() if d["op"] in wanted]
 
     def set_op(self, name: str, op: str) -> None:
         """Change a node's op type in place (e.g. ``Add`` -> ``BiasAdd``)."""
-        self._g.nodes[name]["op"] = op
+        self._nodes[name]["op"] = op
 
     def set_attr(self, name: str, key: str, value: Any) -> None:
         """Set one attr."""
-        self._g.nodes[name]["attrs"][key] = value
+        self._nodes[name]["attrs"][key] = value
 
     def set_value(self, name: str, array: np.ndarray) -> None:
         """Give a ``Const`` a new value (a fresh read-only array; the old one is never mutated)."""
-        self._g.nodes[name]["value"] = _frozen(array)
-        self._g.nodes[name]["attrs"]["dtype"] = dtype_of(array)
+        self._nodes[name]["value"] = _frozen(array)
+        self._nodes[name]["attrs"]["dtype"] = dtype_of(array)
 
     def set_out_types(self, name: str, types: Sequence[TensorType] | None) -> None:
         """Record the output types of a node."""
-        self._g.nodes[name]["out_types"] = None if types is None else tuple(types)
+        self._nodes[name]["out_types"] = None if types is None else tuple(types)
 
     def set_device(self, name: str, device: str) -> None:
         """Set the device string."""
-        self._g.nodes[name]["device"] = device
+        self._nodes[name]["device"] = device
 
     def unique_name(self, base: str) -> str:
         """A node name derived from ``base`` that is not in use."""
         name, counter = base, 0
-        while name in self._g:
+        while name in self._nodes:
             counter += 1
             name = f"{base}_{counter}"
         return name
@@ -182,17 +189,19 @@ class Graph:
         """
         if name is None:
             name = self.unique_name(op)
-        elif name in self._g:
+        elif name in self._nodes:
             raise InvariantError(f"node {name!r} already exists")
-        self._g.add_node(
-            name,
-            op=op,
-            attrs=dict(attrs or {}),
-            value=None,
-            out_types=None if out_types is None else tuple(out_types),
-            device=device,
-            origin=tuple(origin),
-        )
+        self._nodes[name] = {
+            "op": op,
+            "attrs": dict(attrs or {}),
+            "value": None,
+            "out_types": None if out_types is None else tuple(out_types),
+            "device": device,
+            "origin": tuple(origin),
+        }
+        self._in[name] = {}
+        self._succ[name] = {}
+        self._topo = None
         if op in BACK_EDGE_OPS:
             self._back[name] = {}
         for slot, ref in enumerate(inputs):
@@ -212,49 +221,65 @@ class Graph:
             out_types=[TensorType(dtype, tuple(value.shape))],
             device=device,
         )
-        self._g.nodes[node]["value"] = value
+        self._nodes[node]["value"] = value
         return TensorRef(node, 0)
 
     def _connect(self, ref: TensorRef, dst: str, slot: int) -> None:
-        if ref.node not in self._g:
+        if ref.node not in self._nodes:
             raise InvariantError(f"input {ref} of node {dst!r} does not exist")
         if dst in self._back:
             self._back[dst][slot] = ref
         else:
-            self._g.add_edge(ref.node, dst, key=slot, src_port=ref.port, control=False)
+            self._add_edge(ref, dst, slot)
+
+    def _add_edge(self, ref: TensorRef, dst: str, key: int | str) -> None:
+        old = self._in[dst].get(key)
+        if old is not None and old.node != ref.node:
+            self._remove_edge(dst, key)
+        self._in[dst][key] = ref
+        self._succ[ref.node].setdefault(dst, {})[key] = None
+        self._topo = None
+
+    def _remove_edge(self, dst: str, key: int | str) -> None:
+        src = self._in[dst].pop(key).node
+        keys = self._succ[src][dst]
+        del keys[key]
+        if not keys:
+            del self._succ[src][dst]
+        self._topo = None
 
     # ------------------------------------------------------------------ queries
     def inputs_of(self, name: str) -> list[TensorRef]:
         """Data inputs of ``name`` in slot order."""
         if name in self._back:
             return [r for k, r in sorted(_data_items(self._back[name]))]
-        edges = [(k, d["src_port"], u) for u, _, k, d in self._g.in_edges(name, keys=True, data=True)
-                 if not d["control"]]
-        return [TensorRef(u, port) for _, port, u in sorted(edges)]
+        edges = self._in[name]
+        return [edges[k] for k in sorted(k for k in edges if k.__class__ is not str)]
 
     def control_inputs_of(self, name: str) -> list[str]:
         """Names of the control dependencies of ``name``, sorted."""
         if name in self._back:
             return sorted(r.node for k, r in self._back[name].items() if isinstance(k, str))
-        return sorted(u for u, _, d in self._g.in_edges(name, data=True) if d["control"])
+        return sorted(r.node for k, r in self._in[name].items() if k.__class__ is str)
 
     def consumers(self, ref: TensorRef) -> list[tuple[str, int]]:
         """``(consumer node, slot)`` pairs reading ``ref``, sorted; graph outputs not included."""
-        found = [(v, k) for _, v, k, d in self._g.out_edges(ref.node, keys=True, data=True)
-                 if not d["control"] and d["src_port"] == ref.port]
+        node, port = ref
+        found = [(v, k) for v, keys in self._succ[node].items() for k in keys
+                 if k.__class__ is not str and self._in[v][k].port == port]
         for dst, edges in self._back.items():
             found.extend((dst, k) for k, r in _data_items(edges) if r == ref)
         return sorted(found)
 
     def node_consumers(self, name: str) -> list[str]:
         """Names of all nodes with a data or control edge from ``name``, sorted, unique."""
-        found = {v for _, v in self._g.out_edges(name)}
+        found = set(self._succ[name])
         found.update(dst for dst, e in self._back.items() if any(r.node == name for r in e.values()))
         return sorted(found)
 
     def control_consumers(self, name: str) -> list[str]:
         """Nodes that have a control dependency on ``name``, sorted."""
-        found = {v for _, v, d in self._g.out_edges(name, data=True) if d["control"]}
+        found = {v for v, keys in self._succ[name].items() if ("^" + name) in keys}
         found.update(dst for dst, e in self._back.items() if ("^" + name) in e)
         return sorted(found)
 
@@ -273,20 +298,44 @@ class Graph:
             InvariantError: If the graph has a cycle (outside NextIteration back edges); readers
                 refuse cyclic inputs (:meth:`find_cycle`), so this is a bug in a pass.
         """
-        try:
-            return list(nx.lexicographical_topological_sort(self._g))
-        except (nx.NetworkXUnfeasible, nx.NetworkXError):
-            cycle = self.find_cycle()
-            if cycle is None:  # the graph changed while being sorted
-                raise
-            raise InvariantError(f"the graph has a cycle: {describe_cycle(cycle)}") from None
+        if self._topo is None:
+            order = self._kahn()
+            if order is None:
+                cycle = self.find_cycle() or ["?"]
+                raise InvariantError(f"the graph has a cycle: {describe_cycle(cycle)}")
+            self._topo = order
+        return list(self._topo)
+
+    def _kahn(self) -> list[str] | None:
+        # Kahn's algorithm popping the smallest ready name first: the order of networkx's
+        # lexicographical_topological_sort (parallel edges count towards in-degrees).
+        indegree = {v: len(e) for v, e in self._in.items()}
+        ready = [v for v, d in indegree.items() if d == 0]
+        heapq.heapify(ready)
+        succ = self._succ
+        order = []
+        pop, push = heapq.heappop, heapq.heappush
+        while ready:
+            node = pop(ready)
+            order.append(node)
+            for child, keys in succ[node].items():
+                left = indegree[child] - len(keys)
+                indegree[child] = left
+                if left == 0:
+                    push(ready, child)
+        return order if len(order) == len(self._nodes) else None
 
     def find_cycle(self) -> list[str] | None:
         """Node names along one cycle (data or control edges, back edges excluded), or None."""
-        if nx.is_directed_acyclic_graph(self._g):
+        if self._is_dag():
             return None
-        edges = nx.find_cycle(self._g)
-        return [str(e[0]) for e in edges]
+        import networkx as nx  # error path only: the same cycle networkx has always reported
+
+        graph = nx.MultiDiGraph()
+        graph.add_nodes_from(self._nodes)
+        graph.add_edges_from((u, v, k) for u, nbrs in self._succ.items() for v, keys in nbrs.items()
+                             for k in keys)
+        return [str(e[0]) for e in nx.find_cycle(graph)]
 
     # ------------------------------------------------------------------ mutation
     def set_input(self, name: str, slot: int, ref: TensorRef) -> None:
@@ -298,9 +347,8 @@ class Graph:
         if name in self._back:
             self._connect(ref, name, slot)
             return
-        for u, _, k in list(self._g.in_edges(name, keys=True)):
-            if k == slot:
-                self._g.remove_edge(u, name, key=k)
+        if slot in self._in[name]:
+            self._remove_edge(name, slot)
         self._connect(ref, name, slot)
 
     def set_inputs(self, name: str, refs: Sequence[TensorRef]) -> None:
@@ -308,29 +356,28 @@ class Graph:
         if name in self._back:
             self._back[name] = {k: r for k, r in self._back[name].items() if isinstance(k, str)}
         else:
-            for u, _, k, d in list(self._g.in_edges(name, keys=True, data=True)):
-                if not d["control"]:
-                    self._g.remove_edge(u, name, key=k)
+            for k in [k for k in self._in[name] if k.__class__ is not str]:
+                self._remove_edge(name, k)
         for slot, ref in enumerate(refs):
             self._connect(TensorRef(*ref), name, slot)
 
     def add_control_input(self, name: str, src: str) -> None:
         """Make ``name`` run after ``src`` (idempotent)."""
-        if src not in self._g:
+        if src not in self._nodes:
             raise InvariantError(f"control input {src!r} of node {name!r} does not exist")
         key = "^" + src
         if name in self._back:
             self._back[name][key] = TensorRef(src, -1)
-        elif not self._g.has_edge(src, name, key=key):
-            self._g.add_edge(src, name, key=key, src_port=-1, control=True)
+        elif key not in self._in[name]:
+            self._add_edge(TensorRef(src, -1), name, key)
 
     def remove_control_input(self, name: str, src: str) -> None:
         """Drop the control dependency ``^src`` of ``name`` if present."""
         key = "^" + src
         if name in self._back:
             self._back[name].pop(key, None)
-        elif self._g.has_edge(src, name, key=key):
-            self._g.remove_edge(src, name, key=key)
+        elif key in self._in[name]:
+            self._remove_edge(name, key)
 
     def replace_uses(self, old: TensorRef, new: TensorRef, *, skip: Iterable[str] = ()) -> int:
         """Point every data consumer and signature output of ``old`` at ``new``.
@@ -367,7 +414,10 @@ class Graph:
         if users or outs:
             raise InvariantError(
                 f"cannot remove node {name!r}: still used by nodes {users} / outputs {outs}")
-        self._g.remove_node(name)
+        for key in list(self._in[name]):
+            self._remove_edge(name, key)
+        del self._nodes[name], self._in[name], self._succ[name]
+        self._topo = None
         self._back.pop(name, None)
         for key in [k for k, r in self.inputs.items() if r.node == name]:
             del self.inputs[key]
@@ -375,9 +425,14 @@ class Graph:
     def copy(self) -> Graph:
         """A structural copy; Const arrays are shared (they are read-only), attr dicts are not."""
         other = Graph(signature=self.signature)
-        other._g = self._g.copy()
-        for _, data in other._g.nodes(data=True):
-            data["attrs"] = {k: list(v) if isinstance(v, list) else v for k, v in data["attrs"].items()}
+        other._nodes = {
+            name: {**data, "attrs": {k: list(v) if isinstance(v, list) else v
+                                     for k, v in data["attrs"].items()}}
+            for name, data in self._nodes.items()
+        }
+        other._in = {name: dict(edges) for name, edges in self._in.items()}
+        other._succ = {u: {v: dict(keys) for v, keys in nbrs.items()} for u, nbrs in self._succ.items()}
+        other._topo = self._topo
         other._back = {k: dict(v) for k, v in self._back.items()}
         other.inputs = dict(self.inputs)
         other.outputs = dict(self.outputs)
@@ -406,18 +461,21 @@ class Graph:
             yield from (v for v in items if isinstance(v, FuncRef))
 
     def _edges(self) -> Iterator[tuple[str, str, int | str, dict[str, Any]]]:
-        # Read-only edge iteration for ir.checks; outside ir/ nobody touches nx edges.
-        yield from self._g.edges(keys=True, data=True)
+        # Read-only edge iteration for ir.checks; outside ir/ nobody touches the edge tables.
+        for u, nbrs in self._succ.items():
+            for v, keys in nbrs.items():
+                for k in keys:
+                    port = self._in[v][k].port
+                    yield u, v, k, {"src_port": port, "control": isinstance(k, str)}
 
     def _is_dag(self) -> bool:
-        return bool(nx.is_directed_acyclic_graph(self._g))
+        return self._topo is not None or self._kahn() is not None
 
     def _data_slots(self, name: str) -> list[int]:
         # All data-edge keys into `name`, duplicates kept, so check() can spot doubled slots.
         if name in self._back:
             return sorted(k for k in self._back[name] if isinstance(k, int))
-        return sorted(k for _, _, k, d in self._g.in_edges(name, keys=True, data=True)
-                      if not d["control"])
+        return sorted(k for k in self._in[name] if not isinstance(k, str))
 
     def _back_items(self) -> dict[str, dict[int | str, TensorRef]]:
         return self._back

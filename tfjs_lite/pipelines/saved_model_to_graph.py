@@ -10,11 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tfjs_lite.errors import UnsupportedModelError
 from tfjs_lite.ir.graph import Graph, TensorRef
 from tfjs_lite.op_support import find_unsupported, validate
 from tfjs_lite.options import ConvertOptions
 from tfjs_lite.readers.saved_model import load_frozen_graph, load_saved_model, prune
+from tfjs_lite.readers.tf_hub import load_hub_module
 from tfjs_lite.report import Report
 from tfjs_lite.writers.graph_model import write_graph_model
 
@@ -32,17 +32,9 @@ def run(input_path: Path, staging_dir: Path, options: ConvertOptions, report: Re
 
 
 def run_hub(input_path: Path, staging_dir: Path, options: ConvertOptions, report: Report) -> None:
-    """``tf_hub`` -> ``tfjs_graph_model``: a local TF2 hub module folder (signature ``default``)."""
-    path = Path(input_path)
-    if (path / "tfhub_module.pb").is_file():
-        raise UnsupportedModelError(
-            f"{path}: TF1 hub modules (tfhub_module.pb) are not supported; export the module as a "
-            "TF2 SavedModel (hub.KerasLayer + tf.saved_model.save) and convert that")
-    if not path.is_dir():
-        raise UnsupportedModelError(
-            f"{path}: tf_hub input must be a downloaded module folder (tfjs-lite never uses the network)")
-    graph = load_saved_model(path, tags=options.saved_model_tags, signature_name=options.signature_name,
-                             default_signature="default")
+    """``tf_hub`` -> ``tfjs_graph_model``: a local hub module folder, TF2 (a SavedModel) or TF1
+    (``tfhub_module.pb``; see :mod:`tfjs_lite.readers.tf_hub`); signature ``default``."""
+    graph = load_hub_module(Path(input_path), tags=options.saved_model_tags, signature_name=options.signature_name)
     convert_graph(graph, Path(staging_dir), options, report)
 
 

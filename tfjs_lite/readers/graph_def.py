@@ -421,7 +421,21 @@ def _called_functions(nodes: Iterable[Any], by_name: dict[str, Any], strict: str
 
 def _check_recursion(calls: dict[str, list[str]]) -> None:
     """Refuse functions that call themselves, directly or through others (inlining would not end)."""
-    import networkx as nx
+    indegree = dict.fromkeys(calls, 0)
+    for name in calls:
+        for callee in calls[name]:
+            indegree[callee] = indegree.get(callee, 0) + 1
+    ready = [name for name, degree in indegree.items() if degree == 0]
+    done = 0
+    while ready:
+        done += 1
+        for callee in calls.get(ready.pop(), ()):
+            indegree[callee] -= 1
+            if indegree[callee] == 0:
+                ready.append(callee)
+    if done == len(indegree):
+        return
+    import networkx as nx  # error path only: name the cycle as networkx finds it
 
     graph = nx.DiGraph()
     graph.add_nodes_from(sorted(calls))

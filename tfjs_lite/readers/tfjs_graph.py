@@ -31,6 +31,7 @@ from tfjs_lite.errors import ModelFormatError
 from tfjs_lite.ir.attrs import NUMPY_DTYPES, DType
 from tfjs_lite.ir.graph import Graph, TensorRef
 from tfjs_lite.ir.names import parse_input
+from tfjs_lite.readers.tfjs_weights import find_model_json, read_model_json, read_weights
 
 __all__ = ["GraphModel", "find_model_json", "read_graph_model", "read_tfjs_graph", "weight_quantization"]
 
@@ -73,19 +74,6 @@ def weight_quantization(specs: list[dict[str, Any]]) -> list[str]:
     return sorted(found)
 
 
-def find_model_json(path: Path) -> Path:
-    """``path`` if it is a file, else ``path/model.json``."""
-    path = Path(path)
-    if path.is_dir():
-        candidate = path / "model.json"
-        if not candidate.is_file():
-            raise ModelFormatError("the folder has no model.json", path=path)
-        return candidate
-    if not path.is_file():
-        raise ModelFormatError("no such file or folder", path=path)
-    return path
-
-
 def read_tfjs_graph(path: Path) -> Graph:
     """The inference graph of the TF.js graph model at ``path`` (folder or ``model.json``)."""
     return read_graph_model(path).graph
@@ -106,8 +94,6 @@ def read_graph_model(path: Path, *, load_weights: bool = True) -> GraphModel:
         ModelFormatError: Not a graph model, a topology protobuf JSON cannot parse, or topology
             and manifest disagree.
     """
-    from tfjs_lite.readers.tfjs_weights import read_model_json, read_weights
-
     model_path = find_model_json(Path(path))
     model_json = read_model_json(model_path)
     fmt = model_json.get("format")

@@ -14,7 +14,6 @@ Two topology shapes exist in the wild and both are accepted:
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ import numpy as np
 
 from tfjs_lite.errors import ConversionError, ModelFormatError, UnsupportedModelError
 from tfjs_lite.keras.validate import validate_model_config
+from tfjs_lite.readers.tfjs_weights import find_model_json, read_model_json, read_weights
 
 __all__ = ["LayersModel", "WeightValue", "find_model_json", "read_layers_model"]
 
@@ -59,39 +59,6 @@ class LayersModel:
 
     def weight_dict(self) -> dict[str, np.ndarray]:
         return {w.name: w.value for w in self.weights}
-
-
-def find_model_json(path: Path) -> Path:
-    """``path`` itself if it is a file, else ``path/model.json``."""
-    path = Path(path)
-    if path.is_dir():
-        candidate = path / "model.json"
-        if not candidate.is_file():
-            raise ModelFormatError("the folder has no model.json", path=path)
-        return candidate
-    if not path.is_file():
-        raise ModelFormatError("no such file or folder", path=path)
-    return path
-
-
-def _read_json(model_json: Path) -> dict[str, Any]:
-    try:
-        from tfjs_lite.readers.tfjs_weights import read_model_json
-    except ImportError:  # pragma: no cover - the shared reader is part of the package
-        read_model_json = None
-    if read_model_json is not None:
-        data = read_model_json(model_json)
-    else:  # pragma: no cover
-        try:
-            with open(model_json, encoding="utf-8") as f:
-                data = json.load(f)
-        except (OSError, ValueError) as e:
-            raise ModelFormatError(
-                f"not a readable model.json ({e})", path=model_json
-            ) from None
-    if not isinstance(data, dict):
-        raise ModelFormatError("model.json is not a JSON object", path=model_json)
-    return data
 
 
 def _split_topology(
@@ -146,19 +113,11 @@ def read_layers_model(path: Path, *, require_topology: bool = True) -> LayersMod
         UnsupportedModelError: a weights-only model.json when a topology is required.
     """
     model_json = find_model_json(Path(path))
-    data = _read_json(model_json)
+    data = read_model_json(model_json)  # a JSON object with modelTopology and a weightsManifest list
     fmt = data.get("format")
     if fmt not in (None, "layers-model"):
         raise ModelFormatError(
             f'"format" is {fmt!r}, not a layers model', path=model_json
-        )
-    if "modelTopology" not in data:
-        raise ModelFormatError(
-            'Field "modelTopology" is missing from model.json', path=model_json
-        )
-    if "weightsManifest" not in data:
-        raise ModelFormatError(
-            'Field "weightsManifest" is missing from model.json', path=model_json
         )
     manifest = data["weightsManifest"]
     if not isinstance(manifest, list) or not all(isinstance(g, dict) for g in manifest):
@@ -176,8 +135,6 @@ def read_layers_model(path: Path, *, require_topology: bool = True) -> LayersMod
         config, keras_version, backend = None, None, None
     else:
         config, keras_version, backend = _split_topology(topology, model_json)
-
-    from tfjs_lite.readers.tfjs_weights import read_weights
 
     entries = read_weights(manifest, model_json.parent)
     group_of: dict[str, int] = {}

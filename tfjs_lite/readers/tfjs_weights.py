@@ -22,7 +22,7 @@ import numpy as np
 from tfjs_lite.errors import ModelFormatError
 from tfjs_lite.quantization import dequantize
 
-__all__ = ["read_model_json", "read_weights"]
+__all__ = ["find_model_json", "read_model_json", "read_weights"]
 
 _DTYPES = {
     "float32": np.dtype("<f4"),
@@ -34,6 +34,19 @@ _DTYPES = {
 }
 _QUANTIZED = {"float16": np.dtype("<f2"), "uint8": np.dtype("u1"), "uint16": np.dtype("<u2")}
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+
+
+def find_model_json(path: Union[str, Path]) -> Path:
+    """``path`` itself if it is a file, else ``path/model.json`` (ModelFormatError when missing)."""
+    path = Path(path)
+    if path.is_dir():
+        candidate = path / "model.json"
+        if not candidate.is_file():
+            raise ModelFormatError("the folder has no model.json", path=path)
+        return candidate
+    if not path.is_file():
+        raise ModelFormatError("no such file or folder", path=path)
+    return path
 
 
 def read_model_json(path: Union[str, Path]) -> Dict[str, Any]:
