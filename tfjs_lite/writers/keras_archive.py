@@ -30,16 +30,15 @@ import numpy as np
 
 from tfjs_lite.errors import ModelFormatError, UnsupportedModelError
 from tfjs_lite.report import Report
-from tfjs_lite.writers.keras_h5 import (
+from tfjs_lite.writers.keras3_config import keras3_class, keras3_config
+from tfjs_lite.writers.keras_h5 import h5_value, new_group
+from tfjs_lite.writers.keras_layers import (
+    RNN_CELLS,
     LayerWeights,
-    _drop_refused_keys,
-    _h5_value,
-    _new_group,
-    _shift_refs,
     expected_weight_count,
     layer_name,
     model_layers,
-    nested_node_offsets,
+    owned_names,
 )
 
 __all__ = ["DATE_SAVED", "KERAS3_VERSION", "keras3_config", "write_keras_archive"]
@@ -49,218 +48,11 @@ KERAS3_VERSION = "3.15.1"
 DATE_SAVED = "1980-01-01@00:00:00"
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
-_CLASS_RENAMES = {
-    "Model": "Functional",
-    "BatchNormalizationV1": "BatchNormalization",
-    "BatchNormalizationV2": "BatchNormalization",
-    "UnifiedGRU": "GRU",
-    "UnifiedLSTM": "LSTM",
-}
-_RNN_CELL_NAMES = {
-    "LSTM": "lstm_cell",
-    "GRU": "gru_cell",
-    "SimpleRNN": "simple_rnn_cell",
-}
-_OBJECT_MODULES = (
-    ("_initializer", "keras.initializers"),
-    ("_regularizer", "keras.regularizers"),
-    ("_constraint", "keras.constraints"),
-)
-
-
 def to_snake_case(name: str) -> str:
     """Keras 3's ``naming.to_snake_case`` (``PReLU`` → ``p_re_lu``)."""
     name = re.sub(r"\W+", "", name)
     name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
     return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
-
-
-# ------------------------------------------------------------------------------------------------
-# Config: Keras 2 → Keras 3
-
-
-def _dtype_policy(dtype: Any) -> Any:
-    if isinstance(dtype, str):
-        name = dtype
-    elif (
-        isinstance(dtype, dict)
-        and isinstance(dtype.get("config"), dict)
-        and "name" in dtype["config"]
-    ):
-        name = dtype["config"]["name"]
-    else:
-        return dtype
-    return {
-        "module": "keras",
-        "class_name": "DTypePolicy",
-        "config": {"name": name},
-        "registered_name": None,
-    }
-
-
-def _keras_object(obj: Any, module: str) -> Any:
-    """``{"class_name", "config"}`` → the Keras 3 form with ``module``/``registered_name``."""
-    if not isinstance(obj, dict) or not isinstance(obj.get("class_name"), str):
-        return obj
-    if obj.get("module") and str(obj["module"]).startswith("keras"):
-        module = obj["module"]
-    return {
-        "module": module,
-        "class_name": obj["class_name"],
-        "config": obj.get("config", {}),
-        "registered_name": obj.get("registered_name"),
-    }
-
-
-def _input_layer(name: str, batch_shape: Any, dtype: Any) -> dict[str, Any]:
-    dtype_name = dtype if isinstance(dtype, str) else "float32"
-    return {
-        "module": "keras.layers",
-        "class_name": "InputLayer",
-        "config": {
-            "batch_shape": batch_shape,
-            "dtype": dtype_name,
-            "sparse": False,
-            "ragged": False,
-            "name": name,
-            "optional": False,
-        },
-        "registered_name": None,
-    }
-
-
-def _layer_config(cfg: dict[str, Any], class_name: str) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in cfg.items():
-        if key == "dtype" and class_name != "InputLayer":
-            value = _dtype_policy(value)
-        elif (
-            key in ("layer", "backward_layer", "cell")
-            and isinstance(value, dict)
-            and "class_name" in value
-        ):
-            value = _layer(value)
-        elif (
-            key == "axis"
-            and isinstance(value, list)
-            and len(value) == 1
-            and isinstance(value[0], int)
-        ):
-            value = value[0]
-        else:
-            for suffix, module in _OBJECT_MODULES:
-                if key.endswith(suffix):
-                    value = _keras_object(value, module)
-                    break
-        out[key] = value
-    if class_name == "InputLayer":
-        if "batch_input_shape" in out:
-            out["batch_shape"] = out.pop("batch_input_shape")
-        out.setdefault("optional", False)
-    return out
-
-
-def _layer(layer: dict[str, Any]) -> dict[str, Any]:
-    class_name = _CLASS_RENAMES.get(
-        str(layer.get("class_name")), str(layer.get("class_name"))
-    )
-    if class_name in ("Sequential", "Functional"):
-        return _model(layer, class_name)
-    cfg = layer.get("config") if isinstance(layer.get("config"), dict) else {}
-    if class_name != "InputLayer":
-        cfg = {
-            k: v
-            for k, v in cfg.items()
-            if k not in ("batch_input_shape", "input_shape")
-        }
-        if class_name == "Embedding" and cfg.get("input_length", 0) is None:
-            cfg.pop("input_length")
-    result: dict[str, Any] = {
-        "module": "keras.layers",
-        "class_name": class_name,
-        "config": _layer_config(cfg, class_name),
-        "registered_name": None,
-    }
-    for key in ("name", "inbound_nodes"):
-        if key in layer:
-            result[key] = layer[key]
-    return result
-
-
-def _model(model: dict[str, Any], class_name: str) -> dict[str, Any]:
-    cfg = model.get("config")
-    if isinstance(cfg, list):  # Keras < 2.2 Sequential
-        cfg = {"name": "sequential", "layers": cfg}
-    cfg = dict(cfg or {})
-    layers: list[dict[str, Any]] = []
-    for i, sub in enumerate(cfg.get("layers") or []):
-        sub_cfg = sub.get("config") if isinstance(sub.get("config"), dict) else {}
-        if (
-            class_name == "Sequential"
-            and not layers
-            and sub.get("class_name") != "InputLayer"
-            and isinstance(sub_cfg.get("batch_input_shape"), list)
-        ):
-            layers.append(
-                _input_layer(
-                    f"{sub_cfg.get('name', 'layer')}_input",
-                    sub_cfg["batch_input_shape"],
-                    sub_cfg.get("dtype"),
-                )
-            )
-        layers.append(_layer(sub))
-    new_cfg: dict[str, Any] = {"name": cfg.get("name")}
-    if "trainable" in cfg:
-        new_cfg["trainable"] = cfg["trainable"]
-    for key, value in cfg.items():
-        if key in ("name", "trainable"):
-            continue
-        new_cfg[key] = layers if key == "layers" else value
-    if class_name == "Functional":
-        module, registered = "keras.src.models.functional", "Functional"
-    else:
-        module, registered = "keras", None
-    result: dict[str, Any] = {
-        "module": module,
-        "class_name": class_name,
-        "config": new_cfg,
-        "registered_name": registered,
-    }
-    for key in ("name", "inbound_nodes"):
-        if key in model:
-            result[key] = model[key]
-    return result
-
-
-def _renumber_nested_nodes(model: dict[str, Any]) -> None:
-    """Make node indices of nested models 0-based, as Keras 3 counts them (recursively)."""
-    if model.get("class_name") not in ("Sequential", "Functional"):
-        return
-    cfg = model.get("config") or {}
-    layers = cfg.get("layers") or []
-    for layer in layers:
-        _renumber_nested_nodes(layer)
-    if model.get("class_name") != "Functional":
-        return
-    shifted = {name for name, offset in nested_node_offsets(model).items() if offset}
-    _shift_refs(layers, cfg, shifted)
-
-
-def keras3_config(model_config: dict[str, Any]) -> dict[str, Any]:
-    """The Keras 3 ``config.json`` content for a Keras 2 style model config."""
-    config = json.loads(json.dumps(model_config))
-    class_name = _CLASS_RENAMES.get(
-        str(config.get("class_name")), str(config.get("class_name"))
-    )
-    if class_name not in ("Sequential", "Functional"):
-        raise UnsupportedModelError(
-            f"the top of the model config is a {class_name}, not a Sequential or Functional model"
-        )
-    _drop_refused_keys(config)
-    result = _model(config, class_name)
-    _renumber_nested_nodes(result)
-    result["compile_config"] = None
-    return result
 
 
 # ------------------------------------------------------------------------------------------------
@@ -271,14 +63,12 @@ def _split_nested(
     layer: dict[str, Any], weights: list[tuple[str, np.ndarray]]
 ) -> list[list[tuple[str, np.ndarray]]]:
     """Share a nested model's weights among its ``layers`` (by the layer names inside the weight names)."""
-    from tfjs_lite.writers.keras_h5 import _owned_names
-
     subs = model_layers(layer)
     owner: dict[str, int] = {}
     for i, sub in enumerate(subs):
         owner.setdefault(layer_name(sub), i)
     for i, sub in enumerate(subs):
-        for name in _owned_names(sub)[1:]:
+        for name in owned_names(sub)[1:]:
             owner.setdefault(name, i)
     parts: list[list[tuple[str, np.ndarray]]] = [[] for _ in subs]
     own = layer_name(layer)
@@ -312,7 +102,7 @@ class _Writer:
     def group(self, path: str) -> Any:
         node = self.h5
         for part in path.split("/"):
-            node = node[part] if part in node else _new_group(node, part)
+            node = node[part] if part in node else new_group(node, part)
         return node
 
     def vars(
@@ -322,15 +112,13 @@ class _Writer:
         group.attrs["name"] = name
         for i, (weight_name, value) in enumerate(weights):
             group.create_dataset(
-                str(i), data=_h5_value(weight_name, value), track_times=False
+                str(i), data=h5_value(weight_name, value), track_times=False
             )
 
     def layer(
         self, path: str, layer: dict[str, Any], weights: list[tuple[str, np.ndarray]]
     ) -> None:
-        class_name = _CLASS_RENAMES.get(
-            str(layer.get("class_name")), str(layer.get("class_name"))
-        )
+        class_name = keras3_class(layer)
         name = layer_name(layer)
         cfg = layer.get("config") if isinstance(layer.get("config"), dict) else {}
         if class_name in ("Sequential", "Functional"):
@@ -338,8 +126,8 @@ class _Writer:
                 f"{path}/layers", model_layers(layer), _split_nested(layer, weights)
             )
             self.vars(path, name, [])
-        elif class_name in _RNN_CELL_NAMES:
-            self.vars(f"{path}/cell", _RNN_CELL_NAMES[class_name], weights)
+        elif class_name in RNN_CELLS:
+            self.vars(f"{path}/cell", RNN_CELLS[class_name], weights)
             self.vars(path, name, [])
         elif class_name == "Bidirectional":
             inner = cfg.get("layer") or {}
@@ -377,9 +165,7 @@ class _Writer:
         used: dict[str, int] = {}
         self.group(path)
         for layer, weights in zip(layers, parts):
-            class_name = _CLASS_RENAMES.get(
-                str(layer.get("class_name")), str(layer.get("class_name"))
-            )
+            class_name = keras3_class(layer)
             key = to_snake_case(class_name)
             if key in used:
                 used[key] += 1
