@@ -127,9 +127,19 @@ def _run_convert(argv: Sequence[str]) -> int:
         if any(getattr(args, f"quantize_{d}") is not None for d in ("float16", "uint8", "uint16")):
             raise _usage("--quantization_bytes cannot be combined with --quantize_* flags")
         setattr(args, "quantize_uint8" if args.quantization_bytes == 1 else "quantize_uint16", True)
+    if not args.verify:
+        # numpy's OpenBLAS starts a thread per core at import, and they spin for a while: ~0.1 s
+        # of CPU for nothing, as a conversion does no large matrix products (--verify runs the
+        # model, so it keeps the threads). Only takes effect before numpy is first imported.
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
     from tfjs_lite.conversion import convert_with_options
-    from tfjs_lite.options import DEFAULT_SHARD_SIZE_BYTES, ConvertOptions, Quantization, parse_metadata
+    from tfjs_lite.options import (
+        DEFAULT_SHARD_SIZE_BYTES,
+        ConvertOptions,
+        Quantization,
+        parse_metadata,
+    )
 
     options = ConvertOptions(
         input_format=args.input_format,

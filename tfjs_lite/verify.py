@@ -27,7 +27,12 @@ from typing import Any
 
 from tfjs_lite.tools.args import Parser, add_source_flags, source_options
 from tfjs_lite.tools.source import GRAPH_SOURCES, NOT_GRAPH, load_source_graph
-from tfjs_lite.tools.verify_inputs import UNKNOWN_DIM, check_feeds, random_inputs, read_inputs_json
+from tfjs_lite.tools.verify_inputs import (
+    UNKNOWN_DIM,
+    check_feeds,
+    random_inputs,
+    read_inputs_json,
+)
 from tfjs_lite.tools.verify_report import (
     DEFAULT_RTOL,
     QUANTIZED_RTOL,
@@ -103,7 +108,9 @@ def _run(graph: Any, feeds: Mapping[str, Any], which: str) -> dict[str, Any]:
         raise UnsupportedModelError(f"cannot run the {which} model in the numpy reference executor: {e}") from None
 
 
-def _compare(graph: Any, model: Any, feeds: Mapping[str, Any], rtol: float, atol: float) -> tuple[list, list[str]]:
+def _compare(
+    graph: Any, model: Any, feeds: Mapping[str, Any], rtol: float, atol: float
+) -> tuple[list[OutputComparison], list[str]]:
     """Run both graphs on ``feeds``; returns the comparisons and notes on extra converted outputs."""
     in_map = _match_keys(graph.inputs, model.graph.inputs, "input")
     out_map = _match_keys(graph.outputs, model.graph.outputs, "output")

@@ -163,14 +163,19 @@ def _scale_offset(graph: Graph, m: Match) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _scaled_weights(op: str, w: np.ndarray, scale: np.ndarray, transpose_b: bool) -> np.ndarray:
-    out = w.astype(np.float64)  # a fresh array: scaled in place (same values, one temporary less)
     if op == "Conv2D":
-        out *= scale
+        factor = scale
     elif op == "DepthwiseConv2dNative":
-        out *= scale.reshape(w.shape[2], w.shape[3])
+        factor = scale.reshape(w.shape[2], w.shape[3])
     else:
-        out *= scale[:, None] if transpose_b else scale
-    return out.astype(w.dtype)
+        factor = scale[:, None] if transpose_b else scale
+    # Multiplied in float64 and rounded once to w's dtype, the same bytes as
+    # ``(w.astype(float64) * factor).astype(w.dtype)``; numpy converts in small buffered blocks,
+    # so no float64 copy of the whole kernel is ever allocated.
+    out = np.empty(w.shape, dtype=w.dtype)
+    np.multiply(w, factor, out=out, dtype=np.float64)
+    out.setflags(write=False)  # ours alone: Graph.add_const keeps it without a defensive copy
+    return out
 
 
 def _rewrite(graph: Graph, m: Match, scale: np.ndarray, offset: np.ndarray) -> None:

@@ -33,7 +33,6 @@ their ``attrs`` still carry ``dtype``.
 from __future__ import annotations
 
 import functools
-
 from dataclasses import dataclass, field
 from typing import Any, Union
 

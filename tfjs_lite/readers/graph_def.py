@@ -467,6 +467,7 @@ def read_graph_def(
     add_defaults: bool = True,
     functions: Iterable[str] | None = None,
     include_nodes: bool = True,
+    registry: OpRegistry | None = None,
 ) -> Graph:
     """A ``GraphDef`` -> ``Graph`` with the library functions it uses as sub-graphs.
 
@@ -477,6 +478,8 @@ def read_graph_def(
         functions: Read these library functions and those they call; default: every function
             reachable from the top-level nodes (unused ones, e.g. GPU-only variants, are skipped).
         include_nodes: False reads only the library (the top level stays empty).
+        registry: The ``op_registry`` of an earlier read of the same ``graph_def`` and
+            ``op_defs``, reused instead of describing every library function again.
 
     Returns:
         The graph; ``meta`` holds ``versions`` and the ``op_registry``.
@@ -487,7 +490,8 @@ def read_graph_def(
             library lacks, and recursive functions.
     """
     library = list(graph_def.library.function)
-    registry = OpRegistry(op_defs, library)
+    if registry is None:
+        registry = OpRegistry(op_defs, library)
     graph = Graph()
     if include_nodes:
         _add_nodes(graph, graph_def.node, registry, add_defaults)

@@ -238,7 +238,8 @@ def load_frozen_graph(path: Path, output_node_names: str) -> Graph:
 
 
 def _load_tf2(path: Path, mg: Any, sig: Any, top: Graph, op_defs: list[Any], call: str, fname: str) -> Graph:
-    lib = read_graph_def(mg.graph_def, op_defs=op_defs, functions=[fname], include_nodes=False)
+    lib = read_graph_def(mg.graph_def, op_defs=op_defs, functions=[fname], include_nodes=False,
+                         registry=top.meta["op_registry"])
     library = lib.functions
     body = library[fname]
     graph = body.copy()
@@ -426,7 +427,8 @@ def _build_initializer(path: Path, mg: Any, top: Graph, op_defs: list[Any],
         if create_fn is None:
             raise UnsupportedModelError(f"{path}: resource object {node_id} has no _create_resource function")
         names = [create_fn] + ([init_fn] if init_fn else [])
-        lib = read_graph_def(mg.graph_def, op_defs=op_defs, functions=names, include_nodes=False)
+        lib = read_graph_def(mg.graph_def, op_defs=op_defs, functions=names, include_nodes=False,
+                             registry=top.meta["op_registry"])
         prefix = "" if number == 0 else f"resource_{number}/"
         handle = _splice(init, lib.functions[create_fn], prefix, [], lib.functions)[0]
         anchor = handle

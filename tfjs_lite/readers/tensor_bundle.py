@@ -147,9 +147,22 @@ def _shift_many(states: np.ndarray, k: int) -> np.ndarray:
     )
 
 
+@cache
+def _word_tables() -> tuple[list[int], list[int]]:
+    return _LOW.tolist(), _HIGH.tolist()
+
+
 def _raw_small(data: memoryview | bytes, state: int) -> int:
+    data = bytes(data)
     table = _T0_LIST
-    for byte in bytes(data):
+    words = len(data) // 4
+    if words >= 16:  # a word at a time (two lookups) once the list tables pay for themselves
+        low, high = _word_tables()
+        for word in struct.unpack(f"<{words}I", data[: words * 4]):
+            x = state ^ word
+            state = low[x & 0xFFFF] ^ high[x >> 16]
+        data = data[words * 4 :]
+    for byte in data:
         state = table[(state ^ byte) & 0xFF] ^ (state >> 8)
     return state
 

@@ -31,7 +31,11 @@ from tfjs_lite.errors import ModelFormatError
 from tfjs_lite.ir.attrs import NUMPY_DTYPES, DType
 from tfjs_lite.ir.graph import Graph, TensorRef
 from tfjs_lite.ir.names import parse_input
-from tfjs_lite.readers.tfjs_weights import find_model_json, read_model_json, read_weights
+from tfjs_lite.readers.tfjs_weights import (
+    find_model_json,
+    read_model_json,
+    read_weights,
+)
 
 __all__ = ["GraphModel", "find_model_json", "read_graph_model", "read_tfjs_graph", "weight_quantization"]
 

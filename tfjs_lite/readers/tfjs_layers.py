@@ -22,7 +22,11 @@ import numpy as np
 
 from tfjs_lite.errors import ConversionError, ModelFormatError, UnsupportedModelError
 from tfjs_lite.keras.validate import validate_model_config
-from tfjs_lite.readers.tfjs_weights import find_model_json, read_model_json, read_weights
+from tfjs_lite.readers.tfjs_weights import (
+    find_model_json,
+    read_model_json,
+    read_weights,
+)
 
 __all__ = ["LayersModel", "WeightValue", "find_model_json", "read_layers_model"]
 
@@ -136,6 +140,19 @@ def read_layers_model(path: Path, *, require_topology: bool = True) -> LayersMod
     else:
         config, keras_version, backend = _split_topology(topology, model_json)
 
+    weights = _weight_values(manifest, model_json)
+    return LayersModel(
+        path=model_json,
+        model_json=data,
+        model_config=config,
+        keras_version=keras_version,
+        backend=backend,
+        weights=weights,
+    )
+
+
+def _weight_values(manifest: list[dict[str, Any]], model_json: Path) -> list[WeightValue]:
+    """Every weight of the manifest, in order, dequantized, with the group it came from."""
     entries = read_weights(manifest, model_json.parent)
     group_of: dict[str, int] = {}
     for g, group in enumerate(manifest):
@@ -165,11 +182,4 @@ def read_layers_model(path: Path, *, require_topology: bool = True) -> LayersMod
                 group=group_of.get(name, 0),
             )
         )
-    return LayersModel(
-        path=model_json,
-        model_json=data,
-        model_config=config,
-        keras_version=keras_version,
-        backend=backend,
-        weights=weights,
-    )
+    return weights

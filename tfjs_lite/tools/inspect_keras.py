@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from tfjs_lite.tools.inspect_weights import add_weight, weights_summary
 
@@ -77,49 +77,16 @@ def _refusals(model_config: dict[str, Any] | None, keras3: bool) -> list[str] | 
 
 
 def inspect_keras(path: Path, fmt: str) -> dict[str, Any]:
+    """The report of a Keras ``.h5`` / ``.keras`` file or (``fmt`` ``tfjs_layers_model``) a TF.js layers model."""
     import zipfile
 
     notes: list[str] = []
-    model_config: dict[str, Any] | None = None
-    rows: list[dict[str, Any]] = []
-    keras_version: str | None = None
-    keras3 = False
     if fmt == "tfjs_layers_model":
-        from tfjs_lite.readers.tfjs_layers import read_layers_model
-
-        model = read_layers_model(path, require_topology=False)
-        model_config = model.model_config
-        keras_version = model.keras_version
-        for w in model.weights:
-            label = f"{w.quantization} (quantized {w.stored_dtype})" if w.quantization else w.stored_dtype
-            rows.append(_weight_row(w.name, w.value.shape, label, _layers_weight_bytes(w)))
-        notes.append(f"converted by {model.model_json.get('convertedBy', '?')}")
+        model_config, keras_version, keras3, rows = _read_tfjs_layers(path, notes)
     elif zipfile.is_zipfile(path):
-        from tfjs_lite.readers.keras_archive import open_keras_archive
-
-        with open_keras_archive(path) as archive:
-            model_config = archive.config
-            keras_version = archive.keras_version
-            keras3 = True
-            if archive.weights is not None:
-                rows = [_dataset_row(n, d) for n, d in _h5_datasets(archive.weights)]
-            else:
-                notes.append("the archive holds no weights")
+        model_config, keras_version, keras3, rows = _read_keras_archive(path, notes)
     else:
-        from tfjs_lite.keras.config import is_keras3
-        from tfjs_lite.readers.keras_h5 import open_h5, read_keras_h5
-
-        with open_h5(path, path) as handle:
-            info = read_keras_h5(handle, path)
-            model_config = info.model_config
-            keras_version = info.keras_version
-            keras3 = is_keras3(info.keras_version) if info.keras_version else False
-            if info.kind == "model" and info.layers:
-                rows = [_dataset_row(w.name, w.dataset) for _, ws in info.layers for w in ws]
-            else:
-                rows = [_dataset_row(n, d) for n, d in _h5_datasets(handle)]
-            if info.kind != "model":
-                notes.append(f"weights-only file ({info.kind}); no topology")
+        model_config, keras_version, keras3, rows = _read_keras_h5(path, notes)
     by_dtype: dict[str, dict[str, int]] = {}
     for row in rows:
         add_weight(by_dtype, row["dtype"], row["bytes"])
@@ -135,6 +102,50 @@ def inspect_keras(path: Path, fmt: str) -> dict[str, Any]:
         "refused_layers": refused,
         "notes": notes,
     }
+
+
+# What each reader returns: (model config, Keras version, written by Keras 3, weight rows).
+_Read = tuple[Optional[dict[str, Any]], Optional[str], bool, list[dict[str, Any]]]
+
+
+def _read_tfjs_layers(path: Path, notes: list[str]) -> _Read:
+    from tfjs_lite.readers.tfjs_layers import read_layers_model
+
+    model = read_layers_model(path, require_topology=False)
+    rows = []
+    for w in model.weights:
+        label = f"{w.quantization} (quantized {w.stored_dtype})" if w.quantization else w.stored_dtype
+        rows.append(_weight_row(w.name, w.value.shape, label, _layers_weight_bytes(w)))
+    notes.append(f"converted by {model.model_json.get('convertedBy', '?')}")
+    return model.model_config, model.keras_version, False, rows
+
+
+def _read_keras_archive(path: Path, notes: list[str]) -> _Read:
+    from tfjs_lite.readers.keras_archive import open_keras_archive
+
+    rows: list[dict[str, Any]] = []
+    with open_keras_archive(path) as archive:
+        if archive.weights is not None:
+            rows = [_dataset_row(n, d) for n, d in _h5_datasets(archive.weights)]
+        else:
+            notes.append("the archive holds no weights")
+        return archive.config, archive.keras_version, True, rows
+
+
+def _read_keras_h5(path: Path, notes: list[str]) -> _Read:
+    from tfjs_lite.keras.config import is_keras3
+    from tfjs_lite.readers.keras_h5 import open_h5, read_keras_h5
+
+    with open_h5(path, path) as handle:
+        info = read_keras_h5(handle, path)
+        keras3 = is_keras3(info.keras_version) if info.keras_version else False
+        if info.kind == "model" and info.layers:
+            rows = [_dataset_row(w.name, w.dataset) for _, ws in info.layers for w in ws]
+        else:
+            rows = [_dataset_row(n, d) for n, d in _h5_datasets(handle)]
+        if info.kind != "model":
+            notes.append(f"weights-only file ({info.kind}); no topology")
+        return info.model_config, info.keras_version, keras3, rows
 
 
 def _layers_weight_bytes(weight: Any) -> int:

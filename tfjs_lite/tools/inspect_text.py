@@ -26,61 +26,72 @@ def _fmt_table(rows: list[tuple[str, str]], indent: str = "  ") -> list[str]:
 
 
 def render_text(report: dict[str, Any]) -> str:
-    """The human-readable form of :func:`inspect_path`'s report."""
+    """The human-readable form of :func:`tfjs_lite.inspect.inspect_path`'s report."""
     lines = [f"model: {report['path']} ({report['format']}"
              + (f", signature {report['signature']}" if report.get("signature") else "") + ")"]
     lines.extend(f"note: {n}" for n in report.get("notes", []))
-    if report["kind"] == "graph":
-        for which in ("inputs", "outputs"):
-            lines.append(f"{which}:")
-            rows = [(t["name"], f"{t['dtype']} {_fmt_shape(t['shape'])}  ({t['tensor']})") for t in report[which]]
-            lines.extend(_fmt_table(rows) if rows else ["  (none)"])
-        lines.append(f"ops: {report['nodes']} nodes, {len(report['ops'])} op types")
-        lines.extend(_fmt_table([(op, str(n)) for op, n in report["ops"].items()]))
-        if report["functions"]:
-            lines.append(f"functions: {len(report['functions'])}")
-            lines.extend(_fmt_table([(name, f"{f['nodes']} nodes") for name, f in report["functions"].items()]))
-        lines.extend(_fmt_weights(report["weights"]))
-        opt = report["optimizer"]
-        if not opt["available"] or opt.get("error"):
-            lines.append(f"optimizer: not run ({opt.get('error')})" if not opt["available"]
-                         else f"optimizer: FAILED (a tfjs-lite bug): {opt['error']}")
-        elif not opt["changes"]:
-            lines.append(f"optimizer would change nothing ({opt['nodes_before']} nodes)")
-        else:
-            lines.append(f"optimizer would change: {opt['nodes_before']} -> {opt['nodes_after']} nodes")
-            rows = [(op, f"{c['before']} -> {c['after']} ({c['after'] - c['before']:+d})")
-                    for op, c in opt["changes"].items()]
-            lines.extend(_fmt_table(rows))
-            after = opt["weights_after"]
-            lines.append(f"  weights after: {after['count']} tensors, {after['bytes']:,} bytes (before any quantization)")
-        unsupported = report["unsupported_ops"]
-        when = "after optimization" if report["unsupported_checked_after_optimization"] else "as read"
-        if unsupported:
-            lines.append(f"ops TF.js 4.22 does not support ({when}):")
-            rows = [(op, ", ".join(nodes[:3]) + (f" and {len(nodes) - 3} more" if len(nodes) > 3 else ""))
-                    for op, nodes in unsupported.items()]
-            lines.extend(_fmt_table(rows))
-        else:
-            lines.append(f"all ops are supported by TF.js 4.22 ({when})")
-    else:
-        if report.get("keras_version"):
-            lines.append(f"keras version: {report['keras_version']}")
-        if report.get("model_class"):
-            lines.append(f"model class: {report['model_class']}")
-        lines.append(f"layers: {_count_layers(report['layers'])}")
-        lines.extend(_layer_lines(report["layers"], "  "))
-        weights = report["weights"]
-        lines.extend(_fmt_weights(weights))
-        lines.extend(_fmt_table([(w["name"], f"{w['dtype']} {_fmt_shape(w['shape'])}") for w in weights["tensors"]],
-                                "    "))
-        refused = report.get("refused_layers")
-        if refused:
-            lines.append("layers tfjs-layers 4.22 would refuse:")
-            lines.extend(f"  {r}" for r in refused)
-        elif refused is not None:
-            lines.append("all layers load in tfjs-layers 4.22")
+    lines.extend(_graph_lines(report) if report["kind"] == "graph" else _layers_lines(report))
     return "\n".join(lines)
+
+
+def _graph_lines(report: dict[str, Any]) -> list[str]:
+    lines = []
+    for which in ("inputs", "outputs"):
+        lines.append(f"{which}:")
+        rows = [(t["name"], f"{t['dtype']} {_fmt_shape(t['shape'])}  ({t['tensor']})") for t in report[which]]
+        lines.extend(_fmt_table(rows) if rows else ["  (none)"])
+    lines.append(f"ops: {report['nodes']} nodes, {len(report['ops'])} op types")
+    lines.extend(_fmt_table([(op, str(n)) for op, n in report["ops"].items()]))
+    if report["functions"]:
+        lines.append(f"functions: {len(report['functions'])}")
+        lines.extend(_fmt_table([(name, f"{f['nodes']} nodes") for name, f in report["functions"].items()]))
+    lines.extend(_fmt_weights(report["weights"]))
+    lines.extend(_optimizer_lines(report["optimizer"]))
+    unsupported = report["unsupported_ops"]
+    when = "after optimization" if report["unsupported_checked_after_optimization"] else "as read"
+    if unsupported:
+        lines.append(f"ops TF.js 4.22 does not support ({when}):")
+        rows = [(op, ", ".join(nodes[:3]) + (f" and {len(nodes) - 3} more" if len(nodes) > 3 else ""))
+                for op, nodes in unsupported.items()]
+        lines.extend(_fmt_table(rows))
+    else:
+        lines.append(f"all ops are supported by TF.js 4.22 ({when})")
+    return lines
+
+
+def _optimizer_lines(opt: dict[str, Any]) -> list[str]:
+    if not opt["available"] or opt.get("error"):
+        return [f"optimizer: not run ({opt.get('error')})" if not opt["available"]
+                else f"optimizer: FAILED (a tfjs-lite bug): {opt['error']}"]
+    if not opt["changes"]:
+        return [f"optimizer would change nothing ({opt['nodes_before']} nodes)"]
+    lines = [f"optimizer would change: {opt['nodes_before']} -> {opt['nodes_after']} nodes"]
+    rows = [(op, f"{c['before']} -> {c['after']} ({c['after'] - c['before']:+d})") for op, c in opt["changes"].items()]
+    lines.extend(_fmt_table(rows))
+    after = opt["weights_after"]
+    lines.append(f"  weights after: {after['count']} tensors, {after['bytes']:,} bytes (before any quantization)")
+    return lines
+
+
+def _layers_lines(report: dict[str, Any]) -> list[str]:
+    lines = []
+    if report.get("keras_version"):
+        lines.append(f"keras version: {report['keras_version']}")
+    if report.get("model_class"):
+        lines.append(f"model class: {report['model_class']}")
+    lines.append(f"layers: {_count_layers(report['layers'])}")
+    lines.extend(_layer_lines(report["layers"], "  "))
+    weights = report["weights"]
+    lines.extend(_fmt_weights(weights))
+    lines.extend(_fmt_table([(w["name"], f"{w['dtype']} {_fmt_shape(w['shape'])}") for w in weights["tensors"]],
+                            "    "))
+    refused = report.get("refused_layers")
+    if refused:
+        lines.append("layers tfjs-layers 4.22 would refuse:")
+        lines.extend(f"  {r}" for r in refused)
+    elif refused is not None:
+        lines.append("all layers load in tfjs-layers 4.22")
+    return lines
 
 
 def _count_layers(layers: list[dict[str, Any]]) -> int:

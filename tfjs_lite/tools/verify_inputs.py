@@ -80,8 +80,8 @@ def random_inputs(graph: Any, seed: int = 0, *, unknown_dim: int = UNKNOWN_DIM) 
     """
     import numpy as np
 
-    from tfjs_lite.errors import UnsupportedModelError
     from tfjs_lite.dtypes import NUMPY_DTYPES
+    from tfjs_lite.errors import UnsupportedModelError
 
     rng = np.random.default_rng(seed)
     feeds: dict[str, Any] = {}

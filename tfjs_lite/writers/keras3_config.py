@@ -13,7 +13,11 @@ import json
 from typing import Any
 
 from tfjs_lite.errors import UnsupportedModelError
-from tfjs_lite.writers.keras_compat import drop_refused_keys, nested_node_offsets, shift_refs
+from tfjs_lite.writers.keras_compat import (
+    drop_refused_keys,
+    nested_node_offsets,
+    shift_refs,
+)
 
 __all__ = ["keras3_class", "keras3_config"]
 
@@ -29,7 +33,6 @@ _OBJECT_MODULES = (
     ("_regularizer", "keras.regularizers"),
     ("_constraint", "keras.constraints"),
 )
-
 
 
 def keras3_class(layer: dict[str, Any]) -> str:

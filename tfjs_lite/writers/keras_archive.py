@@ -3,11 +3,7 @@
 Archive members (``tf_formats.md`` §4.3), stored uncompressed (ZIP_STORED) with a fixed timestamp:
 
 * ``metadata.json``: ``{"keras_version": "3.15.1", "date_saved": <fixed>}``;
-* ``config.json``: the model config in Keras 3 form: every object as
-  ``{"module", "class_name", "config", "registered_name"}``, layer dtypes as ``DTypePolicy``,
-  InputLayer ``batch_shape``, single-element ``axis`` lists as ints. Functional wiring keeps the
-  Keras 2 list form (``[[["d1", 0, 0, {}]]]``), which Keras 3 still reads; node indices of nested
-  models are renumbered from 0 as Keras 3 counts them;
+* ``config.json``: the model config in Keras 3 form (:mod:`tfjs_lite.writers.keras3_config`);
 * ``model.weights.h5``: each object's own variables at ``<path>/vars/<i>``, where the path of a
   layer is ``layers/<snake_case class name>[_k]`` in ``model.layers`` order, RNN cells under
   ``cell``, Bidirectional halves under ``forward_layer``/``backward_layer``, TimeDistributed's
@@ -28,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from tfjs_lite.errors import ModelFormatError, UnsupportedModelError
+from tfjs_lite.errors import ModelFormatError
 from tfjs_lite.report import Report
 from tfjs_lite.writers.keras3_config import keras3_class, keras3_config
 from tfjs_lite.writers.keras_h5 import h5_value, new_group
@@ -47,6 +43,7 @@ KERAS3_VERSION = "3.15.1"
 # A fixed save date keeps the archive byte-identical from run to run.
 DATE_SAVED = "1980-01-01@00:00:00"
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+
 
 def to_snake_case(name: str) -> str:
     """Keras 3's ``naming.to_snake_case`` (``PReLU`` → ``p_re_lu``)."""

@@ -57,24 +57,38 @@ _TF_KERAS_REFUSED_KEYS: dict[str, Any] = {
 }
 
 
-def _drop_keras3_only_keys(obj: Any) -> None:
+def _class_configs(obj: Any) -> Iterator[tuple[str, dict[str, Any]]]:
+    """``(class_name, config)`` of every ``{"class_name", "config"}`` object in ``obj``, outside in.
+
+    The caller may delete keys of each ``config`` before the walk descends into it.
+    """
     if isinstance(obj, list):
         for item in obj:
-            _drop_keras3_only_keys(item)
+            yield from _class_configs(item)
         return
     if not isinstance(obj, dict):
         return
     cfg = obj.get("config")
     if isinstance(obj.get("class_name"), str) and isinstance(cfg, dict):
-        for key, default in _TF_KERAS_REFUSED_KEYS.items():
-            if (
-                key in cfg
-                and cfg[key] == default
-                and (default is not None or cfg[key] is None)
-            ):
-                del cfg[key]
+        yield obj["class_name"], cfg
     for value in obj.values():
-        _drop_keras3_only_keys(value)
+        yield from _class_configs(value)
+
+
+def drop_refused_keys(obj: Any) -> None:
+    """Drop, in place, the keys of :data:`_KERAS3_REFUSED_KEYS` that hold tf_keras' default."""
+    for class_name, cfg in _class_configs(obj):
+        for key, when in _KERAS3_REFUSED_KEYS.get(class_name, []):
+            if key in cfg and (when is None or cfg[key] == when or cfg[key] is None):
+                del cfg[key]
+
+
+def _drop_keras3_only_keys(obj: Any) -> None:
+    """Drop, in place, the keys of :data:`_TF_KERAS_REFUSED_KEYS` that hold Keras' default."""
+    for _, cfg in _class_configs(obj):
+        for key, default in _TF_KERAS_REFUSED_KEYS.items():
+            if key in cfg and cfg[key] == default and (default is not None or cfg[key] is None):
+                del cfg[key]
 
 
 def keras3_compatible_config(
@@ -100,22 +114,6 @@ def keras3_compatible_config(
     _drop_keras3_only_keys(config)
     _nested_model_problems(config, problems)
     return config, problems
-
-
-def drop_refused_keys(obj: Any) -> None:
-    if isinstance(obj, list):
-        for item in obj:
-            drop_refused_keys(item)
-        return
-    if not isinstance(obj, dict):
-        return
-    cfg = obj.get("config")
-    if isinstance(obj.get("class_name"), str) and isinstance(cfg, dict):
-        for key, when in _KERAS3_REFUSED_KEYS.get(obj["class_name"], []):
-            if key in cfg and (when is None or cfg[key] == when or cfg[key] is None):
-                del cfg[key]
-    for value in obj.values():
-        drop_refused_keys(value)
 
 
 def node_refs(obj: Any) -> Iterator[list[Any]]:

@@ -39,7 +39,12 @@ from tfjs_lite.errors import ModelFormatError, UnsupportedModelError
 # Which layer owns which weight, and the config fixes for Keras 3, live in their own modules; they
 # are re-exported here for the callers that import them with the HDF5 writer.
 from tfjs_lite.writers.keras_compat import keras3_compatible_config, nested_node_offsets
-from tfjs_lite.writers.keras_layers import RNN_CELLS, LayerWeights, assign_weights, model_layers
+from tfjs_lite.writers.keras_layers import (
+    RNN_CELLS,
+    LayerWeights,
+    assign_weights,
+    model_layers,
+)
 
 __all__ = [
     "HDF5_OBJECT_HEADER_LIMIT",

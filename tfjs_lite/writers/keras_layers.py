@@ -32,6 +32,18 @@ _WRAPPER_CLASSES = ("Bidirectional", "TimeDistributed")
 # RNN layer class -> the name Keras gives its cell.
 RNN_CELLS = {"LSTM": "lstm_cell", "GRU": "gru_cell", "SimpleRNN": "simple_rnn_cell"}
 
+# Common layer classes without weights.
+_WEIGHTLESS_CLASSES = frozenset({
+    "InputLayer", "Dropout", "Flatten", "Reshape", "Permute", "Activation", "ReLU", "LeakyReLU",
+    "ELU", "Softmax", "MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "AveragePooling1D",
+    "AveragePooling2D", "AveragePooling3D", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
+    "GlobalMaxPooling1D", "GlobalMaxPooling2D", "Concatenate", "Add", "Subtract", "Multiply",
+    "Average", "Maximum", "Minimum", "Dot", "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D",
+    "UpSampling1D", "UpSampling2D", "UpSampling3D", "Cropping1D", "Cropping2D", "Cropping3D",
+    "RepeatVector", "Masking", "GaussianNoise", "GaussianDropout", "AlphaDropout",
+    "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "ThresholdedReLU",
+})
+
 
 @dataclass
 class LayerWeights:
@@ -139,54 +151,7 @@ def expected_weight_count(layer: dict[str, Any]) -> int | None:
         inner = _inner_layer(layer)
         n = expected_weight_count(inner) if inner else None
         return None if n is None else 2 * n
-    if cls in (
-        "InputLayer",
-        "Dropout",
-        "Flatten",
-        "Reshape",
-        "Permute",
-        "Activation",
-        "ReLU",
-        "LeakyReLU",
-        "ELU",
-        "Softmax",
-        "MaxPooling1D",
-        "MaxPooling2D",
-        "MaxPooling3D",
-        "AveragePooling1D",
-        "AveragePooling2D",
-        "AveragePooling3D",
-        "GlobalAveragePooling1D",
-        "GlobalAveragePooling2D",
-        "GlobalMaxPooling1D",
-        "GlobalMaxPooling2D",
-        "Concatenate",
-        "Add",
-        "Subtract",
-        "Multiply",
-        "Average",
-        "Maximum",
-        "Minimum",
-        "Dot",
-        "ZeroPadding1D",
-        "ZeroPadding2D",
-        "ZeroPadding3D",
-        "UpSampling1D",
-        "UpSampling2D",
-        "UpSampling3D",
-        "Cropping1D",
-        "Cropping2D",
-        "Cropping3D",
-        "RepeatVector",
-        "Masking",
-        "GaussianNoise",
-        "GaussianDropout",
-        "AlphaDropout",
-        "SpatialDropout1D",
-        "SpatialDropout2D",
-        "SpatialDropout3D",
-        "ThresholdedReLU",
-    ):
+    if cls in _WEIGHTLESS_CLASSES:
         return 0
     return None
 
