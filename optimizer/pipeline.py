@@ -17,19 +17,26 @@ Why this order:
    bias)`` into ``BiasAdd`` so the fusions see one form; ``fuse_conv``/``fuse_matmul``/
    ``fuse_depthwise`` then build the fused ops; ``fuse_prelu`` last, because it both builds
    ``Prelu`` and folds it into already fused contractions (TF.js ``fused_ops [BiasAdd, Prelu]``).
-5. ``cleanup`` (once): ``cse`` and ``prune`` remove the weights and nodes fusion orphaned.
+   ``batch_norm_to_mul_add`` right after ``fold_batch_norm`` turns a batch norm no contraction
+   absorbed into ``Mul`` + ``Add`` with folded constants (two cheap kernels, as the official
+   converter's Grappler output has).
+5. ``cleanup`` (once): ``function_identities`` gives While/If bodies the Identity, control-edge and
+   debug-op clean-up the main graph got (the other passes only rewrite the main graph); ``cse``
+   and ``prune`` remove the weights and nodes fusion orphaned.
 """
 
 from __future__ import annotations
 
 from tfjs_lite.optimizer.manager import PassGroup
 from tfjs_lite.optimizer.pass_base import Pass
+from tfjs_lite.optimizer.passes.batch_norm_to_mul_add import BatchNormToMulAdd
 from tfjs_lite.optimizer.passes.cse import CommonSubexpressionElimination
 from tfjs_lite.optimizer.passes.fold_batch_norm import FoldBatchNorm
 from tfjs_lite.optimizer.passes.fold_constants import FoldConstants
 from tfjs_lite.optimizer.passes.fuse_conv import FuseConv
 from tfjs_lite.optimizer.passes.fuse_depthwise import FuseDepthwise
 from tfjs_lite.optimizer.passes.fuse_matmul import FuseMatMul
+from tfjs_lite.optimizer.passes.function_identities import FunctionIdentities
 from tfjs_lite.optimizer.passes.fuse_prelu import FusePrelu
 from tfjs_lite.optimizer.passes.lower_aliases import LowerAliases
 from tfjs_lite.optimizer.passes.lower_batch_matmul_v3 import LowerBatchMatMulV3
@@ -49,8 +56,8 @@ PASS_NAMES: tuple[str, ...] = (
     "strip_debug", "prune", "remove_identity", "fold_constants", "simplify_arithmetic", "cse",
     "lower_erfc", "lower_softsign", "lower_batch_matmul_v3", "lower_aliases",
     "lower_string_split",
-    "fold_batch_norm", "normalize_bias_add", "fuse_conv", "fuse_matmul", "fuse_depthwise",
-    "fuse_prelu",
+    "fold_batch_norm", "batch_norm_to_mul_add", "normalize_bias_add", "fuse_conv", "fuse_matmul",
+    "fuse_depthwise", "fuse_prelu", "function_identities",
 )
 
 
@@ -78,8 +85,9 @@ def default_groups(*, skip: frozenset[str] = frozenset(), strip_debug_ops: bool 
                   fixpoint=True, max_iterations=8),
         PassGroup("lower", keep(LowerErfc(), LowerSoftsign(), LowerBatchMatMulV3(),
                                 LowerAliases(), LowerStringSplit())),
-        PassGroup("fuse", keep(FoldBatchNorm(), NormalizeBiasAdd(), FuseConv(), FuseMatMul(),
-                               FuseDepthwise(), FusePrelu())),
-        PassGroup("cleanup", keep(CommonSubexpressionElimination(), Prune())),
+        PassGroup("fuse", keep(FoldBatchNorm(), BatchNormToMulAdd(), NormalizeBiasAdd(), FuseConv(),
+                               FuseMatMul(), FuseDepthwise(), FusePrelu())),
+        PassGroup("cleanup", keep(FunctionIdentities(strip_debug=strip_debug_ops),
+                                  CommonSubexpressionElimination(), Prune())),
     ]
     return [g for g in groups if g.passes]
