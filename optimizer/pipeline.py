@@ -5,10 +5,13 @@ Why this order:
 1. ``prepare`` (once): ``strip_debug`` first so asserts do not pin dead checks alive, then
    ``prune`` so later passes do not waste time on nodes no output needs.
 2. ``simplify`` (to a fixpoint): ``remove_identity`` exposes producer/consumer pairs (frozen
-   SavedModels put an Identity after every ``ReadVariableOp``), ``fold_constants`` turns weight
-   chains (``Neg(alpha)``, ``Rsqrt(var + eps)``) into Consts, ``simplify_arithmetic`` removes
-   ``x*1``/``x+0`` that folding reveals, ``cse`` merges what became equal, ``prune`` drops the
-   rest.  Each can enable the others, hence the fixpoint.
+   SavedModels put an Identity after every ``ReadVariableOp``), ``bypass_switch_identity`` and
+   ``fold_enter_const`` do the same inside TF1 while frames (``remove_identity`` leaves frame
+   identities alone): the copy after ``Switch:1`` goes and a loop-invariant
+   ``Identity(Enter(Const))`` becomes a frame-local Const the fusions can read;
+   ``fold_constants`` turns weight chains (``Neg(alpha)``, ``Rsqrt(var + eps)``) into Consts,
+   ``simplify_arithmetic`` removes ``x*1``/``x+0`` that folding reveals, ``cse`` merges what
+   became equal, ``prune`` drops the rest.  Each can enable the others, hence the fixpoint.
 3. ``lower`` (once): rewrite ops TF.js lacks into ops it has (``Erfc``, ``Softsign``,
    ``BatchMatMulV3``, ``StringSplitV2``, aliases).  After simplify so constant cases are already folded, before
    fusion so a lowered op can take part in patterns.
@@ -30,13 +33,15 @@ from __future__ import annotations
 from tfjs_lite.optimizer.manager import PassGroup
 from tfjs_lite.optimizer.pass_base import Pass
 from tfjs_lite.optimizer.passes.batch_norm_to_mul_add import BatchNormToMulAdd
+from tfjs_lite.optimizer.passes.bypass_switch_identity import BypassSwitchIdentity
 from tfjs_lite.optimizer.passes.cse import CommonSubexpressionElimination
 from tfjs_lite.optimizer.passes.fold_batch_norm import FoldBatchNorm
 from tfjs_lite.optimizer.passes.fold_constants import FoldConstants
+from tfjs_lite.optimizer.passes.fold_enter_const import FoldEnterConst
+from tfjs_lite.optimizer.passes.function_identities import FunctionIdentities
 from tfjs_lite.optimizer.passes.fuse_conv import FuseConv
 from tfjs_lite.optimizer.passes.fuse_depthwise import FuseDepthwise
 from tfjs_lite.optimizer.passes.fuse_matmul import FuseMatMul
-from tfjs_lite.optimizer.passes.function_identities import FunctionIdentities
 from tfjs_lite.optimizer.passes.fuse_prelu import FusePrelu
 from tfjs_lite.optimizer.passes.lower_aliases import LowerAliases
 from tfjs_lite.optimizer.passes.lower_batch_matmul_v3 import LowerBatchMatMulV3
@@ -53,7 +58,8 @@ __all__ = ["PASS_NAMES", "default_groups"]
 
 # Every pass name the pipeline knows, in first-use order (for --skip_pass validation).
 PASS_NAMES: tuple[str, ...] = (
-    "strip_debug", "prune", "remove_identity", "fold_constants", "simplify_arithmetic", "cse",
+    "strip_debug", "prune", "remove_identity", "bypass_switch_identity", "fold_enter_const",
+    "fold_constants", "simplify_arithmetic", "cse",
     "lower_erfc", "lower_softsign", "lower_batch_matmul_v3", "lower_aliases",
     "lower_string_split",
     "fold_batch_norm", "batch_norm_to_mul_add", "normalize_bias_add", "fuse_conv", "fuse_matmul",
@@ -80,7 +86,8 @@ def default_groups(*, skip: frozenset[str] = frozenset(), strip_debug_ops: bool 
 
     groups = [
         PassGroup("prepare", keep(StripDebug(), Prune())),
-        PassGroup("simplify", keep(RemoveIdentity(), FoldConstants(), SimplifyArithmetic(),
+        PassGroup("simplify", keep(RemoveIdentity(), BypassSwitchIdentity(), FoldEnterConst(),
+                                   FoldConstants(), SimplifyArithmetic(),
                                    CommonSubexpressionElimination(), Prune()),
                   fixpoint=True, max_iterations=8),
         PassGroup("lower", keep(LowerErfc(), LowerSoftsign(), LowerBatchMatMulV3(),

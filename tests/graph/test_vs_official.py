@@ -40,10 +40,7 @@ VARIANTS = ("default", "control_flow_v2")
 # Cases where we still make more nodes than the official converter, with the missing pattern
 # (optimizer/TODO_vs_official.md). The test xfails on them; it fails once they are fixed so the
 # entry gets removed.
-KNOWN_GAPS = {
-    "tf1_control_flow": "TF1 while frame: Identity(Switch:1) not bypassed; Identity(Enter(Const)) "
-                        "not folded to a frame Const, so MatMul+AddV2+Relu is not fused (+3 nodes)",
-}
+KNOWN_GAPS: dict[str, str] = {}
 
 # name -> (ours, {variant: official nodes or error}); printed by the module-scoped fixture below.
 _TABLE: dict[str, tuple[int | str, dict[str, object]]] = {}
