@@ -206,11 +206,16 @@ def _scan_skip_reason(chunks: Iterable[np.ndarray], dtype: str) -> Optional[str]
         if chunk.size == 0:
             continue
         empty = False
+        # min/max first (two passes, no temporaries): NaN and ±Inf propagate into them, so
+        # ordinary data is cleared without building masks.
+        low, high = chunk.min(), chunk.max()
         if dtype == "float16":
+            if -_FLOAT16_OVERFLOW < low and high < _FLOAT16_OVERFLOW:
+                continue
             magnitude = np.abs(chunk[np.isfinite(chunk)])
             if magnitude.size and magnitude.max() >= _FLOAT16_OVERFLOW:
                 return "it has values beyond the float16 range (±65504) that would become Inf"
-        elif not np.isfinite(chunk).all():
+        elif not (np.isfinite(low) and np.isfinite(high)):
             return "it contains NaN or Inf values"
     if empty and dtype != "float16":
         return "it is empty"

@@ -19,6 +19,7 @@ from tfjs_lite.readers.tensor_bundle import (
     TensorBundle,
     _raw_small,
     crc32c,
+    crc32c_many,
     mask_crc,
     unmask_crc,
 )
@@ -58,6 +59,40 @@ def test_crc32c_vector_path_matches_bytewise(size: int) -> None:
     assert crc32c(data) == _slow_crc(data)
     split = size // 3
     assert crc32c(data[split:], crc32c(data[:split])) == crc32c(data)
+
+
+@pytest.mark.parametrize("size", [(1 << 20) - 1, 1 << 20, (1 << 20) + 4097, (17 << 20) + 3])
+def test_crc32c_interleaved_rows_match_lanes(size: int) -> None:
+    # >= 1 MiB runs through the interleaved-row path; pieces under 1 MiB only through the
+    # contiguous lanes (and the byte loop), which the test above ties to the bytewise CRC.
+    data = np.random.default_rng(size).integers(0, 256, size + 3, dtype=np.uint8)[3:]  # unaligned
+    expected = 0
+    for start in range(0, size, 1 << 19):
+        expected = crc32c(data[start : start + (1 << 19)], expected)
+    assert crc32c(data) == expected
+    assert crc32c(data, 0x1234) == crc32c(data[1000:], crc32c(data[:1000], 0x1234))
+
+
+def test_crc32c_many_matches_one_by_one() -> None:
+    rng = np.random.default_rng(7)
+    sizes = [0, 1, 3, 4, 63, 64, 65, 256, 1000, 1024, 2048, 4000, 4096, 5000, 256, 7]
+    buffers = [rng.integers(0, 256, n, dtype=np.uint8) for n in sizes]
+    assert crc32c_many(buffers) == [crc32c(b) for b in buffers]
+    assert crc32c_many([]) == []
+
+
+def test_precheck_reads_ahead_and_errors_stay_with_the_read(broken: Path) -> None:
+    key = "f32/.ATTRIBUTES/VARIABLE_VALUE"
+    good = TensorBundle(broken)
+    expected = good.read(key, copy=True)
+    bundle = TensorBundle(broken)
+    bundle.precheck([key, "missing", OBJECT_GRAPH_KEY])
+    np.testing.assert_array_equal(bundle.read(key, copy=True), expected)
+    _flip(_data(broken), good.entry(key).offset + 5)
+    bundle = TensorBundle(broken)
+    bundle.precheck([key])  # finds the mismatch but raises nothing yet
+    with pytest.raises(ModelFormatError, match="checksum mismatch"):
+        bundle.read(key, copy=True)
 
 
 def test_crc32c_throughput() -> None:

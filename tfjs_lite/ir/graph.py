@@ -24,10 +24,9 @@ edges, so passes see them but ``topo_order`` stays well defined.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, NamedTuple
-
 import heapq
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -36,7 +35,7 @@ from tfjs_lite.ir.attrs import DType, FuncRef, dtype_of
 from tfjs_lite.ir.function import ArgDef, FunctionSignature
 from tfjs_lite.lazy_tensor import LazyTensor
 
-__all__ = ["ArgDef", "FunctionSignature", "Graph", "TensorRef", "TensorType", "describe_cycle"]
+__all__ = ["ArgDef", "FunctionSignature", "Graph", "TensorRef", "TensorType", "describe_cycle", "find_cycle"]
 
 BACK_EDGE_OPS = frozenset({"NextIteration", "RefNextIteration"})
 
@@ -329,13 +328,7 @@ class Graph:
         """Node names along one cycle (data or control edges, back edges excluded), or None."""
         if self._is_dag():
             return None
-        import networkx as nx  # error path only: the same cycle networkx has always reported
-
-        graph = nx.MultiDiGraph()
-        graph.add_nodes_from(self._nodes)
-        graph.add_edges_from((u, v, k) for u, nbrs in self._succ.items() for v, keys in nbrs.items()
-                             for k in keys)
-        return [str(e[0]) for e in nx.find_cycle(graph)]
+        return find_cycle(self._nodes, self._succ.__getitem__)
 
     # ------------------------------------------------------------------ mutation
     def set_input(self, name: str, slot: int, ref: TensorRef) -> None:
@@ -479,6 +472,33 @@ class Graph:
 
     def _back_items(self) -> dict[str, dict[int | str, TensorRef]]:
         return self._back
+
+
+def find_cycle(nodes: Iterable[str], successors: Callable[[str], Iterable[str]]) -> list[str] | None:
+    """The first cycle a depth-first search meets (roots in ``nodes`` order), as the node names
+    along it (the last one leads back to the first); None for a DAG."""
+    finished: set[str] = set()
+    for root in nodes:
+        if root in finished:
+            continue
+        path = [root]
+        on_path = {root}
+        stack = [iter(successors(root))]
+        while stack:
+            for child in stack[-1]:
+                if child in on_path:
+                    return path[path.index(child):]
+                if child not in finished:
+                    path.append(child)
+                    on_path.add(child)
+                    stack.append(iter(successors(child)))
+                    break
+            else:
+                stack.pop()
+                done = path.pop()
+                on_path.discard(done)
+                finished.add(done)
+    return None
 
 
 def describe_cycle(cycle: Sequence[str], limit: int = 6) -> str:

@@ -27,7 +27,15 @@ from typing import Any
 
 from tfjs_lite.errors import ModelFormatError
 from tfjs_lite.ir.attrs import DType, attr_from_proto, shape_from_proto
-from tfjs_lite.ir.graph import ArgDef, FunctionSignature, Graph, TensorRef, TensorType, describe_cycle
+from tfjs_lite.ir.graph import (
+    ArgDef,
+    FunctionSignature,
+    Graph,
+    TensorRef,
+    TensorType,
+    describe_cycle,
+    find_cycle,
+)
 from tfjs_lite.ir.names import parse_input
 
 __all__ = ["ArgSpec", "OpRegistry", "OpSpec", "PROTOBUF_LIMIT", "check_proto_size", "function_closure",
@@ -421,28 +429,8 @@ def _called_functions(nodes: Iterable[Any], by_name: dict[str, Any], strict: str
 
 def _check_recursion(calls: dict[str, list[str]]) -> None:
     """Refuse functions that call themselves, directly or through others (inlining would not end)."""
-    indegree = dict.fromkeys(calls, 0)
-    for name in calls:
-        for callee in calls[name]:
-            indegree[callee] = indegree.get(callee, 0) + 1
-    ready = [name for name, degree in indegree.items() if degree == 0]
-    done = 0
-    while ready:
-        done += 1
-        for callee in calls.get(ready.pop(), ()):
-            indegree[callee] -= 1
-            if indegree[callee] == 0:
-                ready.append(callee)
-    if done == len(indegree):
-        return
-    import networkx as nx  # error path only: name the cycle as networkx finds it
-
-    graph = nx.DiGraph()
-    graph.add_nodes_from(sorted(calls))
-    graph.add_edges_from((name, callee) for name in sorted(calls) for callee in calls[name])
-    try:
-        cycle = [str(e[0]) for e in nx.find_cycle(graph)]
-    except nx.NetworkXNoCycle:
+    cycle = find_cycle(sorted(calls), lambda name: calls.get(name, ()))
+    if cycle is None:
         return
     if len(cycle) == 1:
         raise ModelFormatError(f"function {cycle[0]!r} calls itself; recursive functions are not supported")

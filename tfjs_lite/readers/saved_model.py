@@ -353,6 +353,8 @@ def _resolve_captures(path: Path, mg: Any, top: Graph, bound_inputs: list[int]) 
         if kind == "variable":
             if bundle is None:
                 bundle, keys = _open_checkpoint(path, mg)
+                # Small variables (batch-norm vectors, biases) are checksummed in one batch.
+                bundle.precheck([keys[n] for n in bound_inputs if n in keys])
             assert keys is not None
             key = keys.get(node_id)
             if key is None:
