@@ -88,6 +88,31 @@ def test_only_the_ir_edits_graph_edges() -> None:
     assert offenders == []
 
 
+def test_the_ir_is_networkx_backed() -> None:
+    # docs/architecture.md §2: Graph owns one nx.MultiDiGraph holding the nodes and edges (data
+    # edge key = dst slot, control edge key = "^" + src), and networkx orders and checks it.
+    import networkx as nx
+
+    from tfjs_lite.ir import Graph, TensorRef
+
+    g = Graph()
+    assert type(g._nx) is nx.MultiDiGraph
+    x = g.add_op("Placeholder", name="x")
+    b = g.add_op("Placeholder", name="b")
+    g.add_op("Mul", [TensorRef(x), TensorRef(x)], name="sq", control_inputs=[b])
+    g.add_op("Identity", [TensorRef("sq")], name="a")
+    assert list(g._nx.nodes) == ["x", "b", "sq", "a"] and g._nx.nodes["sq"]["op"] == "Mul"
+    assert sorted(g._nx.edges(keys=True, data=True), key=str) == sorted([
+        ("x", "sq", 0, {"src_port": 0, "control": False}),
+        ("x", "sq", 1, {"src_port": 0, "control": False}),
+        ("b", "sq", "^b", {"src_port": -1, "control": True}),
+        ("sq", "a", 0, {"src_port": 0, "control": False}),
+    ], key=str)
+    assert g.topo_order() == list(nx.lexicographical_topological_sort(g._nx)) == ["b", "x", "sq", "a"]
+    for path in (PACKAGE / "ir" / "graph.py", PACKAGE / "readers" / "graph_def.py"):
+        assert "networkx" in _imported_modules(path), path
+
+
 def test_import_tfjs_lite_loads_no_heavy_dependency() -> None:
     code = (
         "import sys, tfjs_lite; "

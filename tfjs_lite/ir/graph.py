@@ -1,4 +1,4 @@
-"""The graph IR: a small class that owns the nodes and edges and is the only code that edits them.
+"""The graph IR: a small class that owns an ``nx.MultiDiGraph`` and is the only code that edits it.
 
 Node key = TF node name.  Node data (see docs/architecture.md §2):
 
@@ -11,23 +11,29 @@ Node key = TF node name.  Node data (see docs/architecture.md §2):
 
 Edges ``(src, dst, key)``: a data edge has ``key = dst slot`` (int) and data
 ``src_port``/``control=False``; a control edge has ``key = "^" + src`` and ``control=True``.
-Parallel edges are allowed (``Mul(x, x)`` reads ``x`` twice).  Storage is plain dicts (no
-networkx: importing it and its edge views cost more than the conversions themselves):
-``_in[dst]`` maps edge key -> ``TensorRef(src, port)`` (port -1 for control edges), and
-``_succ[src][dst]`` lists the keys of the edges ``src -> dst`` in insertion order.
+Parallel edges are allowed (``Mul(x, x)`` reads ``x`` twice).
+
+Storage is one ``nx.MultiDiGraph`` (``Graph._nx``).  Edits go through networkx (``add_node``,
+``add_edge``, ``remove_edge``, ``remove_node``); the hot read paths look at its adjacency dicts
+(``_node``, ``_pred``, ``_succ``: plain dicts) directly instead of building edge views.  The
+topological order, acyclicity and cycle reports come from networkx
+(``lexicographical_topological_sort``, ``is_directed_acyclic_graph``, ``find_cycle``).  Two derived
+caches: each node's ordered data and control inputs (dropped when its in-edges change) and the
+topological order (dropped on structural edits other than removing a node).
 
 TF1 loops (``Enter/Merge/Switch/NextIteration/Exit``) are cyclic.  The IR stays a DAG by keeping
-every in-edge of a ``NextIteration`` node as a *back edge* outside the DAG; the accessors
-(:meth:`inputs_of`, :meth:`consumers`, :meth:`replace_uses`, ...) treat back edges like ordinary
-edges, so passes see them but ``topo_order`` stays well defined.
+every in-edge of a ``NextIteration`` node as a *back edge* outside the networkx graph; the
+accessors (:meth:`inputs_of`, :meth:`consumers`, :meth:`replace_uses`, ...) treat back edges like
+ordinary edges, so passes see them but ``topo_order`` stays well defined.
 """
 
 from __future__ import annotations
 
-import heapq
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import functools
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, NamedTuple
 
+import networkx as nx
 import numpy as np
 
 from tfjs_lite.errors import InvariantError
@@ -35,9 +41,15 @@ from tfjs_lite.ir.attrs import DType, FuncRef, dtype_of
 from tfjs_lite.ir.function import ArgDef, FunctionSignature
 from tfjs_lite.lazy_tensor import LazyTensor
 
-__all__ = ["ArgDef", "FunctionSignature", "Graph", "TensorRef", "TensorType", "describe_cycle", "find_cycle"]
+__all__ = ["ArgDef", "FunctionSignature", "Graph", "TensorRef", "TensorType", "describe_cycle"]
 
 BACK_EDGE_OPS = frozenset({"NextIteration", "RefNextIteration"})
+
+# networkx caches its node, edge and degree views on the graph (functools.cached_property), and
+# most views point back at the graph.  A graph an algorithm has run on would then be freed only by
+# the cycle collector, thousands of dicts at a time; :func:`_drop_views` forgets them after each use.
+_NX_VIEWS = frozenset(name for cls in nx.MultiDiGraph.__mro__ for name, attr in vars(cls).items()
+                      if isinstance(attr, functools.cached_property))
 
 
 class TensorRef(NamedTuple):
@@ -70,10 +82,12 @@ class Graph:
     """
 
     def __init__(self, *, signature: FunctionSignature | None = None) -> None:
-        self._nodes: dict[str, dict[str, Any]] = {}
-        self._in: dict[str, dict[int | str, TensorRef]] = {}
-        self._succ: dict[str, dict[str, dict[int | str, None]]] = {}
-        self._topo: list[str] | None = None  # cached topo_order, dropped on any structural edit
+        self._bind(nx.MultiDiGraph())
+        # Derived caches: node -> (data inputs in slot order, sorted control inputs), dropped when
+        # the node's in-edges change; the topological order (a dict used as an ordered set),
+        # dropped on structural edits except node removal, which cannot reorder the rest.
+        self._ins: dict[str, tuple[list[TensorRef], list[str]]] = {}
+        self._topo: dict[str, None] | None = None
         # NextIteration name -> {edge key: source ref}; see the module docstring.
         self._back: dict[str, dict[int | str, TensorRef]] = {}
         self.inputs: dict[str, TensorRef] = {}
@@ -83,74 +97,82 @@ class Graph:
         self.meta: dict[str, Any] = {}
         self.signature = signature
 
+    def _bind(self, graph: nx.MultiDiGraph) -> None:
+        # The networkx graph and its adjacency dicts (node -> data, dst -> src -> key -> edge data,
+        # src -> dst -> key -> edge data).  They are read directly; edits go through networkx.
+        self._nx = graph
+        self._node: dict[str, dict[str, Any]] = graph._node
+        self._pred: dict[str, dict[str, dict[int | str, dict[str, Any]]]] = graph._pred
+        self._succ: dict[str, dict[str, dict[int | str, dict[str, Any]]]] = graph._succ
+
     # ------------------------------------------------------------------ node access
     def __contains__(self, name: object) -> bool:
-        return name in self._nodes
+        return name in self._node
 
     def __len__(self) -> int:
-        return len(self._nodes)
+        return len(self._node)
 
     def nodes(self) -> list[str]:
         """All node names in insertion order."""
-        return list(self._nodes)
+        return list(self._node)
 
     def op(self, name: str) -> str:
         """The op type of node ``name``."""
-        return str(self._nodes[name]["op"])
+        return str(self._node[name]["op"])
 
     def attrs(self, name: str) -> dict[str, Any]:
         """The attr dict of node ``name``; editing it in place is allowed (it holds no edges)."""
-        attrs: dict[str, Any] = self._nodes[name]["attrs"]
+        attrs: dict[str, Any] = self._node[name]["attrs"]
         return attrs
 
     def value(self, name: str) -> np.ndarray | None:
         """The read-only value of a ``Const`` node, else None."""
-        value: np.ndarray | None = self._nodes[name]["value"]
+        value: np.ndarray | None = self._node[name]["value"]
         return value
 
     def out_types(self, name: str) -> tuple[TensorType, ...] | None:
         """Per-port output types when known."""
-        types: tuple[TensorType, ...] | None = self._nodes[name]["out_types"]
+        types: tuple[TensorType, ...] | None = self._node[name]["out_types"]
         return types
 
     def device(self, name: str) -> str:
         """The device string (round trip only)."""
-        return str(self._nodes[name]["device"])
+        return str(self._node[name]["device"])
 
     def origin(self, name: str) -> tuple[str, ...]:
         """Names of the nodes this node was folded or fused from."""
-        return tuple(self._nodes[name]["origin"])
+        return tuple(self._node[name]["origin"])
 
     def nodes_by_op(self, *ops: str) -> list[str]:
         """Names of nodes whose op is one of ``ops``, in insertion order."""
         wanted = set(ops)
-        return [n for n, d in self._nodes.items() if d["op"] in wanted]
+        return [n for n, d in self._node.items() if d["op"] in wanted]
 
     def set_op(self, name: str, op: str) -> None:
         """Change a node's op type in place (e.g. ``Add`` -> ``BiasAdd``)."""
-        self._nodes[name]["op"] = op
+        self._node[name]["op"] = op
 
     def set_attr(self, name: str, key: str, value: Any) -> None:
         """Set one attr."""
-        self._nodes[name]["attrs"][key] = value
+        self._node[name]["attrs"][key] = value
 
     def set_value(self, name: str, array: np.ndarray) -> None:
         """Give a ``Const`` a new value (a fresh read-only array; the old one is never mutated)."""
-        self._nodes[name]["value"] = _frozen(array)
-        self._nodes[name]["attrs"]["dtype"] = dtype_of(array)
+        self._node[name]["value"] = _frozen(array)
+        self._node[name]["attrs"]["dtype"] = dtype_of(array)
 
     def set_out_types(self, name: str, types: Sequence[TensorType] | None) -> None:
         """Record the output types of a node."""
-        self._nodes[name]["out_types"] = None if types is None else tuple(types)
+        self._node[name]["out_types"] = None if types is None else tuple(types)
 
     def set_device(self, name: str, device: str) -> None:
         """Set the device string."""
-        self._nodes[name]["device"] = device
+        self._node[name]["device"] = device
 
     def unique_name(self, base: str) -> str:
         """A node name derived from ``base`` that is not in use."""
         name, counter = base, 0
-        while name in self._nodes:
+        while name in self._node:
             counter += 1
             name = f"{base}_{counter}"
         return name
@@ -188,18 +210,17 @@ class Graph:
         """
         if name is None:
             name = self.unique_name(op)
-        elif name in self._nodes:
+        elif name in self._node:
             raise InvariantError(f"node {name!r} already exists")
-        self._nodes[name] = {
-            "op": op,
-            "attrs": dict(attrs or {}),
-            "value": None,
-            "out_types": None if out_types is None else tuple(out_types),
-            "device": device,
-            "origin": tuple(origin),
-        }
-        self._in[name] = {}
-        self._succ[name] = {}
+        self._nx.add_node(
+            name,
+            op=op,
+            attrs=dict(attrs or {}),
+            value=None,
+            out_types=None if out_types is None else tuple(out_types),
+            device=device,
+            origin=tuple(origin),
+        )
         self._topo = None
         if op in BACK_EDGE_OPS:
             self._back[name] = {}
@@ -220,52 +241,62 @@ class Graph:
             out_types=[TensorType(dtype, tuple(value.shape))],
             device=device,
         )
-        self._nodes[node]["value"] = value
+        self._node[node]["value"] = value
         return TensorRef(node, 0)
 
     def _connect(self, ref: TensorRef, dst: str, slot: int) -> None:
-        if ref.node not in self._nodes:
+        # Callers free `slot` first (a new node, set_inputs, set_input), so no lookup is needed.
+        if ref.node not in self._node:
             raise InvariantError(f"input {ref} of node {dst!r} does not exist")
         if dst in self._back:
             self._back[dst][slot] = ref
-        else:
-            self._add_edge(ref, dst, slot)
+            return
+        self._nx.add_edge(ref.node, dst, slot, src_port=ref.port, control=False)
+        self._edited(dst)
 
-    def _add_edge(self, ref: TensorRef, dst: str, key: int | str) -> None:
-        old = self._in[dst].get(key)
-        if old is not None and old.node != ref.node:
-            self._remove_edge(dst, key)
-        self._in[dst][key] = ref
-        self._succ[ref.node].setdefault(dst, {})[key] = None
+    def _remove_edge(self, src: str, dst: str, key: int | str) -> None:
+        self._nx.remove_edge(src, dst, key)
+        self._edited(dst)
+
+    def _edited(self, dst: str) -> None:
+        # The in-edges of `dst` changed.
+        self._ins.pop(dst, None)
         self._topo = None
 
-    def _remove_edge(self, dst: str, key: int | str) -> None:
-        src = self._in[dst].pop(key).node
-        keys = self._succ[src][dst]
-        del keys[key]
-        if not keys:
-            del self._succ[src][dst]
-        self._topo = None
+    def _in_lists(self, name: str) -> tuple[list[TensorRef], list[str]]:
+        # Data inputs in slot order and sorted control inputs, from one pass over the in-edges.
+        cached = self._ins.get(name)
+        if cached is None:
+            slots, controls = [], []
+            for u, keys in self._pred[name].items():
+                for k, d in keys.items():
+                    if k.__class__ is str:
+                        controls.append(u)
+                    else:
+                        slots.append((k, u, d["src_port"]))
+            slots.sort()
+            controls.sort()
+            cached = self._ins[name] = ([TensorRef(u, port) for _, u, port in slots], controls)
+        return cached
 
     # ------------------------------------------------------------------ queries
     def inputs_of(self, name: str) -> list[TensorRef]:
         """Data inputs of ``name`` in slot order."""
         if name in self._back:
             return [r for k, r in sorted(_data_items(self._back[name]))]
-        edges = self._in[name]
-        return [edges[k] for k in sorted(k for k in edges if k.__class__ is not str)]
+        return list(self._in_lists(name)[0])
 
     def control_inputs_of(self, name: str) -> list[str]:
         """Names of the control dependencies of ``name``, sorted."""
         if name in self._back:
             return sorted(r.node for k, r in self._back[name].items() if isinstance(k, str))
-        return sorted(r.node for k, r in self._in[name].items() if k.__class__ is str)
+        return list(self._in_lists(name)[1])
 
     def consumers(self, ref: TensorRef) -> list[tuple[str, int]]:
         """``(consumer node, slot)`` pairs reading ``ref``, sorted; graph outputs not included."""
         node, port = ref
-        found = [(v, k) for v, keys in self._succ[node].items() for k in keys
-                 if k.__class__ is not str and self._in[v][k].port == port]
+        found = [(v, k) for v, keys in self._succ[node].items() for k, d in keys.items()
+                 if k.__class__ is not str and d["src_port"] == port]
         for dst, edges in self._back.items():
             found.extend((dst, k) for k, r in _data_items(edges) if r == ref)
         return sorted(found)
@@ -278,8 +309,9 @@ class Graph:
 
     def control_consumers(self, name: str) -> list[str]:
         """Nodes that have a control dependency on ``name``, sorted."""
-        found = {v for v, keys in self._succ[name].items() if ("^" + name) in keys}
-        found.update(dst for dst, e in self._back.items() if ("^" + name) in e)
+        key = "^" + name
+        found = {v for v, keys in self._succ[name].items() if key in keys}
+        found.update(dst for dst, e in self._back.items() if key in e)
         return sorted(found)
 
     def is_output(self, ref: TensorRef) -> bool:
@@ -297,51 +329,47 @@ class Graph:
             InvariantError: If the graph has a cycle (outside NextIteration back edges); readers
                 refuse cyclic inputs (:meth:`find_cycle`), so this is a bug in a pass.
         """
-        if self._topo is None:
-            order = self._kahn()
-            if order is None:
-                cycle = self.find_cycle() or ["?"]
-                raise InvariantError(f"the graph has a cycle: {describe_cycle(cycle)}")
-            self._topo = order
-        return list(self._topo)
-
-    def _kahn(self) -> list[str] | None:
-        # Kahn's algorithm popping the smallest ready name first: the order of networkx's
-        # lexicographical_topological_sort (parallel edges count towards in-degrees).
-        indegree = {v: len(e) for v, e in self._in.items()}
-        ready = [v for v, d in indegree.items() if d == 0]
-        heapq.heapify(ready)
-        succ = self._succ
-        order = []
-        pop, push = heapq.heappop, heapq.heappush
-        while ready:
-            node = pop(ready)
-            order.append(node)
-            for child, keys in succ[node].items():
-                left = indegree[child] - len(keys)
-                indegree[child] = left
-                if left == 0:
-                    push(ready, child)
-        return order if len(order) == len(self._nodes) else None
+        order = self._sorted()
+        if order is None:
+            cycle = self.find_cycle() or ["?"]
+            raise InvariantError(f"the graph has a cycle: {describe_cycle(cycle)}")
+        return list(order)
 
     def find_cycle(self) -> list[str] | None:
         """Node names along one cycle (data or control edges, back edges excluded), or None."""
-        if self._is_dag():
+        if self._sorted() is not None:  # a DAG: the order is kept for the next topo_order
             return None
-        return find_cycle(self._nodes, self._succ.__getitem__)
+        try:
+            return [str(edge[0]) for edge in nx.find_cycle(self._nx)]
+        finally:
+            _drop_views(self._nx)
+
+    def _sorted(self) -> dict[str, None] | None:
+        # The cached lexicographic topological order, computed on demand; None on a cycle.
+        if self._topo is None:
+            try:
+                self._topo = dict.fromkeys(nx.lexicographical_topological_sort(self._nx))
+            except nx.NetworkXUnfeasible:
+                return None
+            finally:
+                _drop_views(self._nx)
+        return self._topo
 
     # ------------------------------------------------------------------ mutation
     def set_input(self, name: str, slot: int, ref: TensorRef) -> None:
         """Make data slot ``slot`` of ``name`` read ``ref``; ``slot`` may append one new slot."""
         ref = TensorRef(*ref)
-        n_inputs = len(self.inputs_of(name))
+        current = self.inputs_of(name)
+        n_inputs = len(current)
         if not 0 <= slot <= n_inputs:
             raise InvariantError(f"slot {slot} out of range for node {name!r} ({n_inputs} inputs)")
-        if name in self._back:
-            self._connect(ref, name, slot)
-            return
-        if slot in self._in[name]:
-            self._remove_edge(name, slot)
+        if name not in self._back and slot < n_inputs:
+            pred = self._pred[name]
+            src: str | None = current[slot].node
+            if slot not in pred[src]:  # slots are 0..n-1 unless check() would fail: look it up
+                src = next((u for u, keys in pred.items() if slot in keys), None)
+            if src is not None:
+                self._remove_edge(src, name, slot)
         self._connect(ref, name, slot)
 
     def set_inputs(self, name: str, refs: Sequence[TensorRef]) -> None:
@@ -349,28 +377,30 @@ class Graph:
         if name in self._back:
             self._back[name] = {k: r for k, r in self._back[name].items() if isinstance(k, str)}
         else:
-            for k in [k for k in self._in[name] if k.__class__ is not str]:
-                self._remove_edge(name, k)
+            for src, keys in list(self._pred[name].items()):
+                for k in [k for k in keys if k.__class__ is not str]:
+                    self._remove_edge(src, name, k)
         for slot, ref in enumerate(refs):
             self._connect(TensorRef(*ref), name, slot)
 
     def add_control_input(self, name: str, src: str) -> None:
         """Make ``name`` run after ``src`` (idempotent)."""
-        if src not in self._nodes:
+        if src not in self._node:
             raise InvariantError(f"control input {src!r} of node {name!r} does not exist")
         key = "^" + src
         if name in self._back:
             self._back[name][key] = TensorRef(src, -1)
-        elif key not in self._in[name]:
-            self._add_edge(TensorRef(src, -1), name, key)
+        elif key not in self._pred[name].get(src, ()):
+            self._nx.add_edge(src, name, key, src_port=-1, control=True)
+            self._edited(name)
 
     def remove_control_input(self, name: str, src: str) -> None:
         """Drop the control dependency ``^src`` of ``name`` if present."""
         key = "^" + src
         if name in self._back:
             self._back[name].pop(key, None)
-        elif key in self._in[name]:
-            self._remove_edge(name, key)
+        elif key in self._pred[name].get(src, ()):
+            self._remove_edge(src, name, key)
 
     def replace_uses(self, old: TensorRef, new: TensorRef, *, skip: Iterable[str] = ()) -> int:
         """Point every data consumer and signature output of ``old`` at ``new``.
@@ -407,10 +437,12 @@ class Graph:
         if users or outs:
             raise InvariantError(
                 f"cannot remove node {name!r}: still used by nodes {users} / outputs {outs}")
-        for key in list(self._in[name]):
-            self._remove_edge(name, key)
-        del self._nodes[name], self._in[name], self._succ[name]
-        self._topo = None
+        self._nx.remove_node(name)
+        self._ins.pop(name, None)
+        if self._topo is not None:
+            # `name` had no out-edges, so it never held back another node: the lexicographic
+            # order of the rest is unchanged (saves a sort after every dead-node sweep).
+            del self._topo[name]
         self._back.pop(name, None)
         for key in [k for k, r in self.inputs.items() if r.node == name]:
             del self.inputs[key]
@@ -418,14 +450,15 @@ class Graph:
     def copy(self) -> Graph:
         """A structural copy; Const arrays are shared (they are read-only), attr dicts are not."""
         other = Graph(signature=self.signature)
-        other._nodes = {
-            name: {**data, "attrs": {k: list(v) if isinstance(v, list) else v
-                                     for k, v in data["attrs"].items()}}
-            for name, data in self._nodes.items()
-        }
-        other._in = {name: dict(edges) for name, edges in self._in.items()}
-        other._succ = {u: {v: dict(keys) for v, keys in nbrs.items()} for u, nbrs in self._succ.items()}
-        other._topo = self._topo
+        other._nx.add_nodes_from(
+            (name, {**data, "attrs": {k: list(v) if isinstance(v, list) else v
+                                      for k, v in data["attrs"].items()}})
+            for name, data in self._node.items()
+        )
+        other._nx.add_edges_from((u, v, k, data) for u, nbrs in self._succ.items()
+                                 for v, keys in nbrs.items() for k, data in keys.items())
+        other._ins = dict(self._ins)  # the cached lists are never edited in place
+        other._topo = None if self._topo is None else dict(self._topo)
         other._back = {k: dict(v) for k, v in self._back.items()}
         other.inputs = dict(self.inputs)
         other.outputs = dict(self.outputs)
@@ -454,57 +487,42 @@ class Graph:
             yield from (v for v in items if isinstance(v, FuncRef))
 
     def _edges(self) -> Iterator[tuple[str, str, int | str, dict[str, Any]]]:
-        # Read-only edge iteration for ir.checks; outside ir/ nobody touches the edge tables.
+        # Read-only edge iteration for ir.checks (as networkx's edges(keys=True, data=True), without
+        # caching a view); outside ir/ nobody touches the networkx graph.
         for u, nbrs in self._succ.items():
             for v, keys in nbrs.items():
-                for k in keys:
-                    port = self._in[v][k].port
-                    yield u, v, k, {"src_port": port, "control": isinstance(k, str)}
+                for key, data in keys.items():
+                    yield u, v, key, data
 
     def _is_dag(self) -> bool:
-        return self._topo is not None or self._kahn() is not None
+        if self._topo is not None:
+            return True
+        try:
+            return bool(nx.is_directed_acyclic_graph(self._nx))
+        finally:
+            _drop_views(self._nx)
 
     def _data_slots(self, name: str) -> list[int]:
         # All data-edge keys into `name`, duplicates kept, so check() can spot doubled slots.
         if name in self._back:
             return sorted(k for k in self._back[name] if isinstance(k, int))
-        return sorted(k for k in self._in[name] if not isinstance(k, str))
+        return sorted(k for keys in self._pred[name].values() for k in keys if not isinstance(k, str))
 
     def _back_items(self) -> dict[str, dict[int | str, TensorRef]]:
         return self._back
-
-
-def find_cycle(nodes: Iterable[str], successors: Callable[[str], Iterable[str]]) -> list[str] | None:
-    """The first cycle a depth-first search meets (roots in ``nodes`` order), as the node names
-    along it (the last one leads back to the first); None for a DAG."""
-    finished: set[str] = set()
-    for root in nodes:
-        if root in finished:
-            continue
-        path = [root]
-        on_path = {root}
-        stack = [iter(successors(root))]
-        while stack:
-            for child in stack[-1]:
-                if child in on_path:
-                    return path[path.index(child):]
-                if child not in finished:
-                    path.append(child)
-                    on_path.add(child)
-                    stack.append(iter(successors(child)))
-                    break
-            else:
-                stack.pop()
-                done = path.pop()
-                on_path.discard(done)
-                finished.add(done)
-    return None
 
 
 def describe_cycle(cycle: Sequence[str], limit: int = 6) -> str:
     """``node 'a' is on a cycle (a -> b -> a)``, shortened after ``limit`` nodes."""
     shown = " -> ".join(list(cycle[:limit]) + ([cycle[0]] if len(cycle) <= limit else ["..."]))
     return f"node {cycle[0]!r} is on a cycle ({shown})"
+
+
+def _drop_views(graph: nx.MultiDiGraph) -> None:
+    # See _NX_VIEWS.
+    cached = vars(graph)
+    for name in _NX_VIEWS.intersection(cached):
+        del cached[name]
 
 
 def _data_items(edges: dict[int | str, TensorRef]) -> list[tuple[int, TensorRef]]:

@@ -25,6 +25,8 @@ from importlib import resources
 from dataclasses import dataclass, field
 from typing import Any
 
+import networkx as nx
+
 from tfjs_lite.errors import ModelFormatError
 from tfjs_lite.ir.attrs import DType, attr_from_proto, shape_from_proto
 from tfjs_lite.ir.graph import (
@@ -34,7 +36,6 @@ from tfjs_lite.ir.graph import (
     TensorRef,
     TensorType,
     describe_cycle,
-    find_cycle,
 )
 from tfjs_lite.ir.names import parse_input
 
@@ -429,8 +430,12 @@ def _called_functions(nodes: Iterable[Any], by_name: dict[str, Any], strict: str
 
 def _check_recursion(calls: dict[str, list[str]]) -> None:
     """Refuse functions that call themselves, directly or through others (inlining would not end)."""
-    cycle = find_cycle(sorted(calls), lambda name: calls.get(name, ()))
-    if cycle is None:
+    graph = nx.DiGraph()
+    graph.add_nodes_from(sorted(calls))
+    graph.add_edges_from((name, callee) for name in sorted(calls) for callee in calls[name])
+    try:
+        cycle = [str(edge[0]) for edge in nx.find_cycle(graph)]
+    except nx.NetworkXNoCycle:
         return
     if len(cycle) == 1:
         raise ModelFormatError(f"function {cycle[0]!r} calls itself; recursive functions are not supported")
