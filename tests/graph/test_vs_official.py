@@ -55,12 +55,6 @@ def _official(case: str) -> dict[str, dict]:
     return out
 
 
-def _last_error_line(text: str) -> str:
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    starts = [i for i, ln in enumerate(lines) if "Error" in ln.split(":")[0]]
-    return " ".join(lines[starts[-1]:starts[-1] + 3]) if starts else (lines or ["?"])[-1]
-
-
 def _official_best(case: str) -> tuple[str, int] | None:
     """(variant, nodes) of the smallest official output that converts and runs correctly in TF.js.
 
@@ -122,10 +116,6 @@ def test_node_count_and_tfjs_output(case, tfjs, tmp_path):
     official = _official(case)
     best = _official_best(case)
     row = {v: (s["nodes"] if not s["conversion_failed"] else "failed") for v, s in official.items()}
-    if best is None:
-        _TABLE[case] = ("n/a", row)
-        errors = {v: _last_error_line(s["error"]) for v, s in official.items() if s["conversion_failed"]}
-        pytest.skip("the official converter cannot convert %s: %s" % (case, errors))
     out = tmp_path / case
     try:
         model, _ = _convert(case, out)
@@ -140,6 +130,11 @@ def test_node_count_and_tfjs_output(case, tfjs, tmp_path):
     assert sorted(got) == sorted(expected)
     _rel_error(got, expected, rtol=TOLERANCE["float32"])
 
+    if best is None:
+        # Nothing to count against: the official converter refuses this model (recorded errors,
+        # e.g. "Unsupported Ops ... Erfc"), while ours converts it and TF.js reproduces TF above.
+        assert all(s["conversion_failed"] and s["error"] for s in official.values())
+        return
     variant, theirs = best
     if case in KNOWN_GAPS:
         assert ours > theirs, "%s is no longer worse than the official (%d <= %d): drop it from KNOWN_GAPS" % (
