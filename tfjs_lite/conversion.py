@@ -6,7 +6,6 @@ when used, so start-up stays fast and a missing optional piece never breaks othe
 
 from __future__ import annotations
 
-import gc
 import importlib
 import os
 import time
@@ -73,11 +72,6 @@ def convert_with_options(input_path: PathLike, output_path: PathLike, options: C
     pipeline = _load_pipeline(input_format, output_format)
     report = Report()
     staged = StagedFile(target) if single_file else StagedDirectory(target)
-    # Readers build many long-lived objects (protobuf messages, graph nodes) and little cyclic
-    # garbage; the default collection every 700 allocations costs ~10 % of a SavedModel
-    # conversion. Young objects are collected every 50,000 allocations instead.
-    thresholds = gc.get_threshold()
-    gc.set_threshold(max(thresholds[0], 50_000), *thresholds[1:])
     try:
         with staged:
             assert staged.path is not None
@@ -90,8 +84,6 @@ def convert_with_options(input_path: PathLike, output_path: PathLike, options: C
         if reason is None:
             raise
         raise ModelFormatError(f"the input is damaged or malformed ({reason})", path=source) from e
-    finally:
-        gc.set_threshold(*thresholds)
     files = [target] if single_file else list(getattr(staged, "committed_files", []))
     return ConversionResult(
         input_path=source,
