@@ -27,16 +27,7 @@ def live_nodes(graph: Graph) -> set[str]:
     roots = [r.node for r in graph.outputs.values()]
     roots += [r.node for r in graph.inputs.values()]
     roots += [n for n in graph.meta.get("keep_nodes", ()) if n in graph]
-    live: set[str] = set()
-    stack = list(roots)
-    while stack:
-        n = stack.pop()
-        if n in live:
-            continue
-        live.add(n)
-        stack.extend(r.node for r in graph.inputs_of(n))
-        stack.extend(graph.control_inputs_of(n))
-    return live
+    return graph.ancestors(roots)
 
 
 class Prune(Pass):

@@ -292,6 +292,19 @@ class Graph:
             return sorted(r.node for k, r in self._back[name].items() if isinstance(k, str))
         return list(self._in_lists(name)[1])
 
+    def ancestors(self, roots: Iterable[str]) -> set[str]:
+        """``roots`` and every node they depend on through data, control or loop back edges."""
+        found: set[str] = set()
+        stack = list(roots)
+        while stack:
+            node = stack.pop()
+            if node in found:
+                continue
+            found.add(node)
+            stack.extend(r.node for r in self.inputs_of(node))
+            stack.extend(self.control_inputs_of(node))
+        return found
+
     def consumers(self, ref: TensorRef) -> list[tuple[str, int]]:
         """``(consumer node, slot)`` pairs reading ``ref``, sorted; graph outputs not included."""
         node, port = ref

@@ -663,17 +663,10 @@ def prune(graph: Graph) -> int:
     Returns:
         The number of nodes removed.
     """
-    keep: set[str] = set()
-    stack = [ref.node for ref in graph.outputs.values()]
+    roots = [ref.node for ref in graph.outputs.values()]
     if graph.signature is not None:  # a function body keeps its parameters
-        stack.extend(n for n in graph.nodes() if graph.op(n) == "_Arg")
-    while stack:
-        node = stack.pop()
-        if node in keep:
-            continue
-        keep.add(node)
-        stack.extend(r.node for r in graph.inputs_of(node))
-        stack.extend(graph.control_inputs_of(node))
+        roots.extend(n for n in graph.nodes() if graph.op(n) == "_Arg")
+    keep = graph.ancestors(roots)
     # TF1 loops: a kept Merge needs its NextIteration, whose inputs are back edges.
     removed = 0
     doomed = [n for n in graph.topo_order() if n not in keep]
