@@ -180,13 +180,15 @@ def _raw_lanes(words: np.ndarray) -> np.ndarray:
     x = np.empty(lanes, dtype=np.uint32)
     low = np.empty(lanes, dtype=np.uint32)
     high = np.empty(lanes, dtype=np.uint32)
+    # mode="clip" (indices are 16-bit, so it never clips): take's default mode="raise" buffers
+    # ``out`` and costs ~40 % more per call.
     xor, take_low, take_high = np.bitwise_xor, _LOW.take, _HIGH.take
     for column in range(words.shape[1]):
         xor(state, words[:, column], out=x)
         np.bitwise_and(x, 0xFFFF, out=low)
         np.right_shift(x, 16, out=x)
-        take_low(low, out=state)
-        take_high(x, out=high)
+        take_low(low, out=state, mode="clip")
+        take_high(x, out=high, mode="clip")
         xor(state, high, out=state)
     return state
 
@@ -236,14 +238,15 @@ def _raw_rows(words: np.ndarray) -> int:
     xor = np.bitwise_xor
     last = words.shape[0] - 1
     for row in range(words.shape[0]):
+        # (take's mode="clip": see _raw_lanes.)
         # The last row is followed by no gap: lane i then ends 4 * (_ROW_WORDS - 1 - i) bytes
         # before the end, which the merge below accounts for.
         table_low, table_high = (gap_low, gap_high) if row < last else (_LOW, _HIGH)
         xor(state, words[row], out=x)
         np.bitwise_and(x, 0xFFFF, out=low)
         np.right_shift(x, 16, out=x)
-        table_low.take(low, out=state)
-        table_high.take(x, out=high)
+        table_low.take(low, out=state, mode="clip")
+        table_high.take(x, out=high, mode="clip")
         xor(state, high, out=state)
     level = 2  # neighbouring lanes end one 4-byte word apart
     while state.size > 1:
