@@ -36,6 +36,7 @@ import numpy as np
 from tfjs_lite.errors import ModelFormatError, UnsupportedModelError
 from tfjs_lite.ir.attrs import DType, FuncRef, attr_from_proto, dtype_of, shape_from_proto
 from tfjs_lite.ir.graph import Graph, TensorRef, TensorType
+from tfjs_lite.limits import INLINE_GROWTH, MAX_INLINED_NODES
 from tfjs_lite.readers.graph_def import check_proto_size, read_graph_def
 
 __all__ = [
@@ -552,6 +553,7 @@ def inline_calls(graph: Graph) -> None:
     functions still referenced afterwards (control-flow bodies) are inlined too.
     """
     library = graph.functions
+    _check_inlined_size(graph, library)
     changed = True
     while changed:
         changed = False
@@ -569,6 +571,48 @@ def inline_calls(graph: Graph) -> None:
             inline_calls(body)
             body.functions = {}
     _drop_unreferenced_functions(graph)
+
+
+def _check_inlined_size(graph: Graph, library: dict[str, Graph]) -> None:
+    """Refuse, before inlining anything, a call tree that would expand past the node budget.
+
+    Functions that call the next one twice, 24 deep, are 2**24 nodes once inlined from a file of a
+    few KB; the expanded size is counted on the call tree (the reader has refused recursion)."""
+    calls: dict[str, list[str]] = {}  # function -> callees, one entry per call node
+    plain: dict[str, int] = {}  # function -> nodes that are not calls
+    for fname, body in library.items():
+        callees = [_called_function(body, n, library) for n in body.nodes()]
+        calls[fname] = [c for c in callees if c is not None]
+        plain[fname] = len(callees) - len(calls[fname])
+    expanded: dict[str, int] = {}
+    for root in library:  # iterative post-order: call chains may be thousands deep
+        stack = [root]
+        while stack:
+            fname = stack[-1]
+            if fname in expanded:
+                stack.pop()
+                continue
+            pending = [c for c in calls[fname] if c not in expanded and c != fname]
+            if pending:
+                stack.extend(dict.fromkeys(pending))
+                if len(stack) > 10 * len(library) + 10:  # only a cycle grows the stack this far
+                    raise ModelFormatError("the function library calls itself recursively")
+                continue
+            expanded[fname] = plain[fname] + sum(expanded.get(c, 1) for c in calls[fname])
+            stack.pop()
+
+    def size(body: Graph) -> int:
+        callees = [_called_function(body, n, library) for n in body.nodes()]
+        return sum(1 if c is None else expanded[c] for c in callees)
+
+    stored = len(graph) + sum(len(body) for body in library.values())
+    limit = max(MAX_INLINED_NODES, INLINE_GROWTH * stored)
+    total = size(graph)
+    largest = max(expanded.values(), default=0)
+    if max(total, largest) > limit:
+        raise UnsupportedModelError(
+            f"inlining the graph's function calls would make {max(total, largest)} nodes from {stored} "
+            f"stored ones (limit {limit}); functions calling each other repeatedly explode when inlined")
 
 
 def _called_function(graph: Graph, name: str, library: dict[str, Graph]) -> str | None:
