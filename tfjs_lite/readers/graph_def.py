@@ -38,12 +38,11 @@ from tfjs_lite.ir.graph import (
     describe_cycle,
 )
 from tfjs_lite.ir.names import parse_input
+from tfjs_lite.limits import PROTOBUF_LIMIT  # protobuf cannot parse (nor TF write) 2 GiB or more
 
 __all__ = ["ArgSpec", "OpRegistry", "OpSpec", "PROTOBUF_LIMIT", "check_proto_size", "function_closure",
            "read_function_def", "read_graph_def"]
 
-# protobuf cannot parse (nor TF write) a single message of 2 GiB or more.
-PROTOBUF_LIMIT = 2**31
 
 
 def check_proto_size(path: Any, hint: str) -> None:

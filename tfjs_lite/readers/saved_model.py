@@ -27,6 +27,7 @@ name, which is how TF1 checkpoints are keyed.
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,8 +37,9 @@ import numpy as np
 from tfjs_lite.errors import ModelFormatError, UnsupportedModelError
 from tfjs_lite.ir.attrs import DType, FuncRef, attr_from_proto, dtype_of, shape_from_proto
 from tfjs_lite.ir.graph import Graph, TensorRef, TensorType
-from tfjs_lite.limits import INLINE_GROWTH, MAX_INLINED_NODES
+from tfjs_lite.limits import INLINE_GROWTH, MAX_INLINED_NODES, PROTOBUF_LIMIT
 from tfjs_lite.readers.graph_def import check_proto_size, read_graph_def
+from tfjs_lite.safe_io import read_bytes, read_text
 
 __all__ = [
     "CALL_OPS",
@@ -70,20 +72,28 @@ def read_saved_model_proto(path: Path) -> Any:
     from tfjs_lite._proto.saved_model_pb2 import SavedModel
 
     folder = Path(path)
-    if (folder / "saved_model.pb").is_file():
+    if os.path.lexists(folder / "saved_model.pb"):
         check_proto_size(folder / "saved_model.pb",
                          "variables belong in the variables/ checkpoint, not in the graph as constants")
+        data = read_bytes(folder / "saved_model.pb", root=folder, limit=PROTOBUF_LIMIT - 1, what="saved_model.pb")
         proto = SavedModel()
         try:
-            proto.ParseFromString((folder / "saved_model.pb").read_bytes())
+            proto.ParseFromString(data)
         except Exception as e:  # protobuf raises DecodeError, a bare Exception subclass
             raise ModelFormatError(f"{folder / 'saved_model.pb'}: not a SavedModel protobuf ({e})") from e
         return proto
-    if (folder / "saved_model.pbtxt").is_file():
+    if os.path.lexists(folder / "saved_model.pbtxt"):
         from google.protobuf import text_format
 
+        text = read_text(folder / "saved_model.pbtxt", root=folder, limit=PROTOBUF_LIMIT - 1,
+                         what="saved_model.pbtxt")
         proto = SavedModel()
-        text_format.Parse((folder / "saved_model.pbtxt").read_text("utf-8"), proto)
+        try:
+            text_format.Parse(text, proto)
+        except (text_format.ParseError, ValueError, RecursionError) as e:
+            # ParseError for bad syntax; ValueError/RecursionError for bad escapes or deep nesting.
+            raise ModelFormatError(f"not a text-format SavedModel protobuf ({e})",
+                                   path=folder / "saved_model.pbtxt") from None
         return proto
     if (folder / "saved_model.cpb").is_file():
         raise UnsupportedModelError(
@@ -208,11 +218,10 @@ def load_frozen_graph(path: Path, output_node_names: str) -> Graph:
 
     path = Path(path)
     check_proto_size(path, "TF cannot write a GraphDef this large; convert the SavedModel it came from")
+    data = read_bytes(path, limit=PROTOBUF_LIMIT - 1, what="frozen graph")
     graph_def = GraphDef()
     try:
-        graph_def.ParseFromString(path.read_bytes())
-    except OSError as e:
-        raise ModelFormatError(f"{path}: cannot read ({e.strerror})") from e
+        graph_def.ParseFromString(data)
     except Exception as e:  # protobuf DecodeError
         raise ModelFormatError(f"{path}: not a binary GraphDef ({e})") from e
     graph = read_graph_def(graph_def)
@@ -385,7 +394,7 @@ def _open_checkpoint(path: Path, mg: Any) -> tuple[Any, dict[int, str]]:
     """The variables bundle and SavedObjectGraph node id -> checkpoint key (matched by path)."""
     from tfjs_lite.readers.tensor_bundle import TensorBundle
 
-    bundle = TensorBundle(path / "variables" / "variables")
+    bundle = TensorBundle(path / "variables" / "variables", root=path)
     ckpt_graph = bundle.object_graph()
     if ckpt_graph is None:
         raise ModelFormatError(f"{path}: the variables checkpoint has no object graph (TF1 checkpoint "
@@ -526,7 +535,7 @@ def _freeze_tf1_variables(graph: Graph, path: Path | None) -> None:
             f"the graph still holds variables ({', '.join(variables[:5])}); freeze it first")
     from tfjs_lite.readers.tensor_bundle import TensorBundle
 
-    bundle = TensorBundle(path / "variables" / "variables")
+    bundle = TensorBundle(path / "variables" / "variables", root=path)
     frozen: dict[TensorRef, DType] = {}
     for name in variables:
         attrs = graph.attrs(name)
