@@ -260,6 +260,8 @@ def _optional_str(value: Any) -> Optional[str]:
 def _top_level_layers(objects: Any, path: Path) -> list[tuple[int, int]]:
     """(i, SavedObjectGraph node id) of the root's ``layer-<i>`` children, by i."""
     found = []
+    if not objects:
+        raise ModelFormatError("saved_model.pb: the object graph is empty (no root object)", path=path)
     for child in objects[0].children:
         prefix, _, number = child.local_name.partition("-")
         if prefix == "layer" and number.isdigit():

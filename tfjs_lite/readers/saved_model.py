@@ -81,6 +81,7 @@ def read_saved_model_proto(path: Path) -> Any:
             proto.ParseFromString(data)
         except Exception as e:  # protobuf raises DecodeError, a bare Exception subclass
             raise ModelFormatError(f"{folder / 'saved_model.pb'}: not a SavedModel protobuf ({e})") from e
+        check_object_graphs(proto, folder / "saved_model.pb")
         return proto
     if os.path.lexists(folder / "saved_model.pbtxt"):
         from google.protobuf import text_format
@@ -94,11 +95,46 @@ def read_saved_model_proto(path: Path) -> Any:
             # ParseError for bad syntax; ValueError/RecursionError for bad escapes or deep nesting.
             raise ModelFormatError(f"not a text-format SavedModel protobuf ({e})",
                                    path=folder / "saved_model.pbtxt") from None
+        check_object_graphs(proto, folder / "saved_model.pbtxt")
         return proto
     if (folder / "saved_model.cpb").is_file():
         raise UnsupportedModelError(
             f"{folder}: chunked SavedModel (saved_model.cpb, for >2 GiB graphs) is not supported")
     raise ModelFormatError(f"{folder}: no saved_model.pb found; not a SavedModel folder")
+
+
+def check_object_graphs(saved_model: Any, path: Path) -> None:
+    """Every object-graph reference (child, dependency, slot, bound input, asset, function name)
+    must point at something that exists; readers then index without checking again."""
+    for mg in saved_model.meta_graphs:
+        graph = mg.object_graph_def
+        count = len(graph.nodes)
+        functions = graph.concrete_functions
+
+        def node_ref(node_id: int, what: str) -> None:
+            if not 0 <= node_id < count:
+                raise ModelFormatError(f"object graph: {what} refers to node {node_id}, but there are "
+                                       f"only {count} nodes", path=path)
+
+        for index, obj in enumerate(graph.nodes):
+            for ref in list(obj.children) + list(obj.dependencies):
+                node_ref(ref.node_id, f"node {index} child {ref.local_name!r}")
+            for slot in obj.slot_variables:
+                node_ref(slot.original_variable_node_id, f"node {index} slot variable")
+                node_ref(slot.slot_variable_node_id, f"node {index} slot variable")
+            kind = obj.WhichOneof("kind")
+            names = list(obj.function.concrete_functions) if kind == "function" else (
+                [obj.bare_concrete_function.concrete_function_name] if kind == "bare_concrete_function" else [])
+            for name in names:
+                if name not in functions:
+                    raise ModelFormatError(f"object graph: node {index} names concrete function {name!r}, "
+                                           "which is not in the object graph", path=path)
+            if kind == "asset" and not 0 <= obj.asset.asset_file_def_index < len(mg.asset_file_def):
+                raise ModelFormatError(f"object graph: node {index} names asset "
+                                       f"{obj.asset.asset_file_def_index}, which does not exist", path=path)
+        for name, concrete in functions.items():
+            for node_id in concrete.bound_inputs:
+                node_ref(node_id, f"concrete function {name!r} bound input")
 
 
 def _select_meta_graph(saved_model: Any, tags: str, path: Path) -> Any:
@@ -400,6 +436,8 @@ def _open_checkpoint(path: Path, mg: Any) -> tuple[Any, dict[int, str]]:
         raise ModelFormatError(f"{path}: the variables checkpoint has no object graph (TF1 checkpoint "
                                "in a TF2 SavedModel?)")
     saved = mg.object_graph_def.nodes
+    if not saved or not ckpt_graph.nodes:
+        raise ModelFormatError(f"{path}: the SavedModel or checkpoint object graph has no root object")
     # Walk both graphs from the root along equal child names: TF matches them this way.
     mapping: dict[int, int] = {0: 0}
     queue = [0]

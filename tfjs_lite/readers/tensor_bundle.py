@@ -679,7 +679,19 @@ class TensorBundle:
         value = self.read(OBJECT_GRAPH_KEY)
         if value.shape != ():
             raise ModelFormatError(f"{self.prefix}: {OBJECT_GRAPH_KEY} is not a scalar string")
-        return _parse(TrackableObjectGraph, value[()], self.index_path, OBJECT_GRAPH_KEY)
+        graph = _parse(TrackableObjectGraph, value[()], self.index_path, OBJECT_GRAPH_KEY)
+        count = len(graph.nodes)
+        for index, node in enumerate(graph.nodes):
+            ids = [c.node_id for c in node.children] + [
+                i for slot in node.slot_variables for i in (slot.original_variable_node_id, slot.slot_variable_node_id)
+            ]
+            bad = [i for i in ids if not 0 <= i < count]
+            if bad:
+                raise ModelFormatError(
+                    f"{self.index_path}: checkpoint object graph node {index} refers to node {bad[0]}, "
+                    f"but there are only {count} nodes"
+                )
+        return graph
 
     # --- internals ------------------------------------------------------------------------------
 
