@@ -245,6 +245,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if debug:
         # The optimizer logs its per-pass op-count changes at DEBUG level.
         logging.basicConfig(level=logging.DEBUG, format="tfjs-lite: %(name)s: %(message)s")
+    previous_handlers = _install_signal_handlers()
     try:
         return _run_subcommand(command, rest)
     except SystemExit as e:
@@ -252,31 +253,70 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("tfjs-lite: interrupted; nothing was written\n")
         return 130
+    except _Terminated as e:
+        sys.stderr.write("tfjs-lite: terminated; nothing was written\n")
+        return 128 + e.signum
     except Exception as e:  # the one place every failure becomes one line and an exit status
         if debug:
             raise
         return _report_failure(e)
+    finally:
+        _restore_signal_handlers(previous_handlers)
 
 
 def _report_failure(error: Exception) -> int:
-    from tfjs_lite.errors import ConversionError
+    from tfjs_lite.errors import ConversionError, one_line
 
     if isinstance(error, ConversionError):
-        sys.stderr.write(f"tfjs-lite: error: {error}\n")
-        return error.exit_code
-    if isinstance(error, OSError) and error.strerror:
+        status, line = error.exit_code, f"tfjs-lite: error: {error}"
+    elif isinstance(error, OSError) and error.strerror:
         where = f"{error.filename}: " if error.filename else ""
-        sys.stderr.write(f"tfjs-lite: error: {where}{error.strerror}\n")
-        return 2
-    if isinstance(error, MemoryError):
-        sys.stderr.write("tfjs-lite: error: out of memory while converting; the input may be malformed\n")
-        return 2
-    detail = " ".join(str(error).split())
-    sys.stderr.write(
-        f"tfjs-lite: internal error: {type(error).__name__}: {detail} "
-        "(this is a bug in tfjs-lite; rerun with --debug for a traceback and report it)\n"
-    )
-    return 1
+        status, line = 2, f"tfjs-lite: error: {where}{error.strerror}"
+    elif isinstance(error, MemoryError):
+        status, line = 2, "tfjs-lite: error: out of memory while converting; the input may be malformed"
+    else:
+        status, line = 1, (
+            f"tfjs-lite: internal error: {type(error).__name__}: {error} "
+            "(this is a bug in tfjs-lite; rerun with --debug for a traceback and report it)"
+        )
+    # The one place every failure is printed: names from the model may hold newlines, escape
+    # sequences or lone surrogates; one_line escapes them so the message stays one safe line.
+    sys.stderr.write(one_line(line) + "\n")
+    return status
+
+
+class _Terminated(BaseException):
+    """Raised in the main thread on SIGTERM/SIGHUP, so staging folders are removed on the way out."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _install_signal_handlers() -> dict:
+    """SIGTERM/SIGHUP unwind like Ctrl-C (the CLI's own process only; the library installs nothing)."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+
+    def terminate(signum: int, frame: Any) -> None:
+        raise _Terminated(signum)
+
+    previous = {}
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        try:
+            previous[signum] = signal.signal(signum, terminate)
+        except (ValueError, OSError):
+            pass
+    return previous
+
+
+def _restore_signal_handlers(previous: dict) -> None:
+    import signal
+
+    for signum, handler in previous.items():
+        signal.signal(signum, handler)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from tfjs_lite.detect import resolve_formats
 from tfjs_lite.errors import ConversionError, ModelFormatError, UnsupportedFormatError, UsageError
 from tfjs_lite.options import ConvertOptions, Quantization, metadata_from_paths
 from tfjs_lite.report import ConversionResult, Report
+from tfjs_lite.safe_io import check_input_path
 from tfjs_lite.staging import StagedDirectory, StagedFile, check_output_path
 
 __all__ = ["PIPELINES", "ConversionResult", "convert", "convert_with_options"]
@@ -47,6 +48,7 @@ def convert_with_options(input_path: PathLike, output_path: PathLike, options: C
     started = time.perf_counter()
     source = Path(input_path)
     target = Path(output_path)
+    check_input_path(source)  # a FIFO or device must not be opened, even to sniff its format
     input_format, output_format = resolve_formats(source, options.input_format, options.output_format)
     _check_flag_scope(options, input_format, output_format)
     single_file = output_format in formats.single_file_outputs()

@@ -129,12 +129,15 @@ def parse_metadata(spec: str) -> dict[str, Any]:
         key, sep, path = item.partition(":")
         if not sep or not key or not path:
             raise UsageError(f"--metadata expects key:path.json, got {item!r}")
+        from tfjs_lite.errors import ConversionError
+        from tfjs_lite.limits import MAX_SMALL_FILE_BYTES
+        from tfjs_lite.safe_io import read_text
+
         try:
-            with open(path, encoding="utf-8") as f:
-                result[key] = json.load(f)
-        except OSError as e:
-            raise UsageError(f"--metadata {key}: cannot read {path}: {e.strerror}") from None
-        except ValueError as e:
+            result[key] = json.loads(read_text(path, limit=MAX_SMALL_FILE_BYTES, what="metadata file"))
+        except ConversionError as e:
+            raise UsageError(f"--metadata {key}: {e}") from None
+        except (ValueError, RecursionError) as e:
             raise UsageError(f"--metadata {key}: {path} is not valid JSON: {e}") from None
     return result
 

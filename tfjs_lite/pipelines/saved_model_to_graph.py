@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
+from tfjs_lite.ir.checks import validate_input_graph
 from tfjs_lite.ir.graph import Graph, TensorRef
 from tfjs_lite.op_support import find_unsupported, validate
 from tfjs_lite.options import ConvertOptions
@@ -69,7 +70,9 @@ def convert_graph(graph: Graph, staging_dir: Path, options: ConvertOptions, repo
     if not options.control_flow_v2:
         report.warn("control_flow_v2=False: lowering to v1 control flow is not implemented (TF.js 4.22 "
                     "cannot run lowered TF2 loops anyway); functional While/If are kept")
+    validate_input_graph(graph)
     _optimize(graph, options, report)
+    graph.check()  # what the writer gets is a valid graph, or this is a bug (exit 1), never a bad file
     if options.skip_op_check:
         unsupported = find_unsupported(graph, strip_debug_ops=options.strip_debug_ops)
         if unsupported:

@@ -28,6 +28,7 @@ import numpy as np
 from tfjs_lite.errors import ModelFormatError
 from tfjs_lite.keras.config import is_keras3
 from tfjs_lite.keras.validate import validate_model_config
+from tfjs_lite.safe_io import regular_file
 
 __all__ = [
     "H5_ERRORS",
@@ -135,6 +136,8 @@ def read_json_attr(obj: h5py.Group, name: str, path: Path) -> Optional[Any]:
 @contextmanager
 def open_h5(source: Union[Path, IO[bytes]], path: Path) -> Iterator[h5py.File]:
     """Open an HDF5 file (a path or a seekable binary file object) read-only; errors name ``path``."""
+    if not hasattr(source, "read"):
+        source = regular_file(source, what="HDF5 file")  # never hand h5py a FIFO or device
     try:
         handle = h5py.File(source, "r")
     except H5_ERRORS as e:

@@ -27,7 +27,7 @@ import numpy as np
 from tfjs_lite.errors import ModelFormatError
 from tfjs_lite.report import Report
 from tfjs_lite.writers.keras3_config import keras3_class, keras3_config
-from tfjs_lite.writers.keras_h5 import h5_value, new_group
+from tfjs_lite.writers.keras_h5 import h5_key, h5_value, new_group
 from tfjs_lite.writers.keras_layers import (
     RNN_CELLS,
     LayerWeights,
@@ -98,6 +98,7 @@ class _Writer:
 
     def group(self, path: str) -> Any:
         node = self.h5
+        h5_key(path, "layer path")
         for part in path.split("/"):
             node = node[part] if part in node else new_group(node, part)
         return node
@@ -106,7 +107,8 @@ class _Writer:
         self, path: str, name: str, weights: Sequence[tuple[str, np.ndarray]]
     ) -> None:
         group = self.group(f"{path}/vars" if path else "vars")
-        group.attrs["name"] = name
+        # The same rule as for .h5 files, where layer names are group names.
+        group.attrs["name"] = h5_key(name, "layer name").decode("utf-8")
         for i, (weight_name, value) in enumerate(weights):
             group.create_dataset(
                 str(i), data=h5_value(weight_name, value), track_times=False
