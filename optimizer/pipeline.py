@@ -23,8 +23,9 @@ Why this order:
    ``batch_norm_to_mul_add`` right after ``fold_batch_norm`` turns a batch norm no contraction
    absorbed into ``Mul`` + ``Add`` with folded constants (two cheap kernels, as the official
    converter's Grappler output has).
-5. ``cleanup`` (once): ``function_identities`` gives While/If bodies the Identity, control-edge and
-   debug-op clean-up the main graph got (the other passes only rewrite the main graph); ``cse``
+5. ``cleanup`` (once): ``function_identities`` gives While/If bodies the Identity, control-edge,
+   dead-node and debug-op clean-up the main graph got, and drops their NoOps (TF.js refuses a body
+   with an input-less NoOp); the other passes only rewrite the main graph.  ``cse``
    and ``prune`` remove the weights and nodes fusion orphaned.
 """
 

@@ -48,7 +48,7 @@ def find_unsupported(graph: Graph, *, strip_debug_ops: bool = True) -> dict[str,
         for node in body.nodes():
             if body.op(node) not in allowed:
                 found.setdefault(body.op(node), []).append(f"{fname}/{node}")
-    for init in [graph.meta.get("initializer")]:
+    for init in [graph.initializer]:
         if isinstance(init, Graph):
             for node in init.nodes():
                 if init.op(node) not in allowed:

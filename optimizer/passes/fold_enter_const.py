@@ -28,7 +28,7 @@ Does NOT fire when:
 * the Enter is not ``is_constant`` (its value exists in iteration 0 only), is a ``RefEnter``,
   or does not read output 0 of a ``Const``;
 * the identity is an ``IdentityN``, has more than one data input, is a signature output or is
-  in ``graph.meta["keep_nodes"]``.
+  in ``graph.keep_nodes``.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ class FoldEnterConst(Pass):
 
     def run(self, graph: Graph) -> bool:
         """Rewrite every eligible identity; returns True iff any was rewritten."""
-        keep = set(graph.meta.get("keep_nodes", ()))
+        keep = graph.keep_nodes
         changed = False
         for n in graph.nodes_by_op(*IDENTITY_OPS):
             inputs = graph.inputs_of(n)

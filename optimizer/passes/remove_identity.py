@@ -96,7 +96,7 @@ class RemoveIdentity(Pass):
 
 
 def _pinned(graph: Graph, n: str) -> bool:
-    return is_output_node(graph, n) or n in graph.meta.get("keep_nodes", ())
+    return is_output_node(graph, n) or n in graph.keep_nodes
 
 
 def _drop_useless_controls(graph: Graph, taint: dict[str, bool]) -> bool:

@@ -79,6 +79,11 @@ class Graph:
         variables: Checkpoint key -> value, filled by the SavedModel reader.
         meta: Free-form facts for round trips (``versions``, tags, ...).
         signature: Set only on function bodies.
+        keep_nodes: Nodes a prune keeps alive although no output reads them
+            (see :mod:`tfjs_lite.ir.liveness`).
+        initializer: The graph that fills hash tables before the model runs (TF.js
+            ``modelInitializer``), or None.
+        initializer_outputs: ``"node:port"`` of each initializer output -> the resource it fills.
     """
 
     def __init__(self, *, signature: FunctionSignature | None = None) -> None:
@@ -96,6 +101,9 @@ class Graph:
         self.variables: dict[str, np.ndarray] = {}
         self.meta: dict[str, Any] = {}
         self.signature = signature
+        self.keep_nodes: set[str] = set()
+        self.initializer: Graph | None = None
+        self.initializer_outputs: dict[str, int] = {}
 
     def _bind(self, graph: nx.MultiDiGraph) -> None:
         # The networkx graph and its adjacency dicts (node -> data, dst -> src -> key -> edge data,
@@ -478,6 +486,9 @@ class Graph:
         other.functions = {k: g.copy() for k, g in self.functions.items()}
         other.variables = dict(self.variables)
         other.meta = dict(self.meta)
+        other.keep_nodes = set(self.keep_nodes)
+        other.initializer = self.initializer  # never rewritten by passes; shared like Const arrays
+        other.initializer_outputs = dict(self.initializer_outputs)
         return other
 
     def check(self, *, library: dict[str, Graph] | None = None) -> None:

@@ -13,7 +13,7 @@ This is the reading half of ``tfjs-lite verify`` and ``tfjs-lite inspect`` on co
   by the signature keys. Frozen-model conversions have no signature inputs: every ``Placeholder``
   is then an input, keyed by its node name.
 * ``modelInitializer`` (hash-table initializers) is read into its own graph, kept in
-  ``graph.meta["initializer"]``; its Consts take their values from the same manifest.
+  ``graph.initializer``; its Consts take their values from the same manifest.
 
 Every mismatch between topology and manifest (a Const without a weight, a weight no Const uses,
 a shape that differs, a signature tensor that names no node) is a :class:`ModelFormatError`.
@@ -110,7 +110,7 @@ def read_graph_model(path: Path, *, load_weights: bool = True) -> GraphModel:
     initializer = None
     if model_json.get("modelInitializer"):
         initializer = _graph_from_json(model_json["modelInitializer"], model_path, "modelInitializer")
-        graph.meta["initializer"] = initializer
+        graph.initializer = initializer
 
     manifest = model_json["weightsManifest"]
     specs = [spec for group in manifest if isinstance(group, dict) for spec in group.get("weights", [])]

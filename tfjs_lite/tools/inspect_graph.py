@@ -46,7 +46,7 @@ def inspect_graph(path: Path, fmt: str, options: dict[str, Any], notes: list[str
     functions = {
         name: {"nodes": len(body), "ops": _graph_ops(body)} for name, body in sorted(graph.functions.items())
     }
-    initializer = graph.meta.get("initializer")
+    initializer = graph.initializer
     if initializer is not None and hasattr(initializer, "nodes"):
         notes.append(f"has an initializer graph (hash tables) with {len(initializer)} nodes")
     return {
