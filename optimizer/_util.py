@@ -9,7 +9,12 @@ import numpy as np
 from tfjs_lite.ir import DType, Graph, TensorRef
 
 __all__ = [
+    "ADD_OPS",
+    "BATCH_NORM_OPS",
+    "CONTRACTION_OPS",
     "FRAME_OPS",
+    "FUSED_OF",
+    "IDENTITY_OPS",
     "INPUT_OPS",
     "SIDE_EFFECT_OPS",
     "const_value",
@@ -44,6 +49,20 @@ SIDE_EFFECT_OPS = frozenset({
 
 # Ops that are graph inputs: never folded, deduplicated or bypassed.
 INPUT_OPS = frozenset({"Placeholder", "PlaceholderV2", "PlaceholderWithDefault", "_Arg"})
+
+# Ops that return their one input unchanged (at inference time).
+IDENTITY_OPS = frozenset({"Identity", "Snapshot", "StopGradient", "PreventGradient"})
+
+# Element-wise additions (BiasAdd is handled apart: it has a data_format).
+ADD_OPS = frozenset({"Add", "AddV2"})
+
+# Inference-mode batch normalisation.
+BATCH_NORM_OPS = frozenset({"FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3"})
+
+# Contractions TF.js has a fused kernel for, and that kernel's op.
+FUSED_OF = {"Conv2D": "_FusedConv2D", "MatMul": "_FusedMatMul",
+            "DepthwiseConv2dNative": "FusedDepthwiseConv2dNative"}
+CONTRACTION_OPS = frozenset(FUSED_OF)
 
 
 def has_frames(graph: Graph) -> bool:

@@ -57,17 +57,6 @@ from tfjs_lite.optimizer.passes.strip_debug import StripDebug
 
 __all__ = ["PASS_NAMES", "default_groups"]
 
-# Every pass name the pipeline knows, in first-use order (for --skip_pass validation).
-PASS_NAMES: tuple[str, ...] = (
-    "strip_debug", "prune", "remove_identity", "bypass_switch_identity", "fold_enter_const",
-    "fold_constants", "simplify_arithmetic", "cse",
-    "lower_erfc", "lower_softsign", "lower_batch_matmul_v3", "lower_aliases",
-    "lower_string_split",
-    "fold_batch_norm", "batch_norm_to_mul_add", "normalize_bias_add", "fuse_conv", "fuse_matmul",
-    "fuse_depthwise", "fuse_prelu", "function_identities",
-)
-
-
 def default_groups(*, skip: frozenset[str] = frozenset(), strip_debug_ops: bool = True
                    ) -> list[PassGroup]:
     """The default pipeline minus the passes named in ``skip``.
@@ -99,3 +88,7 @@ def default_groups(*, skip: frozenset[str] = frozenset(), strip_debug_ops: bool 
                                   CommonSubexpressionElimination(), Prune())),
     ]
     return [g for g in groups if g.passes]
+
+
+# Every pass name the pipeline knows, in first-use order (for --skip_pass validation and help).
+PASS_NAMES: tuple[str, ...] = tuple(dict.fromkeys(p.name for g in default_groups() for p in g.passes))

@@ -23,14 +23,13 @@ parameters; a Mul of mixed dtypes would be invalid).
 from __future__ import annotations
 
 import numpy as np
-from tfjs_lite.optimizer._util import const_value, output_refs
+from tfjs_lite.optimizer._util import BATCH_NORM_OPS, const_value, output_refs
 from tfjs_lite.optimizer.pass_base import Pass
 
 from tfjs_lite.ir import DType, Graph, TensorRef
 
 __all__ = ["BatchNormToMulAdd"]
 
-BN_OPS = ("FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3")
 
 
 def _text(v: object) -> str:
@@ -71,7 +70,7 @@ class BatchNormToMulAdd(Pass):
     def run(self, graph: Graph) -> bool:
         """Rewrite every qualifying batch norm; returns True iff any was rewritten."""
         changed = False
-        for bn in graph.nodes_by_op(*BN_OPS):
+        for bn in graph.nodes_by_op(*BATCH_NORM_OPS):
             params = _params(graph, bn)
             if params is None:
                 continue

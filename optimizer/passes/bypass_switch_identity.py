@@ -28,9 +28,8 @@ Does NOT fire when the identity:
 
 from __future__ import annotations
 
-from tfjs_lite.optimizer._util import is_output_node
+from tfjs_lite.optimizer._util import IDENTITY_OPS, is_output_node
 from tfjs_lite.optimizer.pass_base import Pass
-from tfjs_lite.optimizer.passes.remove_identity import IDENTITY_OPS
 
 from tfjs_lite.ir import Graph, TensorRef
 

@@ -33,9 +33,8 @@ Does NOT fire when:
 
 from __future__ import annotations
 
-from tfjs_lite.optimizer._util import is_output_node, replace_with_const
+from tfjs_lite.optimizer._util import IDENTITY_OPS, is_output_node, replace_with_const
 from tfjs_lite.optimizer.pass_base import Pass
-from tfjs_lite.optimizer.passes.remove_identity import IDENTITY_OPS
 
 from tfjs_lite.ir import Graph
 

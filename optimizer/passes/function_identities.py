@@ -36,15 +36,13 @@ Does NOT fire on an Identity that:
 
 from __future__ import annotations
 
-from tfjs_lite.optimizer._util import effect_taint, has_frames
+from tfjs_lite.optimizer._util import IDENTITY_OPS, effect_taint, has_frames
 from tfjs_lite.optimizer.pass_base import Pass
 from tfjs_lite.optimizer.passes.strip_debug import StripDebug
 
 from tfjs_lite.ir import Graph, TensorRef, remove_dead
 
 __all__ = ["FunctionIdentities"]
-
-IDENTITY_OPS = frozenset({"Identity", "Snapshot", "StopGradient", "PreventGradient"})
 
 
 def _is_resource(body: Graph, ref: TensorRef) -> bool:

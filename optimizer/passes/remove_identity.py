@@ -25,6 +25,7 @@ Does NOT fire on:
 from __future__ import annotations
 
 from tfjs_lite.optimizer._util import (
+    IDENTITY_OPS,
     FRAME_OPS,
     effect_taint,
     has_frames,
@@ -35,8 +36,6 @@ from tfjs_lite.optimizer.pass_base import Pass
 from tfjs_lite.ir import Graph
 
 __all__ = ["RemoveIdentity"]
-
-IDENTITY_OPS = frozenset({"Identity", "Snapshot", "StopGradient", "PreventGradient"})
 
 
 class RemoveIdentity(Pass):
