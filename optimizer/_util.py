@@ -22,7 +22,6 @@ __all__ = [
     "is_output_node",
     "move_control_consumers",
     "output_refs",
-    "remove_if_dead",
     "static_shape",
 ]
 
@@ -89,17 +88,6 @@ def static_shape(graph: Graph, ref: TensorRef) -> tuple[int | None, ...] | None:
     return None if shape is None else tuple(None if d is None or d < 0 else int(d) for d in shape)
 
 
-def static_dtype(graph: Graph, ref: TensorRef) -> DType | None:
-    """The dtype of ``ref`` when known."""
-    value = const_value(graph, ref)
-    if value is not None:
-        return DType(graph.attrs(ref.node)["dtype"])
-    types = graph.out_types(ref.node)
-    if types is None or ref.port >= len(types):
-        return None
-    return types[ref.port].dtype
-
-
 def output_refs(graph: Graph, name: str) -> list[TensorRef]:
     """Every output port of ``name`` that is read by a node or a signature output, sorted."""
     refs = {r for c in graph.node_consumers(name) for r in graph.inputs_of(c) if r.node == name}
@@ -118,14 +106,6 @@ def move_control_consumers(graph: Graph, old: str, new: str | None) -> None:
         graph.remove_control_input(dst, old)
         if new is not None and new != dst:
             graph.add_control_input(dst, new)
-
-
-def remove_if_dead(graph: Graph, name: str) -> bool:
-    """Remove ``name`` if nothing reads it; returns True if it was removed."""
-    if name in graph and not graph.node_consumers(name) and not is_output_node(graph, name):
-        graph.remove(name)
-        return True
-    return False
 
 
 def replace_with_const(graph: Graph, name: str, value: np.ndarray) -> str:

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 from tfjs_lite.ir import Graph, TensorRef
 
-__all__ = ["Match", "P", "Rule", "apply_rules", "match", "matches"]
+__all__ = ["Match", "P", "Rule", "apply_rules", "match"]
 
 logger = logging.getLogger(__name__)
 
@@ -98,20 +98,6 @@ def match(graph: Graph, root: str, pattern: P) -> Match | None:
     for m in _match_node(graph, TensorRef(root, 0), pattern, Match(root), is_root=True):
         return m
     return None
-
-
-def matches(graph: Graph, pattern: P) -> Iterator[Match]:
-    """Every match of ``pattern`` over a snapshot of the graph's nodes in topological order.
-
-    Nodes deleted by an earlier rewrite during iteration are skipped.
-    """
-    if pattern.ops is None:
-        raise ValueError("the root pattern needs an op")
-    for name in graph.topo_order():
-        if name in graph and graph.op(name) in pattern.ops:
-            m = match(graph, name, pattern)
-            if m is not None:
-                yield m
 
 
 def _accept_all(graph: Graph, m: Match) -> str | None:

@@ -89,7 +89,7 @@ def test_only_the_ir_edits_graph_edges() -> None:
 
 
 def test_the_ir_is_networkx_backed() -> None:
-    # docs/architecture.md §2: Graph owns one nx.MultiDiGraph holding the nodes and edges (data
+    # docs/ir.md §1: Graph owns one nx.MultiDiGraph holding the nodes and edges (data
     # edge key = dst slot, control edge key = "^" + src), and networkx orders and checks it.
     import networkx as nx
 

@@ -42,7 +42,7 @@ REFERENCE = ROOT / "fixtures" / "reference"
 #   x [?, 3] ──MatMul(w [3, 4])──BiasAdd(b [4])──Relu──PartitionedCall(f: y * k)──> out
 #
 # ``f`` is a library function holding the Const ``k``, which the written model must store as the
-# weight ``f/k`` (tfjs_format.md §2.3).
+# weight ``f/k`` (docs/formats.md §1.3).
 
 W = np.arange(12, dtype=np.float32).reshape(3, 4) / 7.0 - 0.5
 B = np.array([0.1, -0.2, 0.3, -0.4], dtype=np.float32)

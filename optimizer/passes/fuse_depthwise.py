@@ -1,6 +1,6 @@
 """Fuse ``DepthwiseConv2dNative`` with its bias and activation into ``FusedDepthwiseConv2dNative``.
 
-Before => after, as the official ``fuse_depthwise_conv2d`` (tfjs_format.md §6.6):
+Before => after, as the official ``fuse_depthwise_conv2d`` (docs/formats.md §1.5):
 
 * ``act(BiasAdd(DepthwiseConv2dNative(x, W), b))`` => ``fused_ops [BiasAdd, act]``, ``num_args 1``
 * ``BiasAdd(DepthwiseConv2dNative(x, W), b)``      => ``fused_ops [BiasAdd]``, ``num_args 1``

@@ -8,7 +8,7 @@ Before => after:
 2. ``Sub(Relu(x), Mul(alpha, Relu(Neg(x))))`` => ``Prelu(x, alpha)``.
 3. ``Prelu(F(x, W, b), alpha)`` with ``F`` a ``_FusedConv2D``/``_FusedMatMul``/
    ``FusedDepthwiseConv2dNative`` whose ``fused_ops`` is ``[BiasAdd]`` =>
-   ``F(x, W, b, alpha)``, ``fused_ops [BiasAdd, Prelu]``, ``num_args 2`` (tfjs_format.md §6.7);
+   ``F(x, W, b, alpha)``, ``fused_ops [BiasAdd, Prelu]``, ``num_args 2`` (docs/formats.md §1.5);
    ``Prelu(C(x, W), alpha)`` with a bare ``Conv2D``/``MatMul``/``DepthwiseConv2dNative`` and
    Const ``W`` => the same with a zero bias.
 

@@ -1,6 +1,6 @@
 """The graph IR: a small class that owns an ``nx.MultiDiGraph`` and is the only code that edits it.
 
-Node key = TF node name.  Node data (see docs/architecture.md §2):
+Node key = TF node name.  Node data (see docs/ir.md §1):
 
 * ``op``        TF op type (``"Conv2D"``, ``"_FusedConv2D"``);
 * ``attrs``     ``dict[str, AttrValue]`` in the plain-Python form of :mod:`tfjs_lite.ir.attrs`;
@@ -492,7 +492,7 @@ class Graph:
         return other
 
     def check(self, *, library: dict[str, Graph] | None = None) -> None:
-        """Verify the IR invariants (docs/architecture.md §2).
+        """Verify the IR invariants (docs/ir.md §2).
 
         Args:
             library: Functions visible to this graph; defaults to ``self.functions``.

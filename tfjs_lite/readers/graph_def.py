@@ -4,7 +4,7 @@ The top-level nodes become the graph's nodes; every library function becomes a s
 ``graph.functions`` whose input args are ``_Arg`` nodes (named after the arg, attrs ``T`` and
 ``index``) and whose ``outputs`` map each output arg to the returned tensor.
 
-Reference syntax (docs/tf_formats.md §3.2): GraphDef inputs are ``node``, ``node:k`` and ``^node``;
+Reference syntax (docs/formats.md §6.2): GraphDef inputs are ``node``, ``node:k`` and ``^node``;
 FunctionDef body inputs are ``arg``, ``node:out_arg:i`` and ``^node``. The second form names an
 *output arg* of the producing op, so resolving it to a flat port needs the op's output-arg list:
 ``MatMul:product:0`` is port 0, ``FusedBatchNormV3:batch_mean:0`` is port 1, ``Split:output:2`` is
@@ -39,7 +39,7 @@ from tfjs_lite.ir.graph import (
 )
 from tfjs_lite.ir.names import parse_input
 
-__all__ = ["ArgSpec", "OpRegistry", "OpSpec", "PROTOBUF_LIMIT", "check_proto_size", "function_closure",
+__all__ = ["ArgSpec", "OpRegistry", "OpSpec", "PROTOBUF_LIMIT", "check_proto_size",
            "read_function_def", "read_graph_def"]
 
 # protobuf cannot parse (nor TF write) a single message of 2 GiB or more.
@@ -385,12 +385,6 @@ def _arg_def(arg: Any) -> ArgDef:
         extra["handle_data"] = [(attr_from_proto_type(h.dtype), shape_from_proto(h.shape))
                                 for h in arg.handle_data]
     return ArgDef(arg.name, attr_from_proto_type(arg.type) if arg.type else None, extra)
-
-
-def function_closure(graph_def: Any, roots: Iterable[str]) -> list[str]:
-    """Names of the library functions reachable from ``roots`` (func attrs and function-ops)."""
-    by_name = {f.signature.name: f for f in graph_def.library.function}
-    return sorted(_call_graph(by_name, [r for r in roots if r in by_name], strict=False))
 
 
 def _call_graph(by_name: dict[str, Any], roots: Iterable[str], *, strict: bool) -> dict[str, list[str]]:

@@ -1,6 +1,6 @@
 """SavedModel (and frozen GraphDef) -> one inlined, frozen, pruned :class:`~tfjs_lite.ir.Graph`.
 
-TF2 SavedModels (docs/tf_formats.md §1, §3): a signature's outputs are ports of one top-level
+TF2 SavedModels (docs/formats.md §5, §6): a signature's outputs are ports of one top-level
 ``StatefulPartitionedCall`` whose ``f`` is the *signature wrapper* function. Like the official
 converter (which freezes ``model.signatures[name]``, the wrapper's concrete function), the result
 is the wrapper's body at top level:

@@ -1,7 +1,7 @@
 """Read a TF.js graph model (``model.json`` + weight shards) back into a :class:`tfjs_lite.ir.Graph`.
 
 This is the reading half of ``tfjs-lite verify`` and ``tfjs-lite inspect`` on converted models
-(``tfjs_format.md`` §2 and §4):
+(docs/formats.md §1 and §3):
 
 * ``modelTopology`` is the protobuf JSON of a ``GraphDef``; it is parsed back into the GraphDef
   proto with ``json_format.ParseDict`` and handed to :mod:`tfjs_lite.readers.graph_def`.
@@ -37,7 +37,7 @@ from tfjs_lite.readers.tfjs_weights import (
     read_weights,
 )
 
-__all__ = ["GraphModel", "find_model_json", "read_graph_model", "read_tfjs_graph", "weight_quantization"]
+__all__ = ["GraphModel", "find_model_json", "read_graph_model", "weight_quantization"]
 
 # Ops whose outputs are fed, when the signature lists no inputs (frozen-model conversions).
 _FED_OPS = ("Placeholder", "PlaceholderV2")
@@ -76,11 +76,6 @@ def weight_quantization(specs: list[dict[str, Any]]) -> list[str]:
         if isinstance(q, dict) and isinstance(q.get("dtype"), str):
             found.add(q["dtype"])
     return sorted(found)
-
-
-def read_tfjs_graph(path: Path) -> Graph:
-    """The inference graph of the TF.js graph model at ``path`` (folder or ``model.json``)."""
-    return read_graph_model(path).graph
 
 
 def read_graph_model(path: Path, *, load_weights: bool = True) -> GraphModel:
@@ -214,7 +209,7 @@ def _fill_consts(
 def _as_declared(array: np.ndarray, dtype: Any, name: str, model_path: Path) -> np.ndarray:
     """Cast a manifest array back to the Const's declared dtype.
 
-    The writer stores int64 as int32, float64/float16 as float32 (``tfjs_format.md`` §4.1); the
+    The writer stores int64 as int32, float64/float16 as float32 (docs/formats.md §3.2); the
     graph's ops still say int64/float64, so the executor needs the declared type. bfloat16 has no
     numpy type and stays float32, as the GraphDef reader keeps it.
     """

@@ -1,6 +1,6 @@
 """``ir.Graph`` -> TF.js graph model (``model.json`` + weight shards), as tfjs 4.22 writes it.
 
-Format (docs/tfjs_format.md §2): ``modelTopology`` is the protobuf-JSON (``MessageToDict``) of a
+Format (docs/formats.md §1): ``modelTopology`` is the protobuf-JSON (``MessageToDict``) of a
 GraphDef whose ``Const`` nodes keep only ``dtype`` and the value's ``dtype``/``tensorShape``; every
 Const value (main graph, then function bodies, then the initializer graph) becomes a weight of one
 group, named after its node (function-body Consts: ``<function>/<node>``). Unlike the official
