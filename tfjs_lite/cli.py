@@ -179,7 +179,7 @@ def _run_convert(argv: Sequence[str]) -> int:
             f"to {result.output_path} in {result.seconds:.1f} s\n"
         )
     if args.verify:
-        from tfjs_lite.verify import verify_conversion
+        from tfjs_lite.tools.verify_model import verify_conversion
 
         return verify_conversion(result, options)
     return 0
@@ -217,10 +217,10 @@ def _run_subcommand(command: str, argv: List[str]) -> int:
     if command == "convert":
         return _run_convert(argv)
     if command == "verify":
-        from tfjs_lite.verify import main as verify_main
+        from tfjs_lite.tools.verify_model import main as verify_main
 
         return verify_main(argv)
-    from tfjs_lite.inspect import main as inspect_main
+    from tfjs_lite.tools.inspect_model import main as inspect_main
 
     return inspect_main(argv)
 

@@ -31,14 +31,16 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 import networkx as nx
 import numpy as np
 
 from tfjs_lite.errors import InvariantError
-from tfjs_lite.ir.attrs import DType, FuncRef, dtype_of
+from tfjs_lite.ir.attrs import FuncRef, dtype_of
+from tfjs_lite.ir.checks import check_graph
 from tfjs_lite.ir.function import ArgDef, FunctionSignature
+from tfjs_lite.ir.tensor import TensorRef, TensorType
 from tfjs_lite.lazy_tensor import LazyTensor
 
 __all__ = ["ArgDef", "FunctionSignature", "Graph", "TensorRef", "TensorType", "describe_cycle"]
@@ -50,23 +52,6 @@ BACK_EDGE_OPS = frozenset({"NextIteration", "RefNextIteration"})
 # the cycle collector, thousands of dicts at a time; :func:`_drop_views` forgets them after each use.
 _NX_VIEWS = frozenset(name for cls in nx.MultiDiGraph.__mro__ for name, attr in vars(cls).items()
                       if isinstance(attr, functools.cached_property))
-
-
-class TensorRef(NamedTuple):
-    """One output tensor: ``(node name, output port)``."""
-
-    node: str
-    port: int = 0
-
-    def __str__(self) -> str:
-        return f"{self.node}:{self.port}"
-
-
-class TensorType(NamedTuple):
-    """Static type of one output: dtype name and shape (``None`` = unknown rank)."""
-
-    dtype: DType
-    shape: tuple[int | None, ...] | None
 
 
 class Graph:
@@ -500,8 +485,6 @@ class Graph:
         Raises:
             InvariantError: Naming the first node or signature entry that breaks an invariant.
         """
-        from tfjs_lite.ir.checks import check_graph  # kept apart to keep this module small
-
         check_graph(self, library=self.functions if library is None else library)
 
     def iter_attr_funcs(self, name: str) -> Iterator[FuncRef]:
