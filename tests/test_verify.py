@@ -21,17 +21,10 @@ import pytest
 
 from tfjs_lite.errors import ModelFormatError, UsageError
 from tfjs_lite.report import Report
-from tfjs_lite.tools.verify_model import (
-    DEFAULT_RTOL,
-    default_tolerance,
-    random_inputs,
-    read_inputs_json,
-    verify,
-    verify_conversion,
-)
-from tfjs_lite.tools.verify_model import (
-    main as verify_main,
-)
+from tfjs_lite.tools.verify_inputs import random_inputs, read_inputs_json
+from tfjs_lite.tools.verify_model import main as verify_main
+from tfjs_lite.tools.verify_model import verify, verify_conversion
+from tfjs_lite.tools.verify_report import DEFAULT_RTOL, default_tolerance
 
 ROOT = Path(__file__).resolve().parents[1]
 GRAPH_FIXTURES = ROOT / "fixtures" / "graph"
@@ -257,7 +250,7 @@ def test_reader_runs_official_converter_output(model: str, folder: str, rtol: fl
     reproduce TensorFlow's outputs in the numpy executor, within the quantized tolerances verify uses."""
     from tfjs_lite import executor
     from tfjs_lite.readers.tfjs_graph import read_graph_model
-    from tfjs_lite.tools.verify_model import compare_outputs
+    from tfjs_lite.tools.verify_report import compare_outputs
 
     parsed = read_graph_model(REFERENCE / model / "tensorflowjs_4.22" / folder)
     assert default_tolerance(parsed.quantization_dtypes)[0] == rtol

@@ -24,7 +24,7 @@ from tfjs_lite.tools.inspect_graph import GRAPH_FORMATS, inspect_graph
 from tfjs_lite.tools.inspect_keras import KERAS_FORMATS, inspect_keras
 from tfjs_lite.tools.inspect_text import render_text
 
-__all__ = ["inspect_path", "main", "render_text"]
+__all__ = ["inspect_path", "main"]
 
 _NOT_SINKS = frozenset({"NoOp", "Const", "Placeholder", "PlaceholderV2", "Assert", "SaveV2", "RestoreV2",
                         "VarHandleOp", "VariableV2", "AssignVariableOp", "MergeV2Checkpoints"})
