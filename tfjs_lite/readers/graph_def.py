@@ -22,6 +22,7 @@ import functools
 import json
 from collections.abc import Iterable, Sequence
 from importlib import resources
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -504,3 +505,32 @@ def read_graph_def(
                               "bad_consumers": list(versions.bad_consumers)}
     graph.meta["op_registry"] = registry
     return graph
+
+
+# Ops that end a frozen graph without being one of its outputs.
+_NOT_OUTPUTS = frozenset({"NoOp", "Const", "Placeholder", "PlaceholderV2", "Assert", "SaveV2", "RestoreV2",
+                          "VarHandleOp", "VariableV2", "AssignVariableOp", "MergeV2Checkpoints"})
+
+
+def frozen_graph_outputs(path: Path) -> list[str]:
+    """The likely outputs of the frozen GraphDef file at ``path``: nodes nothing consumes.
+
+    Used by ``inspect`` and to suggest ``--output_node_names`` when they are missing.
+
+    Raises:
+        ModelFormatError: The file is not a readable binary GraphDef.
+    """
+    from google.protobuf.message import DecodeError
+
+    from tfjs_lite._proto.graph_pb2 import GraphDef
+
+    check_proto_size(path, "not a GraphDef TF could have written")
+    graph_def = GraphDef()
+    try:
+        graph_def.ParseFromString(path.read_bytes())
+    except OSError as e:
+        raise ModelFormatError(f"cannot read ({e.strerror})", path=path) from None
+    except DecodeError as e:
+        raise ModelFormatError(f"not a binary GraphDef ({e})", path=path) from None
+    consumed = {i.lstrip("^").split(":")[0] for n in graph_def.node for i in n.input}
+    return [n.name for n in graph_def.node if n.name not in consumed and n.op not in _NOT_OUTPUTS]
