@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from tfjs_lite.ir import DType, Graph, TensorRef
+from tfjs_lite.ir import Graph, TensorRef
 
 __all__ = [
     "ADD_OPS",

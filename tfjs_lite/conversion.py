@@ -57,7 +57,8 @@ def _load_pipeline(input_format: str, output_format: str) -> Pipeline:
         if e.name != module_name:
             raise
         raise UnsupportedFormatError(f"converting {input_format} to {output_format} is not supported yet") from None
-    return getattr(module, func_name)  # type: ignore[no-any-return]
+    pipeline: Pipeline = getattr(module, func_name)
+    return pipeline
 
 
 def convert_with_options(input_path: PathLike, output_path: PathLike, options: ConvertOptions) -> ConversionResult:

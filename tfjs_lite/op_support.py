@@ -23,7 +23,7 @@ _MAX_NODES_LISTED = 3
 
 @functools.lru_cache(maxsize=1)
 def _data() -> dict[str, Any]:
-    text = resources.files("tfjs_lite").joinpath("data", "tfjs_ops.json").read_text("utf-8")
+    text = resources.files("tfjs_lite").joinpath("data").joinpath("tfjs_ops.json").read_text("utf-8")
     data: dict[str, Any] = json.loads(text)
     return data
 

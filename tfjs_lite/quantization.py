@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import fnmatch
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -46,7 +46,7 @@ __all__ = [
 QUANTIZED_DTYPES = ("float16", "uint8", "uint16")
 
 _QMAX = {"uint8": 255, "uint16": 65535}
-_CODE_DTYPES = {"float16": np.dtype("<f2"), "uint8": np.dtype("u1"), "uint16": np.dtype("<u2")}
+_CODE_DTYPES: Dict[str, np.dtype] = {"float16": np.dtype("<f2"), "uint8": np.dtype("u1"), "uint16": np.dtype("<u2")}
 # Every finite float32 at or beyond this magnitude rounds to ±inf in float16 (ties go to even = inf).
 _FLOAT16_OVERFLOW = 65520.0
 # Quantize in slices of this many elements so that float64 temporaries stay small.
@@ -272,9 +272,9 @@ def select_quantization(names: Sequence[str], quantization: Optional[Quantizatio
                 chosen[name] = dtype
     result: Dict[str, str] = {}
     for name in names:
-        dtype = chosen.get(name, fallthrough)
-        if dtype is not None:
-            result[name] = dtype
+        selected = chosen.get(name, fallthrough)
+        if selected is not None:
+            result[name] = selected
     return result
 
 

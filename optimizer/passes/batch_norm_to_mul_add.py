@@ -48,8 +48,9 @@ def _params(graph: Graph, bn: str) -> tuple[np.ndarray, np.ndarray] | None:
     inputs = graph.inputs_of(bn)
     if len(inputs) != 5 or any(r.port != 0 for r in output_refs(graph, bn)):
         return None
-    vals = [const_value(graph, r) for r in inputs[1:]]
-    if any(v is None or v.dtype.kind != "f" or v.ndim > 1 for v in vals):
+    found = [const_value(graph, r) for r in inputs[1:]]
+    vals = [v for v in found if v is not None and v.dtype.kind == "f" and v.ndim <= 1]
+    if len(vals) != len(found):
         return None
     sizes = {v.size for v in vals if v.ndim == 1}
     if len(sizes) > 1 or 0 in sizes:

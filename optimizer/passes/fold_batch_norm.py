@@ -107,7 +107,7 @@ def _bn_reject(graph: Graph, m: Match) -> str | None:
             return "batch norm is in training mode or not NHWC"
         if any(r.port != 0 for r in output_refs(graph, bn)):
             return "batch norm statistics outputs are used"
-        names = ("gamma", "beta", "mean", "var")
+        names: tuple[str, ...] = ("gamma", "beta", "mean", "var")
     else:
         names = ("s", "o") if "o" in m.refs else ("s",)
     for k in names + (("b0",) if "b0" in m.refs else ()):

@@ -65,7 +65,9 @@ class FoldEnterConst(Pass):
                 continue
             anchored = bool(graph.control_inputs_of(n))
             dtype = graph.attrs(src.node).get("dtype")
-            replace_with_const(graph, n, graph.value(src.node))  # keeps n's control inputs
+            value = graph.value(src.node)
+            assert value is not None  # a Const always has one (Graph.check)
+            replace_with_const(graph, n, value)  # keeps n's control inputs
             if dtype is not None:
                 graph.set_attr(n, "dtype", dtype)
             if graph.out_types(src.node) is not None:

@@ -25,8 +25,8 @@ Does NOT fire on:
 from __future__ import annotations
 
 from tfjs_lite.optimizer._util import (
-    IDENTITY_OPS,
     FRAME_OPS,
+    IDENTITY_OPS,
     effect_taint,
     has_frames,
     is_output_node,

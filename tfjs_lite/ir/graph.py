@@ -302,7 +302,7 @@ class Graph:
         """``(consumer node, slot)`` pairs reading ``ref``, sorted; graph outputs not included."""
         node, port = ref
         found = [(v, k) for v, keys in self._succ[node].items() for k, d in keys.items()
-                 if k.__class__ is not str and d["src_port"] == port]
+                 if isinstance(k, int) and d["src_port"] == port]
         for dst, edges in self._back.items():
             found.extend((dst, k) for k, r in _data_items(edges) if r == ref)
         return sorted(found)
@@ -372,7 +372,7 @@ class Graph:
         if name not in self._back and slot < n_inputs:
             pred = self._pred[name]
             src: str | None = current[slot].node
-            if slot not in pred[src]:  # slots are 0..n-1 unless check() would fail: look it up
+            if slot not in pred[current[slot].node]:  # slots are 0..n-1 unless check() would fail
                 src = next((u for u, keys in pred.items() if slot in keys), None)
             if src is not None:
                 self._remove_edge(src, name, slot)
@@ -540,7 +540,7 @@ def _frozen(array: np.ndarray) -> np.ndarray:
     # A read-only view: passes must build new arrays, which keeps copy() cheap and safe.
     # Copy once when the caller still holds a writeable array, so later edits cannot leak in.
     if isinstance(array, LazyTensor):  # immutable and unread: kept as it is (tfjs_lite.lazy_tensor)
-        return array  # type: ignore[return-value]
+        return array
     value = np.asarray(array)
     if value.flags.writeable:
         value = value.copy()

@@ -21,9 +21,9 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from dataclasses import dataclass, field
 from typing import Any
 
 import networkx as nx
@@ -105,7 +105,7 @@ def _known_ops() -> dict[str, Any]:
     # Output args and attr defaults of every TF op, dumped from TF's registry by
     # scripts/gen_op_outputs.py: SavedModels list OpDefs only for top-level ops, and frozen
     # GraphDefs none at all.
-    text = resources.files("tfjs_lite").joinpath("data", _OP_DEFS_RESOURCE).read_text("utf-8")
+    text = resources.files("tfjs_lite").joinpath("data").joinpath(_OP_DEFS_RESOURCE).read_text("utf-8")
     ops: dict[str, Any] = json.loads(text)["ops"]
     return ops
 
@@ -206,7 +206,7 @@ def attr_from_proto_type(number: int) -> DType:
     """A ``DataType`` enum number as a :class:`DType` name."""
     from tfjs_lite._proto.attr_value_pb2 import AttrValue
 
-    value = attr_from_proto(AttrValue(type=number))
+    value = attr_from_proto(AttrValue(type=number))  # type: ignore[arg-type]  # an enum number is a DataType
     assert isinstance(value, DType)
     return value
 
@@ -305,7 +305,7 @@ def _connect_nodes(graph: Graph, nodes: Sequence[Any], registry: OpRegistry, con
             ref, control = _resolve(graph, text, registry, f"{context}node {node.name!r}")
             if control is not None:
                 controls.append(control)
-            else:
+            elif ref is not None:
                 if controls:
                     raise ModelFormatError(f"{context}node {node.name!r}: data input after a control input")
                 refs.append(ref)

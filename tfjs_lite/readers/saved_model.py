@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from tfjs_lite.errors import ModelFormatError, UnsupportedModelError
-from tfjs_lite.ir.attrs import DType, FuncRef, attr_from_proto, dtype_of, shape_from_proto
+from tfjs_lite.ir.attrs import DType, FuncRef, dtype_of, shape_from_proto
 from tfjs_lite.ir.graph import Graph, TensorRef, TensorType
 from tfjs_lite.ir.liveness import remove_dead
 from tfjs_lite.readers.graph_def import check_proto_size, read_graph_def
