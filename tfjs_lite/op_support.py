@@ -23,7 +23,7 @@ _MAX_NODES_LISTED = 3
 
 @functools.lru_cache(maxsize=1)
 def _data() -> dict[str, Any]:
-    text = resources.files("tfjs_lite").joinpath("data", "tfjs_ops.json").read_text("utf-8")
+    text = resources.files("tfjs_lite").joinpath("data").joinpath("tfjs_ops.json").read_text("utf-8")
     data: dict[str, Any] = json.loads(text)
     return data
 
@@ -48,7 +48,7 @@ def find_unsupported(graph: Graph, *, strip_debug_ops: bool = True) -> dict[str,
         for node in body.nodes():
             if body.op(node) not in allowed:
                 found.setdefault(body.op(node), []).append(f"{fname}/{node}")
-    for init in [graph.meta.get("initializer")]:
+    for init in [graph.initializer]:
         if isinstance(init, Graph):
             for node in init.nodes():
                 if init.op(node) not in allowed:

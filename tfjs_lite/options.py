@@ -9,8 +9,10 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Mapping, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Mapping, Optional, Tuple, Union
+
+if TYPE_CHECKING:
+    import os
 
 from tfjs_lite.errors import UsageError
 from tfjs_lite.formats import INPUT_FORMATS, OUTPUT_FORMATS
@@ -142,6 +144,6 @@ def parse_metadata(spec: str) -> dict[str, Any]:
     return result
 
 
-def metadata_from_paths(mapping: Mapping[str, Union[str, Path]]) -> dict[str, Any]:
+def metadata_from_paths(mapping: Mapping[str, Union[str, "os.PathLike[str]"]]) -> dict[str, Any]:
     """The API form of ``--metadata``: ``{key: path}`` → ``{key: parsed JSON}``."""
     return parse_metadata(",".join(f"{k}:{v}" for k, v in mapping.items()))

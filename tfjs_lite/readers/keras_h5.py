@@ -1,6 +1,6 @@
 """Read Keras HDF5 files: full models and weights-only files, tf.keras 2 and Keras 3 "legacy h5".
 
-Layouts (see docs/tf_formats.md §4.1–4.2):
+Layouts (see docs/formats.md §8.1–8.2):
 
 * full model: root attrs ``keras_version``, ``backend``, ``model_config`` (JSON) and optionally
   ``training_config``; weights under ``model_weights/<layer>/`` listed by the attr ``weight_names``.

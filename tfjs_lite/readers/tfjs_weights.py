@@ -35,7 +35,7 @@ _DTYPES = {
     "uint8": np.dtype("u1"),
     "uint16": np.dtype("<u2"),
 }
-_QUANTIZED = {"float16": np.dtype("<f2"), "uint8": np.dtype("u1"), "uint16": np.dtype("<u2")}
+_QUANTIZED: dict[str, np.dtype] = {"float16": np.dtype("<f2"), "uint8": np.dtype("u1"), "uint16": np.dtype("<u2")}
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 
 

@@ -12,7 +12,7 @@ TF.js weights manifest:
   the Keras order (the official converter copies ``weight_names``; tfjs-layers saves
   ``trainableWeights`` then ``nonTrainableWeights``).
 
-Layout written (``tf_formats.md`` §4.1)::
+Layout written (docs/formats.md §8.1)::
 
     /                      attrs keras_version (str), backend (str), model_config (JSON bytes)
     /model_weights         attrs layer_names, backend, keras_version (bytes)

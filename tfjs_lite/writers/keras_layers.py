@@ -173,10 +173,8 @@ def assign_weights(
         LayerWeights(layer_name(x), str(x.get("class_name")), x, []) for x in layers
     ]
     owner: dict[str, int] = {}
-    for i, layer in enumerate(
-        layers
-    ):  # top-level names first: they win over nested ones
-        owner.setdefault(result[i].name, i)
+    for i, entry in enumerate(result):  # top-level names first: they win over nested ones
+        owner.setdefault(entry.name, i)
     for i, layer in enumerate(layers):
         for name in owned_names(layer)[1:]:
             owner.setdefault(name, i)

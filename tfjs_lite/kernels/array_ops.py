@@ -131,7 +131,7 @@ def _pad(inputs: list[Array], attrs: dict[str, Any], ctx: NodeContext) -> list[A
 @kernel("MirrorPad")
 def _mirror_pad(inputs: list[Array], attrs: dict[str, Any], ctx: NodeContext) -> list[Array]:
     mode = {"REFLECT": "reflect", "SYMMETRIC": "symmetric"}[to_str(attrs.get("mode"), "REFLECT")]
-    return [np.pad(inputs[0], np.asarray(inputs[1]).reshape(-1, 2).tolist(), mode=mode)]
+    return [np.pad(inputs[0], np.asarray(inputs[1]).reshape(-1, 2).tolist(), mode=mode)]  # type: ignore[call-overload]
 
 
 @kernel("Shape")

@@ -24,11 +24,7 @@ from tfjs_lite.tools.inspect_graph import GRAPH_FORMATS, inspect_graph
 from tfjs_lite.tools.inspect_keras import KERAS_FORMATS, inspect_keras
 from tfjs_lite.tools.inspect_text import render_text
 
-__all__ = ["inspect_path", "main", "render_text"]
-
-_NOT_SINKS = frozenset({"NoOp", "Const", "Placeholder", "PlaceholderV2", "Assert", "SaveV2", "RestoreV2",
-                        "VarHandleOp", "VariableV2", "AssignVariableOp", "MergeV2Checkpoints"})
-
+__all__ = ["inspect_path", "main"]
 
 def _detect(path: Path, given: str | None) -> tuple[Path, str]:
     from tfjs_lite.detect import detect_input_format, tfjs_model_format
@@ -46,31 +42,12 @@ def _detect(path: Path, given: str | None) -> tuple[Path, str]:
     return path, detect_input_format(path)
 
 
-def _frozen_outputs(path: Path) -> list[str]:
-    """Nodes of a frozen GraphDef that nothing consumes: the likely outputs."""
-    from google.protobuf.message import DecodeError
-
-    from tfjs_lite._proto.graph_pb2 import GraphDef
-    from tfjs_lite.errors import ModelFormatError
-    from tfjs_lite.readers.graph_def import check_proto_size
-
-    check_proto_size(path, "not a GraphDef TF could have written")
-    graph_def = GraphDef()
-    try:
-        graph_def.ParseFromString(path.read_bytes())
-    except OSError as e:
-        raise ModelFormatError(f"cannot read ({e.strerror})", path=path) from None
-    except DecodeError as e:
-        raise ModelFormatError(f"not a binary GraphDef ({e})", path=path) from None
-    consumed = {i.lstrip("^").split(":")[0] for n in graph_def.node for i in n.input}
-    return [n.name for n in graph_def.node if n.name not in consumed and n.op not in _NOT_SINKS]
-
-
 def _guess_outputs(path: Path, notes: list[str]) -> str:
     """``--output_node_names`` for a frozen graph given without them: the nodes nothing consumes."""
     from tfjs_lite.errors import UsageError
+    from tfjs_lite.readers.graph_def import frozen_graph_outputs
 
-    guessed = _frozen_outputs(path)
+    guessed = frozen_graph_outputs(path)
     if not guessed:
         raise UsageError(f"{path}: cannot guess the outputs of this frozen graph; give --output_node_names")
     names = ",".join(guessed)

@@ -35,7 +35,6 @@ from tfjs_lite.tools.verify_inputs import (
 )
 from tfjs_lite.tools.verify_report import (
     DEFAULT_RTOL,
-    QUANTIZED_RTOL,
     OutputComparison,
     VerifyResult,
     compare_outputs,
@@ -44,20 +43,7 @@ from tfjs_lite.tools.verify_report import (
     result_json,
 )
 
-__all__ = [
-    "DEFAULT_RTOL",
-    "QUANTIZED_RTOL",
-    "OutputComparison",
-    "VerifyResult",
-    "compare_outputs",
-    "default_tolerance",
-    "load_source_graph",
-    "main",
-    "random_inputs",
-    "read_inputs_json",
-    "verify",
-    "verify_conversion",
-]
+__all__ = ["main", "verify", "verify_conversion"]
 
 
 # ----------------------------------------------------------------------------------- models
