@@ -43,8 +43,8 @@ from tfjs_lite.optimizer.pass_base import Pass
 from tfjs_lite.ir import Graph, TensorType, dtype_of
 from tfjs_lite.kernels import KERNELS, NodeContext
 from tfjs_lite.kernels.sizes import predicted_elements
-from tfjs_lite.limits import MAX_FOLD_ELEMENTS
 from tfjs_lite.lazy_tensor import is_lazy
+from tfjs_lite.limits import MAX_FOLD_ELEMENTS
 
 __all__ = ["MIN_FOLD_ELEMENTS", "FoldConstants"]
 

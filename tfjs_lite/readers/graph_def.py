@@ -287,14 +287,13 @@ def _resolve(graph: Graph, text: str, registry: OpRegistry, where: str) -> tuple
     if parsed.control:
         return None, parsed.node
     op = graph.op(parsed.node)
-    if parsed.out_arg is None:
-        port = parsed.port
-    else:
+    port: int | None = parsed.port
+    if parsed.out_arg is not None:
         port = registry.flat_port(op, graph.attrs(parsed.node), parsed.out_arg, parsed.port)
-        if port is None:
-            raise ModelFormatError(
-                f"{where}: cannot resolve {text!r}: output arg {parsed.out_arg!r} of op {op!r} is unknown "
-                "(the model ships no OpDef for it)")
+    if port is None:
+        raise ModelFormatError(
+            f"{where}: cannot resolve {text!r}: output arg {parsed.out_arg!r} of op {op!r} is unknown "
+            "(the model ships no OpDef for it)")
     types = graph.out_types(parsed.node)
     if port < 0 or (types is not None and port >= len(types)):
         # TF.js would read an output that does not exist: the model loads, then fails or hangs.

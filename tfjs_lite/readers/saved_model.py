@@ -112,7 +112,7 @@ def check_object_graphs(saved_model: Any, path: Path) -> None:
         count = len(graph.nodes)
         functions = graph.concrete_functions
 
-        def node_ref(node_id: int, what: str) -> None:
+        def node_ref(node_id: int, what: str, count: int = count) -> None:
             if not 0 <= node_id < count:
                 raise ModelFormatError(f"object graph: {what} refers to node {node_id}, but there are "
                                        f"only {count} nodes", path=path)

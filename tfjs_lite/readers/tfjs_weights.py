@@ -201,7 +201,7 @@ def _read_files(files: List[Path], total: int) -> memoryview:
             size = os.fstat(f.fileno()).st_size
             if offset + size > total:
                 raise ModelFormatError(f"weight file changed while reading: {path}")
-            read = f.readinto(view[offset : offset + size])
+            read = f.readinto(view[offset : offset + size])  # type: ignore[attr-defined]
             if read != size:
                 raise ModelFormatError(f"weight file changed while reading: {path}")
             offset += size
