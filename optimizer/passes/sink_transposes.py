@@ -75,6 +75,7 @@ from tfjs_lite.optimizer._util import (
     output_refs,
     remove_if_dead,
     static_dtype,
+    static_shape,
 )
 from tfjs_lite.optimizer.pass_base import Pass
 from tfjs_lite.optimizer.passes.merge_transposes import merge_transpose
@@ -143,7 +144,7 @@ class _Plan:
     ``data_slots``: inputs that follow the layout.  ``broadcast``: their Consts may have a lower
     rank (numpy broadcasting).  ``params``: slot -> new Const value (axes, begins, paddings).
     ``attrs``: attr updates.  ``out_perm``: the transpose to put after every used output (None
-    or identity: none needed).
+    or identity: none needed).  ``pre_perm``: see ``_reshape``.
     """
 
     data_slots: list[int]
@@ -151,6 +152,8 @@ class _Plan:
     broadcast: bool = False
     params: dict[int, np.ndarray] = field(default_factory=dict)
     attrs: dict[str, Any] = field(default_factory=dict)
+    # A transpose that stays on the (single) data input; only tried in the optimistic round.
+    pre_perm: Perm | None = None
 
 
 _Planner = Callable[[Graph, str, Perm], "_Plan | None"]
@@ -318,6 +321,75 @@ def _softmax(graph: Graph, n: str, p: Perm) -> _Plan | None:
     return _Plan([0], p) if p[-1] == len(p) - 1 else None
 
 
+def _reshape_groups(a: tuple[int, ...], b: tuple[int, ...]) -> list[tuple[list[int], list[int]]] | None:
+    """Pair the dims of shapes ``a`` and ``b`` (same size) into minimal groups of equal product.
+
+    ``[1,12,5,5] -> [1,3,4,25]`` gives ``([0],[0]), ([1],[1,2]), ([2,3],[3])``.  Trailing 1s join
+    the last group.  None when the dims do not pair up this way (or a size is 0 or unknown).
+    """
+    if not a or not b or min(a) < 1 or min(b) < 1:
+        return None
+    groups: list[tuple[list[int], list[int]]] = []
+    i = k = 0
+    while i < len(a) and k < len(b):
+        gi, gk, pa, pb = [i], [k], a[i], b[k]
+        i, k = i + 1, k + 1
+        while pa != pb:
+            if pa < pb and i < len(a):
+                gi.append(i)
+                pa, i = pa * a[i], i + 1
+            elif pb < pa and k < len(b):
+                gk.append(k)
+                pb, k = pb * b[k], k + 1
+            else:
+                return None
+        groups.append((gi, gk))
+    for rest, side in ((range(i, len(a)), 0), (range(k, len(b)), 1)):
+        for d in rest:
+            if (a, b)[side][d] != 1:
+                return None
+            groups[-1][side].append(d)
+    return groups
+
+
+def _reshape(graph: Graph, n: str, p: Perm) -> _Plan | None:
+    """Reshape that merges or splits dims which stay adjacent and in order under ``p``."""
+    inputs = graph.inputs_of(n)
+    y_shape = static_shape(graph, inputs[0])
+    target = const_ints(graph, inputs[1])
+    if y_shape is None or None in y_shape or target is None or len(y_shape) != len(p):
+        return None
+    size = int(np.prod(y_shape))
+    if target.count(-1) == 1:
+        known = int(np.prod([d for d in target if d != -1]))
+        target[target.index(-1)] = size // known if known else -1
+    if int(np.prod(target)) != size:
+        return None
+    groups = _reshape_groups(tuple(y_shape), tuple(target))  # type: ignore[arg-type]
+    if groups is None:
+        return None
+    pre = None
+    if any([p[j] for j in gi] != list(range(p[gi[0]], p[gi[0]] + len(gi))) for gi, _ in groups):
+        # A group's dims are adjacent in x but out of order (a channel shuffle): reorder them in x
+        # first (that transpose is the shuffle itself), then the rest of p moves on.
+        if any(sorted(p[j] for j in gi) != list(range(min(p[j] for j in gi), min(p[j] for j in gi) + len(gi)))
+               for gi, _ in groups):
+            return None
+        pre = tuple(p[j] for gi, _ in sorted(groups, key=lambda g: min(p[j] for j in g[0])) for j in gi)
+        inv_pre = inverse(pre)
+        p = tuple(inv_pre[d] for d in p)
+    # In x the groups come in the order of their first x dim; the result is those groups' new dims.
+    x_order = sorted(range(len(groups)), key=lambda g: p[groups[g][0][0]])
+    new_shape = [target[d] for g in x_order for d in groups[g][1]]
+    start, offset = {}, 0
+    for g in x_order:
+        start[g], offset = offset, offset + len(groups[g][1])
+    out = tuple(start[g] + j for g in range(len(groups)) for j in range(len(groups[g][1])))
+    value = const_value(graph, inputs[1])
+    return _Plan([0], out, params={1: np.asarray(new_shape, value.dtype)},  # type: ignore[union-attr]
+                 pre_perm=pre)
+
+
 def _fused_batch_norm(graph: Graph, n: str, p: Perm) -> _Plan | None:
     attrs = graph.attrs(n)
     if len(p) != 4 or attrs.get("is_training", True) or any(r.port for r in output_refs(graph, n)):
@@ -361,6 +433,7 @@ _PLANNERS: dict[str, _Planner] = {
     "FusedBatchNorm": _fused_batch_norm,
     "FusedBatchNormV2": _fused_batch_norm,
     "FusedBatchNormV3": _fused_batch_norm,
+    "Reshape": _reshape,
 }
 
 
@@ -451,7 +524,7 @@ def _sink(graph: Graph, n: str, optimistic: bool) -> bool:
     if p is None:
         return False
     plan = planner(graph, n, p)
-    if plan is None:
+    if plan is None or (plan.pre_perm is not None and not optimistic):
         return False
     rank = len(p)
 
@@ -482,7 +555,7 @@ def _sink(graph: Graph, n: str, optimistic: bool) -> bool:
     used_ports = sorted({r.port for r in output_refs(graph, n)})
     out_perm = plan.out_perm
     needs_out = out_perm is not None and len(out_perm) > 1 and not is_identity(out_perm)
-    added = len(others)
+    added = len(others) + (plan.pre_perm is not None)
     removed = sum(1 for t in moved if _sole_reader(graph, t, n, optimistic))
     if needs_out:
         for port in used_ports:
@@ -493,7 +566,7 @@ def _sink(graph: Graph, n: str, optimistic: bool) -> bool:
                 removed += cancelled
     # Neutral moves only go down (they terminate); one that also adds transposes above n must
     # pay for itself, or it could undo the move that made it.
-    if added > removed or (others and added == removed):
+    if added > removed + (plan.pre_perm is not None) or (others and added == removed):
         return False
 
     _apply(graph, n, p, plan, new_inputs, others, used_ports if needs_out else [], moved)
@@ -512,6 +585,10 @@ def _apply(graph: Graph, n: str, p: Perm, plan: _Plan, new_inputs: dict[int, Any
             else:
                 new = inputs[slot]
         graph.set_input(n, slot, new)
+    if plan.pre_perm is not None:
+        slot = plan.data_slots[0]
+        graph.set_input(n, slot, add_transpose(graph, new_inputs[slot], plan.pre_perm,
+                                               name=f"{n}/{_SUFFIX}_pre", dtype=dtype))
     inv = inverse(p)
     for slot in others:
         ref = inputs[slot]
