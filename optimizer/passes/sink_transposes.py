@@ -126,9 +126,9 @@ def _sink_all(graph: Graph, *, optimistic: bool) -> bool:
                 round_changed |= merge_transpose(graph, n)
             elif graph.op(n) in _PLANNERS:
                 round_changed |= _sink(graph, n, optimistic)
-            if optimistic and transpose_count(graph) > limit:
-                return True
         changed |= round_changed
+        if optimistic and transpose_count(graph) > limit:
+            break
         if not round_changed:
             break
     return changed
@@ -378,6 +378,8 @@ def _reshape(graph: Graph, n: str, p: Perm) -> _Plan | None:
         pre = tuple(p[j] for gi, _ in sorted(groups, key=lambda g: min(p[j] for j in g[0])) for j in gi)
         inv_pre = inverse(pre)
         p = tuple(inv_pre[d] for d in p)
+        if is_identity(p):
+            return None  # the transpose is the shuffle itself: nothing would move
     # In x the groups come in the order of their first x dim; the result is those groups' new dims.
     x_order = sorted(range(len(groups)), key=lambda g: p[groups[g][0][0]])
     new_shape = [target[d] for g in x_order for d in groups[g][1]]
