@@ -67,6 +67,7 @@ from tfjs_lite.optimizer._layout import (
     inverse,
     is_identity,
     rank_of,
+    shape_of,
     transpose_perm,
 )
 from tfjs_lite.optimizer._util import (
@@ -75,7 +76,6 @@ from tfjs_lite.optimizer._util import (
     output_refs,
     remove_if_dead,
     static_dtype,
-    static_shape,
 )
 from tfjs_lite.optimizer.pass_base import Pass
 from tfjs_lite.optimizer.passes.merge_transposes import merge_transpose
@@ -154,6 +154,8 @@ class _Plan:
     attrs: dict[str, Any] = field(default_factory=dict)
     # A transpose that stays on the (single) data input; only tried in the optimistic round.
     pre_perm: Perm | None = None
+    # (reader node, slot) -> new Const value for a reader of n's output.
+    reader_params: dict[tuple[str, int], np.ndarray] = field(default_factory=dict)
 
 
 _Planner = Callable[[Graph, str, Perm], "_Plan | None"]
@@ -355,7 +357,7 @@ def _reshape_groups(a: tuple[int, ...], b: tuple[int, ...]) -> list[tuple[list[i
 def _reshape(graph: Graph, n: str, p: Perm) -> _Plan | None:
     """Reshape that merges or splits dims which stay adjacent and in order under ``p``."""
     inputs = graph.inputs_of(n)
-    y_shape = static_shape(graph, inputs[0])
+    y_shape = shape_of(graph, inputs[0])
     target = const_ints(graph, inputs[1])
     if y_shape is None or None in y_shape or target is None or len(y_shape) != len(p):
         return None
@@ -368,6 +370,9 @@ def _reshape(graph: Graph, n: str, p: Perm) -> _Plan | None:
     groups = _reshape_groups(tuple(y_shape), tuple(target))  # type: ignore[arg-type]
     if groups is None:
         return None
+    flatten = _flatten_into_matmuls(graph, n, p, y_shape, groups)  # type: ignore[arg-type]
+    if flatten is not None:
+        return flatten
     pre = None
     if any([p[j] for j in gi] != list(range(p[gi[0]], p[gi[0]] + len(gi))) for gi, _ in groups):
         # A group's dims are adjacent in x but out of order (a channel shuffle): reorder them in x
@@ -390,6 +395,36 @@ def _reshape(graph: Graph, n: str, p: Perm) -> _Plan | None:
     value = const_value(graph, inputs[1])
     return _Plan([0], out, params={1: np.asarray(new_shape, value.dtype)},  # type: ignore[union-attr]
                  pre_perm=pre)
+
+
+def _flatten_into_matmuls(graph: Graph, n: str, p: Perm, y_shape: tuple[int, ...],
+                          groups: list[tuple[list[int], list[int]]]) -> _Plan | None:
+    """``MatMul(Reshape(T(x, p), [N, K]), W)`` == ``MatMul(Reshape(x, [N, K]), W')``.
+
+    A Flatten of a transposed ``[N, ...]`` tensor (the Gemm after AlexNet's or VGG's last
+    pooling) only reorders the K features; when every reader is a MatMul with a Const weight, the
+    rows of the weight are reordered instead and no transpose is needed.
+    """
+    if p[0] != 0 or [g for g, _ in groups] != [[0], list(range(1, len(p)))]:
+        return None
+    readers = graph.consumers(TensorRef(n, 0))
+    if not readers or graph.is_output(TensorRef(n, 0)):
+        return None
+    for dst, slot in readers:
+        weight = const_value(graph, graph.inputs_of(dst)[1]) if graph.op(dst) == "MatMul" else None
+        if slot != 0 or weight is None or is_lazy(weight) or weight.ndim != 2 \
+                or graph.attrs(dst).get("transpose_a") or has_control_edges(graph, dst):
+            return None
+    # Feature f of the new flatten (x order) is feature order[f] of the old one (y order).
+    inv = inverse(p)
+    order = np.arange(int(np.prod(y_shape[1:]))).reshape(y_shape[1:])
+    order = order.transpose([inv[d] - 1 for d in range(1, len(p))]).reshape(-1)
+    weights = {}
+    for dst, _ in readers:
+        weight = const_value(graph, graph.inputs_of(dst)[1])
+        rows_last = bool(graph.attrs(dst).get("transpose_b"))
+        weights[(dst, 1)] = np.ascontiguousarray(weight[:, order] if rows_last else weight[order])
+    return _Plan([0], None, reader_params=weights)
 
 
 def _fused_batch_norm(graph: Graph, n: str, p: Perm) -> _Plan | None:
@@ -603,6 +638,10 @@ def _apply(graph: Graph, n: str, p: Perm, plan: _Plan, new_inputs: dict[int, Any
         remove_if_dead(graph, old.node)
     for key, value in plan.attrs.items():
         graph.set_attr(n, key, value)
+    for (dst, slot), value in sorted(plan.reader_params.items()):
+        old = graph.inputs_of(dst)[slot]
+        graph.set_input(dst, slot, graph.add_const(value, name=graph.unique_name(f"{old.node}/{_SUFFIX}")))
+        remove_if_dead(graph, old.node)
     for slot in new_inputs:
         if graph.op(inputs[slot].node) == "Const":
             remove_if_dead(graph, inputs[slot].node)
