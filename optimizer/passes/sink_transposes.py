@@ -70,6 +70,7 @@ from tfjs_lite.optimizer._layout import (
     shape_of,
     transpose_perm,
 )
+from tfjs_lite.optimizer._refine_reshape import refine_merged_reshape
 from tfjs_lite.optimizer._util import (
     const_value,
     is_output_node,
@@ -125,7 +126,10 @@ def _sink_all(graph: Graph, *, optimistic: bool) -> bool:
             if graph.op(n) == "Transpose":
                 round_changed |= merge_transpose(graph, n)
             elif graph.op(n) in _PLANNERS:
-                round_changed |= _sink(graph, n, optimistic)
+                moved = _sink(graph, n, optimistic)
+                if not moved and graph.op(n) == "Reshape" and _moved_perm(graph, n, [0]) is not None:
+                    moved = refine_merged_reshape(graph, n)
+                round_changed |= moved
         changed |= round_changed
         if optimistic and transpose_count(graph) > limit:
             break

@@ -316,3 +316,36 @@ def test_flatten_read_by_something_else_keeps_its_transpose() -> None:
     b.g.output("z", b.g.op("Identity", b.g.op("Relu", flat)))
     g2 = assert_pass_preserves(_record_shapes(b.g.build()), SinkTransposes(), expect_modified=False)
     assert transpose_count(g2) == 2
+
+
+def _group_norm_block(*, extra_reader: bool = False) -> Graph:
+    """conv -> GroupNorm(2 groups) as torch exports it -> relu -> conv, all NCHW."""
+    b = NchwBuilder()
+    g = b.g
+    x = g.input("x", (1, 3, 3, 3))
+    h = b.conv(x, 3, 4)
+    grouped = g.op("Reshape", h, g.const(_i32([1, 2, -1])))                      # (1, 2, 18)
+    axis = g.const(_i32([2]))
+    centered = g.op("Sub", grouped, g.op("Mean", grouped, axis, keep_dims=True))
+    variance = g.op("Mean", g.op("Square", centered), axis, keep_dims=True)
+    normed = g.op("Mul", centered, g.op("Rsqrt", g.op("AddV2", variance, g.const(np.float32(1e-5)))))
+    back = g.op("Reshape", normed, g.const(_i32([1, 4, 3, 3])))
+    h = b.relu(b.batch_norm(back, 4))
+    g.output("y", g.op("Identity", b.conv(h, 4, 2)))
+    if extra_reader:  # something that needs the merged [1, 2, 18] view as it is
+        g.output("z", g.op("Identity", g.op("Softmax", normed)))
+    return _record_shapes(g.build())
+
+
+def test_group_norm_region_is_refined_and_crossed() -> None:
+    graph = _group_norm_block()
+    assert transpose_count(graph) == 4
+    g2 = assert_pass_preserves(graph, SinkTransposes(), rtol=1e-5, atol=1e-5)
+    assert transpose_count(g2) == 2  # the NCHW input and output only
+    assert any(len(g2.value(g2.inputs_of(r)[1].node)) == 5 for r in g2.nodes_by_op("Reshape"))
+
+
+def test_group_norm_region_with_an_unknown_reader_is_left() -> None:
+    graph = _group_norm_block(extra_reader=True)
+    g2 = assert_pass_preserves(graph, SinkTransposes(), rtol=1e-5, atol=1e-5, expect_modified=False)
+    assert not any(len(g2.value(g2.inputs_of(r)[1].node)) == 5 for r in g2.nodes_by_op("Reshape"))
