@@ -82,4 +82,5 @@ def convert_graph(graph: Graph, staging_dir: Path, options: ConvertOptions, repo
 def _optimize(graph: Graph, options: ConvertOptions, report: Report) -> None:
     from tfjs_lite.optimizer import optimize
 
-    optimize(graph, strip_debug_ops=options.strip_debug_ops, skip=tuple(options.skip_passes), check=options.debug)
+    optimize(graph, strip_debug_ops=options.strip_debug_ops, skip=tuple(options.skip_passes), check=options.debug,
+             nhwc_inputs=options.nhwc_inputs, nhwc_outputs=options.nhwc_outputs)
