@@ -24,12 +24,11 @@ from __future__ import annotations
 import copy
 from typing import Any, Optional
 
+from tfjs_lite.keras.layers import LEGACY_CLASS_NAMES, MODEL_CLASSES
 from tfjs_lite.keras.preflight import LayerIssue
 
-__all__ = ["MODEL_CLASSES", "fix_regularizers", "is_keras3", "keras3_to_tfjs", "translate_class_names"]
+__all__ = ["fix_regularizers", "is_keras3", "keras3_to_tfjs", "translate_class_names"]
 
-MODEL_CLASSES = ("Sequential", "Functional", "Model")
-_LEGACY_CLASS_NAMES = {"BatchNormalizationV1": "BatchNormalization", "UnifiedGRU": "GRU", "UnifiedLSTM": "LSTM"}
 _OBJECT_KEYS_TO_DROP = ("module", "registered_name", "build_config", "compile_config", "shared_object_id")
 _DTYPE_POLICIES = ("DTypePolicy", "FloatDTypePolicy", "Policy")
 _ACTIVATION_RENAMES = {"silu": "swish"}
@@ -51,7 +50,7 @@ def translate_class_names(value: Any) -> Any:
         out = {}
         for key, item in value.items():
             if key == "class_name" and isinstance(item, str):
-                out[key] = _LEGACY_CLASS_NAMES.get(item, item)
+                out[key] = LEGACY_CLASS_NAMES.get(item, item)
             else:
                 out[key] = translate_class_names(item)
         return out

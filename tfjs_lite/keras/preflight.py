@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator, Mapping, Optional
 
 from tfjs_lite.errors import UnsupportedLayerError
+from tfjs_lite.keras.layers import MODEL_CLASSES
 
 __all__ = [
     "SUPPORTED_ACTIVATIONS",
@@ -111,7 +112,7 @@ def _walk_layer(layer: Mapping[str, Any]) -> Iterator[tuple[str, str, Mapping[st
     config = layer.get("config") if isinstance(layer.get("config"), Mapping) else {}
     name = str(layer.get("name") or config.get("name") or "?")
     yield name, class_name, config
-    if class_name in ("Sequential", "Functional", "Model"):
+    if class_name in MODEL_CLASSES:
         yield from _walk_layers(layer)
     for key in ("layer", "backward_layer"):
         if isinstance(config.get(key), Mapping):
