@@ -8,6 +8,7 @@
   layer's variables trainable first, then non-trainable, in creation order; tfjs-layers names them
   the same way (``kernel``, ``bias``, ``gamma``, ...);
 * :data:`WEIGHTLESS` — classes known to own no variable (for the weight-count check);
+* :data:`SUBLAYERS` — layers whose variables live in named sub-layers (MultiHeadAttention);
 * :func:`check_shape` — cheap shape checks of a weight against the layer config;
 * :func:`to_snake_case` — Keras's class-name → object-path naming;
 * small accessors of layer configs (:func:`layer_name`, :func:`model_layers`, ...).
@@ -29,6 +30,7 @@ __all__ = [
     "LEGACY_CLASS_NAMES",
     "MODEL_CLASSES",
     "RNN_CELLS",
+    "SUBLAYERS",
     "WEIGHTLESS",
     "WRAPPER_CLASSES",
     "canonical_class",
@@ -78,8 +80,16 @@ WEIGHTLESS = frozenset({
     "Cropping1D", "Cropping2D", "Cropping3D", "RepeatVector", "Masking", "GaussianNoise",
     "GaussianDropout", "AlphaDropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D",
     "ThresholdedReLU", "Identity", "Rescaling", "CenterCrop", "Resizing", "UnitNormalization",
-    "Attention", "ActivityRegularization",
+    "ActivityRegularization",
 })
+# Layers whose variables belong to Dense-like sub-layers (kernel, and bias when ``use_bias``):
+# (the segment tf.keras 2 weight names use, the attribute a Keras 3 archive stores it under).
+SUBLAYERS = {
+    "MultiHeadAttention": (
+        ("query", "query_dense"), ("key", "key_dense"), ("value", "value_dense"),
+        ("attention_output", "output_dense"),
+    ),
+}
 # fmt: on
 
 
@@ -164,6 +174,13 @@ def own_weights(class_name: str, config: Mapping[str, Any]) -> list[str]:
         return ["alpha"]
     if class_name in CELL_GATES:
         return ["kernel", "recurrent_kernel", *bias]
+    if class_name in SUBLAYERS:
+        return [f"{segment}/{leaf}" for segment, _ in SUBLAYERS[class_name] for leaf in ["kernel", *bias]]
+    if class_name == "Attention":
+        return (["scale"] if _flag(config, "use_scale", False) else []) + (
+            ["concat_score_weight"] if config.get("score_mode") == "concat" else [])
+    if class_name == "AdditiveAttention":
+        return ["scale"] if _flag(config, "use_scale") else []
     return []
 
 

@@ -24,6 +24,8 @@ __all__ = [
     "LayerIssue",
     "check_model",
     "refusal",
+    "unsupported_reason",
+    "walk_layers",
 ]
 
 # fmt: off
@@ -66,8 +68,8 @@ _KNOWN_OBJECTS = {
 }
 _INPUT_DTYPES = frozenset({"float32", "int32", "bool", "string", "complex64"})
 _GRAPH_HINT = (
-    "convert a SavedModel of this model with --output_format tfjs_graph_model instead, "
-    "or pass force=True (CLI --force) to write the layers model anyway"
+    "pass force=True (CLI --force) to write the layers model anyway, or convert with "
+    "--output_format tfjs_graph_model"
 )
 
 
@@ -83,22 +85,26 @@ class LayerIssue:
         return f"{self.layer} ({self.class_name}): {self.problem}"
 
 
-def refusal(issues: list[LayerIssue]) -> UnsupportedLayerError:
-    """The single error listing every issue, with the two ways forward."""
+def refusal(issues: list[LayerIssue], *, graph: bool = False) -> UnsupportedLayerError:
+    """The single error listing every issue; for layers output, with the two ways forward."""
     listed = "; ".join(str(issue) for issue in issues)
     count = "1 layer" if len({i.layer for i in issues}) == 1 else f"{len({i.layer for i in issues})} layers"
+    if graph:
+        return UnsupportedLayerError(f"cannot lower {count} to a TensorFlow.js graph model: {listed}")
     return UnsupportedLayerError(f"TensorFlow.js 4.22 (tfjs-layers) cannot load {count}: {listed}. {_GRAPH_HINT}")
 
 
 def check_model(model_config: Mapping[str, Any], *, keras3: bool) -> list[LayerIssue]:
     """Every problem in a (translated, tfjs-form) model config, in layer order."""
     issues: list[LayerIssue] = []
-    for name, class_name, config in _walk_layers(model_config):
+    for name, class_name, config in walk_layers(model_config):
         issues.extend(_check_layer(name, class_name, config, keras3=keras3))
     return issues
 
 
-def _walk_layers(model: Mapping[str, Any]) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
+def walk_layers(model: Mapping[str, Any]) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
+    """(name, class name, config) of every layer of a model: nested models, wrapped layers and
+    RNN cells included, in config order."""
     config = model.get("config")
     layers = config.get("layers") if isinstance(config, Mapping) else config
     for layer in layers or []:
@@ -113,7 +119,7 @@ def _walk_layer(layer: Mapping[str, Any]) -> Iterator[tuple[str, str, Mapping[st
     name = str(layer.get("name") or config.get("name") or "?")
     yield name, class_name, config
     if class_name in MODEL_CLASSES:
-        yield from _walk_layers(layer)
+        yield from walk_layers(layer)
     for key in ("layer", "backward_layer"):
         if isinstance(config.get(key), Mapping):
             yield from _walk_layer(config[key])
@@ -130,14 +136,21 @@ def _walk_layer(layer: Mapping[str, Any]) -> Iterator[tuple[str, str, Mapping[st
                 yield from _walk_layer(inner)
 
 
-def _unsupported_class(class_name: str) -> Optional[str]:
-    if class_name in SUPPORTED_LAYERS or class_name in SUPPORTED_CELLS:
-        return None
+def unsupported_reason(class_name: str, *, graph: bool = False) -> str:
+    """Why a layer class cannot be converted (to a layers model, or with ``graph`` to a graph model)."""
     if class_name in ("Lambda", "TFOpLambda", "SlicingOpLambda"):
         return "runs Python code, which TensorFlow.js cannot"
     if ">" in class_name:
         return "is a custom (registered) layer class, unknown to TensorFlow.js"
+    if graph:
+        return "is not a layer class the graph-model lowering knows"
     return "is not a layer class tfjs-layers 4.22 registers"
+
+
+def _unsupported_class(class_name: str) -> Optional[str]:
+    if class_name in SUPPORTED_LAYERS or class_name in SUPPORTED_CELLS:
+        return None
+    return unsupported_reason(class_name)
 
 
 def _check_layer(name: str, class_name: str, config: Mapping[str, Any], *, keras3: bool) -> list[LayerIssue]:

@@ -21,7 +21,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping, Optional
 
-from tfjs_lite.keras.layers import CELL_GATES, MODEL_CLASSES, cell_of, own_weights, to_snake_case
+from tfjs_lite.keras.layers import CELL_GATES, MODEL_CLASSES, SUBLAYERS, cell_of, own_weights, to_snake_case
 
 __all__ = ["LayerPlan", "WeightSlot", "plan_weights"]
 
@@ -149,6 +149,10 @@ def _plan_leaf_layer(
         if not isinstance(inner, Mapping) or str(inner.get("class_name")) in MODEL_CLASSES:
             return False
         return _plan_layer(inner, f"{path}/layer", prefix, out)
+    if class_name in SUBLAYERS:
+        for segment, attribute in SUBLAYERS[class_name]:
+            _append(out, "Dense", config, f"{path}/{attribute}", f"{prefix}/{segment}", name)
+        return True
     cell = cell_of(class_name, config)
     if cell is not None:
         cell_class, cell_config, cell_name = cell

@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-__all__ = ["GRAPH_SOURCES", "LAYERS_FORMATS", "NOT_GRAPH", "load_source_graph"]
+__all__ = ["GRAPH_SOURCES", "LAYERS_FORMATS", "NOT_GRAPH", "VERIFY_SOURCES", "load_source_graph"]
 
 GRAPH_SOURCES = ("tf_saved_model", "tf_hub", "tf_frozen_model")
 LAYERS_FORMATS = ("keras", "keras_keras", "keras_saved_model", "tfjs_layers_model")
+# Sources verify can run: TF graphs, and Keras-family models lowered to TF ops as convert lowers them.
+VERIFY_SOURCES = GRAPH_SOURCES + LAYERS_FORMATS
 NOT_GRAPH = (
     "verify compares graph models: the numpy reference executor runs TF graphs, not Keras layers; "
     "layers models are verified in TF.js by the test-suite"
@@ -28,8 +30,11 @@ def load_source_graph(
     Returns:
         ``(graph, input_format)``.
 
+    Keras-family sources are lowered to TF ops exactly as ``convert --output_format
+    tfjs_graph_model`` lowers them (before optimization).
+
     Raises:
-        UsageError: A Keras / layers source, or a frozen model without output node names.
+        UsageError: A frozen model without output node names, or an unknown format.
     """
     from tfjs_lite.detect import detect_input_format
     from tfjs_lite.errors import UsageError
@@ -38,7 +43,11 @@ def load_source_graph(
     path = Path(path)
     fmt = input_format or detect_input_format(path)
     if fmt in LAYERS_FORMATS:
-        raise UsageError(f"the source {path} is a {fmt} model; {NOT_GRAPH}")
+        from tfjs_lite.options import ConvertOptions
+        from tfjs_lite.pipelines.keras_to_graph import lower_input
+        from tfjs_lite.report import Report
+
+        return lower_input(fmt, path, ConvertOptions(), Report()), fmt
     if fmt not in GRAPH_SOURCES:
         raise UsageError(f"cannot verify a {fmt} source; give a SavedModel, TF-Hub folder or frozen .pb")
     if fmt == "tf_frozen_model":
