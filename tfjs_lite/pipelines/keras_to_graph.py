@@ -20,7 +20,7 @@ import numpy as np
 
 from tfjs_lite.errors import UnsupportedModelError
 from tfjs_lite.ir import Graph
-from tfjs_lite.keras.config import is_keras3
+from tfjs_lite.keras.config import NON_TENSOR_ARGS, OP_CLASS_PREFIX, is_keras3
 from tfjs_lite.keras.lowering import lower_keras_model, lowering_issues
 from tfjs_lite.keras.preflight import LayerIssue, refusal
 from tfjs_lite.options import ConvertOptions
@@ -38,6 +38,8 @@ def _graph_preflight(
     config: Mapping[str, Any], issues: list[LayerIssue], options: ConvertOptions, report: Report
 ) -> set[str]:
     """Refuse layers that cannot be lowered (and configs the translation could not express)."""
+    # keras.ops calls take constants; their lowerings read them (tfjs-layers cannot).
+    issues = [i for i in issues if not (i.class_name.startswith(OP_CLASS_PREFIX) and i.problem == NON_TENSOR_ARGS)]
     issues = issues + lowering_issues(config)
     if issues:
         raise refusal(issues, graph=True)

@@ -18,7 +18,7 @@ import numpy as np
 from tfjs_lite.errors import UnsupportedLayerError
 from tfjs_lite.ir import DType, Graph, TensorRef, TensorType
 
-__all__ = ["BOOL", "FLOAT", "INT32", "Builder", "KTensor"]
+__all__ = ["BOOL", "FLOAT", "INT32", "Builder", "KTensor", "broadcast_shapes"]
 
 FLOAT = DType("DT_FLOAT")
 INT32 = DType("DT_INT32")
@@ -39,7 +39,7 @@ class KTensor:
         return len(self.shape)
 
 
-def _broadcast(a: Shape, b: Shape) -> Shape:
+def broadcast_shapes(a: Shape, b: Shape) -> Shape:
     rank = max(len(a), len(b))
     a = (1,) * (rank - len(a)) + tuple(a)
     b = (1,) * (rank - len(b)) + tuple(b)
@@ -111,7 +111,7 @@ class Builder:
         return self.op(op, [x], x.shape, attrs)
 
     def binary(self, op: str, a: KTensor, b: KTensor) -> KTensor:
-        return self.op(op, [a, b], _broadcast(a.shape, b.shape))
+        return self.op(op, [a, b], broadcast_shapes(a.shape, b.shape))
 
     def add(self, a: KTensor, b: KTensor) -> KTensor:
         return self.binary("AddV2", a, b)
@@ -229,7 +229,7 @@ class Builder:
     def batch_matmul(self, a: KTensor, b: KTensor, *, adj_x: bool = False, adj_y: bool = False) -> KTensor:
         m = a.shape[-1] if adj_x else a.shape[-2]
         n = b.shape[-2] if adj_y else b.shape[-1]
-        batch = _broadcast(a.shape[:-2], b.shape[:-2])
+        batch = broadcast_shapes(a.shape[:-2], b.shape[:-2])
         return self.op("BatchMatMulV2", [a, b], batch + (m, n), {"adj_x": adj_x, "adj_y": adj_y})
 
     def dense(self, x: KTensor, kernel: np.ndarray, bias: Optional[np.ndarray]) -> KTensor:

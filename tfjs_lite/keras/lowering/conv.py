@@ -20,7 +20,8 @@ _RANK = {"1D": 1, "2D": 2, "3D": 3}
 
 
 def _rank(class_name: str) -> int:
-    return _RANK[class_name[-2:]] if class_name[-2:] in _RANK else 2
+    """Spatial rank from the class name (``Conv1DTranspose`` → 1)."""
+    return next((rank for tag, rank in _RANK.items() if tag in class_name), 2)
 
 
 def _tuple(value: Any, rank: int, default: int = 1) -> tuple[int, ...]:

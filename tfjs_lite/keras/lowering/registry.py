@@ -9,7 +9,8 @@ Classes missing here (Lambda, custom classes, ...) are refused by name before an
 
 from __future__ import annotations
 
-from tfjs_lite.keras.lowering import attention, conv, core, normalization, rnn
+from tfjs_lite.keras.config import OP_CLASS_PREFIX
+from tfjs_lite.keras.lowering import attention, conv, core, keras_ops, normalization, rnn
 from tfjs_lite.keras.lowering.model import Lowering
 
 __all__ = ["LOWERINGS"]
@@ -73,5 +74,7 @@ LOWERINGS: dict[str, Lowering] = {
     "MultiHeadAttention": attention.multi_head_attention,
     "Attention": attention.attention,
     "AdditiveAttention": attention.additive_attention,
+    # keras.ops calls recorded in Keras 3 functional models: "ops.Add", "ops.Multiply", ...
+    **{OP_CLASS_PREFIX + name: lowering for name, lowering in keras_ops.OPS.items()},
 }
 # fmt: on
