@@ -203,6 +203,17 @@ def resnet50():
 
 
 @model
+def resnet50_h5():
+    """The same ResNet-50 as ``resnet50``, as a Keras .h5 (for the Keras → graph-model benchmark)."""
+    m = tf_keras.applications.ResNet50(weights=None, input_shape=(224, 224, 3))
+    set_fixed_weights(m, 4)
+    sharpen(m, 30.0)
+    x = np.random.default_rng(4).uniform(-1, 1, size=(1, 224, 224, 3)).astype(np.float32)
+    save_keras_model("resnet50_h5", m, [x], saved_model=False,
+                     notes="tf_keras.applications.ResNet50(weights=None), 25.6M params, h5.")
+
+
+@model
 def lstm():
     inp = L.Input(shape=(32,), dtype="int32", name="tokens")
     x = L.Embedding(1000, 64, name="embed")(inp)

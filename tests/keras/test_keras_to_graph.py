@@ -145,3 +145,16 @@ def test_verify_compares_the_lowered_source_with_the_written_model(tmp_path):
     result = verify(_source("keras/k3_functional_keras"), tmp_path / "out")
     assert result.ok and result.rtol == 2e-2
     assert [c.key for c in result.outputs] == ["out1", "out2"]
+
+
+def test_inspect_shows_what_each_layer_lowers_to():
+    from tfjs_lite.inspect import inspect_path
+    from tfjs_lite.tools.inspect_text import render_text
+
+    report = inspect_path(FIXTURES / "keras/refuse_gru_reset_after/model.h5")
+    lowered = {row["layer"]: row["ops"] for row in report["graph_lowering"]}
+    assert report["graph_refused"] is None and report["refused_layers"]  # refused as layers, fine as graph
+    assert "MatMul" in lowered["gru"] and "Sigmoid" in lowered["gru"]
+    assert "graph model lowering" in render_text(report)
+    refused = inspect_path(FIXTURES / "keras/refuse_lambda/model.h5")
+    assert "lambda (Lambda)" in refused["graph_refused"] and refused["graph_lowering"] == []
