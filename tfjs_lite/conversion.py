@@ -37,6 +37,7 @@ PIPELINES: Dict[Tuple[str, str], str] = {
     ("tf_hub", "tfjs_graph_model"): "tfjs_lite.pipelines.saved_model_to_graph:run_hub",
     ("tf_frozen_model", "tfjs_graph_model"): "tfjs_lite.pipelines.saved_model_to_graph:run_frozen",
     ("keras_saved_model", "tfjs_layers_model"): "tfjs_lite.pipelines.keras_saved_model_to_layers:run",
+    ("tflite", "tfjs_graph_model"): "tfjs_lite.pipelines.tflite_to_graph:run",
 }
 
 # Outputs that are one file rather than a folder.
@@ -122,8 +123,8 @@ def _name_the_input(error: ConversionError, source: Path) -> None:
 
 
 def _check_flag_scope(options: ConvertOptions, input_format: str, output_format: str) -> None:
-    if options.signature_name is not None and input_format not in ("tf_saved_model", "tf_hub"):
-        raise UsageError("--signature_name applies only to tf_saved_model and tf_hub inputs")
+    if options.signature_name is not None and input_format not in ("tf_saved_model", "tf_hub", "tflite"):
+        raise UsageError("--signature_name applies only to tf_saved_model, tf_hub and tflite inputs")
     if input_format == "tf_frozen_model" and not options.output_node_names:
         raise UsageError('the --output_node_names flag is required for "tf_frozen_model"')
     if options.split_weights_by_layer and output_format != "tfjs_layers_model":

@@ -9,9 +9,10 @@ from typing import Optional
 
 from tfjs_lite.errors import ModelFormatError, UsageError
 
-__all__ = ["HDF5_SIGNATURE", "detect_input_format", "infer_output_format", "tfjs_model_format"]
+__all__ = ["HDF5_SIGNATURE", "TFLITE_IDENTIFIER", "detect_input_format", "infer_output_format", "tfjs_model_format"]
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+TFLITE_IDENTIFIER = b"TFL3"  # the FlatBuffer file identifier, bytes 4..8
 
 _DEFAULT_OUTPUT = {
     "keras": "tfjs_layers_model",
@@ -20,6 +21,7 @@ _DEFAULT_OUTPUT = {
     "tf_saved_model": "tfjs_graph_model",
     "tf_frozen_model": "tfjs_graph_model",
     "tf_hub": "tfjs_graph_model",
+    "tflite": "tfjs_graph_model",
     "tfjs_layers_model": "keras",
 }
 
@@ -74,6 +76,8 @@ def detect_input_format(path: Path) -> str:
         return "keras"
     if head.startswith(b"PK") and zipfile.is_zipfile(path):
         return "keras_keras"
+    if head[4:8] == TFLITE_IDENTIFIER or path.suffix == ".tflite":
+        return "tflite"
     if path.name.endswith(".json"):
         return _layers_or_graph(path)
     if path.suffix == ".pb":

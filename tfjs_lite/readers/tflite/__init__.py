@@ -1,0 +1,16 @@
+"""TFLite (``.tflite``) reader: a bounds-checked FlatBuffer decoder (``flatbuf``, ``model``,
+``tensors``; slots in ``schema``) and the lowering of its operators to TF ops (``lower``,
+``builder``). See docs/tflite.md."""
+
+from __future__ import annotations
+
+from tfjs_lite.readers.tflite.model import IDENTIFIER, TfliteModel, load_tflite
+
+__all__ = ["IDENTIFIER", "TfliteModel", "load_tflite", "load_tflite_graph"]
+
+
+def load_tflite_graph(path, signature_key=None):  # type: ignore[no-untyped-def]
+    """Read a ``.tflite`` file and lower it to a :class:`tfjs_lite.ir.Graph`."""
+    from tfjs_lite.readers.tflite.builder import build_graph
+
+    return build_graph(load_tflite(path), signature_key)
