@@ -123,6 +123,12 @@ class Lowering:
                                    f"(again by operator {op.index}, {op.opcode})")
         self._consts[index] = value
 
+    def in_tensor(self, op: Operator, k: int) -> Tensor:
+        """The TFLite tensor of input ``k``, which must be present."""
+        if k >= len(op.inputs) or op.inputs[k] < 0:
+            raise ModelFormatError(f"not a valid TFLite file: operator {op.index} ({op.opcode}) lacks input {k}")
+        return self.sub.tensors[op.inputs[k]]
+
     def out_tensor(self, op: Operator, port: int = 0) -> Tensor:
         if port >= len(op.outputs):
             raise ModelFormatError(f"not a valid TFLite file: operator {op.index} ({op.opcode}) lacks output {port}")
@@ -143,7 +149,7 @@ class Lowering:
 
     def set_output(self, op: Operator, port: int, ref: TensorRef) -> None:
         """Record that TFLite output ``port`` of ``op`` is ``ref``, with its type when known."""
-        index = op.outputs[port]
+        index = self.out_tensor(op, port).index
         if index in self.values:
             raise ModelFormatError(f"not a valid TFLite file: tensor {index} is written twice "
                                    f"(again by operator {op.index}, {op.opcode})")

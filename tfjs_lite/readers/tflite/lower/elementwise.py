@@ -25,7 +25,7 @@ _CLIPS = {"RELU_N1_TO_1": (-1.0, 1.0), "RELU_0_TO_1": (0.0, 1.0)}
 
 
 def _t(ctx: Lowering, op: Operator, k: int = 0) -> DType:
-    return graph_dtype(ctx.tensor(op.inputs[k]))
+    return graph_dtype(ctx.in_tensor(op, k))
 
 
 @lowering(*_ARITHMETIC)
@@ -78,7 +78,7 @@ def clip(ctx: Lowering, op: Operator) -> None:
 @lowering("SELECT", "SELECT_V2")
 def select(ctx: Lowering, op: Operator) -> None:
     cond, base = ctx.need(op, 0), ctx.name_for(op)
-    cond_rank, x_rank = len(ctx.tensor(op.inputs[0]).shape), len(ctx.tensor(op.inputs[1]).shape)
+    cond_rank, x_rank = len(ctx.in_tensor(op, 0).shape), len(ctx.in_tensor(op, 1).shape)
     if op.opcode == "SELECT" and cond_rank == 1 and x_rank > 1:
         # TF1 Select: a vector condition picks whole rows; broadcast it as [n, 1, ...].
         shape = ctx.const([-1] + [1] * (x_rank - 1), np.int32, base + "/cond_shape")

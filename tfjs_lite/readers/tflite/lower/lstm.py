@@ -47,7 +47,7 @@ def unidirectional_sequence_lstm(ctx: Lowering, op: Operator) -> None:
     n_out = w_rec[0].shape[1]
     if n_out != n or any(w.shape != (n, n_in) for w in w_in) or any(w.shape != (n, n_out) for w in w_rec):
         raise UnsupportedModelError(f"{where} has weights of inconsistent shapes")
-    shape = ctx.tensor(op.inputs[0]).shape
+    shape = ctx.in_tensor(op, 0).shape
     if len(shape) != 3:
         raise UnsupportedModelError(f"{where} needs a 3-D input, got {list(shape)}")
     time_major = op.options["time_major"]

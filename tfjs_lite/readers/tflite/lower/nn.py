@@ -62,8 +62,8 @@ def _bias_act(ctx: Lowering, op: Operator, ref: TensorRef, bias_index: int) -> N
 @lowering("CONV_2D")
 def conv_2d(ctx: Lowering, op: Operator) -> None:
     x = ctx.need(op, 0)
-    channels_in = ctx.tensor(op.inputs[0]).shape[-1:] or (None,)
-    filter_in = ctx.tensor(op.inputs[1]).shape[-1:] or (None,)
+    channels_in = ctx.in_tensor(op, 0).shape[-1:] or (None,)
+    filter_in = ctx.in_tensor(op, 1).shape[-1:] or (None,)
     if channels_in[0] not in (None, filter_in[0]):
         raise UnsupportedModelError(f"operator {op.index} (CONV_2D) is a grouped convolution "
                                     f"({channels_in[0]} input channels, filter for {filter_in[0]})")
@@ -76,7 +76,7 @@ def conv_2d(ctx: Lowering, op: Operator) -> None:
 def depthwise_conv_2d(ctx: Lowering, op: Operator) -> None:
     x = ctx.need(op, 0)
     value = ctx.const_input(op, 1, "filter")
-    channels = ctx.tensor(op.inputs[0]).shape[-1] if ctx.tensor(op.inputs[0]).shape else 0
+    channels = ctx.in_tensor(op, 0).shape[-1] if ctx.in_tensor(op, 0).shape else 0
     if value.ndim != 4 or value.shape[0] != 1 or channels < 1 or value.shape[3] % channels:
         raise UnsupportedModelError(f"operator {op.index} (DEPTHWISE_CONV_2D): filter {list(value.shape)} "
                                     f"does not fit {channels} input channels")
@@ -106,7 +106,7 @@ def fully_connected(ctx: Lowering, op: Operator) -> None:
         raise UnsupportedModelError(f"operator {op.index} (FULLY_CONNECTED) uses shuffled int8 weights")
     x = ctx.need(op, 0)
     base = ctx.name_for(op)
-    in_shape, w_shape = ctx.tensor(op.inputs[0]).signature, ctx.tensor(op.inputs[1]).shape
+    in_shape, w_shape = ctx.in_tensor(op, 0).signature, ctx.in_tensor(op, 1).shape
     if len(w_shape) != 2:
         raise UnsupportedModelError(f"operator {op.index} (FULLY_CONNECTED) has weights of shape {list(w_shape)}")
     if len(in_shape) != 2:  # the kernel reads the input as [numel / in, in]

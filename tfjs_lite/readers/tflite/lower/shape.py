@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -17,7 +18,7 @@ _REDUCE = {"MEAN": "Mean", "SUM": "Sum", "REDUCE_PROD": "Prod", "REDUCE_MAX": "M
 
 
 def _t(ctx: Lowering, op: Operator, k: int = 0) -> DType:
-    return graph_dtype(ctx.tensor(op.inputs[k]))
+    return graph_dtype(ctx.in_tensor(op, k))
 
 
 def _simple(ctx: Lowering, op: Operator, tf_op: str, inputs: list[int], attrs: dict[str, Any]) -> None:
@@ -154,13 +155,32 @@ def resize(ctx: Lowering, op: Operator) -> None:
                                      "half_pixel_centers": op.options["half_pixel_centers"]})
 
 
+# A FILL/TILE/BROADCAST_TO of constants is folded at conversion; converters fold such ops
+# themselves, so a big one is a hostile file, not a model: refuse it before numpy allocates it.
+MAX_FOLDED_ELEMENTS = 1 << 24
+
+
+def _check_folded_size(ctx: Lowering, op: Operator, shape_input: int, data_input: int) -> None:
+    dims, data = ctx.const_of(op, shape_input), ctx.const_of(op, data_input)
+    if dims is None or data is None:
+        return
+    count = math.prod(int(d) for d in np.asarray(dims).reshape(-1))
+    if op.opcode == "TILE":
+        count *= max(1, data.size)
+    if count > MAX_FOLDED_ELEMENTS or (dims.size and int(np.min(dims)) < 0):
+        raise UnsupportedModelError(f"operator {op.index} ({op.opcode}) would make a constant of {count} "
+                                    f"elements (dims {np.asarray(dims).tolist()})")
+
+
 @lowering("TILE")
 def tile(ctx: Lowering, op: Operator) -> None:
+    _check_folded_size(ctx, op, 1, 0)
     _simple(ctx, op, "Tile", [0, 1], {"T": _t(ctx, op), "Tmultiples": INT32})
 
 
 @lowering("BROADCAST_TO")
 def broadcast_to(ctx: Lowering, op: Operator) -> None:
+    _check_folded_size(ctx, op, 1, 0)
     _simple(ctx, op, "BroadcastTo", [0, 1], {"T": _t(ctx, op), "Tidx": INT32})
 
 
@@ -171,6 +191,7 @@ def shape(ctx: Lowering, op: Operator) -> None:
 
 @lowering("FILL")
 def fill(ctx: Lowering, op: Operator) -> None:
+    _check_folded_size(ctx, op, 0, 1)
     _simple(ctx, op, "Fill", [0, 1], {"T": _t(ctx, op, 1), "index_type": INT32})
 
 
@@ -191,7 +212,7 @@ def space_depth(ctx: Lowering, op: Operator) -> None:
     # TF.js lacks SpaceToDepth and its DepthToSpace is slow: both are a reshape, a transpose and
     # a reshape (NHWC, batch kept dynamic as -1).
     b, base = _block_size(op), ctx.name_for(op)
-    shape_in = ctx.tensor(op.inputs[0]).shape
+    shape_in = ctx.in_tensor(op, 0).shape
     if len(shape_in) != 4:
         raise UnsupportedModelError(f"operator {op.index} ({op.opcode}) needs a 4-D input")
     _, h, w, c = shape_in
