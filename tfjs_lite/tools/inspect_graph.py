@@ -20,7 +20,7 @@ from tfjs_lite.tools.source import load_source_graph
 
 __all__ = ["GRAPH_FORMATS", "inspect_graph"]
 
-GRAPH_FORMATS = ("tf_saved_model", "tf_hub", "tf_frozen_model", "tfjs_graph_model")
+GRAPH_FORMATS = ("tf_saved_model", "tf_hub", "tf_frozen_model", "tflite", "tfjs_graph_model")
 
 
 def inspect_graph(path: Path, fmt: str, options: dict[str, Any], notes: list[str] | None = None) -> dict[str, Any]:
@@ -91,7 +91,10 @@ def _read_source(path: Path, fmt: str, options: dict[str, Any], notes: list[str]
         saved_model_tags=options.get("saved_model_tags") or "serve",
         output_node_names=options.get("output_node_names"),
     )
-    if fmt != "tf_frozen_model":
+    if fmt == "tflite":
+        notes.append("shown as the converter reads it: TFLite operators lowered to TF ops, quantized tensors "
+                     "as the float32 values they stand for")
+    elif fmt != "tf_frozen_model":
         notes.append("shown as the converter reads it: calls inlined, variables frozen, pruned to the signature")
     version = graph.meta.get("tensorflow_version")
     if version:

@@ -7,7 +7,7 @@ from typing import Any
 
 __all__ = ["GRAPH_SOURCES", "LAYERS_FORMATS", "NOT_GRAPH", "load_source_graph"]
 
-GRAPH_SOURCES = ("tf_saved_model", "tf_hub", "tf_frozen_model")
+GRAPH_SOURCES = ("tf_saved_model", "tf_hub", "tf_frozen_model", "tflite")
 LAYERS_FORMATS = ("keras", "keras_keras", "keras_saved_model", "tfjs_layers_model")
 NOT_GRAPH = (
     "verify compares graph models: the numpy reference executor runs TF graphs, not Keras layers; "
@@ -40,7 +40,11 @@ def load_source_graph(
     if fmt in LAYERS_FORMATS:
         raise UsageError(f"the source {path} is a {fmt} model; {NOT_GRAPH}")
     if fmt not in GRAPH_SOURCES:
-        raise UsageError(f"cannot verify a {fmt} source; give a SavedModel, TF-Hub folder or frozen .pb")
+        raise UsageError(f"cannot verify a {fmt} source; give a SavedModel, TF-Hub folder, frozen .pb or .tflite")
+    if fmt == "tflite":  # lowered to float32 TF ops, as the converter does
+        from tfjs_lite.readers.tflite import load_tflite_graph
+
+        return load_tflite_graph(path, signature_name), fmt
     if fmt == "tf_frozen_model":
         if not output_node_names:
             raise UsageError('a tf_frozen_model source needs --output_node_names (as for "convert")')

@@ -40,7 +40,7 @@ def graph_dtype(tensor: Tensor) -> DType:
 def node_name(text: str) -> str:
     """A TF node name from a TFLite tensor name: the first of its ``;``-joined names, with
     characters TF.js reads specially (``:``, ``^``, spaces) replaced."""
-    first = text.split(";")[0].strip()
+    first = re.sub(r":\d+$", "", text.split(";")[0].strip())  # a TF tensor name's ":0"
     cleaned = _UNSAFE.sub("_", first).strip("/") or "tensor"
     return cleaned if cleaned[0].isalnum() else "t" + cleaned
 
