@@ -190,3 +190,15 @@ def test_constants_are_views_of_the_file():
     assert weights
     value = constant(model, weights[0])
     assert not value.flags.owndata and not value.flags.writeable
+
+
+def test_dynamic_dimensions_stay_unknown(tmp_path):
+    convert(FIXTURES / "ops_dynamic" / "model.tflite", tmp_path / "m")
+    sig = json.loads((tmp_path / "m" / "model.json").read_text())["signature"]
+    assert sig["inputs"]["x"]["tensorShape"] == {"dim": [{"size": "-1"}, {"size": "3"}, {"size": "4"}]}
+
+
+def test_fused_lstm_is_unrolled():
+    graph = load_tflite_graph(FIXTURES / "lstm_fused" / "model.tflite")
+    assert not graph.functions
+    assert len(graph.nodes_by_op("Split")) == 7 + 7  # one gate split per step, two layers of 7 steps

@@ -15,7 +15,7 @@ from tfjs_lite.errors import ModelFormatError, UnsupportedModelError
 from tfjs_lite.readers.tflite import schema as S
 from tfjs_lite.readers.tflite.model import Quantization, Tensor, TfliteModel
 
-__all__ = ["constant", "dequantize", "is_quantized", "float_value"]
+__all__ = ["constant", "dequantize", "float_value", "is_quantized", "readonly"]
 
 _INT_TYPES = {"INT8", "UINT8", "INT16", "INT32", "INT64", "INT4", "UINT16", "UINT32"}
 
@@ -78,7 +78,13 @@ def dequantize(values: np.ndarray, quant: Quantization, where: str) -> np.ndarra
         shape = [1] * values.ndim
         shape[axis] = len(scale)
         scale, zero = scale.reshape(shape), zero.reshape(shape)
-    return ((values.astype(np.float32) - zero) * scale).astype(np.float32)
+    return readonly(((values.astype(np.float32) - zero) * scale).astype(np.float32, copy=False))
+
+
+def readonly(array: np.ndarray) -> np.ndarray:
+    """Mark a freshly computed array read-only, so the IR keeps it without another copy."""
+    array.setflags(write=False)
+    return array
 
 
 def float_value(model: TfliteModel, tensor: Tensor) -> np.ndarray | None:
@@ -91,7 +97,7 @@ def float_value(model: TfliteModel, tensor: Tensor) -> np.ndarray | None:
         assert tensor.quantization is not None
         return dequantize(value, tensor.quantization, f"tensor {tensor.index} ({tensor.name!r})")
     if value.dtype.kind == "f":
-        return value.astype(np.float32)
+        return value.astype(np.float32, copy=False)  # float32 data stays a view of the file
     if value.dtype.kind in "iu" and value.dtype != np.int32:
         if value.size and (int(value.min()) < -(2**31) or int(value.max()) > 2**31 - 1):
             raise UnsupportedModelError(f"tensor {tensor.index} ({tensor.name!r}) holds integers outside the "

@@ -11,6 +11,7 @@ from tfjs_lite.ir import TensorRef
 from tfjs_lite.readers.tflite.context import FLOAT, INT32, Lowering
 from tfjs_lite.readers.tflite.lower import lowering
 from tfjs_lite.readers.tflite.model import Operator
+from tfjs_lite.readers.tflite.tensors import readonly
 
 _PADDING = {0: "SAME", 1: "VALID"}
 
@@ -46,7 +47,8 @@ def _weight(ctx: Lowering, op: Operator, k: int, perm: tuple[int, ...], what: st
     value = ctx.const_of(op, k)
     name = ctx.name_for(op) + "/" + what
     if value is not None:
-        return ctx.graph.add_const(np.ascontiguousarray(value.transpose(perm)), name=ctx.graph.unique_name(name))
+        return ctx.graph.add_const(readonly(np.ascontiguousarray(value.transpose(perm))),
+                                   name=ctx.graph.unique_name(name))
     perm_ref = ctx.const(list(perm), np.int32, name + "/perm")
     return ctx.emit("Transpose", [ctx.need(op, k), perm_ref], {"T": FLOAT, "Tperm": INT32}, base=name)[0]
 
