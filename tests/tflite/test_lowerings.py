@@ -291,3 +291,24 @@ def test_cast_between_types_tfjs_holds_alike_is_an_identity(tmp_path):
     path.write_bytes(b.finish([x], [y]))
     graph = load_tflite_graph(path)
     assert graph.outputs["y"] == graph.inputs["x"]
+
+
+def test_signature_name_picks_the_subgraph(tmp_path):
+    b = TfliteBuilder()
+    x, y = b.tensor("x", [2]), b.tensor("y", [2])
+    b.op("RELU", [x], [y])
+    b.subgraph([x], [y], "relu")
+    x2, y2 = b.tensor("x", [2]), b.tensor("y", [2])
+    b.op("NEG", [x2], [y2])
+    b.subgraph([x2], [y2], "neg")
+    b.signature("relu", [("features", x)], [("out", y)], subgraph=0)
+    b.signature("negate", [("features", x2)], [("negated", y2)], subgraph=1)
+    path = tmp_path / "m.tflite"
+    path.write_bytes(b.finish())
+    feed = {"features": np.array([-1.0, 2.0], np.float32)}
+    assert executor.run(load_tflite_graph(path), feed)["out"].tolist() == [0.0, 2.0]
+    assert executor.run(load_tflite_graph(path, "negate"), feed)["negated"].tolist() == [1.0, -2.0]
+    from tfjs_lite.errors import UsageError
+
+    with pytest.raises(UsageError, match="'relu', 'negate'"):
+        load_tflite_graph(path, "nope")

@@ -8,6 +8,7 @@ lowering; all unsupported operators are reported at once, with their operator in
 
 from __future__ import annotations
 
+import networkx as nx
 import numpy as np
 
 from tfjs_lite.errors import ModelFormatError, UnsupportedOpError, UsageError
@@ -38,21 +39,22 @@ def called_subgraphs(model: TfliteModel, sub: SubGraph) -> list[tuple[int, int]]
 
 def _reachable(model: TfliteModel, main: int) -> list[int]:
     """Subgraphs reachable from ``main`` (itself first); raises on a call cycle."""
-    order: list[int] = []
-    state: dict[int, str] = {}
-    stack: list[tuple[int, list[int]]] = [(main, [main])]
-    while stack:  # iterative DFS: the depth is bounded by the number of subgraphs, not the C stack
-        index, path = stack.pop()
-        if state.get(index) == "done":
-            continue
-        state[index] = "done"
-        order.append(index)
+    seen, edges, todo = {main}, [], [main]
+    while todo:  # iterative: the depth is bounded by the number of subgraphs, not the C stack
+        index = todo.pop()
         for _, target in called_subgraphs(model, model.subgraphs[index]):
-            if target in path:
-                cycle = " -> ".join(str(i) for i in path[path.index(target):] + [target])
-                raise ModelFormatError(f"not a valid TFLite file: subgraphs call each other in a cycle ({cycle})")
-            stack.append((target, path + [target]))
-    return order
+            if target not in seen:
+                seen.add(target)
+                todo.append(target)
+            edges.append((index, target))
+    calls = nx.DiGraph(edges)
+    calls.add_nodes_from(seen)
+    try:
+        cycle = [u for u, _ in nx.find_cycle(calls, source=main)]
+    except nx.NetworkXNoCycle:
+        return [main] + sorted(set(calls) - {main})
+    text = " -> ".join(str(i) for i in cycle + [cycle[0]])
+    raise ModelFormatError(f"not a valid TFLite file: subgraphs call each other in a cycle ({text})")
 
 
 def _check_supported(model: TfliteModel, subgraphs: list[int]) -> None:
