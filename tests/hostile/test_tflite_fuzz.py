@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 from hypothesis import given
-from hypothesis import strategies as st
 
 from corpus import FIXTURES
-from test_fuzz_parsers import SETTINGS, Findings
+from test_fuzz_parsers import SETTINGS, Findings, edited_bytes
 
 
 @pytest.mark.parametrize("name", ["ops_control", "lstm_fused", "cnn_int8"])
@@ -23,12 +22,9 @@ def test_tflite_bytes_fuzzed(name: str) -> None:
     findings = Findings(f"fuzz: .tflite bytes of {name} (hypothesis)")
 
     @SETTINGS
-    @given(st.lists(st.tuples(st.integers(0, len(data) - 1), st.integers(0, 255)), min_size=1, max_size=6))
-    def check(edits: list) -> None:
-        mutated = bytearray(data)
-        for pos, value in edits:
-            mutated[pos] = value
-        findings.run(lambda: build_graph(read_tflite_bytes(bytes(mutated), Path("model.tflite"))))
+    @given(edited_bytes(data))
+    def check(mutated: bytes) -> None:
+        findings.run(lambda: build_graph(read_tflite_bytes(mutated, Path("model.tflite"))))
 
     check()
     findings.check()
