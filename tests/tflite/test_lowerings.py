@@ -359,6 +359,15 @@ def _models_for_tfjs() -> dict[str, tuple[bytes, dict]]:
     b.op("SELECT", [nc, a, c], [y])
     models["select_rows"] = (b.finish([cond, a, c], [y]), {"cond": np.array([True, False, True]),
                                                            "a": np.ones((3, 2), np.float32), "c": np.zeros((3, 2), np.float32)})
+    b = TfliteBuilder()
+    ids, y, z = b.tensor("ids", [3], "int32"), b.tensor("y", [3, 4]), b.tensor("z", [1, 1, 3, 4])
+    table = b.tensor("table", [5, 4], "int8", RNG.integers(-127, 128, size=(5, 4)).astype(np.int8),
+                     quant=([0.05] * 5, [3] * 5, 0))
+    b.op("EMBEDDING_LOOKUP", [ids, table], [y])
+    b.op("RESHAPE", [y], [z], {"new_shape": [1, 1, 3, 4]})
+    out = b.tensor("out", [1, 1, 3, 4])
+    b.op("LOCAL_RESPONSE_NORMALIZATION", [z], [out], {"radius": 1, "bias": 1.0, "alpha": 0.5, "beta": 0.5})
+    models["embedding_lrn"] = (b.finish([ids], [out]), {"ids": np.array([4, 1, 1], np.int32)})
     return models
 
 
@@ -375,3 +384,27 @@ def test_hand_built_models_run_in_tfjs(name, tfjs, tmp_path):
     convert(path, tmp_path / "web")
     got = tfjs.execute_graph(str(tmp_path / "web"), feeds, list(want))
     compare(got, want, rtol=1e-5)
+
+
+def test_embedding_lookup_of_a_per_row_quantized_table(tmp_path):
+    table = RNG.integers(-127, 128, size=(5, 3)).astype(np.int8)
+    scales = np.array([0.1, 0.2, 0.3, 0.4, 0.5], np.float32)
+    b = TfliteBuilder()
+    ids = b.tensor("ids", [4], "int32")
+    t = b.tensor("table", [5, 3], "int8", table, quant=(scales, [0] * 5, 0))
+    y = b.tensor("y", [4, 3])
+    b.op("EMBEDDING_LOOKUP", [ids, t], [y])
+    got = _run(tmp_path, b.finish([ids], [y]), {"ids": np.array([4, 0, 2, 4], np.int32)})["y"]
+    real = table.astype(np.float32) * scales[:, None]
+    np.testing.assert_allclose(got, real[[4, 0, 2, 4]], rtol=1e-6)
+
+
+def test_local_response_normalization(tmp_path):
+    feed = RNG.normal(size=(1, 2, 2, 6)).astype(np.float32)
+    options = {"radius": 2, "bias": 1.5, "alpha": 0.3, "beta": 0.75}
+    got = _run(tmp_path, _unary_model("LOCAL_RESPONSE_NORMALIZATION", [1, 2, 2, 6], options), {"x": feed})["y"]
+    want = np.empty_like(feed)
+    for c in range(6):
+        window = feed[..., max(0, c - 2):c + 3]
+        want[..., c] = feed[..., c] / (1.5 + 0.3 * np.sum(window ** 2, axis=-1)) ** 0.75
+    np.testing.assert_allclose(got, want, rtol=1e-5)

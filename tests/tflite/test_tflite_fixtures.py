@@ -202,3 +202,15 @@ def test_fused_lstm_is_unrolled():
     graph = load_tflite_graph(FIXTURES / "lstm_fused" / "model.tflite")
     assert not graph.functions
     assert len(graph.nodes_by_op("Split")) == 7 + 7  # one gate split per step, two layers of 7 steps
+
+
+def test_memory_mapped_read_gives_the_same_model(tmp_path, monkeypatch):
+    """Big files are mapped instead of read; the output must not depend on which."""
+    from tfjs_lite.readers.tflite import model as tflite_model
+
+    convert(FIXTURES / "cnn_float32" / "model.tflite", tmp_path / "read")
+    monkeypatch.setattr(tflite_model, "_MMAP_FROM", 0)
+    assert type(load_tflite(FIXTURES / "cnn_float32" / "model.tflite").data).__name__ == "mmap"
+    convert(FIXTURES / "cnn_float32" / "model.tflite", tmp_path / "mapped")
+    for path in sorted((tmp_path / "read").iterdir()):
+        assert path.read_bytes() == (tmp_path / "mapped" / path.name).read_bytes(), path.name

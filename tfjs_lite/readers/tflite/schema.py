@@ -86,7 +86,6 @@ def builtin_name(code: int) -> str:
 # ----------------------------------------------------------------------------- options tables
 # Field kinds: "b" bool, "i8" byte/enum, "i32", "u32", "f32", "[i32]" vector of int.
 # table name -> (BuiltinOptions union index, ((field, slot, kind, default), ...)).
-_ACT = ("fused_activation_function", "i8", 0)
 OPTIONS_TABLES: dict[str, tuple[int, tuple[tuple[str, int, str, Any], ...]]] = {
     "Conv2DOptions": (1, (("padding", 0, "i8", 0), ("stride_w", 1, "i32", 0), ("stride_h", 2, "i32", 0),
                           ("fused_activation_function", 3, "i8", 0), ("dilation_w_factor", 4, "i32", 1),
@@ -103,6 +102,8 @@ OPTIONS_TABLES: dict[str, tuple[int, tuple[tuple[str, int, str, Any], ...]]] = {
     "ConcatenationOptions": (10, (("axis", 0, "i32", 0), ("fused_activation_function", 1, "i8", 0))),
     "AddOptions": (11, (("fused_activation_function", 0, "i8", 0),)),
     "L2NormOptions": (12, (("fused_activation_function", 0, "i8", 0),)),
+    "LocalResponseNormalizationOptions": (13, (("radius", 0, "i32", 0), ("bias", 1, "f32", 0.0),
+                                               ("alpha", 2, "f32", 0.0), ("beta", 3, "f32", 0.0))),
     "ResizeBilinearOptions": (15, (("align_corners", 2, "b", False), ("half_pixel_centers", 3, "b", False))),
     "ReshapeOptions": (17, (("new_shape", 0, "[i32]", None),)),
     "SpaceToDepthOptions": (19, (("block_size", 0, "i32", 0),)),
@@ -160,5 +161,6 @@ OP_OPTIONS = {
     "MIRROR_PAD": "MirrorPadOptions", "SPLIT_V": "SplitVOptions", "IF": "IfOptions", "WHILE": "WhileOptions",
     "DEPTH_TO_SPACE": "DepthToSpaceOptions", "BATCH_MATMUL": "BatchMatMulOptions",
     "CUMSUM": "CumsumOptions", "GELU": "GeluOptions",
+    "LOCAL_RESPONSE_NORMALIZATION": "LocalResponseNormalizationOptions",
 }
 OPTIONS_BY_UNION = {index: name for name, (index, _) in OPTIONS_TABLES.items()}

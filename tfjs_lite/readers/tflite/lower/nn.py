@@ -247,3 +247,11 @@ def gelu(ctx: Lowering, op: Operator) -> None:
         t = node("Erf", node("Mul", x, c(1.0 / math.sqrt(2.0), "s"), name="scaled"), name="erf")
     half = node("Mul", x, c(0.5, "half"), name="half_x")
     ctx.finish(op, node("Mul", half, node("AddV2", t, c(1.0, "one"), name="one_plus"), name="out"))
+
+
+@lowering("LOCAL_RESPONSE_NORMALIZATION")
+def local_response_normalization(ctx: Lowering, op: Operator) -> None:
+    o = op.options
+    attrs = {"T": FLOAT, "depth_radius": o["radius"], "bias": float(o["bias"]), "alpha": float(o["alpha"]),
+             "beta": float(o["beta"])}
+    ctx.finish(op, ctx.emit("LRN", [ctx.need(op, 0)], attrs, base=ctx.name_for(op))[0])

@@ -127,6 +127,15 @@ def gather(ctx: Lowering, op: Operator) -> None:
                                    base=ctx.name_for(op))[0])
 
 
+@lowering("EMBEDDING_LOOKUP")
+def embedding_lookup(ctx: Lowering, op: Operator) -> None:
+    # Inputs are (ids, table): rows of the table, i.e. a gather along axis 0.
+    axis = ctx.const(0, np.int32, ctx.name_for(op) + "/axis")
+    attrs = {"Tparams": _t(ctx, op, 1), "Tindices": INT32, "Taxis": INT32, "batch_dims": 0}
+    ctx.set_output(op, 0, ctx.emit("GatherV2", [ctx.need(op, 1), ctx.need(op, 0), axis], attrs,
+                                   base=ctx.name_for(op))[0])
+
+
 @lowering("GATHER_ND")
 def gather_nd(ctx: Lowering, op: Operator) -> None:
     _simple(ctx, op, "GatherNd", [0, 1], {"Tparams": _t(ctx, op), "Tindices": INT32})
