@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from tfjs_lite.errors import ModelFormatError
+from tfjs_lite.errors import ModelFormatError, UnsupportedModelError
 from tfjs_lite.readers.tflite import schema as S
 from tfjs_lite.readers.tflite.flatbuf import FlatTable, root_table
 
@@ -182,6 +182,9 @@ def _tensor(index: int, t: FlatTable, n_buffers: int) -> Tensor:
     if any(d < 0 for d in shape) or len(signature) != len(shape) or any(d < -1 for d in signature):
         raise ModelFormatError(f"not a valid TFLite file: tensor {index} has shape {list(shape)} "
                                f"(signature {list(signature)})")
+    if t.scalar(S.TENSOR["external_buffer"], "u32", 0, "external_buffer"):
+        raise UnsupportedModelError(f"tensor {index} keeps its data in an external file (external_buffer), "
+                                    "which is not supported")
     buffer = t.scalar(S.TENSOR["buffer"], "u32", 0, "buffer")
     if buffer >= max(n_buffers, 1):
         raise ModelFormatError(f"not a valid TFLite file: tensor {index} names buffer {buffer} of {n_buffers}")
@@ -198,7 +201,7 @@ def _tensor(index: int, t: FlatTable, n_buffers: int) -> Tensor:
 
 def _quantization(t: FlatTable, index: int) -> Quantization | None:
     if t.scalar(S.QUANTIZATION["details_type"], "u8", 0, "details_type"):
-        raise ModelFormatError(f"tensor {index} uses custom or blockwise quantization, which is not supported")
+        raise UnsupportedModelError(f"tensor {index} uses custom or blockwise quantization, which is not supported")
     scale = t.numbers(S.QUANTIZATION["scale"], "f32", "scale")
     zero = t.numbers(S.QUANTIZATION["zero_point"], "i64", "zero_point")
     if scale is None or not len(scale):
