@@ -4,12 +4,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 from tfjs_lite.readers.tflite.model import IDENTIFIER, TfliteModel, load_tflite
+
+if TYPE_CHECKING:
+    from tfjs_lite.ir import Graph
 
 __all__ = ["IDENTIFIER", "TfliteModel", "load_tflite", "load_tflite_graph"]
 
 
-def load_tflite_graph(path, signature_key=None):  # type: ignore[no-untyped-def]
+def load_tflite_graph(path: Path | str, signature_key: str | None = None) -> Graph:
     """Read a ``.tflite`` file and lower it to a :class:`tfjs_lite.ir.Graph`."""
     from tfjs_lite.readers.tflite.builder import build_graph
 

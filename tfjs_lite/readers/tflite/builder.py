@@ -8,6 +8,8 @@ lowering; all unsupported operators are reported at once, with their operator in
 
 from __future__ import annotations
 
+from typing import Callable
+
 import networkx as nx
 import numpy as np
 
@@ -155,7 +157,7 @@ def _lower_operators(ctx: Lowering) -> None:
         LOWERINGS[op.opcode](ctx, op)
 
 
-def _function(model: TfliteModel, sub: SubGraph, graph: Graph, function) -> str:  # type: ignore[no-untyped-def]
+def _function(model: TfliteModel, sub: SubGraph, graph: Graph, function: Callable[[int], str]) -> str:
     """Lower subgraph ``sub`` into ``graph.functions``; returns the function's name."""
     name = node_name(sub.name)
     base, n = name, 0

@@ -4,7 +4,7 @@ TF2 control flow)."""
 
 from __future__ import annotations
 
-from tfjs_lite.ir import DType, FuncRef
+from tfjs_lite.ir import DType, FuncRef, TensorRef
 from tfjs_lite.readers.tflite.context import Lowering, graph_dtype
 from tfjs_lite.readers.tflite.lower import lowering
 from tfjs_lite.readers.tflite.model import Operator
@@ -19,8 +19,6 @@ def _shapes(ctx: Lowering, indices: tuple[int, ...]) -> list[tuple[int | None, .
 
 
 def _bind(ctx: Lowering, op: Operator, node: str) -> None:
-    from tfjs_lite.ir import TensorRef
-
     for port in range(len(op.outputs)):
         ctx.set_output(op, port, TensorRef(node, port))
 

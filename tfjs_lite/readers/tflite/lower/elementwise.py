@@ -39,8 +39,9 @@ def arithmetic(ctx: Lowering, op: Operator) -> None:
 
 
 def _non_negative(ctx: Lowering, op: Operator) -> bool:
-    # Integer DIV truncates like C; with a non-negative constant divisor and non-negative... we
-    # cannot know the dividend's sign, so only constant operands decide.
+    # Integer DIV truncates (C division) where TF.js's integer division floors; the two agree
+    # when both operands are non-negative, which only constants can promise. Otherwise the
+    # lowering emits TruncateDiv, which the op check reports (TF.js has none).
     values = [ctx.const_of(op, k) for k in (0, 1)]
     return all(v is not None and bool(np.all(v >= 0)) for v in values)
 
