@@ -94,9 +94,24 @@ def _builder_cases() -> dict[str, tuple[str, bytes]]:
                        ("WHILE calling subgraphs that do not exist", bad_call),
                        ("options table of another operator", wrong_options)]:
         cases[name] = ("tflite: bad indices and shapes", _relu_model(edit))
+    cases["LSTM over 2**30 time steps"] = ("tflite: bad indices and shapes", _long_lstm())
     cases["WHILE body calling itself"] = ("tflite: subgraph cycles", _cycle([2]))
     cases["WHILE bodies calling each other"] = ("tflite: subgraph cycles", _cycle([3, 2]))
     return cases
+
+
+def _long_lstm() -> bytes:
+    """A well-formed UNIDIRECTIONAL_SEQUENCE_LSTM whose input claims 2**30 time steps."""
+    b = TfliteBuilder()
+    x = b.tensor("x", [1, 1 << 30, 2])
+    weights = [b.const(f"w{k}", np.zeros((3, 2), np.float32)) for k in range(4)]
+    recurrent = [b.const(f"r{k}", np.zeros((3, 3), np.float32)) for k in range(4)]
+    biases = [b.const(f"b{k}", np.zeros(3, np.float32)) for k in range(4)]
+    h, c = b.tensor("h", [1, 3], variable=True), b.tensor("c", [1, 3], variable=True)
+    y = b.tensor("y", [1, 1 << 30, 3])
+    inputs = [x, *weights, *recurrent, -1, -1, -1, *biases, -1, -1, h, c]
+    b.op("UNIDIRECTIONAL_SEQUENCE_LSTM", inputs, [y], {"fused_activation_function": 4})
+    return b.finish([x], [y])
 
 
 def _cycle(calls: list[int]) -> bytes:
@@ -156,3 +171,40 @@ def test_tflite_hostile(tmp_path: Path) -> None:
     failures = run_and_judge(cases, tmp_path)
     problems = failures + ([f"pristine model does not convert: {err}"] if err else [])
     assert not problems, "\n".join(problems)
+
+
+REASONS = {
+    "operator input index out of range": "names a tensor outside",
+    "operator code index out of range": "names operator code 7 of 1",
+    "tensor buffer index out of range": "names buffer 1000",
+    "negative dimension": "has shape [1, -4]",
+    "constant of 2**60 floats from 16 bytes": "holds 16 bytes",
+    "FILL of 2**40 elements": "would make a constant",
+    "variable tensor of 2**32 elements": "is too large",
+    "tensor read before it is written": "before anything produces it",
+    "tensor written twice": "written twice",
+    "buffer offset past the end of the file": "lies outside the file",
+    "WHILE calling subgraphs that do not exist": "calls subgraph 5 of 1",
+    "options table of another operator": "expected AddOptions",
+    "LSTM over 2**30 time steps": "up to 2048 are unrolled",
+    "WHILE body calling itself": "cycle (2 -> 2)",
+    "WHILE bodies calling each other": "cycle (2 -> 3 -> 2)",
+}
+
+
+def test_tflite_structural_cases_fail_for_their_own_reason(tmp_path: Path) -> None:
+    """Each hand-made bad file is refused by the check it targets, not by an accident."""
+    from tfjs_lite import convert
+    from tfjs_lite.errors import ConversionError
+
+    cases = _builder_cases()
+    assert sorted(cases) == sorted(REASONS)
+    for name, (_, payload) in cases.items():
+        path = tmp_path / "m.tflite"
+        path.write_bytes(payload)
+        try:
+            convert(path, tmp_path / "out")
+        except ConversionError as e:
+            assert REASONS[name] in str(e), (name, str(e))
+        else:
+            raise AssertionError(f"{name}: converted")

@@ -24,6 +24,9 @@ from tfjs_lite.readers.tflite.lower import lowering
 from tfjs_lite.readers.tflite.model import Operator
 
 _ACT = {1: "Relu", 3: "Relu6", 4: "Tanh"}
+# Unrolling adds ~15 nodes a step; longer sequences would make graphs TF.js loads too slowly (and a
+# hostile shape could ask for billions of steps).
+MAX_UNROLLED_STEPS = 2048
 _OPTIONAL_UNSUPPORTED = {1: "CIFG (no input gate)", 9: "peepholes", 10: "peepholes", 11: "peepholes",
                          16: "a projection", 20: "layer normalisation", 21: "layer normalisation",
                          22: "layer normalisation", 23: "layer normalisation"}
@@ -52,6 +55,8 @@ def unidirectional_sequence_lstm(ctx: Lowering, op: Operator) -> None:
         raise UnsupportedModelError(f"{where} needs a 3-D input, got {list(shape)}")
     time_major = op.options["time_major"]
     steps, batch = (shape[0], shape[1]) if time_major else (shape[1], shape[0])
+    if steps > MAX_UNROLLED_STEPS:
+        raise UnsupportedModelError(f"{where} runs {steps} time steps; up to {MAX_UNROLLED_STEPS} are unrolled")
 
     def c(value: np.ndarray, name: str) -> TensorRef:
         return ctx.graph.add_const(np.ascontiguousarray(value, np.float32), name=ctx.graph.unique_name(f"{base}/{name}"))
