@@ -37,6 +37,7 @@ PIPELINES: Dict[Tuple[str, str], str] = {
     ("tf_hub", "tfjs_graph_model"): "tfjs_lite.pipelines.saved_model_to_graph:run_hub",
     ("tf_frozen_model", "tfjs_graph_model"): "tfjs_lite.pipelines.saved_model_to_graph:run_frozen",
     ("keras_saved_model", "tfjs_layers_model"): "tfjs_lite.pipelines.keras_saved_model_to_layers:run",
+    ("onnx", "tfjs_graph_model"): "tfjs_lite.pipelines.onnx_to_graph:run",
 }
 
 # Outputs that are one file rather than a folder.

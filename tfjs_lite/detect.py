@@ -21,6 +21,7 @@ _DEFAULT_OUTPUT = {
     "tf_frozen_model": "tfjs_graph_model",
     "tf_hub": "tfjs_graph_model",
     "tfjs_layers_model": "keras",
+    "onnx": "tfjs_graph_model",
 }
 
 
@@ -55,6 +56,12 @@ def _layers_or_graph(model_json: Path) -> str:
     raise UsageError(f"{model_json} is a TF.js {fmt}; only layers models can be read back")
 
 
+def _looks_like_onnx(head: bytes) -> bool:
+    """A ModelProto written by ONNX's tools starts with ``ir_version`` (field 1, varint: 0x08)
+    followed by a small version number; other model files here start differently."""
+    return len(head) >= 2 and head[0] == 0x08 and 3 <= head[1] <= 20
+
+
 def detect_input_format(path: Path) -> str:
     """Guess ``--input_format`` from what is at ``path``; raise a UsageError if nothing fits."""
     if not path.exists():
@@ -78,6 +85,8 @@ def detect_input_format(path: Path) -> str:
         return _layers_or_graph(path)
     if path.suffix == ".pb":
         return "tf_frozen_model"
+    if path.suffix == ".onnx" or _looks_like_onnx(head):
+        return "onnx"
     if path.suffix in (".h5", ".hdf5", ".keras"):
         raise ModelFormatError(f"the file is not HDF5 or a .keras zip despite its '{path.suffix}' name", path=path)
     raise UsageError(f"cannot tell what kind of model {path} is; give --input_format")

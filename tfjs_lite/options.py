@@ -34,6 +34,7 @@ INPUT_FORMATS = (
     "tf_hub",
     "tfjs_layers_model",
     "tf_frozen_model",
+    "onnx",
 )
 OUTPUT_FORMATS = ("keras", "keras_saved_model", "tfjs_layers_model", "tfjs_graph_model", "keras_keras")
 
