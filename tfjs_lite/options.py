@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Mapping, Optional, Tuple, Union
 
 from tfjs_lite.errors import UsageError
+from tfjs_lite.formats import INPUT_FORMATS, OUTPUT_FORMATS
 
 __all__ = [
     "DEFAULT_SHARD_SIZE_BYTES",
@@ -25,18 +26,6 @@ __all__ = [
 
 # "Max file size for caching for all major browsers", as the official converter puts it.
 DEFAULT_SHARD_SIZE_BYTES = 4 * 1024 * 1024
-
-INPUT_FORMATS = (
-    "keras",
-    "keras_saved_model",
-    "keras_keras",
-    "tf_saved_model",
-    "tf_hub",
-    "tfjs_layers_model",
-    "tf_frozen_model",
-    "onnx",
-)
-OUTPUT_FORMATS = ("keras", "keras_saved_model", "tfjs_layers_model", "tfjs_graph_model", "keras_keras")
 
 # A quantization selector: None (off), True (every weight not matched elsewhere) or glob patterns.
 QuantizeSelector = Union[None, bool, Tuple[str, ...]]

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tfjs_lite.ir.graph import Graph
 from tfjs_lite.options import ConvertOptions
-from tfjs_lite.pipelines.saved_model_to_graph import convert_graph
+from tfjs_lite.pipelines.saved_model_to_graph import graph_pipeline
 from tfjs_lite.readers.onnx import read_onnx
-from tfjs_lite.report import Report
 
-__all__ = ["run"]
+__all__ = ["read", "run"]
 
 
-def run(input_path: Path, staging_dir: Path, options: ConvertOptions, report: Report) -> None:
-    """``onnx`` -> ``tfjs_graph_model``."""
-    graph = read_onnx(Path(input_path))
-    convert_graph(graph, Path(staging_dir), options, report)
+def read(input_path: Path, options: ConvertOptions) -> Graph:
+    """An ``.onnx`` file (external data beside it) lowered to the TF-op IR."""
+    return read_onnx(Path(input_path))
+
+
+run = graph_pipeline(read)

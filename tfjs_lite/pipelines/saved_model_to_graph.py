@@ -8,7 +8,7 @@ Read (inline, freeze, prune: :mod:`tfjs_lite.readers.saved_model`) -> optimize
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from tfjs_lite.ir.graph import Graph, TensorRef
 from tfjs_lite.op_support import find_unsupported, validate
@@ -18,30 +18,42 @@ from tfjs_lite.readers.tf_hub import load_hub_module
 from tfjs_lite.report import Report
 from tfjs_lite.writers.graph_model import write_graph_model
 
-__all__ = ["convert_graph", "run", "run_frozen", "run_hub", "run_keras_saved_model"]
+__all__ = ["convert_graph", "graph_pipeline", "read_frozen", "read_hub", "read_saved_model", "run", "run_frozen",
+           "run_hub", "run_keras_saved_model"]
 
 _DEBUG_PASS_THROUGH = frozenset({"CheckNumerics", "Print", "PrintV2", "EnsureShape"})
 _DEBUG_SINKS = frozenset({"Assert"})
 
 
-def run(input_path: Path, staging_dir: Path, options: ConvertOptions, report: Report) -> None:
-    """``tf_saved_model`` -> ``tfjs_graph_model`` (signature default ``serving_default``)."""
-    graph = load_saved_model(Path(input_path), tags=options.saved_model_tags,
-                             signature_name=options.signature_name)
-    convert_graph(graph, Path(staging_dir), options, report)
+def read_saved_model(input_path: Path, options: ConvertOptions) -> Graph:
+    """A ``tf_saved_model`` folder read into the IR (signature default ``serving_default``)."""
+    return load_saved_model(Path(input_path), tags=options.saved_model_tags, signature_name=options.signature_name)
 
 
-def run_hub(input_path: Path, staging_dir: Path, options: ConvertOptions, report: Report) -> None:
-    """``tf_hub`` -> ``tfjs_graph_model``: a local hub module folder, TF2 (a SavedModel) or TF1
-    (``tfhub_module.pb``; see :mod:`tfjs_lite.readers.tf_hub`); signature ``default``."""
-    graph = load_hub_module(Path(input_path), tags=options.saved_model_tags, signature_name=options.signature_name)
-    convert_graph(graph, Path(staging_dir), options, report)
+def read_hub(input_path: Path, options: ConvertOptions) -> Graph:
+    """A local ``tf_hub`` module folder, TF2 (a SavedModel) or TF1 (``tfhub_module.pb``; see
+    :mod:`tfjs_lite.readers.tf_hub`), read into the IR; signature ``default``."""
+    return load_hub_module(Path(input_path), tags=options.saved_model_tags, signature_name=options.signature_name)
 
 
-def run_frozen(input_path: Path, staging_dir: Path, options: ConvertOptions, report: Report) -> None:
-    """``tf_frozen_model`` -> ``tfjs_graph_model``: a frozen GraphDef pruned to ``--output_node_names``."""
-    graph = load_frozen_graph(Path(input_path), options.output_node_names or "")
-    convert_graph(graph, Path(staging_dir), options, report)
+def read_frozen(input_path: Path, options: ConvertOptions) -> Graph:
+    """A ``tf_frozen_model`` GraphDef pruned to ``--output_node_names``, read into the IR."""
+    return load_frozen_graph(Path(input_path), options.output_node_names or "")
+
+
+def graph_pipeline(read: Callable[[Path, ConvertOptions], Graph]) -> Callable[[Path, Path, ConvertOptions, Report], None]:
+    """The pipeline ``read`` → :func:`convert_graph` that every graph-model source follows."""
+
+    def run_pipeline(input_path: Path, staging_dir: Path, options: ConvertOptions, report: Report) -> None:
+        convert_graph(read(Path(input_path), options), Path(staging_dir), options, report)
+
+    run_pipeline.__doc__ = f"{read.__name__} -> ``tfjs_graph_model``."
+    return run_pipeline
+
+
+run = graph_pipeline(read_saved_model)
+run_hub = graph_pipeline(read_hub)
+run_frozen = graph_pipeline(read_frozen)
 
 
 def run_keras_saved_model(input_path: Path, staging_dir: Path, options: ConvertOptions, report: Report) -> None:

@@ -15,12 +15,13 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from tfjs_lite import formats
 from tfjs_lite.tools.inspect_weights import add_weight, weights_summary
 from tfjs_lite.tools.source import load_source_graph
 
 __all__ = ["GRAPH_FORMATS", "inspect_graph"]
 
-GRAPH_FORMATS = ("tf_saved_model", "tf_hub", "tf_frozen_model", "tfjs_graph_model")
+GRAPH_FORMATS = formats.graph_formats() + ("tfjs_graph_model",)
 
 
 def inspect_graph(path: Path, fmt: str, options: dict[str, Any], notes: list[str] | None = None) -> dict[str, Any]:
