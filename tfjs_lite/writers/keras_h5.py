@@ -159,7 +159,9 @@ def write_keras_h5(
             if layer.name in seen:
                 raise ModelFormatError(f"two layers are named {layer.name!r}")
             seen[layer.name] = layer.name
-            group = new_group(root, layer.name)
+            # A "/" in a layer name (DenseNet's conv1/conv) nests the group, as Keras writes it.
+            parent, leaf = _group_path(root, layer.name)
+            group = parent[leaf] if leaf in parent else new_group(parent, leaf)
             names = [_h5_weight_name(layer, n) for n, _ in layer.weights]
             if len(set(names)) != len(names):
                 raise ModelFormatError(
