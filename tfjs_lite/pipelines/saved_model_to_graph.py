@@ -90,7 +90,8 @@ def convert_graph(graph: Graph, staging_dir: Path, options: ConvertOptions, repo
 def _optimize(graph: Graph, options: ConvertOptions, report: Report) -> None:
     from tfjs_lite.optimizer import optimize
 
-    optimize(graph, strip_debug_ops=options.strip_debug_ops, skip=tuple(options.skip_passes), check=options.debug)
+    optimize(graph, strip_debug_ops=options.strip_debug_ops, skip=tuple(options.skip_passes), check=options.debug,
+             nhwc_inputs=options.nhwc_inputs, nhwc_outputs=options.nhwc_outputs)
     # The optimizer leaves function bodies alone; TF.js still needs their NoOps/debug ops gone.
     _strip_debug_ops(graph, main_graph=False, debug_ops=options.strip_debug_ops)
 
