@@ -1,0 +1,79 @@
+"""PyTorch exports (fixtures/onnx/models, made by fixtures/generate_onnx.py with torch's default
+exporter, the TorchScript one at opset 13, a dynamic batch, ...) convert, load in real TF.js 4.22
+and reproduce onnxruntime's recorded outputs within 1e-4 normalised error."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tfjs_node import compare, load_tensors
+from tfjs_lite import executor
+from tfjs_lite.options import ConvertOptions
+from tfjs_lite.pipelines import onnx_to_graph
+from tfjs_lite.readers.onnx import read_onnx
+from tfjs_lite.report import Report
+
+MODELS = Path(__file__).resolve().parents[2] / "fixtures" / "onnx" / "models"
+CASES = sorted(p.name for p in MODELS.iterdir() if (p / "model.onnx").is_file())
+TOLERANCE = 1e-4
+# Image models whose converted body must hold no Transpose: only the NCHW input/output boundary may.
+CNNS = [c for c in CASES if c != "transformer"]
+
+
+def _case(name: str) -> dict:
+    return json.loads((MODELS / name / "case.json").read_text())
+
+
+def _convert(name: str, out: Path, **options) -> dict:
+    onnx_to_graph.run(MODELS / name / "model.onnx", out, ConvertOptions(**options), Report())
+    return json.loads((out / "model.json").read_text())
+
+
+def _error(actual: dict, expected: dict) -> float:
+    exp = {k: v.astype(np.int32) if v.dtype == np.int64 else v for k, v in expected.items()}
+    return compare({k: np.asarray(v) for k, v in actual.items()}, exp, rtol=TOLERANCE)
+
+
+def test_fixture_set_covers_the_issue():
+    exporters = {_case(c)["exporter"] for c in CASES}
+    opsets = {_case(c)["opset"] for c in CASES}
+    assert {"dynamo", "torchscript"} <= exporters and 13 in opsets and max(opsets) >= 18
+    assert any(_case(c)["dynamic"] for c in CASES)
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_model_runs_in_tfjs_like_onnxruntime(name, tfjs, tmp_path):
+    model = _convert(name, tmp_path / name)
+    inputs, expected = load_tensors(MODELS / name / "inputs.json"), load_tensors(MODELS / name / "expected.json")
+    got = tfjs.execute_graph(str(tmp_path / name), dict(inputs), list(expected))
+    _error(got, expected)
+    assert list(model["signature"]["inputs"]) == _case(name)["inputs"]
+    assert list(model["signature"]["outputs"]) == _case(name)["outputs"]
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_model_lowering_in_numpy_executor(name):
+    graph = read_onnx(MODELS / name / "model.onnx")
+    inputs, expected = load_tensors(MODELS / name / "inputs.json"), load_tensors(MODELS / name / "expected.json")
+    _error(executor.run(graph, dict(inputs), outputs=list(expected)), expected)
+
+
+def test_dynamic_batch_is_minus_one_and_runs_at_another_batch(tfjs, tmp_path):
+    model = _convert("small_cnn_dynamic_batch", tmp_path / "m")
+    dims = model["signature"]["inputs"]["image"]["tensorShape"]["dim"]
+    assert [d["size"] for d in dims] == ["-1", "3", "32", "32"]
+    inputs, expected = (load_tensors(MODELS / "small_cnn_dynamic_batch" / f) for f in ("inputs.json", "expected.json"))
+    single = {"image": inputs["image"][:1]}
+    got = tfjs.execute_graph(str(tmp_path / "m"), single, ["output"])
+    _error(got, {"output": expected["output"][:1]})
+
+
+@pytest.mark.parametrize("name", CNNS)
+def test_cnn_body_has_no_transposes(name, tmp_path):
+    model = _convert(name, tmp_path / name)
+    transposes = [n["name"] for n in model["modelTopology"]["node"] if n["op"] == "Transpose"]
+    assert len(transposes) <= 2, transposes
