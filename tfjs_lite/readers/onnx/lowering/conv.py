@@ -1,8 +1,9 @@
 """Conv, ConvTranspose and pooling: channels-last TF ops between two transposes.
 
 1-D ops run as 2-D ones on a height-1 image. Padding: ONNX pads equal to TF's SAME become SAME,
-zero pads VALID, anything else an explicit ``Pad`` (zeros for convolutions, -inf for max pooling)
-in front of a VALID op. TF.js pools know only SAME/VALID, and ``ceil_mode`` is an extra end pad.
+zero pads VALID; other pads are TF's EXPLICIT padding for convolutions and an explicit ``Pad`` (zeros,
+-inf for max pooling) in front of a VALID pool (TF.js pools know only SAME/VALID; ``ceil_mode`` is
+an extra end pad).
 """
 
 from __future__ import annotations
@@ -138,15 +139,12 @@ def _conv(ctx: LoweringContext) -> list[V]:
     if max(strides) > 1 and max(dilations) > 1:
         hwio, dilations = _dilate_filter(hwio, dilations), [1, 1]
         kernel = list(hwio.shape[:2])
-    padding = _tf_padding(in_dims, kernel, strides, dilations, pads)
-    if padding is None:
-        nhwc = pad_channels_last(ctx, nhwc, pads)
-        in_dims = [None if d is None else d + sum(p) for d, p in zip(in_dims, pads)]
-        pads, padding = [(0, 0), (0, 0)], "VALID"
-    out_dims = [_out_size(d, k, s, dl, p) if padding == "VALID" else (None if d is None else -(-d // s))
+    padding = _tf_padding(in_dims, kernel, strides, dilations, pads) or "EXPLICIT"
+    out_dims = [(None if d is None else -(-d // s)) if padding == "SAME" else _out_size(d, k, s, dl, p)
                 for d, k, s, dl, p in zip(in_dims, kernel, strides, dilations, pads)]
+    explicit = [0, 0, *[p for pair in pads for p in pair], 0, 0] if padding == "EXPLICIT" else []
     attrs: dict[str, Any] = {"T": DType("DT_FLOAT"), "strides": [1, *strides, 1], "dilations": [1, *dilations, 1],
-                             "padding": padding, "data_format": "NHWC", "explicit_paddings": []}
+                             "padding": padding, "data_format": "NHWC", "explicit_paddings": explicit}
     shape = None if nhwc.shape is None else (nhwc.shape[0], *out_dims, out_channels)
     if depthwise:
         y = ctx.emit("DepthwiseConv2dNative", [nhwc, ctx.const(hwio.astype(np.float32))], attrs, shape=shape)

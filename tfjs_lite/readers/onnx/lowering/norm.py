@@ -87,20 +87,44 @@ def _layer_norm(ctx: LoweringContext) -> list[V]:
 
 @lowers("GroupNormalization")
 def _group_norm(ctx: LoweringContext) -> list[V]:
+    """Group statistics without a reshape (which would pin the tensor to NCHW): per-channel means
+    over the spatial axes, averaged within each group by a 1x1 convolution with a constant
+    block matrix (every channel of a group covers the same number of positions)."""
     x = ctx.input(0)
     assert x is not None
     groups = int(ctx.attr("num_groups"))
-    shape = x.static_shape()
-    if shape is None:
-        raise ctx.unsupported("GroupNormalization needs a static input shape")
-    channels, rank = shape[1], len(shape)
-    grouped = ctx.emit("Reshape", [x, ctx.int_const([shape[0], groups, -1])],
-                       {"T": DType("DT_FLOAT"), "Tshape": DType("DT_INT32")},
-                       shape=(shape[0], groups, int(np.prod(shape[1:])) // groups))
-    y = normalize(ctx, grouped, [2], float(ctx.attr("epsilon", 1e-5)))
-    y = ctx.emit("Reshape", [y, ctx.int_const(shape)], {"T": DType("DT_FLOAT"), "Tshape": DType("DT_INT32")},
-                 shape=shape)
+    rank = ctx.rank_of(x)
+    channels = x.shape[1] if x.shape is not None else None
+    if channels is None or channels % groups or rank < 3:
+        raise ctx.unsupported("GroupNormalization needs a known channel count divisible by num_groups")
+    group_of = np.arange(channels) // (channels // groups)
+    averaging = (group_of[:, None] == group_of[None, :]).astype(np.float32) / (channels // groups)
+    spatial = list(range(2, rank))
+    group_mean = pointwise(ctx, mean_over(ctx, x, spatial), averaging)
+    centred = binary(ctx, "Sub", x, group_mean)
+    variance = pointwise(ctx, mean_over(ctx, unary(ctx, "Square", centred), spatial), averaging)
+    inv_std = unary(ctx, "Rsqrt", binary(ctx, "AddV2", variance,
+                                         ctx.const(np.float32(ctx.attr("epsilon", 1e-5)))))
+    y = binary(ctx, "Mul", centred, inv_std)
     scale, bias = ctx.const_input(1, "scale"), ctx.const_input(2, "bias")
     if ctx.opset < 21 and scale is not None and scale.size == groups:  # opset 18: one value per group
         scale, bias = np.repeat(scale, channels // groups), np.repeat(bias, channels // groups)
     return [_affine(ctx, y, _per_channel(ctx, ctx.const(scale), rank), _per_channel(ctx, ctx.const(bias), rank))]
+
+
+def pointwise(ctx: LoweringContext, x: V, matrix: np.ndarray) -> V:
+    """``y[:, o] = sum_i matrix[o, i] * x[:, i]`` on a ``[N, C, 1, ...]`` tensor, as a 1x1 Conv2D."""
+    rank = ctx.rank_of(x)
+    nhwc = ctx.to_channels_last(x)
+    if rank != 4:
+        nhwc = ctx.emit("Reshape", [nhwc, ctx.int_const([-1, 1, 1, matrix.shape[1]])],
+                        {"T": DType("DT_FLOAT"), "Tshape": DType("DT_INT32")}, shape=None)
+    y = ctx.emit("Conv2D", [nhwc, ctx.const(matrix.T[None, None].copy())],
+                 {"T": DType("DT_FLOAT"), "strides": [1, 1, 1, 1], "dilations": [1, 1, 1, 1], "padding": "VALID",
+                  "data_format": "NHWC", "explicit_paddings": [], "use_cudnn_on_gpu": True},
+                 shape=None if nhwc.shape is None else (*nhwc.shape[:-1], matrix.shape[0]))
+    if rank != 4:
+        y = ctx.emit("Reshape", [y, ctx.int_const([-1, *[1] * (rank - 2), matrix.shape[0]])],
+                     {"T": DType("DT_FLOAT"), "Tshape": DType("DT_INT32")},
+                     shape=None if x.shape is None else (x.shape[0], *[1] * (rank - 2), matrix.shape[0]))
+    return ctx.to_channels_first(y)
