@@ -54,11 +54,22 @@ class DeclareNhwcIo(Pass):
         changed = False
         if self.inputs:
             for key in sorted(graph.inputs):
-                changed |= _declare_input(graph, graph.inputs[key])
+                if _declare_input(graph, graph.inputs[key]):
+                    _signature_to_nhwc(graph, "inputs", key)
+                    changed = True
         if self.outputs:
             for key in sorted(graph.outputs):
-                changed |= _declare_output(graph, graph.outputs[key])
+                if _declare_output(graph, graph.outputs[key]):
+                    _signature_to_nhwc(graph, "outputs", key)
+                    changed = True
         return changed
+
+
+def _signature_to_nhwc(graph: Graph, side: str, key: str) -> None:
+    """Permute the shape a reader recorded for the signature entry, if any."""
+    info = (graph.meta.get("signature") or {}).get(side, {}).get(key)
+    if info is not None and info.get("shape") is not None and len(info["shape"]) == 4:
+        info["shape"] = tuple(info["shape"][d] for d in NCHW_TO_NHWC)
 
 
 def _declare_input(graph: Graph, ref: TensorRef) -> bool:

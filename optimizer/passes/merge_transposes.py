@@ -8,15 +8,16 @@ Before => after:
 * ``y = Transpose(x, identity)`` => ``x`` (likewise).
 * ``y = Transpose(Const c, p)`` => ``Const(c.transpose(p))`` named ``y``.
 * ``y = Transpose(x, p)`` where ``p`` only moves dimensions proven to be 1 (the others keep their
-  order, so the element order is unchanged): when every consumer is a ``Reshape`` of ``y`` =>
-  they read ``x``; when ``x``'s shape is fully known => ``Reshape(x, shape(y))`` named ``y``.
-  This is what removes ``Transpose([N,1,1,C] -> [N,C,1,1])`` before a Flatten.
+  order, so the element order is unchanged) and every consumer is a ``Reshape`` of ``y`` => they
+  read ``x``.  This is what removes ``Transpose([N,1,1,C] -> [N,C,1,1])`` before a Flatten.
+  (``sink_transposes`` also turns such a transpose into a ``Reshape`` once it cannot move: not
+  here, where it could still cancel with another transpose.)
 
 Algebra: transposes compose as permutations; a reshape depends only on element order; moving
 size-1 dimensions does not change element order.
 
 Does NOT fire on: non-Const or invalid perms, file-backed (lazy) constants, nodes with control
-edges, an order-preserving transpose with a non-Reshape consumer and an unknown shape.
+edges, an order-preserving transpose with a consumer that is not a Reshape.
 """
 
 from __future__ import annotations
@@ -61,8 +62,12 @@ class MergeTransposes(Pass):
         return changed
 
 
-def merge_transpose(graph: Graph, n: str) -> bool:
-    """Apply the first rule that fits Transpose node ``n``; True iff the graph changed."""
+def merge_transpose(graph: Graph, n: str, *, to_reshape: bool = False) -> bool:
+    """Apply the first rule that fits Transpose node ``n``; True iff the graph changed.
+
+    ``to_reshape``: also turn an order-preserving transpose of a fully known shape into a
+    ``Reshape`` (for transposes that can no longer move).
+    """
     perm = transpose_perm(graph, n)
     if perm is None or has_control_edges(graph, n):
         return False
@@ -89,7 +94,7 @@ def merge_transpose(graph: Graph, n: str) -> bool:
         _remove_chain(graph, x.node)
         remove_if_dead(graph, perm_ref.node)
         return True
-    return _order_preserving(graph, n, x, perm)
+    return _order_preserving(graph, n, x, perm, to_reshape)
 
 
 def _forward(graph: Graph, n: str, source: TensorRef) -> None:
@@ -120,7 +125,8 @@ def _remove_chain(graph: Graph, node: str) -> None:
             remove_if_dead(graph, ref.node)
 
 
-def _order_preserving(graph: Graph, n: str, x: TensorRef, perm: tuple[int, ...]) -> bool:
+def _order_preserving(graph: Graph, n: str, x: TensorRef, perm: tuple[int, ...],
+                      to_reshape: bool) -> bool:
     ones = known_ones(graph, x)
     if ones is None or len(ones) != len(perm):
         return False
@@ -134,7 +140,7 @@ def _order_preserving(graph: Graph, n: str, x: TensorRef, perm: tuple[int, ...])
         _remove_chain(graph, n)
         return True
     shape = static_shape(graph, x)
-    if shape is None or None in shape:
+    if not to_reshape or shape is None or None in shape:
         return False
     perm_node = graph.inputs_of(n)[1].node
     target = graph.add_const(np.asarray([shape[d] for d in perm], np.int32),

@@ -41,8 +41,8 @@ signature-output nodes (their names are the outputs' names), nodes with control 
 constants, non-Const axes/begins/paddings, Softmax on a moved axis, StridedSlice with
 ellipsis/new-axis/shrink masks, Gather with batch_dims or indices of rank > 1, or when the
 cost would grow.  Layout-sensitive ops (Conv2D, pooling, Resize, BiasAdd, Reshape...) stop a
-transpose; a Reshape after a transpose that only moves size-1 dims is handled by
-``merge_transposes``.
+transpose.  Once nothing moves, a transpose that only moves dimensions proven to be 1 becomes a
+``Reshape`` when its input shape is fully known (``merge_transposes`` rules).
 """
 
 from __future__ import annotations
@@ -107,6 +107,9 @@ class SinkTransposes(Pass):
             # Deterministic, so replaying on the graph gives the trial's result.
             changed |= _sink_all(graph, optimistic=True)
             _sink_all(graph, optimistic=False)
+        # What is left cannot move; those that only move size-1 dims are cheaper as reshapes.
+        for n in graph.nodes_by_op("Transpose"):
+            changed |= merge_transpose(graph, n, to_reshape=True)
         return changed
 
 
