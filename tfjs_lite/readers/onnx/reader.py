@@ -15,6 +15,7 @@ from tfjs_lite.ir.graph import Graph, TensorRef, TensorType
 from tfjs_lite.readers.onnx.context import LoweringContext, V, tf_dtype, tf_name
 from tfjs_lite.readers.onnx.lowering import LOWERINGS
 from tfjs_lite.readers.onnx.model import OnnxGraph, ValueInfo, load_onnx
+from tfjs_lite.readers.onnx.rewrite import fuse_group_norm
 from tfjs_lite.readers.onnx.tensors import tf_dtype_of
 
 __all__ = ["lower_graph", "read_onnx", "unsupported_nodes"]
@@ -46,6 +47,7 @@ def _shape_of(info: ValueInfo | None) -> tuple[int | None, ...] | None:
 def lower_graph(onnx: OnnxGraph) -> Graph:
     """The TF-op graph of a parsed ONNX graph."""
     _check_supported(onnx)
+    fuse_group_norm(onnx)
     graph = Graph()
     ctx = LoweringContext(graph, onnx.opset)
     signature: dict[str, dict] = {"inputs": {}, "outputs": {}}

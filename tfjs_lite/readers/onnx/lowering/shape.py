@@ -29,6 +29,8 @@ def reshape(ctx: LoweringContext, x: V, shape: Any, out_shape: Any = None) -> V:
         shape = [int(d) for d in shape.value.reshape(-1)]
     if x.value is not None:
         return ctx.const(x.value.reshape(shape))
+    if x.static_shape() is not None and list(x.static_shape()) == list(shape):  # type: ignore[arg-type]
+        return x  # a reshape to its own shape (keeps the layout pass free to move transposes)
     if out_shape is None:
         out_shape = tuple(None if d == -1 else d for d in shape)
         known = x.static_shape()

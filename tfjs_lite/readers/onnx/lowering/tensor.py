@@ -65,11 +65,11 @@ def _split(ctx: LoweringContext) -> list[V]:
     sizes = [int(s) for s in np.asarray(sizes).reshape(-1)]
     if x.value is not None:
         return [ctx.const(a) for a in np.split(x.value, np.cumsum(sizes)[:-1], axis=axis)]
-    shapes = [tuple(s if i == axis else d for i, d in enumerate(x.shape)) for s in sizes]  # type: ignore[arg-type]
-    outs = ctx.emit("SplitV", [x, ctx.int_const(sizes), ctx.int_const(axis)],
-                    {"T": DType(x.dtype), "Tlen": DType("DT_INT32"), "num_split": count},
-                    shape=shapes, outputs=count)
-    return outs if count > 1 else [outs]
+    # One single-output slice per piece rather than SplitV: a transpose above fans out to the
+    # slices, which the layout pass can sink through one by one (YOLO's C2f blocks split channels).
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    return [strided_slice(ctx, x, [int(start)], [int(start + size)], [axis], [1])
+            for start, size in zip(starts, sizes)]
 
 
 def _clamp(value: int) -> int:
