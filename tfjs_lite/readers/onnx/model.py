@@ -2,8 +2,8 @@
 put the nodes in a checked topological order.
 
 The result, :class:`OnnxGraph`, is plain Python (nodes as :class:`OnnxNode`, constants as numpy)
-so the lowering never touches protobuf. Initializers are decoded one at a time and dropped from
-the proto as they go, which keeps the peak memory near one copy of the weights plus the file.
+so the lowering never touches protobuf. Initializers are decoded one at a time while the file is read
+(:mod:`.wire`), which keeps the peak memory near one copy of the weights.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import numpy as np
 from tfjs_lite.errors import ModelFormatError, UnsupportedModelError
 from tfjs_lite.readers.graph_def import check_proto_size
 from tfjs_lite.readers.onnx.tensors import tensor_to_numpy
+from tfjs_lite.readers.onnx.wire import read_model
 
 __all__ = ["OPSET_RANGE", "OnnxGraph", "OnnxNode", "ValueInfo", "load_onnx"]
 
@@ -103,17 +104,33 @@ def _node(proto: Any, model_dir: Path) -> OnnxNode:
     return OnnxNode(proto.op_type, proto.name, list(proto.input), list(proto.output), attrs, domain)
 
 
-def _parse(path: Path) -> Any:
-    from tfjs_lite._proto.onnx_pb2 import ModelProto
+def _parse(path: Path, initializers: dict[str, np.ndarray]) -> Any:
+    """The ModelProto of ``path``; its initializers are decoded into ``initializers`` one by one
+    while reading (:mod:`tfjs_lite.readers.onnx.wire`), never all held as protobuf at once."""
+    from tfjs_lite._proto.onnx_pb2 import TensorProto
 
     check_proto_size(path, "an ONNX model this large must keep its weights in external data files")
-    model = ModelProto()
+
+    def add(serialized: bytes, read_raw: Any) -> None:
+        tensor = TensorProto()
+        try:
+            tensor.ParseFromString(serialized)
+        except Exception as e:  # protobuf's DecodeError
+            raise ModelFormatError(f"{path}: not an ONNX model (an initializer does not parse: {e})") from None
+        if tensor.name in initializers:
+            raise ModelFormatError(f"{path}: two initializers are named {tensor.name!r}")
+        initializers[tensor.name] = tensor_to_numpy(tensor, path.parent, f"initializer {tensor.name!r}",
+                                                    raw_data=read_raw)
+
     try:
-        model.ParseFromString(path.read_bytes())
+        with open(path, "rb") as f:
+            model = read_model(f, path.stat().st_size, add)
     except OSError as e:
         raise ModelFormatError(f"{path}: cannot read ({e.strerror})") from None
-    except Exception as e:  # protobuf's DecodeError
-        raise ModelFormatError(f"{path}: not an ONNX model (protobuf: {e})") from None
+    except ModelFormatError as e:
+        if str(path) not in str(e):
+            raise ModelFormatError(f"{path}: {e}") from None
+        raise
     if not model.HasField("graph") or model.ir_version < 3:
         raise ModelFormatError(f"{path}: not an ONNX model (no graph or IR version {model.ir_version} < 3)")
     return model
@@ -198,7 +215,8 @@ def _topological(nodes: list[OnnxNode], known: set[str]) -> list[OnnxNode]:
 def load_onnx(path: Path) -> OnnxGraph:
     """Parse ``path`` and return its main graph, functions inlined, nodes in topological order."""
     path = Path(path)
-    model = _parse(path)
+    initializers: dict[str, np.ndarray] = {}
+    model = _parse(path, initializers)
     model_dir = path.parent
     opsets = {("" if o.domain in _DEFAULT_DOMAINS else o.domain): int(o.version) for o in model.opset_import}
     opset = opsets.get("", 0)
@@ -210,11 +228,6 @@ def load_onnx(path: Path) -> OnnxGraph:
         raise ModelFormatError(f"{path}: {len(graph.node)} nodes, more than {_MAX_NODES}")
     if len(graph.sparse_initializer):
         raise UnsupportedModelError(f"{path}: sparse initializers are not supported")
-    initializers: dict[str, np.ndarray] = {}
-    for tensor in graph.initializer:
-        initializers[tensor.name] = tensor_to_numpy(tensor, model_dir, f"initializer {tensor.name!r}")
-        tensor.Clear()  # its bytes now live in the array
-    del graph.initializer[:]
     functions = {("" if f.domain in _DEFAULT_DOMAINS else f.domain, f.name): f for f in model.functions}
     inliner = _Inliner(functions, model_dir)
     nodes: list[OnnxNode] = []

@@ -61,9 +61,21 @@ def lower_graph(onnx: OnnxGraph) -> Graph:
         signature["inputs"][name] = {"dtype": DType(dtype), "shape": info.shape}
     for name, array in onnx.initializers.items():
         ctx.values[name] = ctx.const(array)
+    onnx.initializers = {}
+    # Readers left per value: a weight is dropped once its last reader is lowered (what the graph
+    # needs is then in its Const), so original and converted weights do not pile up.
+    remaining: dict[str, int] = {}
+    for node in onnx.nodes:
+        for name in node.inputs:
+            remaining[name] = remaining.get(name, 0) + 1
+    keep = {name for name, _ in onnx.outputs}
     for index, node in enumerate(onnx.nodes):
         ctx.start(node, index)
         results = LOWERINGS[node.op_type](ctx)
+        for name in node.inputs:
+            remaining[name] -= 1
+            if not remaining[name] and name not in keep and name in ctx.values:
+                del ctx.values[name]
         for out_name, value in zip(node.outputs, results):
             if not out_name or value is None:
                 continue

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -115,9 +116,11 @@ def _external_bytes(tensor: Any, model_dir: Path, nbytes: int, where: str) -> by
     return data
 
 
-def tensor_to_numpy(tensor: Any, model_dir: Path | None, where: str = "") -> np.ndarray:
+def tensor_to_numpy(tensor: Any, model_dir: Path | None, where: str = "", *,
+                    raw_data: Callable[[], np.ndarray] | None = None) -> np.ndarray:
     """The value of a ``TensorProto`` in its ONNX dtype widened to what numpy has (bfloat16 ->
-    float32, bool -> bool, strings -> object array of bytes)."""
+    float32, bool -> bool, strings -> object array of bytes). ``raw_data`` reads the payload of a
+    tensor whose ``raw_data`` field was left in the file (:mod:`.wire`)."""
     where = where or f"tensor {tensor.name!r}"
     if tensor.HasField("segment"):
         raise UnsupportedModelError(f"{where}: segmented tensors are not supported")
@@ -137,11 +140,12 @@ def tensor_to_numpy(tensor: Any, model_dir: Path | None, where: str = "") -> np.
         if model_dir is None:
             raise ModelFormatError(f"{where}: external data is not allowed here")
         array = np.frombuffer(_external_bytes(tensor, model_dir, count * itemsize, where), dtype=storage)
-    elif tensor.HasField("raw_data"):
-        if len(tensor.raw_data) != count * itemsize:
-            raise ModelFormatError(f"{where}: raw_data holds {len(tensor.raw_data)} bytes, shape "
+    elif raw_data is not None or tensor.HasField("raw_data"):
+        raw = raw_data() if raw_data is not None else tensor.raw_data
+        if len(raw) != count * itemsize:
+            raise ModelFormatError(f"{where}: raw_data holds {len(raw)} bytes, shape "
                                    f"{list(shape)} of {name} needs {count * itemsize}")
-        array = np.frombuffer(tensor.raw_data, dtype=storage)
+        array = np.frombuffer(raw, dtype=storage)
     else:
         typed = getattr(tensor, field)
         if len(typed) != count:

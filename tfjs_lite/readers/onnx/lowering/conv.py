@@ -147,10 +147,10 @@ def _conv(ctx: LoweringContext) -> list[V]:
                              "padding": padding, "data_format": "NHWC", "explicit_paddings": explicit}
     shape = None if nhwc.shape is None else (nhwc.shape[0], *out_dims, out_channels)
     if depthwise:
-        y = ctx.emit("DepthwiseConv2dNative", [nhwc, ctx.const(hwio.astype(np.float32))], attrs, shape=shape)
+        y = ctx.emit("DepthwiseConv2dNative", [nhwc, ctx.const(np.ascontiguousarray(hwio, dtype=np.float32))], attrs, shape=shape)
     else:
         attrs["use_cudnn_on_gpu"] = True
-        y = ctx.emit("Conv2D", [nhwc, ctx.const(hwio.astype(np.float32))], attrs, shape=shape)
+        y = ctx.emit("Conv2D", [nhwc, ctx.const(np.ascontiguousarray(hwio, dtype=np.float32))], attrs, shape=shape)
     if bias is not None:
         y = ctx.emit("BiasAdd", [y, bias], {"T": DType("DT_FLOAT"), "data_format": "NHWC"}, shape=shape)
     return [_back(ctx, y, one_d)]
@@ -194,7 +194,7 @@ def _conv_transpose(ctx: LoweringContext) -> list[V]:
     batch, out_channels = x.shape[0], hwoi.shape[2]
     nhwc, one_d = _as_2d(ctx, x)
     sizes = ctx.int_const([batch, *full, out_channels])
-    y = ctx.emit("Conv2DBackpropInput", [sizes, ctx.const(hwoi.astype(np.float32)), nhwc],
+    y = ctx.emit("Conv2DBackpropInput", [sizes, ctx.const(np.ascontiguousarray(hwoi, dtype=np.float32)), nhwc],
                  {"T": DType("DT_FLOAT"), "strides": [1, *strides, 1], "dilations": [1, 1, 1, 1],
                   "padding": "VALID", "data_format": "NHWC", "explicit_paddings": [], "use_cudnn_on_gpu": True},
                  shape=(batch, *full, out_channels), dtype="DT_FLOAT")
