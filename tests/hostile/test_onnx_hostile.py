@@ -9,7 +9,7 @@ import random
 from pathlib import Path
 from typing import Any, Callable
 
-from corpus import FIXTURES, MB, Case, account, byte_mutations, judge, run_and_judge, run_cases, truncation_sizes
+from corpus import FIXTURES, Case, byte_mutations, refused_by_size, run_and_judge, truncation_sizes
 
 SOURCE = FIXTURES / "onnx" / "models" / "small_cnn" / "model.onnx"
 CLASS = "ONNX model"
@@ -222,19 +222,6 @@ def test_onnx_external_data_hostile(tmp_path: Path) -> None:
 
 def test_onnx_over_2gib_refused_by_size(tmp_path: Path) -> None:
     """A sparse > 2 GiB .onnx: refused from its size without reading it."""
-    (tmp_path / "out").mkdir()
-    path = tmp_path / "huge.onnx"
-    with open(path, "wb") as f:
-        f.write(SOURCE.read_bytes())
-        f.truncate(2**31 + 4096)
-    empty = tmp_path / "empty.onnx"
-    empty.write_bytes(b"")
-    base = run_cases([Case("base", "base", empty, tmp_path / "out" / "base")], tmp_path)[1]
-    case = Case("onnx > 2 GiB", "ONNX over protobuf's 2 GiB limit (sparse file)", path, tmp_path / "out" / "huge")
-    results, peak = run_cases([case], tmp_path, timeout=120)
-    outcome, problems = judge(case, results[case.id])
-    if peak > base + 100 * MB:
-        problems.append(f"peak RSS {peak / MB:.0f} MB: the file was read instead of refused by its size")
-        outcome = "BUG: read instead of refused by size"
-    failures = account(case, outcome, problems)
+    failures = refused_by_size(tmp_path, SOURCE.read_bytes(), ".onnx", "onnx > 2 GiB",
+                               "ONNX over protobuf's 2 GiB limit (sparse file)")
     assert not failures, "\n".join(failures)

@@ -128,6 +128,16 @@ class LoweringContext:
                                    "or computable from static shapes")
         return v.value
 
+    def const_ints(self, i: int, what: str = "") -> list[int] | None:
+        """Constant input ``i`` as a flat list of Python ints (None when omitted)."""
+        value = self.const_input(i, what)
+        return None if value is None else [int(v) for v in value.reshape(-1)]
+
+    def axes_input(self, i: int, rank: int, default: list[int] | None) -> list[int] | None:
+        """Constant axes input ``i`` normalised against ``rank``; ``default`` when omitted."""
+        axes = self.const_ints(i, "axes")
+        return default if axes is None else [self.axis(a, rank) for a in axes]
+
     def unsupported(self, why: str) -> UnsupportedModelError:
         assert self.node is not None
         return UnsupportedModelError(f"ONNX node {self.node.name or self.base!r} ({self.node.op_type}): {why}")

@@ -118,12 +118,10 @@ def _slice(ctx: LoweringContext) -> list[V]:
     x = ctx.input(0)
     assert x is not None
     rank = ctx.rank_of(x)
-    starts = [int(v) for v in ctx.const_input(1, "starts").reshape(-1)]  # type: ignore[union-attr]
-    ends = [int(v) for v in ctx.const_input(2, "ends").reshape(-1)]  # type: ignore[union-attr]
-    axes_value, steps_value = ctx.const_input(3, "axes"), ctx.const_input(4, "steps")
-    axes = list(range(len(starts))) if axes_value is None else [ctx.axis(int(a), rank) for a in axes_value.reshape(-1)]
-    steps = [1] * len(starts) if steps_value is None else [int(s) for s in steps_value.reshape(-1)]
-    return [strided_slice(ctx, x, starts, ends, axes, steps)]
+    starts, ends = ctx.const_ints(1, "starts") or [], ctx.const_ints(2, "ends") or []
+    axes = ctx.axes_input(3, rank, list(range(len(starts))))
+    steps = ctx.const_ints(4, "steps") or [1] * len(starts)
+    return [strided_slice(ctx, x, starts, ends, axes, steps)]  # type: ignore[arg-type]
 
 
 def _indices(ctx: LoweringContext, indices: V, dim: int | None) -> V:
@@ -204,9 +202,8 @@ def _pad(ctx: LoweringContext) -> list[V]:
     x = ctx.input(0)
     assert x is not None
     rank = ctx.rank_of(x)
-    pads = [int(p) for p in ctx.const_input(1, "pads").reshape(-1)]  # type: ignore[union-attr]
-    axes_value = ctx.const_input(3, "axes")
-    axes = list(range(rank)) if axes_value is None else [ctx.axis(int(a), rank) for a in axes_value.reshape(-1)]
+    pads = ctx.const_ints(1, "pads") or []
+    axes: list[int] = ctx.axes_input(3, rank, list(range(rank)))  # type: ignore[assignment]
     table = np.zeros((rank, 2), dtype=np.int32)
     for i, a in enumerate(axes):
         table[a] = (pads[i], pads[i + len(axes)])
