@@ -108,3 +108,17 @@ def test_signature_keeps_onnx_names(tmp_path):
     signature = json.loads((tmp_path / "m" / "model.json").read_text())["signature"]
     assert list(signature["inputs"]) == ["x"] and list(signature["outputs"]) == ["out0", "out1"]
     assert signature["outputs"]["out1"]["dtype"] == "DT_INT32"
+
+
+@pytest.mark.parametrize("y_shape, dropped", [
+    ((None, 4, 3, 3), True),    # one symbolic dim, the rest equal: the element count forces it
+    ((None, 4, None, 3), False),  # two symbolic dims could trade sizes: the Reshape stays
+    ((None, 2, 6, 3), False),   # another shape
+])
+def test_reshape_to_a_runtime_shape_like_its_own(y_shape, dropped):
+    x_shape = tuple(None if d is None else (4 if i == 1 else 3) for i, d in enumerate(y_shape))
+    nodes = [OnnxNode("Shape", "shape", ["y"], ["s"], {}), OnnxNode("Reshape", "reshape", ["x", "s"], ["out"], {})]
+    graph = OnnxGraph(nodes, {}, [("x", ValueInfo(1, x_shape)), ("y", ValueInfo(1, y_shape))],
+                      [("out", ValueInfo(1, None))], {}, 18)
+    lowered = lower_graph(graph)
+    assert ("Reshape" not in [lowered.op(n) for n in lowered.nodes()]) is dropped

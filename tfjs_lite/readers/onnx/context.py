@@ -46,10 +46,21 @@ def tf_name(onnx_name: str, fallback: str) -> str:
 class V:
     """One lowered value: TF tensor and/or constant, static shape, TF dtype."""
 
-    __slots__ = ("ref", "shape", "dtype", "value")
+    __slots__ = ("ref", "shape", "dtype", "value", "known")
 
-    def __init__(self, ref: TensorRef | None, shape: Shape, dtype: str, value: np.ndarray | None = None):
+    def __init__(self, ref: TensorRef | None, shape: Shape, dtype: str, value: np.ndarray | None = None,
+                 known: list[int | None] | None = None):
         self.ref, self.shape, self.dtype, self.value = ref, shape, dtype, value
+        # For a computed 0-D/1-D integer tensor derived from Shape (a dynamic batch): its elements
+        # where they are static, None where not (``Shape(x)[2:]`` of an NCHW x with a symbolic
+        # batch is fully known even though ``Shape(x)`` is not).
+        self.known = known
+
+    def elements(self) -> list[int | None] | None:
+        """The flat int elements when known (all of a constant, some of a shape vector), else None."""
+        if self.value is not None and self.value.ndim <= 1 and self.value.dtype.kind in "iu":
+            return [int(v) for v in self.value.reshape(-1)]
+        return self.known
 
     @property
     def rank(self) -> int | None:
@@ -119,10 +130,13 @@ class LoweringContext:
         return [self.input(i) for i in range(len(self.node.inputs))]
 
     def const_input(self, i: int, what: str = "") -> np.ndarray | None:
-        """The constant value of input ``i`` (None when omitted); a computed one is refused."""
+        """The constant value of input ``i`` (None when omitted); a computed one is refused unless
+        all its elements are known from static dims."""
         v = self.input(i)
         if v is None:
             return None
+        if v.value is None and v.known is not None and None not in v.known:
+            return np.array(v.known, dtype=np.int64).reshape(v.shape or (len(v.known),))
         if v.value is None:
             raise self.unsupported(f"input {i}{' (' + what + ')' if what else ''} must be a constant "
                                    "or computable from static shapes")

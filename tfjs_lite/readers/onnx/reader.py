@@ -83,7 +83,7 @@ def lower_graph(onnx: OnnxGraph) -> Graph:
             if declared is not None and (value.shape is None or len(value.shape) == len(declared)):
                 merged = declared if value.shape is None else tuple(
                     d if d is not None else s for d, s in zip(declared, value.shape))
-                value = V(value.ref, merged, value.dtype, value.value)
+                value = V(value.ref, merged, value.dtype, value.value, value.known)
             ctx.values[out_name] = value
         for out_name in node.outputs[len(results):]:
             if out_name:

@@ -16,6 +16,7 @@ import numpy as np
 from tfjs_lite.ir.attrs import DType
 from tfjs_lite.readers.onnx.context import LoweringContext, V
 from tfjs_lite.readers.onnx.lowering import lowers
+from tfjs_lite.readers.onnx.lowering.tensor import concat, strided_slice
 
 __all__ = ["pad_channels_last", "spatial_pads"]
 
@@ -171,8 +172,8 @@ def _conv_transpose(ctx: LoweringContext) -> list[V]:
         weights, kernel, strides = weights[:, :, None, :], [1, *kernel], [1, *strides]
         dilations, out_pad = [1, *dilations], [0, *out_pad]
     in_dims = [1, *x.shape[2:]] if spatial == 1 and x.shape else (list(x.shape[2:]) if x.shape else [None, None])
-    if any(d is None for d in in_dims) or x.shape is None or x.shape[0] is None:
-        raise ctx.unsupported("ConvTranspose needs static input shapes")
+    if any(d is None for d in in_dims) or x.shape is None:
+        raise ctx.unsupported("ConvTranspose needs static spatial input sizes")
     hwoi = weights.transpose(2, 3, 1, 0)  # ONNX [C_in, C_out, kH, kW] -> TF [kH, kW, C_out, C_in]
     if max(dilations) > 1:
         hwoi = _dilate_filter(hwoi, dilations)
@@ -193,7 +194,8 @@ def _conv_transpose(ctx: LoweringContext) -> list[V]:
         pads = [(0, 0), *pads] if spatial == 1 else pads
     batch, out_channels = x.shape[0], hwoi.shape[2]
     nhwc, one_d = _as_2d(ctx, x)
-    sizes = ctx.int_const([batch, *full, out_channels])
+    sizes = ctx.int_const([batch, *full, out_channels]) if batch is not None else _with_runtime_batch(
+        ctx, nhwc, [*full, out_channels])
     y = ctx.emit("Conv2DBackpropInput", [sizes, ctx.const(np.ascontiguousarray(hwoi, dtype=np.float32)), nhwc],
                  {"T": DType("DT_FLOAT"), "strides": [1, *strides, 1], "dilations": [1, 1, 1, 1],
                   "padding": "VALID", "data_format": "NHWC", "explicit_paddings": [], "use_cudnn_on_gpu": True},
@@ -209,6 +211,13 @@ def _conv_transpose(ctx: LoweringContext) -> list[V]:
     if bias is not None:
         y = ctx.emit("BiasAdd", [y, bias], {"T": DType("DT_FLOAT"), "data_format": "NHWC"}, shape=y.shape)
     return [_back(ctx, y, one_d)]
+
+
+def _with_runtime_batch(ctx: LoweringContext, x: V, rest: list[int]) -> V:
+    """``[batch of x, *rest]`` as an int32 tensor, the batch read at run time."""
+    dims = ctx.emit("Shape", [x], {"T": DType(x.dtype), "out_type": DType("DT_INT32")}, shape=(4,),
+                    dtype="DT_INT32")
+    return concat(ctx, [strided_slice(ctx, dims, [0], [1], [0], [1]), ctx.int_const(rest)], 0)
 
 
 def _pool(ctx: LoweringContext, tf_op: str) -> V:

@@ -99,19 +99,22 @@ def _resize(ctx: LoweringContext) -> list[V]:
                               f"antialias={ctx.attr('antialias', 0)} is not supported")
     if ctx.attr("axes") is not None or ctx.attr("keep_aspect_ratio_policy", "stretch") != "stretch":
         raise ctx.unsupported("Resize axes / keep_aspect_ratio_policy are not supported")
-    shape = x.static_shape()
-    if shape is None or len(shape) != 4:
-        raise ctx.unsupported("Resize needs a static 4-D (NCHW) input shape")
-    scales_value, sizes_value = ctx.const_input(2, "scales"), ctx.const_input(3, "sizes")
-    if sizes_value is not None and sizes_value.size:
-        sizes_out = [int(s) for s in sizes_value.reshape(-1)]
-        scales = [o / i for o, i in zip(sizes_out, shape)]
+    shape = x.shape
+    if shape is None or len(shape) != 4 or shape[2] is None or shape[3] is None:
+        raise ctx.unsupported("Resize needs a 4-D (NCHW) input with static height and width")
+    scales_value = ctx.const_input(2, "scales")
+    sizes_v = ctx.input(3)
+    sizes_known = None if sizes_v is None else sizes_v.elements()
+    if sizes_known is not None and len(sizes_known) == 4 and None not in sizes_known[2:]:
+        # N and C may be symbolic (read from Shape at run time): only H and W matter
+        sizes_out = [shape[i] if d is None else int(d) for i, d in enumerate(sizes_known)]
+        scales = [o / i if i else 1.0 for o, i in zip(sizes_out, shape)]
     elif scales_value is not None and scales_value.size:
         scales = [float(s) for s in scales_value.reshape(-1)]
-        sizes_out = [int(math.floor(i * s + 1e-9)) for i, s in zip(shape, scales)]
+        sizes_out = [int(math.floor(i * s + 1e-9)) if i else i for i, s in zip(shape, scales)]
     else:
         raise ctx.unsupported("Resize needs constant scales or sizes")
-    if sizes_out[:2] != list(shape[:2]):
+    if scales[:2] != [1.0, 1.0] or any(i is not None and o != i for i, o in zip(shape[:2], sizes_out[:2])):
         raise ctx.unsupported("Resize may only change the spatial (H, W) dimensions")
     out_shape = (*shape[:2], *sizes_out[2:])
     chosen = _tf_resize(mode, coord, rounding, list(shape[2:]), sizes_out[2:], scales[2:])
@@ -127,7 +130,7 @@ def _resize(ctx: LoweringContext) -> list[V]:
             index = _nearest_indices(coord, rounding, shape[axis], sizes_out[axis], scales[axis])
             if shape[axis] == sizes_out[axis] and (index == np.arange(shape[axis])).all():
                 continue
-            new_shape = tuple(sizes_out[axis] if i == axis else d for i, d in enumerate(y.shape))  # type: ignore[arg-type]
+            new_shape = tuple(sizes_out[axis] if i == axis else d for i, d in enumerate(y.shape))  # type: ignore
             y = ctx.emit("GatherV2", [y, ctx.int_const(index), ctx.int_const(axis)],
                          {"Tparams": DType(y.dtype), "Tindices": DType("DT_INT32"), "Taxis": DType("DT_INT32"),
                           "batch_dims": 0}, shape=new_shape)

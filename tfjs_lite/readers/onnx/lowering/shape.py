@@ -46,8 +46,10 @@ def _dims_tensor(ctx: LoweringContext, x: V) -> V:
     known = x.static_shape()
     if known is not None:
         return ctx.const(np.array(known, dtype=np.int64))
-    return ctx.emit("Shape", [x], {"T": DType(x.dtype), "out_type": DType("DT_INT32")},
+    dims = ctx.emit("Shape", [x], {"T": DType(x.dtype), "out_type": DType("DT_INT32")},
                     shape=(x.rank,) if x.rank is not None else None, dtype="DT_INT32")
+    dims.known = None if x.shape is None else list(x.shape)
+    return dims
 
 
 @lowers("Shape")
@@ -63,8 +65,12 @@ def _shape(ctx: LoweringContext) -> list[V]:
     end = rank if end is None else min(max(end + rank if end < 0 else end, 0), rank)
     if dims.value is not None:
         return [ctx.const(dims.value[start:end])]
-    return [ctx.emit("Slice", [dims, ctx.int_const([start]), ctx.int_const([max(end - start, 0)])],
-                     {"T": DType("DT_INT32"), "Index": DType("DT_INT32")}, shape=(max(end - start, 0),))]
+    if dims.known is not None and None not in dims.known[start:end]:
+        return [ctx.const(np.array(dims.known[start:end], dtype=np.int64))]
+    part = ctx.emit("Slice", [dims, ctx.int_const([start]), ctx.int_const([max(end - start, 0)])],
+                    {"T": DType("DT_INT32"), "Index": DType("DT_INT32")}, shape=(max(end - start, 0),))
+    part.known = None if dims.known is None else dims.known[start:end]
+    return [part]
 
 
 @lowers("Size")
@@ -82,6 +88,10 @@ def _reshape(ctx: LoweringContext) -> list[V]:
     x, shape = ctx.input(0), ctx.input(1)
     assert x is not None and shape is not None
     if shape.value is None:
+        target = shape.known
+        if target is not None and x.shape is not None and list(x.shape) == target and target.count(None) <= 1 \
+                and 0 not in target:
+            return [x]  # Reshape(x, Shape(y)) with y shaped like x: one unknown dim is forced equal
         return [reshape(ctx, x, shape)]
     target = [int(d) for d in shape.value.reshape(-1)]
     if not ctx.attr("allowzero", 0) and 0 in target:
@@ -140,7 +150,9 @@ def _squeeze(ctx: LoweringContext) -> list[V]:
     shape = tuple(d for i, d in enumerate(x.shape) if i not in axes)  # type: ignore[arg-type]
     if x.value is not None:
         return [ctx.const(np.squeeze(x.value, axis=tuple(axes)))]
-    return [ctx.emit("Squeeze", [x], {"T": DType(x.dtype), "squeeze_dims": axes}, shape=shape)]
+    squeezed = ctx.emit("Squeeze", [x], {"T": DType(x.dtype), "squeeze_dims": axes}, shape=shape)
+    squeezed.known = x.known
+    return [squeezed]
 
 
 @lowers("Unsqueeze")
@@ -152,10 +164,12 @@ def _unsqueeze(ctx: LoweringContext) -> list[V]:
     axes = sorted(ctx.axis(a, rank + len(axes)) for a in axes)
     if x.value is not None:
         return [ctx.const(np.expand_dims(x.value, tuple(axes)))]
+    known = x.known
     for a in axes:
         shape = (*x.shape[:a], 1, *x.shape[a:])  # type: ignore[index,misc]
         x = ctx.emit("ExpandDims", [x, ctx.int_const(a)], {"T": DType(x.dtype), "Tdim": DType("DT_INT32")},
                      shape=shape)
+    x.known = known
     return [x]
 
 

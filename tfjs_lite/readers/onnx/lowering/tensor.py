@@ -30,6 +30,12 @@ def _transpose(ctx: LoweringContext) -> list[V]:
 def concat(ctx: LoweringContext, values: list[V], axis: int) -> V:
     if all(v.value is not None for v in values):
         return ctx.const(np.concatenate([v.value for v in values], axis=axis))  # type: ignore[misc]
+    pieces = [v.elements() for v in values]
+    known = None
+    if all(p is not None and v.rank == 1 for p, v in zip(pieces, values)):
+        known = [e for p in pieces for e in p]  # type: ignore[union-attr]
+        if None not in known:
+            return ctx.const(np.array(known, dtype=np.int64))
     shape = None
     if all(v.shape is not None for v in values):
         first = list(values[0].shape)  # type: ignore[arg-type]
@@ -37,8 +43,10 @@ def concat(ctx: LoweringContext, values: list[V], axis: int) -> V:
         first[axis] = None if None in sizes else sum(sizes)  # type: ignore[arg-type]
         shape = tuple(first)
     dtype = values[0].dtype
-    return ctx.emit("ConcatV2", [*[ctx.cast(v, dtype) for v in values], ctx.int_const(axis)],
-                    {"N": len(values), "T": DType(dtype), "Tidx": DType("DT_INT32")}, shape=shape)
+    out = ctx.emit("ConcatV2", [*[ctx.cast(v, dtype) for v in values], ctx.int_const(axis)],
+                   {"N": len(values), "T": DType(dtype), "Tidx": DType("DT_INT32")}, shape=shape)
+    out.known = known
+    return out
 
 
 @lowers("Concat")
@@ -80,11 +88,15 @@ def strided_slice(ctx: LoweringContext, x: V, starts: list[int], ends: list[int]
                   steps: list[int]) -> V:
     """ONNX Slice semantics (Python slicing per axis) with a TF StridedSlice."""
     rank = ctx.rank_of(x)
-    if x.value is not None:
+    if x.value is not None or (x.known is not None and rank == 1):
         index = [slice(None)] * rank
         for s, e, a, st in zip(starts, ends, axes, steps):
             index[a] = slice(s, e, st)
-        return ctx.const(x.value[tuple(index)])
+        if x.value is not None:
+            return ctx.const(x.value[tuple(index)])
+        picked = x.known[index[0]]  # type: ignore[index]
+        if None not in picked:
+            return ctx.const(np.array(picked, dtype=np.int64))
     begin, end, stride = [0] * rank, [0] * rank, [1] * rank
     begin_mask = end_mask = 0
     shape = list(x.shape)  # type: ignore[arg-type]
@@ -147,6 +159,10 @@ def _gather(ctx: LoweringContext) -> list[V]:
     axis = ctx.axis(int(ctx.attr("axis", 0)), rank)
     if x.value is not None and indices.value is not None:
         return [ctx.const(np.take(x.value, indices.value.astype(np.int64), axis=axis))]
+    if x.known is not None and indices.value is not None:
+        picked = np.take(np.array(x.known, dtype=object), indices.value.astype(np.int64), axis=0)
+        if None not in picked.reshape(-1).tolist():
+            return [ctx.const(picked.astype(np.int64))]
     indices = _indices(ctx, indices, x.shape[axis])  # type: ignore[index]
     shape = None if indices.shape is None else (*x.shape[:axis], *indices.shape, *x.shape[axis + 1:])  # type: ignore[index]
     return [ctx.emit("GatherV2", [x, indices, ctx.int_const(axis)],
