@@ -11,10 +11,10 @@ and through element-wise ops and keep-dims reductions.  Unknown means "do not re
 from __future__ import annotations
 
 import numpy as np
+from tfjs_lite.optimizer._util import const_value, static_dtype, static_shape
 
 from tfjs_lite.ir import DType, Graph, TensorRef, TensorType
 from tfjs_lite.lazy_tensor import is_lazy
-from tfjs_lite.optimizer._util import const_value, static_dtype, static_shape
 
 __all__ = [
     "BINARY_ELEMENTWISE",
@@ -31,6 +31,7 @@ __all__ = [
     "is_identity",
     "known_ones",
     "rank_of",
+    "shape_of",
     "transpose_perm",
 ]
 
@@ -138,6 +139,24 @@ def rank_of(graph: Graph, ref: TensorRef, _depth: int = 0) -> int | None:
     if op in BINARY_ELEMENTWISE and len(inputs) == 2:
         ranks = [rank_of(graph, r, _depth + 1) for r in inputs]
         return None if None in ranks else max(ranks)  # type: ignore[type-var]
+    return None
+
+
+def shape_of(graph: Graph, ref: TensorRef, _depth: int = 0) -> tuple[int | None, ...] | None:
+    """The static shape of ``ref``, also derived through transposes and element-wise ops."""
+    shape = static_shape(graph, ref)
+    if shape is not None or ref.port != 0 or _depth >= _MAX_DEPTH:
+        return shape
+    node = ref.node
+    if graph.op(node) == "Placeholder" and graph.attrs(node).get("shape") is not None:
+        return tuple(None if d is None or d < 0 else int(d) for d in graph.attrs(node)["shape"])
+    inputs = graph.inputs_of(node)
+    if graph.op(node) == "Transpose":
+        perm = transpose_perm(graph, node)
+        inner = None if perm is None else shape_of(graph, inputs[0], _depth + 1)
+        return None if inner is None or len(inner) != len(perm) else tuple(inner[d] for d in perm)
+    if graph.op(node) in UNARY_ELEMENTWISE and inputs:
+        return shape_of(graph, inputs[0], _depth + 1)
     return None
 
 

@@ -28,8 +28,9 @@ Why this order:
    ``batch_norm_to_mul_add`` right after ``fold_batch_norm`` turns a batch norm no contraction
    absorbed into ``Mul`` + ``Add`` with folded constants (two cheap kernels, as the official
    converter's Grappler output has).
-5. ``cleanup`` (once): ``function_identities`` gives While/If bodies the Identity, control-edge and
-   debug-op clean-up the main graph got (the other passes only rewrite the main graph); ``cse``
+5. ``cleanup`` (once): ``function_identities`` gives While/If bodies the Identity, control-edge,
+   dead-node and debug-op clean-up the main graph got, and drops their NoOps (TF.js refuses a body
+   with an input-less NoOp); the other passes only rewrite the main graph.  ``cse``
    and ``prune`` remove the weights and nodes fusion orphaned.
 """
 
@@ -64,17 +65,6 @@ from tfjs_lite.optimizer.passes.strip_debug import StripDebug
 
 __all__ = ["PASS_NAMES", "default_groups"]
 
-# Every pass name the pipeline knows, in first-use order (for --skip_pass validation).
-PASS_NAMES: tuple[str, ...] = (
-    "strip_debug", "prune", "remove_identity", "bypass_switch_identity", "fold_enter_const",
-    "fold_constants", "simplify_arithmetic", "merge_transposes", "sink_transposes", "cse",
-    "lower_erfc", "lower_softsign", "lower_batch_matmul_v3", "lower_aliases",
-    "lower_string_split", "lower_grouped_conv",
-    "fold_batch_norm", "batch_norm_to_mul_add", "normalize_bias_add", "fuse_conv", "fuse_matmul",
-    "fuse_depthwise", "fuse_prelu", "function_identities",
-)
-
-
 def default_groups(*, skip: frozenset[str] = frozenset(), strip_debug_ops: bool = True
                    ) -> list[PassGroup]:
     """The default pipeline minus the passes named in ``skip``.
@@ -106,3 +96,7 @@ def default_groups(*, skip: frozenset[str] = frozenset(), strip_debug_ops: bool 
                                   CommonSubexpressionElimination(), Prune())),
     ]
     return [g for g in groups if g.passes]
+
+
+# Every pass name the pipeline knows, in first-use order (for --skip_pass validation and help).
+PASS_NAMES: tuple[str, ...] = tuple(dict.fromkeys(p.name for g in default_groups() for p in g.passes))

@@ -18,6 +18,7 @@ from tfjs_lite.detect import resolve_formats
 from tfjs_lite.errors import ConversionError, ModelFormatError, UnsupportedFormatError, UsageError
 from tfjs_lite.options import ConvertOptions, Quantization, metadata_from_paths
 from tfjs_lite.report import ConversionResult, Report
+from tfjs_lite.safe_io import check_input_path
 from tfjs_lite.staging import StagedDirectory, StagedFile, check_output_path
 
 __all__ = ["PIPELINES", "ConversionResult", "convert", "convert_with_options"]
@@ -47,8 +48,9 @@ def convert_with_options(input_path: PathLike, output_path: PathLike, options: C
     started = time.perf_counter()
     source = Path(input_path)
     target = Path(output_path)
+    check_input_path(source)  # a FIFO or device must not be opened, even to sniff its format
     input_format, output_format = resolve_formats(source, options.input_format, options.output_format)
-    _check_flag_scope(options, input_format, output_format)
+    _check_flag_scope(options, source, input_format, output_format)
     single_file = output_format in formats.single_file_outputs()
     check_output_path(target, input_path=source, want_directory=not single_file)
     pipeline = _load_pipeline(input_format, output_format)
@@ -103,11 +105,28 @@ def _name_the_input(error: ConversionError, source: Path) -> None:
         error.path = source
 
 
-def _check_flag_scope(options: ConvertOptions, input_format: str, output_format: str) -> None:
+def _suggested_outputs(frozen_graph: Path) -> str:
+    """A hint naming the nodes nothing consumes (what ``tfjs-lite inspect`` reports), if readable."""
+    from tfjs_lite.readers.graph_def import frozen_graph_outputs
+
+    try:
+        names = frozen_graph_outputs(frozen_graph)
+    except ConversionError:
+        return ""
+    if not names:
+        return ""
+    if len(names) > 5:
+        return (f"; {len(names)} nodes have no consumer ({', '.join(names[:5])}, ...): "
+                f"run tfjs-lite inspect {frozen_graph} to pick the outputs")
+    return f"; the nodes nothing consumes are the likely outputs: --output_node_names={','.join(names)}"
+
+
+def _check_flag_scope(options: ConvertOptions, source: Path, input_format: str, output_format: str) -> None:
     if options.signature_name is not None and input_format not in ("tf_saved_model", "tf_hub"):
         raise UsageError("--signature_name applies only to tf_saved_model and tf_hub inputs")
     if input_format == "tf_frozen_model" and not options.output_node_names:
-        raise UsageError('the --output_node_names flag is required for "tf_frozen_model"')
+        raise UsageError('the --output_node_names flag is required for "tf_frozen_model"'
+                         + _suggested_outputs(source))
     if options.split_weights_by_layer and output_format != "tfjs_layers_model":
         raise UsageError("--split_weights_by_layer applies only to tfjs_layers_model output")
 

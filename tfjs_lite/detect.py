@@ -10,6 +10,8 @@ from typing import Optional
 from tfjs_lite import formats
 from tfjs_lite.errors import ModelFormatError, UsageError
 from tfjs_lite.formats import HDF5_SIGNATURE
+from tfjs_lite.limits import MAX_SMALL_FILE_BYTES
+from tfjs_lite.safe_io import check_input_path, open_binary, read_text
 
 __all__ = ["HDF5_SIGNATURE", "detect_input_format", "infer_output_format", "resolve_formats", "tfjs_model_format"]
 
@@ -23,19 +25,17 @@ def infer_output_format(input_format: str) -> str:
 
 
 def _read_head(path: Path, size: int = 8) -> bytes:
-    try:
-        with open(path, "rb") as f:
-            return f.read(size)
-    except OSError as e:
-        raise ModelFormatError(f"cannot read the input: {e.strerror}", path=path) from None
+    with open_binary(path, what="input") as f:
+        return f.read(size)
 
 
 def tfjs_model_format(model_json: Path) -> Optional[str]:
     """The ``format`` of a TF.js ``model.json`` (``graph-model``, ``layers-model``; None if absent)."""
+    root = model_json.parent
     try:
-        with open(model_json, encoding="utf-8") as f:
-            return json.load(f).get("format")
-    except (OSError, ValueError, AttributeError) as e:
+        text = read_text(model_json, root=root, limit=MAX_SMALL_FILE_BYTES, what="model.json")
+        return json.loads(text).get("format")
+    except (ValueError, AttributeError) as e:
         raise ModelFormatError(f"not a readable TF.js model.json ({e})", path=model_json) from None
     except RecursionError:
         raise ModelFormatError("not a readable TF.js model.json (nested too deeply)", path=model_json) from None
@@ -56,6 +56,7 @@ def detect_input_format(path: Path) -> str:
     """
     if not path.exists():
         raise ModelFormatError("no such file or folder", path=path)
+    check_input_path(path)
     candidates = [f for f in formats.INPUT_TABLE if f.detected]
     if path.is_dir():
         for fmt in candidates:

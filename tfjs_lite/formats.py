@@ -50,7 +50,7 @@ class InputFormat:
         folder_markers: a folder holding one of these files is this format (checked in table order).
         magic: ``(offset, bytes)`` a file of this format has at that offset.
         suffixes: file name endings that identify the format when no magic matched.
-        graph_loader: ``"module:function"`` taking (input path, options) and returning the source
+        graph_loader: ``"module:function"`` taking (input path, options, report) and returning the source
             read into the IR, as the graph pipeline reads it (for ``verify`` and ``inspect``); None
             when the source is not read as a TF graph.
         detected: False for formats never guessed from a path (only chosen by flags).
@@ -80,6 +80,7 @@ class OutputFormat:
 _GRAPH = "tfjs_graph_model"
 _LAYERS = "tfjs_layers_model"
 _SAVED_MODEL_PIPELINES = "tfjs_lite.pipelines.saved_model_to_graph"
+_KERAS_TO_GRAPH = "tfjs_lite.pipelines.keras_to_graph"
 
 # Detection goes through this table in order: the more specific folder markers come first.
 INPUT_TABLE: Tuple[InputFormat, ...] = (
@@ -97,8 +98,9 @@ INPUT_TABLE: Tuple[InputFormat, ...] = (
     ),
     InputFormat(
         "keras_saved_model", "layers", "a tf.keras SavedModel folder (with keras_metadata.pb)", _LAYERS,
-        {_LAYERS: "tfjs_lite.pipelines.keras_saved_model_to_layers:run"},
+        {_LAYERS: "tfjs_lite.pipelines.keras_saved_model_to_layers:run", _GRAPH: f"{_KERAS_TO_GRAPH}:run_saved_model"},
         detected=False,
+        graph_loader=f"{_KERAS_TO_GRAPH}:read_keras_saved_model",
     ),
     InputFormat(
         "tfjs_layers_model", "layers", "a TF.js layers model (model.json or its folder)", "keras",
@@ -106,21 +108,25 @@ INPUT_TABLE: Tuple[InputFormat, ...] = (
             _LAYERS: "tfjs_lite.pipelines.layers_to_layers:run",
             "keras": "tfjs_lite.pipelines.layers_to_keras:run_h5",
             "keras_keras": "tfjs_lite.pipelines.layers_to_keras:run_keras_archive",
+            _GRAPH: f"{_KERAS_TO_GRAPH}:run_layers_model",
         },
         folder_markers=("model.json",),
         suffixes=(".json",),
+        graph_loader=f"{_KERAS_TO_GRAPH}:read_tfjs_layers_model",
     ),
     InputFormat(
         "keras", "layers", "a tf.keras 2 / Keras 3 .h5 file (full model or weights only)", _LAYERS,
-        {_LAYERS: "tfjs_lite.pipelines.keras_to_layers:run"},
+        {_LAYERS: "tfjs_lite.pipelines.keras_to_layers:run", _GRAPH: f"{_KERAS_TO_GRAPH}:run"},
         magic=(0, HDF5_SIGNATURE),
         suffixes=(".h5", ".hdf5"),
+        graph_loader=f"{_KERAS_TO_GRAPH}:read_keras",
     ),
     InputFormat(
         "keras_keras", "layers", "a Keras 3 .keras archive", _LAYERS,
-        {_LAYERS: "tfjs_lite.pipelines.keras_to_layers:run"},
+        {_LAYERS: "tfjs_lite.pipelines.keras_to_layers:run", _GRAPH: f"{_KERAS_TO_GRAPH}:run"},
         magic=(0, b"PK"),
         suffixes=(".keras",),
+        graph_loader=f"{_KERAS_TO_GRAPH}:read_keras",
     ),
     InputFormat(
         "tf_frozen_model", "graph", "a frozen GraphDef .pb (with --output_node_names)", _GRAPH,

@@ -15,6 +15,9 @@ Does NOT fire on:
   ops calling functions, TF1 frame ops;
 * results larger than ``max(MIN_FOLD_ELEMENTS, total elements of the const inputs)``: folding must
   never bloat the weights (``Fill``/``Tile``/``BroadcastTo`` of a scalar stay as they are);
+* nodes whose output, predicted from input shapes and shape-like values before running the kernel
+  (``tfjs_lite.kernels.sizes``), exceeds both that and ``limits.MAX_FOLD_ELEMENTS``: a size bomb
+  is never computed, not even to be thrown away;
 * results of dtypes TF.js cannot hold as weights (``int64``/``uint`` stay allowed, they are cast
   by the writer; ``object`` arrays of non-bytes are refused).
 
@@ -37,9 +40,11 @@ from tfjs_lite.optimizer._util import (
 )
 from tfjs_lite.optimizer.pass_base import Pass
 
-from tfjs_lite.lazy_tensor import is_lazy
 from tfjs_lite.ir import Graph, TensorType, dtype_of
 from tfjs_lite.kernels import KERNELS, NodeContext
+from tfjs_lite.kernels.sizes import predicted_elements
+from tfjs_lite.lazy_tensor import is_lazy
+from tfjs_lite.limits import MAX_FOLD_ELEMENTS
 
 __all__ = ["MIN_FOLD_ELEMENTS", "FoldConstants"]
 
@@ -91,9 +96,10 @@ class FoldConstants(Pass):
         else:
             args = [graph.value(r.node) for r in inputs]  # type: ignore[misc]
             budget = max(MIN_FOLD_ELEMENTS, sum(int(a.size) for a in args))
-            predicted = _predicted_size(op, args)
-            if predicted is not None and predicted > budget:  # decide before the kernel allocates it
-                logger.debug("fold_constants: %s (%s) result would be too large, not folded", n, op)
+            # Predict before computing: Fill/Tile/Range of a few bytes must not allocate gigabytes.
+            predicted = predicted_elements(op, args, graph.attrs(n))
+            if predicted > max(budget, MAX_FOLD_ELEMENTS):
+                logger.debug("fold_constants: %s (%s) would produce %d elements, not folded", n, op, predicted)
                 return None
         ctx = NodeContext(name=n, op=op)
         outputs = KERNELS[op](list(args), graph.attrs(n), ctx)
@@ -126,29 +132,6 @@ class FoldConstants(Pass):
             for c in graph.control_inputs_of(n):
                 graph.add_control_input(dst, c)
         graph.remove(n)
-
-
-def _predicted_size(op: str, args: list[np.ndarray]) -> int | None:
-    """Elements of the result of ops whose output size is set by an input's values (a shape,
-    multiples, paddings, a range), known before running the kernel; None for other ops. A
-    ``Fill`` of shape ``[2**25, 2**25]`` must not be evaluated just to find out it is too big."""
-    try:
-        if op in ("Fill", "BroadcastTo"):
-            dims = [int(d) for d in np.asarray(args[0 if op == "Fill" else 1]).reshape(-1)]
-            return int(np.prod([max(d, 0) for d in dims], dtype=object))
-        if op == "Tile":
-            return int(args[0].size) * int(np.prod([max(int(m), 0) for m in np.asarray(args[1]).reshape(-1)],
-                                                   dtype=object))
-        if op in ("Pad", "PadV2", "MirrorPad"):
-            pads = np.asarray(args[1]).reshape(-1, 2)
-            return int(np.prod([max(d + int(a) + int(b), 0) for d, (a, b) in zip(args[0].shape, pads)],
-                               dtype=object))
-        if op == "Range":
-            start, limit, delta = (float(np.asarray(a).reshape(-1)[0]) for a in args[:3])
-            return 0 if delta == 0 else max(int((limit - start) / delta) + 1, 0)
-    except (ValueError, TypeError, IndexError, OverflowError):
-        return None
-    return None
 
 
 def _known(shape: tuple[int | None, ...] | None) -> bool:

@@ -51,9 +51,6 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
-
-from tfjs_lite.ir import DType, Graph, TensorRef, TensorType
-from tfjs_lite.lazy_tensor import is_lazy
 from tfjs_lite.optimizer._layout import (
     BINARY_ELEMENTWISE,
     BOOL_RESULT_OPS,
@@ -67,8 +64,10 @@ from tfjs_lite.optimizer._layout import (
     inverse,
     is_identity,
     rank_of,
+    shape_of,
     transpose_perm,
 )
+from tfjs_lite.optimizer._refine_reshape import refine_merged_reshape
 from tfjs_lite.optimizer._util import (
     const_value,
     is_output_node,
@@ -78,6 +77,9 @@ from tfjs_lite.optimizer._util import (
 )
 from tfjs_lite.optimizer.pass_base import Pass
 from tfjs_lite.optimizer.passes.merge_transposes import merge_transpose
+
+from tfjs_lite.ir import DType, Graph, TensorRef, TensorType
+from tfjs_lite.lazy_tensor import is_lazy
 
 __all__ = ["SinkTransposes", "transpose_count"]
 
@@ -124,10 +126,13 @@ def _sink_all(graph: Graph, *, optimistic: bool) -> bool:
             if graph.op(n) == "Transpose":
                 round_changed |= merge_transpose(graph, n)
             elif graph.op(n) in _PLANNERS:
-                round_changed |= _sink(graph, n, optimistic)
-            if optimistic and transpose_count(graph) > limit:
-                return True
+                moved = _sink(graph, n, optimistic)
+                if not moved and graph.op(n) == "Reshape" and _moved_perm(graph, n, [0]) is not None:
+                    moved = refine_merged_reshape(graph, n)
+                round_changed |= moved
         changed |= round_changed
+        if optimistic and transpose_count(graph) > limit:
+            break
         if not round_changed:
             break
     return changed
@@ -143,7 +148,7 @@ class _Plan:
     ``data_slots``: inputs that follow the layout.  ``broadcast``: their Consts may have a lower
     rank (numpy broadcasting).  ``params``: slot -> new Const value (axes, begins, paddings).
     ``attrs``: attr updates.  ``out_perm``: the transpose to put after every used output (None
-    or identity: none needed).
+    or identity: none needed).  ``pre_perm``: see ``_reshape``.
     """
 
     data_slots: list[int]
@@ -151,6 +156,10 @@ class _Plan:
     broadcast: bool = False
     params: dict[int, np.ndarray] = field(default_factory=dict)
     attrs: dict[str, Any] = field(default_factory=dict)
+    # A transpose that stays on the (single) data input; only tried in the optimistic round.
+    pre_perm: Perm | None = None
+    # (reader node, slot) -> new Const value for a reader of n's output.
+    reader_params: dict[tuple[str, int], np.ndarray] = field(default_factory=dict)
 
 
 _Planner = Callable[[Graph, str, Perm], "_Plan | None"]
@@ -318,6 +327,110 @@ def _softmax(graph: Graph, n: str, p: Perm) -> _Plan | None:
     return _Plan([0], p) if p[-1] == len(p) - 1 else None
 
 
+def _reshape_groups(a: tuple[int, ...], b: tuple[int, ...]) -> list[tuple[list[int], list[int]]] | None:
+    """Pair the dims of shapes ``a`` and ``b`` (same size) into minimal groups of equal product.
+
+    ``[1,12,5,5] -> [1,3,4,25]`` gives ``([0],[0]), ([1],[1,2]), ([2,3],[3])``.  Trailing 1s join
+    the last group.  None when the dims do not pair up this way (or a size is 0 or unknown).
+    """
+    if not a or not b or min(a) < 1 or min(b) < 1:
+        return None
+    groups: list[tuple[list[int], list[int]]] = []
+    i = k = 0
+    while i < len(a) and k < len(b):
+        gi, gk, pa, pb = [i], [k], a[i], b[k]
+        i, k = i + 1, k + 1
+        while pa != pb:
+            if pa < pb and i < len(a):
+                gi.append(i)
+                pa, i = pa * a[i], i + 1
+            elif pb < pa and k < len(b):
+                gk.append(k)
+                pb, k = pb * b[k], k + 1
+            else:
+                return None
+        groups.append((gi, gk))
+    for rest, side in ((range(i, len(a)), 0), (range(k, len(b)), 1)):
+        for d in rest:
+            if (a, b)[side][d] != 1:
+                return None
+            groups[-1][side].append(d)
+    return groups
+
+
+def _reshape(graph: Graph, n: str, p: Perm) -> _Plan | None:
+    """Reshape that merges or splits dims which stay adjacent and in order under ``p``."""
+    inputs = graph.inputs_of(n)
+    y_shape = shape_of(graph, inputs[0])
+    target = const_ints(graph, inputs[1])
+    if y_shape is None or None in y_shape or target is None or len(y_shape) != len(p):
+        return None
+    size = int(np.prod(y_shape))
+    if target.count(-1) == 1:
+        known = int(np.prod([d for d in target if d != -1]))
+        target[target.index(-1)] = size // known if known else -1
+    if int(np.prod(target)) != size:
+        return None
+    groups = _reshape_groups(tuple(y_shape), tuple(target))  # type: ignore[arg-type]
+    if groups is None:
+        return None
+    flatten = _flatten_into_matmuls(graph, n, p, y_shape, groups)  # type: ignore[arg-type]
+    if flatten is not None:
+        return flatten
+    pre = None
+    if any([p[j] for j in gi] != list(range(p[gi[0]], p[gi[0]] + len(gi))) for gi, _ in groups):
+        # A group's dims are adjacent in x but out of order (a channel shuffle): reorder them in x
+        # first (that transpose is the shuffle itself), then the rest of p moves on.
+        if any(sorted(p[j] for j in gi) != list(range(min(p[j] for j in gi), min(p[j] for j in gi) + len(gi)))
+               for gi, _ in groups):
+            return None
+        pre = tuple(p[j] for gi, _ in sorted(groups, key=lambda g: min(p[j] for j in g[0])) for j in gi)
+        inv_pre = inverse(pre)
+        p = tuple(inv_pre[d] for d in p)
+        if is_identity(p):
+            return None  # the transpose is the shuffle itself: nothing would move
+    # In x the groups come in the order of their first x dim; the result is those groups' new dims.
+    x_order = sorted(range(len(groups)), key=lambda g: p[groups[g][0][0]])
+    new_shape = [target[d] for g in x_order for d in groups[g][1]]
+    start, offset = {}, 0
+    for g in x_order:
+        start[g], offset = offset, offset + len(groups[g][1])
+    out = tuple(start[g] + j for g in range(len(groups)) for j in range(len(groups[g][1])))
+    value = const_value(graph, inputs[1])
+    return _Plan([0], out, params={1: np.asarray(new_shape, value.dtype)},  # type: ignore[union-attr]
+                 pre_perm=pre)
+
+
+def _flatten_into_matmuls(graph: Graph, n: str, p: Perm, y_shape: tuple[int, ...],
+                          groups: list[tuple[list[int], list[int]]]) -> _Plan | None:
+    """``MatMul(Reshape(T(x, p), [N, K]), W)`` == ``MatMul(Reshape(x, [N, K]), W')``.
+
+    A Flatten of a transposed ``[N, ...]`` tensor (the Gemm after AlexNet's or VGG's last
+    pooling) only reorders the K features; when every reader is a MatMul with a Const weight, the
+    rows of the weight are reordered instead and no transpose is needed.
+    """
+    if p[0] != 0 or [g for g, _ in groups] != [[0], list(range(1, len(p)))]:
+        return None
+    readers = graph.consumers(TensorRef(n, 0))
+    if not readers or graph.is_output(TensorRef(n, 0)):
+        return None
+    for dst, slot in readers:
+        weight = const_value(graph, graph.inputs_of(dst)[1]) if graph.op(dst) == "MatMul" else None
+        if slot != 0 or weight is None or is_lazy(weight) or weight.ndim != 2 \
+                or graph.attrs(dst).get("transpose_a") or has_control_edges(graph, dst):
+            return None
+    # Feature f of the new flatten (x order) is feature order[f] of the old one (y order).
+    inv = inverse(p)
+    order = np.arange(int(np.prod(y_shape[1:]))).reshape(y_shape[1:])
+    order = order.transpose([inv[d] - 1 for d in range(1, len(p))]).reshape(-1)
+    weights = {}
+    for dst, _ in readers:
+        weight = const_value(graph, graph.inputs_of(dst)[1])
+        rows_last = bool(graph.attrs(dst).get("transpose_b"))
+        weights[(dst, 1)] = np.ascontiguousarray(weight[:, order] if rows_last else weight[order])
+    return _Plan([0], None, reader_params=weights)
+
+
 def _fused_batch_norm(graph: Graph, n: str, p: Perm) -> _Plan | None:
     attrs = graph.attrs(n)
     if len(p) != 4 or attrs.get("is_training", True) or any(r.port for r in output_refs(graph, n)):
@@ -361,6 +474,7 @@ _PLANNERS: dict[str, _Planner] = {
     "FusedBatchNorm": _fused_batch_norm,
     "FusedBatchNormV2": _fused_batch_norm,
     "FusedBatchNormV3": _fused_batch_norm,
+    "Reshape": _reshape,
 }
 
 
@@ -451,7 +565,7 @@ def _sink(graph: Graph, n: str, optimistic: bool) -> bool:
     if p is None:
         return False
     plan = planner(graph, n, p)
-    if plan is None:
+    if plan is None or (plan.pre_perm is not None and not optimistic):
         return False
     rank = len(p)
 
@@ -482,7 +596,7 @@ def _sink(graph: Graph, n: str, optimistic: bool) -> bool:
     used_ports = sorted({r.port for r in output_refs(graph, n)})
     out_perm = plan.out_perm
     needs_out = out_perm is not None and len(out_perm) > 1 and not is_identity(out_perm)
-    added = len(others)
+    added = len(others) + (plan.pre_perm is not None)
     removed = sum(1 for t in moved if _sole_reader(graph, t, n, optimistic))
     if needs_out:
         for port in used_ports:
@@ -493,7 +607,7 @@ def _sink(graph: Graph, n: str, optimistic: bool) -> bool:
                 removed += cancelled
     # Neutral moves only go down (they terminate); one that also adds transposes above n must
     # pay for itself, or it could undo the move that made it.
-    if added > removed or (others and added == removed):
+    if added > removed + (plan.pre_perm is not None) or (others and added == removed):
         return False
 
     _apply(graph, n, p, plan, new_inputs, others, used_ports if needs_out else [], moved)
@@ -512,6 +626,10 @@ def _apply(graph: Graph, n: str, p: Perm, plan: _Plan, new_inputs: dict[int, Any
             else:
                 new = inputs[slot]
         graph.set_input(n, slot, new)
+    if plan.pre_perm is not None:
+        slot = plan.data_slots[0]
+        graph.set_input(n, slot, add_transpose(graph, new_inputs[slot], plan.pre_perm,
+                                               name=f"{n}/{_SUFFIX}_pre", dtype=dtype))
     inv = inverse(p)
     for slot in others:
         ref = inputs[slot]
@@ -524,6 +642,10 @@ def _apply(graph: Graph, n: str, p: Perm, plan: _Plan, new_inputs: dict[int, Any
         remove_if_dead(graph, old.node)
     for key, value in plan.attrs.items():
         graph.set_attr(n, key, value)
+    for (dst, slot), value in sorted(plan.reader_params.items()):
+        old = graph.inputs_of(dst)[slot]
+        graph.set_input(dst, slot, graph.add_const(value, name=graph.unique_name(f"{old.node}/{_SUFFIX}")))
+        remove_if_dead(graph, old.node)
     for slot in new_inputs:
         if graph.op(inputs[slot].node) == "Const":
             remove_if_dead(graph, inputs[slot].node)

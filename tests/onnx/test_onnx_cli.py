@@ -16,7 +16,7 @@ from tfjs_node import compare, load_tensors
 from tfjs_lite import convert, executor
 from tfjs_lite.errors import UnsupportedOpError
 from tfjs_lite.readers.onnx import read_onnx
-from tfjs_lite.verify import verify
+from tfjs_lite.tools.verify_model import verify
 
 ROOT = Path(__file__).resolve().parents[2]
 MODELS = ROOT / "fixtures" / "onnx" / "models"

@@ -11,7 +11,7 @@ from harness import assert_pass_preserves, random_feeds
 from layout_graphs import TO_NCHW, TO_NHWC, NchwBuilder, resnet_like
 
 from tfjs_lite import executor
-from tfjs_lite.ir import Graph, TensorRef
+from tfjs_lite.ir import Graph, TensorRef, TensorType, dtype_of
 from tfjs_lite.optimizer import optimize
 from tfjs_lite.optimizer.passes.sink_transposes import SinkTransposes, transpose_count
 
@@ -236,3 +236,116 @@ def test_resnet_like_through_the_whole_pipeline() -> None:
     assert transpose_count(g2) == 2
     assert len(g2.nodes_by_op("_FusedConv2D")) >= 5  # convs met their bias and activations
     assert optimize(g2).modified is False
+
+
+# ----------------------------------------------------------------------------- reshapes
+
+RESHAPES: dict[str, Case] = {
+    # t is (2, 6, 3, 4) NCHW
+    "merge_hw": lambda g, t, t2: g.op("Reshape", t, g.const(_i32([2, 6, 12]))),
+    "split_channels": lambda g, t, t2: g.op("Reshape", t, g.const(_i32([2, 2, 3, 3, 4]))),
+    "split_w_minus_one": lambda g, t, t2: g.op("Reshape", t, g.const(_i32([2, 6, 3, -1, 2]))),
+}
+
+
+@pytest.mark.parametrize("name", sorted(RESHAPES))
+def test_sinks_through_reshape(name: str) -> None:
+    g2 = assert_pass_preserves(_graph(RESHAPES[name]), SinkTransposes())
+    assert _reads_untransposed(g2)
+
+
+def test_reshape_mixing_moved_dims_is_left() -> None:
+    # [N,C,H,W] -> [N, C*H, W]: C and H are not adjacent in NHWC.
+    def mix(g: GraphBuilder, t: TensorRef, t2: TensorRef) -> TensorRef:
+        return g.op("Reshape", t, g.const(_i32([2, 18, 4])))
+    assert_pass_preserves(_graph(mix), SinkTransposes(), expect_modified=False)
+
+
+def _shuffle_net_block(groups: int = 2) -> Graph:
+    """conv -> channel shuffle (Reshape, Transpose, Reshape) -> conv, all NCHW."""
+    b = NchwBuilder()
+    x = b.g.input("x", (1, 3, 4, 4))
+    h = b.conv(x, 3, 6)
+    split = b.g.op("Reshape", h, b.g.const(_i32([1, groups, 6 // groups, 4, 4])))
+    swapped = b.g.op("Transpose", split, b.g.const(_i32([0, 2, 1, 3, 4])))
+    shuffled = b.g.op("Reshape", swapped, b.g.const(_i32([1, 6, 4, 4])))
+    b.g.output("y", b.g.op("Identity", b.conv(b.relu(shuffled), 6, 2)))
+    return _record_shapes(b.g.build())
+
+
+def _record_shapes(graph: Graph) -> Graph:
+    """Record every node's output shape, as the ONNX lowering does (the Reshape rules need them)."""
+    probe = graph.copy()
+    nodes = [n for n in graph.nodes() if graph.op(n) not in ("Const", "Placeholder")]
+    for n in nodes:
+        probe.outputs[f"probe/{n}"] = TensorRef(n, 0)
+    values = executor.run(probe, random_feeds(graph, seed=0))
+    for n in nodes:
+        value = values[f"probe/{n}"]
+        graph.set_out_types(n, [TensorType(dtype_of(value), value.shape)])
+    return graph
+
+
+def test_channel_shuffle_keeps_only_the_shuffle_transpose() -> None:
+    graph = _shuffle_net_block()
+    assert transpose_count(graph) == 5
+    g2 = assert_pass_preserves(graph, SinkTransposes(), rtol=1e-5, atol=1e-5)
+    # In: P(x); out: Q before y; in between only the 5-D shuffle transpose itself.
+    assert transpose_count(g2) == 3
+    assert sum(len(g2.value(g2.inputs_of(t)[1].node)) == 5 for t in g2.nodes_by_op("Transpose")) == 1
+
+
+def test_flatten_before_matmul_permutes_the_weight_rows() -> None:
+    # AlexNet/VGG head: conv -> Flatten of [N, C, H, W] with H*W > 1 -> Gemm.
+    b = NchwBuilder()
+    x = b.g.input("x", (2, 3, 3, 4))
+    flat = b.g.op("Reshape", b.conv(x, 3, 5), b.g.const(_i32([2, -1])))
+    dense = b.g.op("MatMul", flat, b.weights((60, 7)), transpose_a=False, transpose_b=False)
+    dense_t = b.g.op("MatMul", flat, b.weights((3, 60)), transpose_a=False, transpose_b=True)
+    b.g.output("y", b.g.op("Identity", dense))
+    b.g.output("z", b.g.op("Identity", dense_t))
+    g2 = assert_pass_preserves(_record_shapes(b.g.build()), SinkTransposes(), rtol=1e-5, atol=1e-5)
+    assert transpose_count(g2) == 1  # only P(x) at the NCHW input
+
+
+def test_flatten_read_by_something_else_keeps_its_transpose() -> None:
+    b = NchwBuilder()
+    x = b.g.input("x", (2, 3, 3, 4))
+    flat = b.g.op("Reshape", b.conv(x, 3, 5), b.g.const(_i32([2, -1])))
+    b.g.output("y", b.g.op("Identity", b.g.op("MatMul", flat, b.weights((60, 7)))))
+    b.g.output("z", b.g.op("Identity", b.g.op("Relu", flat)))
+    g2 = assert_pass_preserves(_record_shapes(b.g.build()), SinkTransposes(), expect_modified=False)
+    assert transpose_count(g2) == 2
+
+
+def _group_norm_block(*, extra_reader: bool = False) -> Graph:
+    """conv -> GroupNorm(2 groups) as torch exports it -> relu -> conv, all NCHW."""
+    b = NchwBuilder()
+    g = b.g
+    x = g.input("x", (1, 3, 3, 3))
+    h = b.conv(x, 3, 4)
+    grouped = g.op("Reshape", h, g.const(_i32([1, 2, -1])))                      # (1, 2, 18)
+    axis = g.const(_i32([2]))
+    centered = g.op("Sub", grouped, g.op("Mean", grouped, axis, keep_dims=True))
+    variance = g.op("Mean", g.op("Square", centered), axis, keep_dims=True)
+    normed = g.op("Mul", centered, g.op("Rsqrt", g.op("AddV2", variance, g.const(np.float32(1e-5)))))
+    back = g.op("Reshape", normed, g.const(_i32([1, 4, 3, 3])))
+    h = b.relu(b.batch_norm(back, 4))
+    g.output("y", g.op("Identity", b.conv(h, 4, 2)))
+    if extra_reader:  # something that needs the merged [1, 2, 18] view as it is
+        g.output("z", g.op("Identity", g.op("Softmax", normed)))
+    return _record_shapes(g.build())
+
+
+def test_group_norm_region_is_refined_and_crossed() -> None:
+    graph = _group_norm_block()
+    assert transpose_count(graph) == 4
+    g2 = assert_pass_preserves(graph, SinkTransposes(), rtol=1e-5, atol=1e-5)
+    assert transpose_count(g2) == 2  # the NCHW input and output only
+    assert any(len(g2.value(g2.inputs_of(r)[1].node)) == 5 for r in g2.nodes_by_op("Reshape"))
+
+
+def test_group_norm_region_with_an_unknown_reader_is_left() -> None:
+    graph = _group_norm_block(extra_reader=True)
+    g2 = assert_pass_preserves(graph, SinkTransposes(), rtol=1e-5, atol=1e-5, expect_modified=False)
+    assert not any(len(g2.value(g2.inputs_of(r)[1].node)) == 5 for r in g2.nodes_by_op("Reshape"))

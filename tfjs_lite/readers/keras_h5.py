@@ -1,6 +1,6 @@
 """Read Keras HDF5 files: full models and weights-only files, tf.keras 2 and Keras 3 "legacy h5".
 
-Layouts (see docs/tf_formats.md §4.1–4.2):
+Layouts (see docs/formats.md §8.1–8.2):
 
 * full model: root attrs ``keras_version``, ``backend``, ``model_config`` (JSON) and optionally
   ``training_config``; weights under ``model_weights/<layer>/`` listed by the attr ``weight_names``.
@@ -28,6 +28,7 @@ import numpy as np
 from tfjs_lite.errors import ModelFormatError
 from tfjs_lite.keras.config import is_keras3
 from tfjs_lite.keras.validate import validate_model_config
+from tfjs_lite.safe_io import regular_file
 
 __all__ = [
     "H5_ERRORS",
@@ -135,6 +136,8 @@ def read_json_attr(obj: h5py.Group, name: str, path: Path) -> Optional[Any]:
 @contextmanager
 def open_h5(source: Union[Path, IO[bytes]], path: Path) -> Iterator[h5py.File]:
     """Open an HDF5 file (a path or a seekable binary file object) read-only; errors name ``path``."""
+    if not hasattr(source, "read"):
+        source = regular_file(source, what="HDF5 file")  # never hand h5py a FIFO or device
     try:
         handle = h5py.File(source, "r")
     except H5_ERRORS as e:

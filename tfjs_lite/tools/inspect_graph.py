@@ -47,7 +47,7 @@ def inspect_graph(path: Path, fmt: str, options: dict[str, Any], notes: list[str
     functions = {
         name: {"nodes": len(body), "ops": _graph_ops(body)} for name, body in sorted(graph.functions.items())
     }
-    initializer = graph.meta.get("initializer")
+    initializer = graph.initializer
     if initializer is not None and hasattr(initializer, "nodes"):
         notes.append(f"has an initializer graph (hash tables) with {len(initializer)} nodes")
     return {
@@ -76,7 +76,7 @@ def _read_converted(path: Path, notes: list[str]) -> tuple[Any, dict[str, Any], 
     by_dtype: dict[str, dict[str, int]] = {}
     values = _named_const_values(model.graph)
     for spec in model.weight_specs:
-        add_weight(by_dtype, *_stored_weight(spec, values.get(spec.get("name"))))
+        add_weight(by_dtype, *_stored_weight(spec, values.get(str(spec.get("name")))))
     if model.quantization_dtypes:
         notes.append(f"weights are stored quantized ({', '.join(model.quantization_dtypes)})")
     notes.append(f"converted by {model.model_json.get('convertedBy', '?')}")
