@@ -19,6 +19,7 @@ PROTO_USERS = {
     "readers/graph_def.py",
     "readers/keras_saved_model.py",
     "readers/onnx/model.py",
+    "readers/onnx/wire.py",
     "readers/saved_model.py",
     "readers/tensor_bundle.py",
     "readers/tf_hub.py",
