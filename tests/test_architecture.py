@@ -18,6 +18,8 @@ BANNED = ("tensorflow", "keras", "tf_keras", "tensorflowjs", "tensorflow_hub", "
 PROTO_USERS = {
     "readers/graph_def.py",
     "readers/keras_saved_model.py",
+    "readers/onnx/model.py",
+    "readers/onnx/wire.py",
     "readers/saved_model.py",
     "readers/tensor_bundle.py",
     "readers/tf_hub.py",

@@ -150,6 +150,12 @@ INPUT_TABLE: Tuple[InputFormat, ...] = (
         graph_loader="tfjs_lite.pipelines.tflite_to_graph:read_tflite",
         takes_signature=True,
     ),
+    InputFormat(
+        "onnx", "graph", "an ONNX model .onnx (PyTorch exports; external data files beside it)", _GRAPH,
+        {_GRAPH: "tfjs_lite.pipelines.onnx_to_graph:run"},
+        suffixes=(".onnx",),  # a ModelProto has no magic bytes
+        graph_loader="tfjs_lite.pipelines.onnx_to_graph:read",
+    ),
 )
 
 OUTPUT_TABLE: Tuple[OutputFormat, ...] = (

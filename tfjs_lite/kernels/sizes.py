@@ -155,7 +155,27 @@ def _gather_nd(args: Sequence[Any], attrs: dict[str, Any]) -> int:
     return _product(indices[:-1]) * _product(params[depth:])
 
 
-@_estimates("Einsum", "Conv2D", "DepthwiseConv2dNative", "FusedDepthwiseConv2dNative", "_FusedConv2D")
+@_estimates("Conv2D", "DepthwiseConv2dNative", "FusedDepthwiseConv2dNative", "_FusedConv2D")
+def _conv(args: Sequence[Any], attrs: dict[str, Any]) -> int:
+    """Batch x (padded, strided) spatial positions x output channels, with the largest padding
+    (explicit, or a kernel's extent for SAME). The product of the operand sizes
+    would refuse a 64x64 YOLO head (x elements times filter elements is ~3e8)."""
+    x, w = np.shape(args[0]), np.shape(args[1])
+    if len(x) != 4 or len(w) != 4:
+        raise ValueError("not a 2-D convolution")
+    layout = str(attrs.get("data_format", "NHWC"))
+    batch, height, width, channels = (x[0], x[2], x[3], x[1]) if layout.startswith("NC") else x
+    pads = [int(p) for p in attrs.get("explicit_paddings", []) or []]
+    grow_h, grow_w = (w[0], w[1]) if not pads else (sum(pads[2:4]), sum(pads[4:6]))
+    depthwise = "Depthwise" in str(attrs.get("_op", ""))
+    out_channels = channels * w[3] if depthwise else w[3]
+    strides = [int(v) for v in attrs.get("strides", [1, 1, 1, 1]) or [1, 1, 1, 1]]
+    step_h, step_w = (strides[2], strides[3]) if layout.startswith("NC") else (strides[1], strides[2])
+    return _product([batch, -(-(height + grow_h) // max(step_h, 1)), -(-(width + grow_w) // max(step_w, 1)),
+                     out_channels])
+
+
+@_estimates("Einsum")
 def _product_bound(args: Sequence[Any], attrs: dict[str, Any]) -> int:
     # Every output element combines one element (or slice) of each operand: the product bounds it.
     return max(_product(_size(a) for a in args[:2]), 1)

@@ -1,6 +1,7 @@
 """``tfjs-lite verify``: run the source model and the converted graph model on the same inputs.
 
-Both graphs run in the numpy reference executor (:mod:`tfjs_lite.executor`). The source is read as
+Both graphs run in the numpy reference executor (:mod:`tfjs_lite.executor`); an ONNX source runs in
+onnxruntime instead when it is installed (:mod:`tfjs_lite.tools.onnx_reference`). The source is read as
 the converter reads it (SavedModel / TF-Hub folder / frozen ``.pb``, same signature and tags:
 :mod:`tfjs_lite.tools.source`); the converted model is read back from its ``model.json`` and shards
 (:mod:`tfjs_lite.readers.tfjs_graph`), so the comparison covers the optimizer's rewrites, the fused
@@ -97,12 +98,15 @@ def _run(graph: Any, feeds: Mapping[str, Any], which: str) -> dict[str, Any]:
 
 
 def _compare(
-    graph: Any, model: Any, feeds: Mapping[str, Any], rtol: float, atol: float
+    graph: Any, model: Any, feeds: Mapping[str, Any], rtol: float, atol: float,
+    expected: Mapping[str, Any] | None = None,
 ) -> tuple[list[OutputComparison], list[str]]:
-    """Run both graphs on ``feeds``; returns the comparisons and notes on extra converted outputs."""
+    """Run both graphs on ``feeds`` (the source only when ``expected`` is not given); returns the
+    comparisons and notes on extra converted outputs."""
     in_map = _match_keys(graph.inputs, model.graph.inputs, "input")
     out_map = _match_keys(graph.outputs, model.graph.outputs, "output")
-    expected = _run(graph, feeds, "source")
+    if expected is None:
+        expected = _run(graph, feeds, "source")
     actual_raw = _run(model.graph, {in_map[k]: v for k, v in feeds.items()}, "converted")
     actual = {key: actual_raw[out_map[key]] for key in expected}
     notes = []
@@ -148,7 +152,7 @@ def verify(
     model = _load_converted(Path(converted))
     if output_node_names is None and (input_format == "tf_frozen_model" or Path(source).suffix == ".pb"):
         output_node_names = ",".join(model.graph.outputs) or None
-    graph, _ = load_source_graph(
+    graph, source_format = load_source_graph(
         Path(source),
         input_format=input_format,
         signature_name=signature_name,
@@ -168,8 +172,22 @@ def verify(
         check_feeds(graph, inputs)
         feeds = dict(inputs)
         input_note = "given inputs"
-    comparisons, notes = _compare(graph, model, feeds, rtol, atol)
-    return VerifyResult(comparisons, rtol, atol, tol_note, input_note, notes)
+    expected, reference_notes = _reference_outputs(Path(source), source_format, feeds)
+    comparisons, notes = _compare(graph, model, feeds, rtol, atol, expected)
+    return VerifyResult(comparisons, rtol, atol, tol_note, input_note, reference_notes + notes)
+
+
+def _reference_outputs(source: Path, source_format: str, feeds: Mapping[str, Any]) -> tuple[Any, list[str]]:
+    """(outputs of the source framework's own runtime or None, notes): onnxruntime for ONNX
+    sources; None means the numpy executor on the source graph is the reference."""
+    if source_format != "onnx":
+        return None, []
+    from tfjs_lite.tools.onnx_reference import FALLBACK_NOTE, onnxruntime_outputs
+
+    expected = onnxruntime_outputs(source, feeds)
+    if expected is None:
+        return None, [FALLBACK_NOTE]
+    return expected, ["reference: onnxruntime"]
 
 
 # ----------------------------------------------------------------------------------- CLI
@@ -183,7 +201,7 @@ def _parser() -> Parser:
             "reference executor and compare every output. Exit 0 if all are within tolerance, else 2."
         ),
     )
-    p.add_argument("source", help="SavedModel or TF-Hub folder, frozen .pb, Keras .h5/.keras or layers model")
+    p.add_argument("source", help="SavedModel or TF-Hub folder, frozen .pb, .onnx, Keras .h5/.keras or layers model")
     p.add_argument("converted", help="TF.js graph model folder or its model.json")
     p.add_argument("--inputs", help="JSON {name: {dtype, shape, data}}; default: seeded random inputs")
     p.add_argument("--seed", type=int, default=0, help="seed for random inputs (default 0)")
