@@ -161,7 +161,10 @@
     const infos = modelInputs(model, kind);
     const aliases = inputAliases(model, kind);
     const rand = seededRandom(request.seed == null ? 0 : request.seed);
-    const used = new Set();
+    const unknownShapes = Object.keys(request.shapes || {}).filter((k) => !infos.some((i) => i.name === k || aliases[k] === i.name || stripPort(k) === i.name));
+    if (!shared && unknownShapes.length) {
+      throw new BenchUsageError(`--input names ${unknownShapes.join(', ')} are not model inputs (the inputs are ${infos.map((i) => i.name).join(', ')})`);
+    }
     const tensors = infos.map((info, index) => {
       if (shared) {
         const hit = shared.find((s) => s.name === info.name) || shared[index];
@@ -175,19 +178,14 @@
       }
       const given = findGiven(request.inputs, info.name, aliases);
       if (request.inputs && given === undefined) {
-        throw new BenchUsageError(`--inputs has no value for input ${info.name} (it has ${Object.keys(request.inputs).join(', ')})`);
+        throw new BenchUsageError(`no value given for the model's input ${info.name} (the values given are for ${Object.keys(request.inputs).join(', ')})`);
       }
       if (given !== undefined) {
-        used.add(info.name);
         return tensorFromSpec(tf, given, info.name);
       }
       const shape = resolveShape(info, findGiven(request.shapes, info.name, aliases), notes);
       return randomTensor(tf, info.dtype, shape, rand);
     });
-    const unknownShapes = Object.keys(request.shapes || {}).filter((k) => !infos.some((i) => i.name === k || aliases[k] === i.name || stripPort(k) === i.name));
-    if (!shared && unknownShapes.length) {
-      throw new BenchUsageError(`--input names ${unknownShapes.join(', ')} are not model inputs (the inputs are ${infos.map((i) => i.name).join(', ')})`);
-    }
     return infos.map((info, i) => ({ name: info.name, tensor: tensors[i] }));
   }
 

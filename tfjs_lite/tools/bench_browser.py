@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -135,6 +136,14 @@ class BenchServer:
         request.wfile.write(body)
 
 
+def _above(fd: int, lowest: int) -> int:
+    import fcntl
+
+    moved = fcntl.fcntl(fd, fcntl.F_DUPFD, lowest)
+    os.close(fd)
+    return moved
+
+
 class Chromium:
     """A headless Chromium driven over ``--remote-debugging-pipe``; a context manager."""
 
@@ -154,6 +163,8 @@ class Chromium:
         self._profile = tempfile.mkdtemp(prefix="tfjs-lite-chromium-")
         commands_read, self._commands = os.pipe()
         self._replies_fd, replies_write = os.pipe()
+        # Move the child's ends above 4 so the shell's "3<&N 4>&M" cannot overwrite one with the other.
+        commands_read, replies_write = (_above(fd, 10) for fd in (commands_read, replies_write))
         flags = [
             "--headless", "--remote-debugging-pipe", "--no-sandbox", "--no-first-run",
             "--no-default-browser-check", "--disable-background-networking", "--disable-component-update",
@@ -163,10 +174,11 @@ class Chromium:
         if self.webgl:
             # No GPU on servers: WebGL then runs on SwiftShader, Chromium's CPU implementation.
             flags += ["--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--ignore-gpu-blocklist"]
-        # Chromium reads commands on fd 3 and writes replies on fd 4; a shell puts the pipes there.
-        script = f'exec "$0" "$@" 3<&{commands_read} 4>&{replies_write}'
+        # Chromium reads commands on fd 3 and writes replies on fd 4: a tiny Python trampoline puts
+        # the pipe ends there (the fds are >= 10, so neither dup2 overwrites the other) and execs it.
+        trampoline = "import os, sys; os.dup2(int(sys.argv[1]), 3); os.dup2(int(sys.argv[2]), 4); os.execv(sys.argv[3], sys.argv[3:])"
         self.proc = subprocess.Popen(
-            ["/bin/sh", "-c", script, self.executable, *flags, "about:blank"],
+            [sys.executable, "-c", trampoline, str(commands_read), str(replies_write), self.executable, *flags, "about:blank"],
             pass_fds=(commands_read, replies_write),
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
