@@ -329,3 +329,26 @@ def test_bench_page_config_does_not_leak_paths_outside_models(models):
     config = page_config(request, ["/x"])
     assert config["request"]["models"][0]["url"] == "models/0/model.json"
     assert config["settings"] == {"backend": "cpu", "runs": 3, "warmup": 1}
+
+
+def test_hash_table_handles_are_not_inputs(tmp_path, capsys):
+    """TF.js fills a hash table's resource placeholder from the model initializer; bench must not ask for it."""
+    fixture = FIXTURES / "graph" / "hash_table"
+    model = _convert(fixture / "saved_model", tmp_path / "hash_table")
+    result = _bench_json(capsys, str(model), "--runs", "2", "--inputs", str(fixture / "inputs.json"))
+    assert sorted(i["name"] for i in result["models"][0]["inputs"]) == ["weights", "words"]
+    _check_sane(result, 2, 1, "cpu")
+    assert result["kept_by_first_inference"] > 0  # the table's keys and values, filled on first use
+
+
+def test_compare_names_the_model_that_fails(models, capsys, tmp_path):
+    """The official converter's v1 control-flow rnn fails on wasm (_FusedMatMul with a rank-3 bias); ours runs."""
+    fixture = FIXTURES / "graph" / "rnn"
+    ours = _convert(fixture / "saved_model", tmp_path / "rnn")
+    capsys.readouterr()
+    code = cli_main(["bench", str(ours), "--compare", str(FIXTURES / "official" / "rnn" / "default"),
+                     "--backend", "wasm", "--runs", "2", "--inputs", str(fixture / "inputs.json")])
+    err = capsys.readouterr().err
+    assert code == 2 and "compare model: _FusedMatMul only supports rank-1 bias" in err
+    result = _bench_json(capsys, str(ours), "--backend", "wasm", "--runs", "2", "--inputs", str(fixture / "inputs.json"))
+    _check_sane(result, 2, 1, "wasm")

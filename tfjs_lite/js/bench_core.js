@@ -102,13 +102,21 @@
     return aliases;
   }
 
+  // Inputs the caller feeds. A graph model's hash-table handles are placeholders too, but TF.js
+  // fills them from the model's initializer (their signature entry has a resourceId).
   function modelInputs(model, kind) {
     const names = kind === 'layers' ? layersNames(model, 'inputs') : model.inputNodes.slice();
+    const resources = new Set();
+    if (kind === 'graph' && model.signature && model.signature.inputs) {
+      for (const info of Object.values(model.signature.inputs)) {
+        if (info.resourceId != null || info.dtype === 'DT_RESOURCE') resources.add(stripPort(info.name));
+      }
+    }
     return model.inputs.map((s, i) => ({
       name: names[i],
       shape: s.shape == null ? null : s.shape.map((d) => (d == null || d < 0 ? -1 : d)),
       dtype: s.dtype || 'float32',
-    }));
+    })).filter((info) => !resources.has(stripPort(info.name)) && info.dtype !== 'resource');
   }
 
   // Sequential models leave inputNames/outputNames empty: use the layers that make the tensors.
@@ -345,12 +353,21 @@
       // First inference: shader compilation, texture creation, wasm warm-up; timed on its own.
       for (const entry of entries) {
         const t0 = api.now();
-        entry.execution = await chooseExecution(api, entry);
-        const first = await timedRun(api, entry, true);
+        let first;
+        try {
+          entry.execution = await chooseExecution(api, entry);
+          first = await timedRun(api, entry, true);
+        } catch (e) {
+          if (entries.length > 1 && e instanceof Error) e.message = `${entry.label} model: ${e.message}`;
+          throw e;
+        }
         entry.first_ms = api.now() - t0;
         entry.first = first;
         if (warmup === 0) entry.times.push(first.ms);
       }
+      // Tensors the first inference keeps (hash tables filled on first use, for example) are
+      // state, not a leak; a leak is what keeps growing with every further run.
+      const tensorsAfterFirst = tf.memory().numTensors;
       // Warm-up runs after the first (which counts as warm-up 1) are discarded.
       for (let i = 1; i < warmup; i++) for (const entry of entries) await timedRun(api, entry, false);
       // Timed runs, interleaved: each round runs every model once, the order reversed every other
@@ -360,7 +377,7 @@
         const order = i % 2 ? entries.slice().reverse() : entries;
         for (const entry of order) entry.times.push((await timedRun(api, entry, false)).ms);
       }
-      const leaked = tf.memory().numTensors - tensorsBeforeRuns;
+      const leaked = tf.memory().numTensors - tensorsAfterFirst;
       const profiles = [];
       for (const entry of entries) profiles.push(request.profile === false ? null : await profileKernels(api, entry));
       const result = {
@@ -383,6 +400,7 @@
           profile: profiles[i],
         })),
         leaked_tensors: leaked,
+        kept_by_first_inference: tensorsAfterFirst - tensorsBeforeRuns,
         memory_after_runs: tf.memory(),
       };
       if (entries.length === 2) {

@@ -61,6 +61,9 @@ def print_report(result: Mapping[str, Any], out: TextIO) -> None:
         out.write(label.ljust(width) + "  " + "  ".join(v.rjust(w) for v, w in zip(values, cols)) + "\n")
     leaked = result["leaked_tensors"]
     out.write(f"leaked tensors after all runs: {leaked}" + ("  (WARNING: tensors are not released)" if leaked else "") + "\n")
+    kept = result.get("kept_by_first_inference")
+    if kept:
+        out.write(f"tensors kept by the first inference (model state such as hash tables): {kept}\n")
     compare = result.get("compare")
     if compare:
         ratio = compare["speed_ratio"]
