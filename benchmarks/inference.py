@@ -24,11 +24,10 @@ import argparse
 import json
 import os
 import platform
-import statistics
+import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -181,6 +180,11 @@ def bench_case(exe, case, tmp, runs, backends):
     row["official"] = candidates[0] if candidates else None
     if not candidates or row["ours"]["error"]:
         return row
+    # A/A: ours against a byte-identical copy of itself shows how far the ratio moves by noise alone.
+    copy_dir = tmp / case["name"] / "ours_copy"
+    shutil.copytree(ours_dir, copy_dir)
+    aa = bench_pair(ours_dir, copy_dir, case, backends[0], runs)
+    row["aa_ratio"] = None if isinstance(aa, str) else aa["compare"]["speed_ratio"]
     for backend in backends:
         for official in candidates:  # a variant may fail on one backend only: then try the next
             result = bench_pair(ours_dir, official["dir"], case, backend, runs)
@@ -193,7 +197,8 @@ def bench_case(exe, case, tmp, runs, backends):
             mine, theirs = result["models"]
             row["backends"][backend] = {
                 "ours_ms": mine["stats"]["median"], "official_ms": theirs["stats"]["median"],
-                "ratio": result["compare"]["speed_ratio"], "variant": official["variant"],
+                "ratio": result["compare"]["speed_ratio"], "median_ratio": result["compare"]["median_ratio"],
+                "variant": official["variant"],
                 "official_nodes": official["nodes"],
                 "ours_kernels": mine["profile"]["kernel_count"], "official_kernels": theirs["profile"]["kernel_count"],
                 "max_abs_diff": max((d.get("max_abs", float("inf")) for d in result["compare"]["differences"]),
@@ -210,8 +215,9 @@ def _fmt_ms(v):
 
 def table(rows, backends):
     head = "| model | " + " | ".join("%s ours ms | %s official ms | %s ours/official" % (b, b, b) for b in backends)
-    head += " | kernels per run ours / official | nodes ours / official | ours max rel err vs TF | note |"
-    out = [head, "|---|" + "---:|---:|---:|" * len(backends) + "---:|---:|---:|---|"]
+    head += " | %s A/A (ours/copy of ours) | kernels per run ours / official | nodes ours / official " % backends[0]
+    head += "| ours max rel err vs TF | note |"
+    out = [head, "|---|" + "---:|---:|---:|" * len(backends) + "---:|---:|---:|---:|---|"]
     for r in rows:
         o, f = r.get("ours") or {}, r.get("official") or {}
         note = []
@@ -234,8 +240,9 @@ def table(rows, backends):
                 kernels = "%d / %d" % (t["ours_kernels"], t["official_kernels"])
                 f = dict(f, nodes=t["official_nodes"])
         nodes = "%s / %s" % (o.get("nodes") or "—", f.get("nodes") or "—") if o.get("nodes") else "—"
-        out.append("| %s (%s) | %s | %s | %s | %s | %s |" % (
-            r["name"], r["group"], " | ".join(cells), kernels, nodes,
+        aa = "—" if r.get("aa_ratio") is None else "%.2f" % r["aa_ratio"]
+        out.append("| %s (%s) | %s | %s | %s | %s | %s | %s |" % (
+            r["name"], r["group"], " | ".join(cells), aa, kernels, nodes,
             "—" if o.get("rel_error") is None else "%.1e" % o["rel_error"],
             "; ".join(note).replace("|", "/")))
     return "\n".join(out)
@@ -259,6 +266,8 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--official", default=OFFICIAL_DEFAULT, help="tensorflowjs_converter executable")
     p.add_argument("--runs", type=int, default=50, help="timed runs per model and backend (after 1 warm-up)")
+    p.add_argument("--model-runs", type=int, default=10,
+                   help="timed runs for the benchmark models (ResNet-50 takes seconds per run on cpu)")
     p.add_argument("--backends", nargs="+", default=["cpu", "wasm"], choices=["cpu", "wasm"])
     p.add_argument("--only", nargs="*", default=[])
     p.add_argument("--no-fixtures", action="store_true")
@@ -272,11 +281,13 @@ def main(argv=None):
     with tempfile.TemporaryDirectory(prefix="tfjs_bench_") as tmp:
         for case in cases:
             print("%s ..." % case["name"], file=sys.stderr, flush=True)
-            rows.append(bench_case(a.official, case, Path(tmp), a.runs, a.backends))
+            runs = a.model_runs if case["group"] == "model" else a.runs
+            rows.append(bench_case(a.official, case, Path(tmp), runs, a.backends))
     print("machine: " + machine())
     print("command: " + " ".join(["python", "benchmarks/inference.py"] + (argv if argv is not None else sys.argv[1:])))
     print("TF.js 4.22.0 in Node via `tfjs-lite bench OURS --compare OFFICIAL`, backends %s; per model: 1 warm-up "
-          "run, then %d timed runs of each model interleaved, median reported" % (", ".join(a.backends), a.runs))
+          "run, then %d timed runs (%d for the benchmark models) of each model interleaved; ms = medians, "
+          "ratio = median of per-run ratios" % (", ".join(a.backends), a.runs, a.model_runs))
     print()
     print(table(rows, a.backends))
     if a.json:

@@ -405,8 +405,13 @@
       };
       if (entries.length === 2) {
         const [a, b] = entries;
+        // Runs i of both models are neighbours in time, so a burst of load from other processes
+        // hits both; the median of the per-round ratios is steadier than the ratio of medians.
+        const paired = a.times.map((t, i) => t / b.times[i]).filter((r) => Number.isFinite(r));
+        const pairedStats = stats(paired);
         result.compare = {
-          speed_ratio: result.models[0].stats && result.models[1].stats ? result.models[0].stats.median / result.models[1].stats.median : null,
+          speed_ratio: pairedStats ? pairedStats.median : null,
+          median_ratio: result.models[0].stats && result.models[1].stats ? result.models[0].stats.median / result.models[1].stats.median : null,
           differences: maxDifference(a.first, b.first).map((d) => Object.assign({ name: a.outputs[d.index] }, d)),
         };
       }

@@ -66,9 +66,10 @@ def print_report(result: Mapping[str, Any], out: TextIO) -> None:
         out.write(f"tensors kept by the first inference (model state such as hash tables): {kept}\n")
     compare = result.get("compare")
     if compare:
-        ratio = compare["speed_ratio"]
-        out.write(f"speed ratio (median {result['models'][0]['label']} / {result['models'][1]['label']}): "
-                  f"{'—' if ratio is None else f'{ratio:.3f}'}\n")
+        first, second = result["models"][0]["label"], result["models"][1]["label"]
+        ratio, of_medians = compare["speed_ratio"], compare["median_ratio"]
+        out.write(f"speed ratio {first}/{second}: {'—' if ratio is None else f'{ratio:.3f}'} (median of per-run ratios; "
+                  f"ratio of medians {'—' if of_medians is None else f'{of_medians:.3f}'})\n")
         for d in compare["differences"]:
             if "error" in d:
                 out.write(f"  output {d['name']}: {d['error']}\n")
