@@ -207,6 +207,18 @@ def test_verify_graph_in_tfjs(models, capsys, backend):
     assert "FAILED" in capsys.readouterr().err
 
 
+def test_verify_frozen_source_in_tfjs(tmp_path, capsys):
+    """A frozen .pb without --output_node_names is read up to the converted model's outputs."""
+    fixture = FIXTURES / "graph" / "frozen"
+    converted = _convert(fixture / "model.pb", tmp_path / "frozen", "--input_format", "tf_frozen_model",
+                         "--output_node_names", "Identity")
+    capsys.readouterr()
+    assert cli_main(["verify", str(fixture / "model.pb"), str(converted), "--runtime", "tfjs", "--backend", "wasm",
+                     "--inputs", str(fixture / "inputs.json")]) == 0
+    out = capsys.readouterr().out
+    assert "Identity: shape [" in out and "wasm backend" in out
+
+
 def test_verify_control_flow_in_tfjs(models, capsys):
     source = FIXTURES / "graph" / "control_flow" / "saved_model"
     assert cli_main(["verify", str(source), str(models["control_flow"]), "--runtime", "tfjs"]) == 0

@@ -102,7 +102,8 @@
       result.models.forEach((m, i) => cell(row, fn(m), { 'data-figure': key, 'data-model': String(i) }));
     }
     $('summary').textContent = `TF.js ${result.tfjs_version}, backend ${result.backend}; leaked tensors: ${result.leaked_tensors}` +
-      (result.compare ? `; speed ratio ${result.compare.speed_ratio.toFixed(3)}, largest output difference ` +
+      (result.compare ? `; speed ratio ${result.compare.speed_ratio == null ? '—' : result.compare.speed_ratio.toFixed(3)} ` +
+        '(median of per-run ratios), largest output difference ' +
         Math.max(...result.compare.differences.map((d) => (d.max_abs == null ? Infinity : d.max_abs))).toExponential(2) : '') +
       (result.notes.length ? '. ' + result.notes.join('; ') : '');
     $('summary').dataset.leaked = String(result.leaked_tensors);

@@ -114,7 +114,12 @@ def verify_in_tfjs(
             raise UsageError("--expected needs the --inputs the expected outputs were computed from")
         feeds, note = dict(inputs), "given inputs and --expected outputs"
     else:
-        feeds, expected, note = _expected_from_source(Path(source), inputs, seed, source_flags or {})
+        flags = dict(source_flags or {})
+        frozen = flags.get("input_format") == "tf_frozen_model" or Path(source).suffix == ".pb"
+        if frozen and not flags.get("output_node_names") and entry["kind"] == "graph":
+            # As the numpy verify does: a frozen source is read up to the converted model's outputs.
+            flags["output_node_names"] = ",".join(sorted(set(_output_keys(model_dir, "graph")))) or None
+        feeds, expected, note = _expected_from_source(Path(source), inputs, seed, flags)
     request = {
         "backend": backend, "runs": 0, "warmup": 1, "seed": seed, "profile": False,
         "return_outputs": True, "models": [entry], "inputs": encode_inputs(feeds), "shapes": {},
