@@ -18,7 +18,7 @@ from typing import Any, List, Optional, Sequence, Tuple
 
 __all__ = ["main"]
 
-_SUBCOMMANDS = ("convert", "verify", "inspect")
+_SUBCOMMANDS = ("convert", "verify", "inspect", "bench")
 _TRUE = {"true", "t", "yes", "y", "1", "on"}
 _FALSE = {"false", "f", "no", "n", "0", "off", ""}
 
@@ -288,6 +288,12 @@ def _run_subcommand(command: str, argv: List[str]) -> int:
         from tfjs_lite.tools.verify_model import main as verify_main
 
         return verify_main(argv)
+    # ---- bench: run a converted model in the real TF.js runtime (tfjs_lite/tools/bench*.py) ----
+    if command == "bench":
+        from tfjs_lite.tools.bench import main as bench_main
+
+        return bench_main(argv)
+    # ---- end bench ----
     from tfjs_lite.tools.inspect_model import main as inspect_main
 
     return inspect_main(argv)
@@ -303,7 +309,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if not args or args[0] in ("-h", "--help"):
         print(
             "usage: tfjs-lite convert INPUT OUTPUT [tensorflowjs_converter flags]\n"
-            "       tfjs-lite verify SOURCE CONVERTED\n"
+            "       tfjs-lite verify SOURCE CONVERTED [--runtime numpy|tfjs]\n"
+            "       tfjs-lite bench MODEL [--backend cpu|wasm|webgl|webgpu] [--browser] [--compare OTHER] [--serve]\n"
             "       tfjs-lite inspect PATH\n"
             "       tfjs-lite --version\n"
             "Run 'tfjs-lite convert --help' for the conversion flags."
