@@ -38,6 +38,8 @@ def test_inspect_report():
     assert "Dequantize" not in ops and "Quantize" not in ops
     assert report["unsupported_ops"] == {}
     assert report["optimizer"]["changes"]["_FusedConv2D"]["after"] == 2
+    notes = "\n".join(report["notes"])
+    assert "operators: CONV_2D 2, FULLY_CONNECTED 2" in notes and "int8 per-channel 5" in notes
 
 
 def test_inspect_cli_names_flex_ops(capsys):

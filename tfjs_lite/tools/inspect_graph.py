@@ -94,6 +94,7 @@ def _read_source(path: Path, fmt: str, options: dict[str, Any], notes: list[str]
     if fmt == "tflite":
         notes.append("shown as the converter reads it: TFLite operators lowered to TF ops, quantized tensors "
                      "as the float32 values they stand for")
+        notes.extend(graph.meta.get("source_notes", []))
     elif fmt != "tf_frozen_model":
         notes.append("shown as the converter reads it: calls inlined, variables frozen, pruned to the signature")
     version = graph.meta.get("tensorflow_version")

@@ -8,6 +8,7 @@ lowering; all unsupported operators are reported at once, with their operator in
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Callable
 
 import networkx as nx
@@ -119,7 +120,22 @@ def build_graph(model: TfliteModel, signature_key: str | None = None) -> Graph:
     graph.meta["signature"] = signature
     graph.meta["signature_key"] = sig.key if sig is not None else None
     graph.meta["structured_outputs"] = list(graph.outputs) if sig is not None else None
+    graph.meta["source_notes"] = _source_notes(model, main)
     return graph
+
+
+def _source_notes(model: TfliteModel, main: int) -> list[str]:
+    """What the TFLite file holds, for ``inspect``: its operators and how its constants are stored."""
+    ops = Counter(op.opcode for sub in model.subgraphs for op in sub.operators)
+    stored = Counter()
+    for sub in model.subgraphs:
+        for tensor in sub.tensors:
+            if model.buffers[tensor.buffer][1]:
+                per_channel = tensor.quantization is not None and len(tensor.quantization.scale) > 1
+                stored[tensor.type_name.lower() + (" per-channel" if per_channel else "")] += 1
+    histogram = ", ".join(f"{name} {n}" for name, n in sorted(ops.items(), key=lambda kv: (-kv[1], kv[0])))
+    return [f"TFLite file: {len(model.subgraphs)} subgraph(s), main = {main}; operators: {histogram}",
+            "TFLite constants by stored type: " + ", ".join(f"{k} {v}" for k, v in sorted(stored.items()))]
 
 
 def _info(tensor: Tensor, quantized_input: bool = False) -> dict:
