@@ -22,8 +22,12 @@ def load_source_graph(
     signature_name: str | None = None,
     saved_model_tags: str = "serve",
     output_node_names: str | None = None,
+    keep_unsupported: bool = False,
 ) -> tuple[Any, str]:
     """Read the source model as the graph-model converter reads it.
+
+    ``keep_unsupported`` (``inspect``): TFLite operators without a lowering become nodes named
+    after the operator instead of an error, so the report can list them.
 
     Returns:
         ``(graph, input_format)``.
@@ -44,7 +48,7 @@ def load_source_graph(
     if fmt == "tflite":  # lowered to float32 TF ops, as the converter does
         from tfjs_lite.readers.tflite import load_tflite_graph
 
-        return load_tflite_graph(path, signature_name), fmt
+        return load_tflite_graph(path, signature_name, keep_unsupported=keep_unsupported), fmt
     if fmt == "tf_frozen_model":
         if not output_node_names:
             raise UsageError('a tf_frozen_model source needs --output_node_names (as for "convert")')
