@@ -11,17 +11,22 @@ import traceback
 from pathlib import Path
 
 from tfjs_lite.errors import ModelFormatError, PassError
+from tfjs_lite.ir import Graph
 from tfjs_lite.options import ConvertOptions
 from tfjs_lite.pipelines.saved_model_to_graph import convert_graph
 from tfjs_lite.readers.tflite import load_tflite_graph
 from tfjs_lite.report import Report
 
-__all__ = ["run"]
+__all__ = ["convert_lowered", "run"]
 
 
 def run(input_path: Path, staging_dir: Path, options: ConvertOptions, report: Report) -> None:
     """``tflite`` -> ``tfjs_graph_model`` (signature: ``--signature_name``, else the first one)."""
-    graph = load_tflite_graph(Path(input_path), options.signature_name)
+    convert_lowered(load_tflite_graph(Path(input_path), options.signature_name), staging_dir, options, report)
+
+
+def convert_lowered(graph: Graph, staging_dir: Path, options: ConvertOptions, report: Report) -> None:
+    """Optimize, check and write a lowered TFLite graph."""
     try:
         convert_graph(graph, Path(staging_dir), options, report)
     except PassError as e:
