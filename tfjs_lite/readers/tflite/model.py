@@ -117,7 +117,8 @@ def read_tflite_bytes(data: Any, path: Path) -> TfliteModel:
         raise ModelFormatError("not a TFLite file (no 'TFL3' identifier at bytes 4-8)", path=path)
     root = root_table(data)
     codes = [_operator_code(t) for t in root.tables(S.MODEL["operator_codes"], "operator_codes")]
-    buffers = [_buffer(t, len(data)) for t in root.tables(S.MODEL["buffers"], "buffers")]
+    # buffers[0] is the empty sentinel; a file without any buffer gets one, so index 0 stays valid.
+    buffers = [_buffer(t, len(data)) for t in root.tables(S.MODEL["buffers"], "buffers")] or [(0, 0)]
     graph_tables = root.tables(S.MODEL["subgraphs"], "subgraphs")
     if not graph_tables:
         raise ModelFormatError("the TFLite file has no subgraphs", path=path)
@@ -186,13 +187,13 @@ def _tensor(index: int, t: FlatTable, n_buffers: int) -> Tensor:
         raise UnsupportedModelError(f"tensor {index} keeps its data in an external file (external_buffer), "
                                     "which is not supported")
     buffer = t.scalar(S.TENSOR["buffer"], "u32", 0, "buffer")
-    if buffer >= max(n_buffers, 1):
+    if buffer >= n_buffers:
         raise ModelFormatError(f"not a valid TFLite file: tensor {index} names buffer {buffer} of {n_buffers}")
     quant = t.table(S.TENSOR["quantization"], "quantization")
     return Tensor(
         index=index, name=t.string(S.TENSOR["name"], "name") or f"tensor_{index}",
         type=t.scalar(S.TENSOR["type"], "i8", 0, "type"), shape=shape, signature=signature,
-        buffer=buffer if n_buffers else 0,
+        buffer=buffer,
         quantization=None if quant is None else _quantization(quant, index),
         is_variable=t.scalar(S.TENSOR["is_variable"], "b", False, "is_variable"),
         sparse=t.table(S.TENSOR["sparsity"], "sparsity") is not None,
