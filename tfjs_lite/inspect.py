@@ -52,14 +52,15 @@ def _frozen_outputs(path: Path) -> list[str]:
 
     from tfjs_lite._proto.graph_pb2 import GraphDef
     from tfjs_lite.errors import ModelFormatError
+    from tfjs_lite.limits import PROTOBUF_LIMIT
     from tfjs_lite.readers.graph_def import check_proto_size
+    from tfjs_lite.safe_io import read_bytes
 
     check_proto_size(path, "not a GraphDef TF could have written")
+    data = read_bytes(path, limit=PROTOBUF_LIMIT - 1, what="frozen graph")
     graph_def = GraphDef()
     try:
-        graph_def.ParseFromString(path.read_bytes())
-    except OSError as e:
-        raise ModelFormatError(f"cannot read ({e.strerror})", path=path) from None
+        graph_def.ParseFromString(data)
     except DecodeError as e:
         raise ModelFormatError(f"not a binary GraphDef ({e})", path=path) from None
     consumed = {i.lstrip("^").split(":")[0] for n in graph_def.node for i in n.input}
