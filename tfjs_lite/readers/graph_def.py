@@ -36,6 +36,7 @@ from tfjs_lite.ir.graph import (
     TensorRef,
     TensorType,
     describe_cycle,
+    one_cycle,
 )
 from tfjs_lite.ir.names import parse_input
 from tfjs_lite.limits import PROTOBUF_LIMIT  # protobuf cannot parse (nor TF write) 2 GiB or more
@@ -438,10 +439,9 @@ def _check_recursion(calls: dict[str, list[str]]) -> None:
     graph = nx.DiGraph()
     graph.add_nodes_from(sorted(calls))
     graph.add_edges_from((name, callee) for name in sorted(calls) for callee in calls[name])
-    try:
-        cycle = [str(edge[0]) for edge in nx.find_cycle(graph)]
-    except nx.NetworkXNoCycle:
+    if nx.is_directed_acyclic_graph(graph):
         return
+    cycle = one_cycle(graph)
     if len(cycle) == 1:
         raise ModelFormatError(f"function {cycle[0]!r} calls itself; recursive functions are not supported")
     path = " -> ".join(repr(n) for n in [*cycle[:6], cycle[0] if len(cycle) <= 6 else "..."])
