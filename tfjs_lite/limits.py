@@ -13,7 +13,7 @@ from __future__ import annotations
 __all__ = [
     "MAX_DECODED_BYTES",
     "MAX_EXECUTOR_ELEMENTS",
-    "MAX_FOLD_ELEMENTS",
+    "MAX_FOLD_TOTAL_BYTES",
     "MAX_INLINED_NODES",
     "INLINE_GROWTH",
     "MAX_SMALL_FILE_BYTES",
@@ -29,9 +29,10 @@ MAX_DECODED_BYTES = 1 << 31
 # ones of weight-like sizes. Strings count 8 bytes (one pointer) per element.
 MAX_SPLAT_BYTES = 64 * 1024**2
 
-# Constant folding never computes a result whose predicted element count exceeds both this and
-# the total element count of the node's constant inputs (folding must not bloat the model).
-MAX_FOLD_ELEMENTS = 1 << 22
+# Constant folding never computes a result predicted larger than the node's constant inputs
+# (folding must not bloat the model), and the results of one optimize() call add up to at most
+# max(this, 2 x the constant bytes the graph holds).
+MAX_FOLD_TOTAL_BYTES = 64 * 1024**2
 
 # The reference executor (``verify``, tests) refuses a node whose predicted output exceeds this.
 MAX_EXECUTOR_ELEMENTS = 1 << 28

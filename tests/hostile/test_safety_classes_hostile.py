@@ -163,7 +163,6 @@ def _frozen(body: Callable[[Any], str]) -> bytes:
     big = body(graph_def)
     _const(graph_def, "axes", [0], np.int32)
     _node(graph_def, "total", "Sum", [big, "axes"], T=1, Tidx=3)
-    _node(graph_def, "sum_all", "Sum", ["total", "axes"], T=1, Tidx=3) if False else None
     _node(graph_def, "add", "AddV2", ["x", "total"], T=1)
     _node(graph_def, "out", "Identity", ["add"], T=1)
     return graph_def.SerializeToString()
@@ -249,6 +248,33 @@ def _splat(dtype: int, field: str, shape: list[int], values: list[Any]) -> Calla
     return build
 
 
+def _many_splats(g: Any) -> str:
+    names = []
+    for i in range(40):  # each under the per-constant cap, 1.25 GiB together
+        names.append(f"s{i}")
+        node = g.node.add(name=f"s{i}", op="Const")
+        node.attr["dtype"].type = 1
+        tensor = node.attr["value"].tensor
+        tensor.dtype = 1
+        tensor.tensor_shape.dim.add().size = 1 << 23
+        tensor.float_val.append(float(i))
+    node = _node(g, "big", "AddN", names, T=1)
+    node.attr["N"].i = len(names)
+    return "big"
+
+
+def _shared_const_amplified(g: Any) -> str:
+    _const(g, "shared", np.arange(1 << 20, dtype=np.float32))  # 4 MiB of real bytes in the file
+    names = []
+    for i in range(300):  # each Mul folds to 4 MiB: 1.2 GB if nothing capped the total
+        _const(g, f"k{i}", float(i + 2), np.float32)
+        _node(g, f"m{i}", "Mul", ["shared", f"k{i}"], T=1)
+        names.append(f"m{i}")
+    node = _node(g, "big", "AddN", names, T=1)
+    node.attr["N"].i = len(names)
+    return "big"
+
+
 SIZE_BOMBS: dict[str, tuple[Callable[[Any], str], bool]] = {
     # what -> (graph body, may convert: the op stays unfolded and TF.js computes it at run time)
     "Fill of 2**30 floats": (_fill, True),
@@ -264,6 +290,8 @@ SIZE_BOMBS: dict[str, tuple[Callable[[Any], str], bool]] = {
     "Const splat: one int_val to 2**28 ints": (_splat(3, "int_val", [1 << 14, 1 << 14], [7]), False),
     "Const splat: 2**28 empty strings": (_splat(7, "string_val", [1 << 28], []), False),
     "Const splat: one string to 2**26 strings": (_splat(7, "string_val", [1 << 26], [b"x"]), False),
+    "40 splat constants of 32 MiB each": (_many_splats, False),
+    "one 4 MiB constant read by 300 foldable Mul nodes": (_shared_const_amplified, True),
 }
 
 
