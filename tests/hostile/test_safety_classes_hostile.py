@@ -536,6 +536,35 @@ LAYER_NAMES = {"lone surrogate": "dense\udc80", "NUL": "den\x00se", "'.'": ".", 
                "empty part": "a//b", "newline and escape": "x\n\x1b[31mred"}
 
 
+def _h5_names(layer: str | None = None, weight: str | None = None) -> Callable[[Path], Path]:
+    """The MLP .h5 with the first layer renamed (config, layer_names, group) or a weight name replaced."""
+    def apply(dst: Path) -> Path:
+        import h5py
+
+        shutil.copyfile(H5, dst)
+        with h5py.File(dst, "r+") as f:
+            weights = f["model_weights"]
+            if weight is not None:
+                weights["dense"].attrs["weight_names"] = [weight.encode(), b"dense/bias:0"]
+            if layer is not None:
+                config = json.loads(f.attrs["model_config"])
+                config["config"]["layers"][1]["config"]["name"] = layer
+                f.attrs["model_config"] = json.dumps(config)
+                weights.attrs["layer_names"] = [layer.encode("utf-8", "surrogateescape"), b"dense_1"]
+        return dst
+    return apply
+
+
+H5_NAMES = {
+    "layer named '.'": _h5_names(layer="."),
+    "layer named '..'": _h5_names(layer=".."),
+    "layer named '/'": _h5_names(layer="/"),
+    "weight named '..'": _h5_names(weight=".."),
+    "weight named '.'": _h5_names(weight="."),
+    "weight named '/model_weights/../dense'": _h5_names(weight="/model_weights/../dense"),
+}
+
+
 def test_internal_errors_become_one_line(tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()
@@ -551,6 +580,9 @@ def test_internal_errors_become_one_line(tmp_path: Path) -> None:
             cases.append(Case(f"layer name {what} -> {fmt}", "internal errors: names HDF5 cannot hold", folder,
                               out / f"n{i}.{fmt}", ["--output_format", fmt], may_convert=what == "newline and escape",
                               converted="converted (a legal if odd name)"))
+    for i, (what, make) in enumerate(H5_NAMES.items()):
+        h5 = make(tmp_path / f"h{i}.h5")
+        cases.append(Case(f".h5 {what}", "internal errors: names HDF5 cannot hold", h5, out / f"h{i}"))
     failures = run_and_judge(cases, tmp_path)
     assert not failures, "\n".join(failures)
 
