@@ -6,10 +6,15 @@ from typing import Any
 
 import numpy as np
 
-from tfjs_lite.ir import DType, Graph, TensorRef
+from tfjs_lite.ir import Graph, TensorRef
 
 __all__ = [
+    "ADD_OPS",
+    "BATCH_NORM_OPS",
+    "CONTRACTION_OPS",
     "FRAME_OPS",
+    "FUSED_OF",
+    "IDENTITY_OPS",
     "INPUT_OPS",
     "SIDE_EFFECT_OPS",
     "const_value",
@@ -17,7 +22,6 @@ __all__ = [
     "is_output_node",
     "move_control_consumers",
     "output_refs",
-    "remove_if_dead",
     "static_shape",
 ]
 
@@ -45,6 +49,20 @@ SIDE_EFFECT_OPS = frozenset({
 # Ops that are graph inputs: never folded, deduplicated or bypassed.
 INPUT_OPS = frozenset({"Placeholder", "PlaceholderV2", "PlaceholderWithDefault", "_Arg"})
 
+# Ops that return their one input unchanged (at inference time).
+IDENTITY_OPS = frozenset({"Identity", "Snapshot", "StopGradient", "PreventGradient"})
+
+# Element-wise additions (BiasAdd is handled apart: it has a data_format).
+ADD_OPS = frozenset({"Add", "AddV2"})
+
+# Inference-mode batch normalisation.
+BATCH_NORM_OPS = frozenset({"FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3"})
+
+# Contractions TF.js has a fused kernel for, and that kernel's op.
+FUSED_OF = {"Conv2D": "_FusedConv2D", "MatMul": "_FusedMatMul",
+            "DepthwiseConv2dNative": "FusedDepthwiseConv2dNative"}
+CONTRACTION_OPS = frozenset(FUSED_OF)
+
 
 def has_frames(graph: Graph) -> bool:
     """True if the graph uses TF1 control flow (Switch/Merge/Enter/... frames)."""
@@ -70,17 +88,6 @@ def static_shape(graph: Graph, ref: TensorRef) -> tuple[int | None, ...] | None:
     return None if shape is None else tuple(None if d is None or d < 0 else int(d) for d in shape)
 
 
-def static_dtype(graph: Graph, ref: TensorRef) -> DType | None:
-    """The dtype of ``ref`` when known."""
-    value = const_value(graph, ref)
-    if value is not None:
-        return DType(graph.attrs(ref.node)["dtype"])
-    types = graph.out_types(ref.node)
-    if types is None or ref.port >= len(types):
-        return None
-    return types[ref.port].dtype
-
-
 def output_refs(graph: Graph, name: str) -> list[TensorRef]:
     """Every output port of ``name`` that is read by a node or a signature output, sorted."""
     refs = {r for c in graph.node_consumers(name) for r in graph.inputs_of(c) if r.node == name}
@@ -99,14 +106,6 @@ def move_control_consumers(graph: Graph, old: str, new: str | None) -> None:
         graph.remove_control_input(dst, old)
         if new is not None and new != dst:
             graph.add_control_input(dst, new)
-
-
-def remove_if_dead(graph: Graph, name: str) -> bool:
-    """Remove ``name`` if nothing reads it; returns True if it was removed."""
-    if name in graph and not graph.node_consumers(name) and not is_output_node(graph, name):
-        graph.remove(name)
-        return True
-    return False
 
 
 def replace_with_const(graph: Graph, name: str, value: np.ndarray) -> str:

@@ -25,7 +25,7 @@ PROTO_USERS = {
     "writers/graph_model.py",
     "ir/attrs.py",
     "dtypes.py",
-    "inspect.py",
+    "tools/inspect_model.py",
 }
 
 
@@ -89,7 +89,7 @@ def test_only_the_ir_edits_graph_edges() -> None:
 
 
 def test_the_ir_is_networkx_backed() -> None:
-    # docs/architecture.md §2: Graph owns one nx.MultiDiGraph holding the nodes and edges (data
+    # docs/ir.md §1: Graph owns one nx.MultiDiGraph holding the nodes and edges (data
     # edge key = dst slot, control edge key = "^" + src), and networkx orders and checks it.
     import networkx as nx
 
@@ -135,3 +135,16 @@ def test_wheel_installs_no_generic_top_level_names(tmp_path: Path) -> None:
     assert "tfjs_lite/optimizer/__init__.py" in names
     assert "tfjs_lite/_proto/graph_pb2.py" in names
     assert "tfjs_lite/data/tfjs_ops.json" in names
+
+
+def test_no_module_is_named_like_a_standard_library_module() -> None:
+    # `tfjs_lite/inspect.py` once shadowed `inspect` for scripts run from inside the package.
+    stdlib = set(sys.stdlib_module_names)
+    offenders = [str(p.relative_to(ROOT)) for folder in (PACKAGE, OPTIMIZER) for p in _sources(folder)
+                 if p.stem in stdlib]
+    assert offenders == []
+
+
+def test_ir_modules_import_one_way() -> None:
+    # graph.py imports checks.py; checks.py must not import graph.py back (not even for types).
+    assert not any(m.startswith("tfjs_lite.ir.graph") for m in _imported_modules(PACKAGE / "ir" / "checks.py"))

@@ -140,9 +140,9 @@ _BY_NAME: dict[str, DType] = {d.name: d for d in _TABLE}
 _NATIVE: tuple[DType, ...] = tuple(
     d for d in _TABLE if d.numpy is not None and d.enum not in (11, 12, 13, 14, 15, 16)
 )
-_BY_NUMPY: dict[np.dtype, DType] = {d.numpy: d for d in _NATIVE}
+_BY_NUMPY: dict[np.dtype, DType] = {d.numpy: d for d in _NATIVE if d.numpy is not None}
 # ``"DT_*"`` name -> numpy dtype, for the types numpy holds natively (see ``_NATIVE``).
-NUMPY_DTYPES: dict[str, np.dtype] = {d.name: d.numpy for d in _NATIVE}
+NUMPY_DTYPES: dict[str, np.dtype] = {d.name: d.numpy for d in _NATIVE if d.numpy is not None}
 
 DTypeLike = Union[DType, int, str, np.dtype, type]
 
@@ -169,7 +169,7 @@ def get(dtype: DTypeLike) -> DType:
             raise ModelFormatError(f"unknown TensorFlow dtype {dtype!r}")
         return found
     try:
-        as_numpy = np.dtype(dtype)
+        as_numpy = np.dtype(dtype)  # type: ignore[arg-type]  # numpy stubs reject a runtime-checked union
     except TypeError:
         raise ModelFormatError(f"not a dtype: {dtype!r}") from None
     if as_numpy.kind in "SUO":
@@ -248,7 +248,7 @@ def decode_raw(buffer: Any, dtype: DTypeLike, shape: tuple[int, ...]) -> np.ndar
 
 def _typed_values(proto: TensorProto, dt: DType) -> np.ndarray:
     """The typed repeated field of ``proto`` as a flat array of ``dt.numpy`` (maybe short)."""
-    field = dt.field
+    field = dt.field or ""
     if dt.enum in (19, 14):  # HALF / BFLOAT16: 16-bit patterns widened to int32
         bits = np.asarray(proto.half_val, dtype=np.int64).astype(np.uint16)
         return bits.view(np.float16) if dt.enum == 19 else bfloat16_bits_to_float32(bits)
@@ -260,7 +260,8 @@ def _typed_values(proto: TensorProto, dt: DType) -> np.ndarray:
         pairs = np.asarray(getattr(proto, field), dtype=np.float32 if dt.enum == 8 else np.float64)
         if pairs.size % 2:
             raise ModelFormatError(f"{dt.name} tensor has an odd number of real/imaginary parts")
-        return pairs[0::2] + 1j * pairs[1::2]
+        complex_values: np.ndarray = np.add(pairs[0::2], np.multiply(pairs[1::2], 1j))
+        return complex_values
     raw = getattr(proto, field)
     try:
         return np.asarray(raw, dtype=dt.numpy)
@@ -365,7 +366,7 @@ def numpy_to_tensor_proto(array: Any, dtype: DTypeLike | None = None) -> TensorP
 
     values = np.asarray(array)
     dt = get(values.dtype if dtype is None else dtype)
-    proto = TensorProto(dtype=dt.enum)
+    proto = TensorProto(dtype=dt.enum)  # type: ignore[arg-type]  # an enum number is a valid DataType
     for size in values.shape:
         proto.tensor_shape.dim.add(size=size)
     if dt.is_string:

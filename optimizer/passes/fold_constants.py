@@ -42,10 +42,10 @@ from tfjs_lite.optimizer._util import (
 )
 from tfjs_lite.optimizer.pass_base import Pass
 
-from tfjs_lite.lazy_tensor import is_lazy
 from tfjs_lite.ir import Graph, TensorType, dtype_of
 from tfjs_lite.kernels import KERNELS, NodeContext
 from tfjs_lite.kernels.sizes import predicted_elements
+from tfjs_lite.lazy_tensor import is_lazy
 from tfjs_lite.limits import MAX_FOLD_TOTAL_BYTES
 
 __all__ = ["MIN_FOLD_ELEMENTS", "FoldConstants"]

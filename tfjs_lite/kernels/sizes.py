@@ -15,7 +15,7 @@ exceed both must have an entry here.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -48,7 +48,7 @@ def _ints(a: Any, limit: int = 64) -> list[int]:
     return [int(v) for v in np.asarray(a).reshape(-1).tolist()]
 
 
-def _product(values: Sequence[int]) -> int:
+def _product(values: Iterable[int]) -> int:
     out = 1
     for v in values:
         out *= max(int(v), 0)

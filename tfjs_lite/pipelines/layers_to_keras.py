@@ -2,7 +2,7 @@
 
 The official converter builds the model with tf_keras and lets Keras save it. tfjs-lite writes the
 files directly: the topology is the ``model_config`` of ``model.json`` and each weight is given to
-the layer that owns it by name (``tfjs_format.md`` §3.5). Quantized weights are dequantized.
+the layer that owns it by name (docs/formats.md §2). Quantized weights are dequantized.
 """
 
 from __future__ import annotations

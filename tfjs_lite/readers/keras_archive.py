@@ -1,5 +1,5 @@
 """Read a Keras 3 ``.keras`` zip without extracting it: ``config.json``, ``metadata.json`` and the
-``model.weights.h5`` weights (docs/tf_formats.md §4.3).
+``model.weights.h5`` weights (docs/formats.md §8.3).
 
 Nothing is written to disk and nothing in the archive is executed or unpickled. Keras writes the zip
 uncompressed (ZIP_STORED), so h5py reads the weights straight from ``ZipFile.open``; a compressed

@@ -31,13 +31,13 @@ from typing import Any, Optional
 from tfjs_lite.errors import ConversionError, ModelFormatError, UnsupportedModelError
 from tfjs_lite.keras.validate import validate_model_config
 from tfjs_lite.limits import PROTOBUF_LIMIT
-from tfjs_lite.safe_io import read_bytes
 from tfjs_lite.readers.saved_model import (
     LAZY_MIN_BYTES,
     _open_checkpoint,
     _select_meta_graph,
     read_saved_model_proto,
 )
+from tfjs_lite.safe_io import read_bytes
 
 __all__ = ["METADATA_FILE", "KerasSavedModel", "SavedWeight", "h5_form", "read_keras_saved_model"]
 

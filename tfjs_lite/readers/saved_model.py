@@ -1,6 +1,6 @@
 """SavedModel (and frozen GraphDef) -> one inlined, frozen, pruned :class:`~tfjs_lite.ir.Graph`.
 
-TF2 SavedModels (docs/tf_formats.md §1, §3): a signature's outputs are ports of one top-level
+TF2 SavedModels (docs/formats.md §5, §6): a signature's outputs are ports of one top-level
 ``StatefulPartitionedCall`` whose ``f`` is the *signature wrapper* function. Like the official
 converter (which freezes ``model.signatures[name]``, the wrapper's concrete function), the result
 is the wrapper's body at top level:
@@ -11,7 +11,7 @@ is the wrapper's body at top level:
   (never by name): variables -> ``Const`` holding the checkpoint value (key from the checkpoint's
   TrackableObjectGraph, matched by object path), captured constants -> ``Const`` with the value of
   the top-level node named by ``SavedConstant.operation``, TrackableResources (hash tables) -> a
-  ``DT_RESOURCE`` Placeholder filled by the initializer graph (``meta["initializer"]``);
+  ``DT_RESOURCE`` Placeholder filled by the initializer graph (``Graph.initializer``);
 * every ``(Stateful)PartitionedCall`` is inlined recursively, body nodes named ``<call>/<inner>``
   as TF's ``InlineFunctionBody`` does (``StatefulPartitionedCall/model/dense/MatMul``);
 * frozen variables: ``ReadVariableOp`` -> ``Identity``, ``ResourceGather`` -> ``GatherV2``,
@@ -35,8 +35,9 @@ from typing import Any
 import numpy as np
 
 from tfjs_lite.errors import ModelFormatError, UnsupportedModelError
-from tfjs_lite.ir.attrs import DType, FuncRef, attr_from_proto, dtype_of, shape_from_proto
+from tfjs_lite.ir.attrs import DType, FuncRef, dtype_of, shape_from_proto
 from tfjs_lite.ir.graph import Graph, TensorRef, TensorType
+from tfjs_lite.ir.liveness import remove_dead
 from tfjs_lite.limits import INLINE_GROWTH, MAX_INLINED_NODES, PROTOBUF_LIMIT
 from tfjs_lite.readers.graph_def import check_proto_size, read_graph_def
 from tfjs_lite.safe_io import read_bytes, read_text
@@ -111,7 +112,7 @@ def check_object_graphs(saved_model: Any, path: Path) -> None:
         count = len(graph.nodes)
         functions = graph.concrete_functions
 
-        def node_ref(node_id: int, what: str) -> None:
+        def node_ref(node_id: int, what: str, count: int = count) -> None:
             if not 0 <= node_id < count:
                 raise ModelFormatError(f"object graph: {what} refers to node {node_id}, but there are "
                                        f"only {count} nodes", path=path)
@@ -352,7 +353,7 @@ def _load_tf2(path: Path, mg: Any, sig: Any, top: Graph, op_defs: list[Any], cal
     prune(graph)
     graph.meta["signature"] = signature
     graph.meta["structured_outputs"] = _structured_output_keys(concrete)
-    graph.meta["initializer"], graph.meta["initializer_outputs"] = _build_initializer(
+    graph.initializer, graph.initializer_outputs = _build_initializer(
         path, mg, top, op_defs, resources)
     return graph
 
@@ -560,7 +561,7 @@ def _load_tf1(path: Path, mg: Any, sig: Any, top: Graph, op_defs: list[Any]) -> 
     prune(graph)
     graph.meta["signature"] = signature
     graph.meta["structured_outputs"] = None
-    graph.meta["initializer"], graph.meta["initializer_outputs"] = None, {}
+    graph.initializer, graph.initializer_outputs = None, {}
     return graph
 
 
@@ -747,26 +748,14 @@ def _drop_unreferenced_functions(graph: Graph) -> None:
 
 
 def prune(graph: Graph) -> int:
-    """Remove every node that no signature output depends on (data, control or loop back edge).
-
-    In a function body, the ``_Arg`` nodes always stay (they are the function's parameters).
+    """Remove every node the graph's interface does not need (:func:`tfjs_lite.ir.remove_dead`:
+    signature outputs and inputs, a body's parameters and control outputs), then the library
+    functions nothing calls any more.
 
     Returns:
         The number of nodes removed.
     """
-    roots = [ref.node for ref in graph.outputs.values()]
-    if graph.signature is not None:  # a function body keeps its parameters
-        roots.extend(n for n in graph.nodes() if graph.op(n) == "_Arg")
-    keep = graph.ancestors(roots)
-    # TF1 loops: a kept Merge needs its NextIteration, whose inputs are back edges.
-    removed = 0
-    doomed = [n for n in graph.topo_order() if n not in keep]
-    for node in reversed(doomed):
-        for consumer in graph.node_consumers(node):
-            if consumer in keep:
-                raise ModelFormatError(f"internal: pruning {node!r} used by kept {consumer!r}")
-        graph.remove(node)
-        removed += 1
+    removed = remove_dead(graph)
     _drop_unreferenced_functions(graph)
     return removed
 

@@ -3,7 +3,7 @@
 The index is a LevelDB-style SSTable (no compression in practice, masked crc32c per block) that
 maps tensor keys to ``BundleEntryProto``s; the empty key holds the ``BundleHeaderProto``. Each
 entry points at ``[offset, offset + size)`` of one data shard and carries the masked crc32c of
-those bytes. Layout facts: docs/tf_formats.md section 2.
+those bytes. Layout facts: docs/formats.md §7.
 
 Design choices:
 

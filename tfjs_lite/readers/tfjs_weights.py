@@ -35,7 +35,7 @@ _DTYPES = {
     "uint8": np.dtype("u1"),
     "uint16": np.dtype("<u2"),
 }
-_QUANTIZED = {"float16": np.dtype("<f2"), "uint8": np.dtype("u1"), "uint16": np.dtype("<u2")}
+_QUANTIZED: dict[str, np.dtype] = {"float16": np.dtype("<f2"), "uint8": np.dtype("u1"), "uint16": np.dtype("<u2")}
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 
 
@@ -201,7 +201,7 @@ def _read_files(files: List[Path], total: int) -> memoryview:
             size = os.fstat(f.fileno()).st_size
             if offset + size > total:
                 raise ModelFormatError(f"weight file changed while reading: {path}")
-            read = f.readinto(view[offset : offset + size])
+            read = f.readinto(view[offset : offset + size])  # type: ignore[attr-defined]
             if read != size:
                 raise ModelFormatError(f"weight file changed while reading: {path}")
             offset += size

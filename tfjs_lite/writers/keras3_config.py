@@ -153,7 +153,7 @@ def _model(model: dict[str, Any], class_name: str) -> dict[str, Any]:
         cfg = {"name": "sequential", "layers": cfg}
     cfg = dict(cfg or {})
     layers: list[dict[str, Any]] = []
-    for i, sub in enumerate(cfg.get("layers") or []):
+    for sub in cfg.get("layers") or []:
         sub_cfg = sub.get("config") if isinstance(sub.get("config"), dict) else {}
         if (
             class_name == "Sequential"

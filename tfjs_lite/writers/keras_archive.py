@@ -1,6 +1,6 @@
 """Write a Keras 3 ``.keras`` archive from a Keras 2 style topology (as in a TF.js layers model) and weights.
 
-Archive members (``tf_formats.md`` §4.3), stored uncompressed (ZIP_STORED) with a fixed timestamp:
+Archive members (docs/formats.md §8.3), stored uncompressed (ZIP_STORED) with a fixed timestamp:
 
 * ``metadata.json``: ``{"keras_version": "3.15.1", "date_saved": <fixed>}``;
 * ``config.json``: the model config in Keras 3 form (:mod:`tfjs_lite.writers.keras3_config`);

@@ -12,7 +12,7 @@ TF.js weights manifest:
   the Keras order (the official converter copies ``weight_names``; tfjs-layers saves
   ``trainableWeights`` then ``nonTrainableWeights``).
 
-Layout written (``tf_formats.md`` §4.1)::
+Layout written (docs/formats.md §8.1)::
 
     /                      attrs keras_version (str), backend (str), model_config (JSON bytes)
     /model_weights         attrs layer_names, backend, keras_version (bytes)
@@ -185,7 +185,9 @@ def write_keras_h5(
             if layer.name in seen:
                 raise ModelFormatError(f"two layers are named {layer.name!r}")
             seen[layer.name] = layer.name
-            group = new_group(root, layer.name)
+            # A "/" in a layer name (DenseNet's conv1/conv) nests the group, as Keras writes it.
+            parent, leaf = _group_path(root, layer.name)
+            group = parent[leaf] if leaf in parent else new_group(parent, leaf)
             names = [_h5_weight_name(layer, n) for n, _ in layer.weights]
             if len(set(names)) != len(names):
                 raise ModelFormatError(
