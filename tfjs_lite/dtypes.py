@@ -329,7 +329,10 @@ def tensor_proto_to_numpy(proto: TensorProto, *, max_bytes: int = MAX_DECODED_BY
 
     stored = len(getattr(proto, dt.field)) if dt.field else 0
     if stored < count:
-        _spend_splat_budget(count * decoded_itemsize, f"{dt.name} constant of shape {list(shape)}", stored)
+        # A repeated string costs its length again in every copy the weight writer writes.
+        repeated = len(proto.string_val[-1]) if dt.is_string and stored else 0
+        _spend_splat_budget(count * (decoded_itemsize + repeated), f"{dt.name} constant of shape {list(shape)}",
+                            stored)
     values = _typed_values(proto, dt)
     if values.size == count:
         return values.reshape(shape)

@@ -290,6 +290,8 @@ SIZE_BOMBS: dict[str, tuple[Callable[[Any], str], bool]] = {
     "Const splat: one int_val to 2**28 ints": (_splat(3, "int_val", [1 << 14, 1 << 14], [7]), False),
     "Const splat: 2**28 empty strings": (_splat(7, "string_val", [1 << 28], []), False),
     "Const splat: one string to 2**26 strings": (_splat(7, "string_val", [1 << 26], [b"x"]), False),
+    "Const splat: one 1 MiB string repeated 2**12 times (4 GiB of weights)": (
+        _splat(7, "string_val", [1 << 12], [b"y" * (1 << 20)]), False),
     "40 splat constants of 32 MiB each": (_many_splats, False),
     "one 4 MiB constant read by 300 foldable Mul nodes": (_shared_const_amplified, True),
 }
