@@ -701,3 +701,7 @@ def test_stale_staging_long_names_and_escaped_errors(tmp_path: Path, capsys: pyt
     assert rc == 2 and err.count("\n") == 1 and "\x1b" not in err and "bad\\nname" not in err, err
     assert "bad\\n\\x1b[2Jname.h5" in err, err
     record("interruptions: control characters in the error line", "escaped on one line")
+    rc, err = _run(capsys, H5, tmp_path / "out\nwith\x1b]0;title\x07newline")
+    assert rc == 0 and all(line.startswith("tfjs-lite: ") for line in err.splitlines()), err
+    assert "\x1b" not in err and "\x07" not in err, err
+    record("interruptions: control characters in the error line", "summary line of a success escaped too")
