@@ -10,8 +10,12 @@ Why this order:
    identities alone): the copy after ``Switch:1`` goes and a loop-invariant
    ``Identity(Enter(Const))`` becomes a frame-local Const the fusions can read;
    ``fold_constants`` turns weight chains (``Neg(alpha)``, ``Rsqrt(var + eps)``) into Consts,
-   ``simplify_arithmetic`` removes ``x*1``/``x+0`` that folding reveals, ``cse`` merges what
-   became equal, ``prune`` drops the rest.  Each can enable the others, hence the fixpoint.
+   ``simplify_arithmetic`` removes ``x*1``/``x+0`` that folding reveals, ``merge_transposes``
+   composes/cancels consecutive transposes and ``sink_transposes`` moves the transposes an NCHW
+   source leaves around every convolution below the layout-agnostic ops, where they cancel
+   (before fusion, so the convolution, its bias and activation become neighbours); ``cse``
+   merges what became equal, ``prune`` drops the rest.  Each can enable the others, hence the
+   fixpoint.
 3. ``lower`` (once): rewrite ops TF.js lacks into ops it has (``Erfc``, ``Softsign``,
    ``BatchMatMulV3``, ``StringSplitV2``, aliases, grouped ``Conv2D``).  After simplify so constant
    cases are already folded, before fusion so a lowered op can take part in patterns (a grouped
@@ -51,10 +55,12 @@ from tfjs_lite.optimizer.passes.lower_erfc import LowerErfc
 from tfjs_lite.optimizer.passes.lower_grouped_conv import LowerGroupedConv
 from tfjs_lite.optimizer.passes.lower_softsign import LowerSoftsign
 from tfjs_lite.optimizer.passes.lower_string_split import LowerStringSplit
+from tfjs_lite.optimizer.passes.merge_transposes import MergeTransposes
 from tfjs_lite.optimizer.passes.normalize_bias_add import NormalizeBiasAdd
 from tfjs_lite.optimizer.passes.prune import Prune
 from tfjs_lite.optimizer.passes.remove_identity import RemoveIdentity
 from tfjs_lite.optimizer.passes.simplify_arithmetic import SimplifyArithmetic
+from tfjs_lite.optimizer.passes.sink_transposes import SinkTransposes
 from tfjs_lite.optimizer.passes.strip_debug import StripDebug
 
 __all__ = ["PASS_NAMES", "default_groups"]
@@ -79,8 +85,8 @@ def default_groups(*, skip: frozenset[str] = frozenset(), strip_debug_ops: bool 
     groups = [
         PassGroup("prepare", keep(StripDebug(), Prune())),
         PassGroup("simplify", keep(RemoveIdentity(), BypassSwitchIdentity(), FoldEnterConst(),
-                                   FoldConstants(), SimplifyArithmetic(),
-                                   CommonSubexpressionElimination(), Prune()),
+                                   FoldConstants(), SimplifyArithmetic(), MergeTransposes(),
+                                   SinkTransposes(), CommonSubexpressionElimination(), Prune()),
                   fixpoint=True, max_iterations=8),
         PassGroup("lower", keep(LowerErfc(), LowerSoftsign(), LowerBatchMatMulV3(),
                                 LowerAliases(), LowerStringSplit(), LowerGroupedConv())),

@@ -131,6 +131,10 @@ def _convert_parser() -> argparse.ArgumentParser:
     _bool_flag(p, "--experiments", False, "accepted for compatibility; has no effect")
     p.add_argument("--metadata", help="key:path.json[,key2:path2.json] stored as userDefinedMetadata")
     p.add_argument("--force", action="store_true", help="write a layers model even if TF.js cannot load some layers")
+    p.add_argument("--nhwc_inputs", action="store_true",
+                   help="graph models from NCHW sources (ONNX): take 4-D inputs as NHWC, without transposes")
+    p.add_argument("--nhwc_outputs", action="store_true",
+                   help="graph models from NCHW sources (ONNX): return 4-D outputs as NHWC, without transposes")
     p.add_argument("--skip_pass", action="append", default=[], metavar="NAME",
                    help=f"disable an optimizer pass (repeatable): {', '.join(_pass_names())}")
     p.add_argument("--verify", action="store_true", help="after converting, compare outputs with the source")
@@ -219,6 +223,8 @@ def _run_convert(argv: Sequence[str]) -> int:
         force=args.force,
         skip_passes=tuple(args.skip_pass),
         debug=args.debug,
+        nhwc_inputs=args.nhwc_inputs,
+        nhwc_outputs=args.nhwc_outputs,
     )
     # The CLI owns its process, so it may tune it (a library call must not touch global state):
     # readers build many long-lived objects and little cyclic garbage, and collecting young

@@ -49,11 +49,14 @@ class InputFormat:
         pipelines: output format -> ``"module:function"`` taking (input, staging path, options, report).
         folder_markers: a folder holding one of these files is this format (checked in table order).
         magic: ``(offset, bytes)`` a file of this format has at that offset.
+        magic_required: a file named like this format but without the magic is refused at once
+            (False where the magic is optional in the format, as a FlatBuffer's file identifier is).
         suffixes: file name endings that identify the format when no magic matched.
-        graph_loader: ``"module:function"`` taking (input path, options) and returning the source
+        graph_loader: ``"module:function"`` taking (input path, options, report) and returning the source
             read into the IR, as the graph pipeline reads it (for ``verify`` and ``inspect``); None
             when the source is not read as a TF graph.
         detected: False for formats never guessed from a path (only chosen by flags).
+        takes_signature: the source has named signatures that ``--signature_name`` picks.
     """
 
     name: str
@@ -63,9 +66,11 @@ class InputFormat:
     pipelines: Mapping[str, str]
     folder_markers: Tuple[str, ...] = ()
     magic: Optional[Tuple[int, bytes]] = None
+    magic_required: bool = True
     suffixes: Tuple[str, ...] = ()
     graph_loader: Optional[str] = None
     detected: bool = True
+    takes_signature: bool = False
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,7 @@ class OutputFormat:
 _GRAPH = "tfjs_graph_model"
 _LAYERS = "tfjs_layers_model"
 _SAVED_MODEL_PIPELINES = "tfjs_lite.pipelines.saved_model_to_graph"
+_KERAS_TO_GRAPH = "tfjs_lite.pipelines.keras_to_graph"
 
 # Detection goes through this table in order: the more specific folder markers come first.
 INPUT_TABLE: Tuple[InputFormat, ...] = (
@@ -88,17 +94,20 @@ INPUT_TABLE: Tuple[InputFormat, ...] = (
         {_GRAPH: f"{_SAVED_MODEL_PIPELINES}:run_hub"},
         folder_markers=("tfhub_module.pb",),
         graph_loader=f"{_SAVED_MODEL_PIPELINES}:read_hub",
+        takes_signature=True,
     ),
     InputFormat(
         "tf_saved_model", "graph", "a TF2 or TF1 SavedModel folder", _GRAPH,
         {_GRAPH: f"{_SAVED_MODEL_PIPELINES}:run"},
         folder_markers=("saved_model.pb", "saved_model.pbtxt"),
         graph_loader=f"{_SAVED_MODEL_PIPELINES}:read_saved_model",
+        takes_signature=True,
     ),
     InputFormat(
         "keras_saved_model", "layers", "a tf.keras SavedModel folder (with keras_metadata.pb)", _LAYERS,
-        {_LAYERS: "tfjs_lite.pipelines.keras_saved_model_to_layers:run"},
+        {_LAYERS: "tfjs_lite.pipelines.keras_saved_model_to_layers:run", _GRAPH: f"{_KERAS_TO_GRAPH}:run_saved_model"},
         detected=False,
+        graph_loader=f"{_KERAS_TO_GRAPH}:read_keras_saved_model",
     ),
     InputFormat(
         "tfjs_layers_model", "layers", "a TF.js layers model (model.json or its folder)", "keras",
@@ -106,27 +115,40 @@ INPUT_TABLE: Tuple[InputFormat, ...] = (
             _LAYERS: "tfjs_lite.pipelines.layers_to_layers:run",
             "keras": "tfjs_lite.pipelines.layers_to_keras:run_h5",
             "keras_keras": "tfjs_lite.pipelines.layers_to_keras:run_keras_archive",
+            _GRAPH: f"{_KERAS_TO_GRAPH}:run_layers_model",
         },
         folder_markers=("model.json",),
         suffixes=(".json",),
+        graph_loader=f"{_KERAS_TO_GRAPH}:read_tfjs_layers_model",
     ),
     InputFormat(
         "keras", "layers", "a tf.keras 2 / Keras 3 .h5 file (full model or weights only)", _LAYERS,
-        {_LAYERS: "tfjs_lite.pipelines.keras_to_layers:run"},
+        {_LAYERS: "tfjs_lite.pipelines.keras_to_layers:run", _GRAPH: f"{_KERAS_TO_GRAPH}:run"},
         magic=(0, HDF5_SIGNATURE),
         suffixes=(".h5", ".hdf5"),
+        graph_loader=f"{_KERAS_TO_GRAPH}:read_keras",
     ),
     InputFormat(
         "keras_keras", "layers", "a Keras 3 .keras archive", _LAYERS,
-        {_LAYERS: "tfjs_lite.pipelines.keras_to_layers:run"},
+        {_LAYERS: "tfjs_lite.pipelines.keras_to_layers:run", _GRAPH: f"{_KERAS_TO_GRAPH}:run"},
         magic=(0, b"PK"),
         suffixes=(".keras",),
+        graph_loader=f"{_KERAS_TO_GRAPH}:read_keras",
     ),
     InputFormat(
         "tf_frozen_model", "graph", "a frozen GraphDef .pb (with --output_node_names)", _GRAPH,
         {_GRAPH: f"{_SAVED_MODEL_PIPELINES}:run_frozen"},
         suffixes=(".pb",),
         graph_loader=f"{_SAVED_MODEL_PIPELINES}:read_frozen",
+    ),
+    InputFormat(
+        "tflite", "graph", "a TFLite / LiteRT .tflite FlatBuffer, float or quantized", _GRAPH,
+        {_GRAPH: "tfjs_lite.pipelines.tflite_to_graph:run"},
+        magic=(4, b"TFL3"),  # the FlatBuffer file identifier
+        magic_required=False,
+        suffixes=(".tflite",),
+        graph_loader="tfjs_lite.pipelines.tflite_to_graph:read_tflite",
+        takes_signature=True,
     ),
 )
 

@@ -102,6 +102,10 @@ class ConvertOptions:
     force: bool = False  # write a layers model even when the pre-flight check refuses layers
     skip_passes: Tuple[str, ...] = ()
     debug: bool = False
+    # Graphs from an NCHW source (ONNX): declare the 4-D inputs/outputs NHWC instead, so no
+    # transpose is left at the model's boundary (the signature shapes change accordingly).
+    nhwc_inputs: bool = False
+    nhwc_outputs: bool = False
 
     def __post_init__(self) -> None:
         if self.input_format is not None and self.input_format not in INPUT_FORMATS:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator, Mapping, Optional
 
 from tfjs_lite.errors import UnsupportedLayerError
+from tfjs_lite.keras.layers import MODEL_CLASSES
 from tfjs_lite.keras.ranks import input_ranks
 
 __all__ = [
@@ -24,6 +25,8 @@ __all__ = [
     "LayerIssue",
     "check_model",
     "refusal",
+    "unsupported_reason",
+    "walk_layers",
 ]
 
 # fmt: off
@@ -66,8 +69,8 @@ _KNOWN_OBJECTS = {
 }
 _INPUT_DTYPES = frozenset({"float32", "int32", "bool", "string", "complex64"})
 _GRAPH_HINT = (
-    "convert a SavedModel of this model with --output_format tfjs_graph_model instead, "
-    "or pass force=True (CLI --force) to write the layers model anyway"
+    "pass force=True (CLI --force) to write the layers model anyway, or convert with "
+    "--output_format tfjs_graph_model"
 )
 
 
@@ -83,10 +86,12 @@ class LayerIssue:
         return f"{self.layer} ({self.class_name}): {self.problem}"
 
 
-def refusal(issues: list[LayerIssue]) -> UnsupportedLayerError:
-    """The single error listing every issue, with the two ways forward."""
+def refusal(issues: list[LayerIssue], *, graph: bool = False) -> UnsupportedLayerError:
+    """The single error listing every issue; for layers output, with the two ways forward."""
     listed = "; ".join(str(issue) for issue in issues)
     count = "1 layer" if len({i.layer for i in issues}) == 1 else f"{len({i.layer for i in issues})} layers"
+    if graph:
+        return UnsupportedLayerError(f"cannot lower {count} to a TensorFlow.js graph model: {listed}")
     return UnsupportedLayerError(f"TensorFlow.js 4.22 (tfjs-layers) cannot load {count}: {listed}. {_GRAPH_HINT}")
 
 
@@ -94,12 +99,14 @@ def check_model(model_config: Mapping[str, Any], *, keras3: bool) -> list[LayerI
     """Every problem in a (translated, tfjs-form) model config, in layer order."""
     issues: list[LayerIssue] = []
     ranks = input_ranks(model_config)
-    for name, class_name, config in _walk_layers(model_config):
+    for name, class_name, config in walk_layers(model_config):
         issues.extend(_check_layer(name, class_name, config, keras3=keras3, rank=ranks.get(name)))
     return issues
 
 
-def _walk_layers(model: Mapping[str, Any]) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
+def walk_layers(model: Mapping[str, Any]) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
+    """(name, class name, config) of every layer of a model: nested models, wrapped layers and
+    RNN cells included, in config order."""
     config = model.get("config")
     layers = config.get("layers") if isinstance(config, Mapping) else config
     for layer in layers or []:
@@ -113,8 +120,8 @@ def _walk_layer(layer: Mapping[str, Any]) -> Iterator[tuple[str, str, Mapping[st
     config = layer.get("config") if isinstance(layer.get("config"), Mapping) else {}
     name = str(layer.get("name") or config.get("name") or "?")
     yield name, class_name, config
-    if class_name in ("Sequential", "Functional", "Model"):
-        yield from _walk_layers(layer)
+    if class_name in MODEL_CLASSES:
+        yield from walk_layers(layer)
     for key in ("layer", "backward_layer"):
         if isinstance(config.get(key), Mapping):
             yield from _walk_layer(config[key])
@@ -140,16 +147,23 @@ _BROKEN_CLASSES = {
 }
 
 
+def unsupported_reason(class_name: str, *, graph: bool = False) -> str:
+    """Why a layer class cannot be converted (to a layers model, or with ``graph`` to a graph model)."""
+    if class_name in ("Lambda", "TFOpLambda", "SlicingOpLambda"):
+        return "runs Python code, which TensorFlow.js cannot"
+    if ">" in class_name:
+        return "is a custom (registered) layer class, unknown to TensorFlow.js"
+    if graph:
+        return "is not a layer class the graph-model lowering knows"
+    return "is not a layer class tfjs-layers 4.22 registers"
+
+
 def _unsupported_class(class_name: str) -> Optional[str]:
     if class_name in _BROKEN_CLASSES:
         return _BROKEN_CLASSES[class_name]
     if class_name in SUPPORTED_LAYERS or class_name in SUPPORTED_CELLS:
         return None
-    if class_name in ("Lambda", "TFOpLambda", "SlicingOpLambda"):
-        return "runs Python code, which TensorFlow.js cannot"
-    if ">" in class_name:
-        return "is a custom (registered) layer class, unknown to TensorFlow.js"
-    return "is not a layer class tfjs-layers 4.22 registers"
+    return unsupported_reason(class_name)
 
 
 def _check_layer(name: str, class_name: str, config: Mapping[str, Any], *, keras3: bool,

@@ -22,7 +22,7 @@ deep in a pass (``TypeError``) or converting into a model TF.js cannot load:
   string or a dtype policy object ``{"class_name": str, "config": {"name": str}}``.
 
 Semantic checks (supported layers, weight shapes) stay in :mod:`tfjs_lite.keras.preflight` and
-:mod:`tfjs_lite.keras.weight_specs`; this module only makes sure they get well-typed input.
+:mod:`tfjs_lite.keras.layers`; this module only makes sure they get well-typed input.
 """
 
 from __future__ import annotations
@@ -30,10 +30,10 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from tfjs_lite.errors import ModelFormatError, UnsupportedModelError
+from tfjs_lite.keras.layers import MODEL_CLASSES
 
 __all__ = ["MAX_DEPTH", "validate_model_config"]
 
-MODEL_CLASSES = ("Sequential", "Functional", "Model")
 _CONSTANT_VALUE = "_CONSTANT_VALUE"  # tf.keras 2's marker for a constant first call argument
 MAX_DEPTH = 64  # nested models / wrappers deeper than this are refused (no Keras model nests so deep)
 _INT32_MAX = 2**31 - 1

@@ -19,31 +19,38 @@ from tfjs_lite.readers.tf_hub import load_hub_module
 from tfjs_lite.report import Report
 from tfjs_lite.writers.graph_model import write_graph_model
 
-__all__ = ["convert_graph", "graph_pipeline", "read_frozen", "read_hub", "read_saved_model", "run", "run_frozen",
+__all__ = ["GraphReader", "convert_graph", "graph_pipeline", "read_frozen", "read_hub", "read_saved_model", "run", "run_frozen",
            "run_hub"]
 
 
-def read_saved_model(input_path: Path, options: ConvertOptions) -> Graph:
+def read_saved_model(input_path: Path, options: ConvertOptions, report: Report) -> Graph:
     """A ``tf_saved_model`` folder read into the IR (signature default ``serving_default``)."""
     return load_saved_model(Path(input_path), tags=options.saved_model_tags, signature_name=options.signature_name)
 
 
-def read_hub(input_path: Path, options: ConvertOptions) -> Graph:
+def read_hub(input_path: Path, options: ConvertOptions, report: Report) -> Graph:
     """A local ``tf_hub`` module folder, TF2 (a SavedModel) or TF1 (``tfhub_module.pb``; see
     :mod:`tfjs_lite.readers.tf_hub`), read into the IR; signature ``default``."""
     return load_hub_module(Path(input_path), tags=options.saved_model_tags, signature_name=options.signature_name)
 
 
-def read_frozen(input_path: Path, options: ConvertOptions) -> Graph:
+def read_frozen(input_path: Path, options: ConvertOptions, report: Report) -> Graph:
     """A ``tf_frozen_model`` GraphDef pruned to ``--output_node_names``, read into the IR."""
     return load_frozen_graph(Path(input_path), options.output_node_names or "")
 
 
-def graph_pipeline(read: Callable[[Path, ConvertOptions], Graph]) -> Callable[[Path, Path, ConvertOptions, Report], None]:
-    """The pipeline ``read`` → :func:`convert_graph` that every graph-model source follows."""
+GraphReader = Callable[[Path, ConvertOptions, Report], Graph]
+
+
+def graph_pipeline(read: GraphReader) -> Callable[[Path, Path, ConvertOptions, Report], None]:
+    """The pipeline ``read`` → :func:`convert_graph` that every graph-model source follows.
+
+    ``read(input path, options, report)`` returns the source in the IR, before optimization; the
+    same function is the format table's ``graph_loader`` (``verify``/``inspect``).
+    """
 
     def run_pipeline(input_path: Path, staging_dir: Path, options: ConvertOptions, report: Report) -> None:
-        convert_graph(read(Path(input_path), options), Path(staging_dir), options, report)
+        convert_graph(read(Path(input_path), options, report), Path(staging_dir), options, report)
 
     run_pipeline.__doc__ = f"{read.__name__} -> ``tfjs_graph_model``."
     return run_pipeline
@@ -82,4 +89,5 @@ def convert_graph(graph: Graph, staging_dir: Path, options: ConvertOptions, repo
 def _optimize(graph: Graph, options: ConvertOptions, report: Report) -> None:
     from tfjs_lite.optimizer import optimize
 
-    optimize(graph, strip_debug_ops=options.strip_debug_ops, skip=tuple(options.skip_passes), check=options.debug)
+    optimize(graph, strip_debug_ops=options.strip_debug_ops, skip=tuple(options.skip_passes), check=options.debug,
+             nhwc_inputs=options.nhwc_inputs, nhwc_outputs=options.nhwc_outputs)

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from tfjs_lite.errors import ConversionError, ModelFormatError, UnsupportedModelError
+from tfjs_lite.keras.layers import MODEL_CLASSES
 from tfjs_lite.keras.validate import validate_model_config
 from tfjs_lite.limits import PROTOBUF_LIMIT
 from tfjs_lite.readers.saved_model import (
@@ -50,7 +51,6 @@ _NOT_WEIGHTS = frozenset({
     "keras_api", "__call__", "call_and_return_all_conditional_losses", "call_and_return_conditional_losses",
     "_default_save_signature", "signatures", "_random_generator", "optimizer", "state_spec",
 })
-_MODEL_CLASSES = frozenset({"Sequential", "Functional", "Model"})
 _MODEL_IDENTIFIERS = frozenset({"_tf_keras_network", "_tf_keras_sequential", "_tf_keras_model"})
 
 
@@ -174,7 +174,7 @@ def _model_config(path: Path, identifier: str, root: dict[str, Any]) -> dict[str
         return config
     # Older tf.keras versions: no model_config, but class_name + config of a graph network.
     config = root.get("config")
-    if class_name in _MODEL_CLASSES and isinstance(config, dict) and isinstance(config.get("layers"), list):
+    if class_name in MODEL_CLASSES and isinstance(config, dict) and isinstance(config.get("layers"), list):
         return {"class_name": class_name, "config": config}
     if identifier in ("_tf_keras_layer", "_tf_keras_rnn_layer", "_tf_keras_input_layer"):
         raise UnsupportedModelError(

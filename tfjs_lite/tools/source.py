@@ -7,9 +7,10 @@ from typing import Any
 
 from tfjs_lite import formats
 
-__all__ = ["GRAPH_SOURCES", "LAYERS_FORMATS", "NOT_GRAPH", "load_source_graph"]
+__all__ = ["LAYERS_FORMATS", "NOT_GRAPH", "VERIFY_SOURCES", "load_source_graph"]
 
-GRAPH_SOURCES = formats.graph_source_formats()
+# Sources verify can run: TF graphs, and Keras-family models lowered to TF ops as convert lowers them.
+VERIFY_SOURCES = formats.graph_source_formats()
 LAYERS_FORMATS = formats.layers_source_formats()
 NOT_GRAPH = (
     "verify compares graph models: the numpy reference executor runs TF graphs, not Keras layers; "
@@ -30,12 +31,16 @@ def load_source_graph(
     Returns:
         ``(graph, input_format)``.
 
+    Keras-family sources are lowered to TF ops exactly as ``convert --output_format
+    tfjs_graph_model`` lowers them (before optimization).
+
     Raises:
         UsageError: A source that is not read as a graph, or a frozen model without output node names.
     """
     from tfjs_lite.detect import detect_input_format
     from tfjs_lite.errors import UsageError
     from tfjs_lite.options import ConvertOptions
+    from tfjs_lite.report import Report
 
     path = Path(path)
     fmt = input_format or detect_input_format(path)
@@ -43,9 +48,9 @@ def load_source_graph(
     if loader is None:
         if fmt in LAYERS_FORMATS:
             raise UsageError(f"the source {path} is a {fmt} model; {NOT_GRAPH}")
-        raise UsageError(f"cannot verify a {fmt} source; give one of: {', '.join(GRAPH_SOURCES)}")
+        raise UsageError(f"cannot verify a {fmt} source; give one of: {', '.join(VERIFY_SOURCES)}")
     if fmt == "tf_frozen_model" and not output_node_names:
         raise UsageError('a tf_frozen_model source needs --output_node_names (as for "convert")')
     options = ConvertOptions(input_format=fmt, signature_name=signature_name, saved_model_tags=saved_model_tags,
                              output_node_names=output_node_names)
-    return formats.load_target(loader)(path, options), fmt
+    return formats.load_target(loader)(path, options, Report()), fmt

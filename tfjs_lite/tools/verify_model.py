@@ -12,8 +12,10 @@ the converted model stores quantized weights it is loosened to 1e-3 (float16, ui
 (uint8), and the output says so. Inputs are seeded random values or ``--inputs`` JSON
 (:mod:`tfjs_lite.tools.verify_inputs`).
 
-Verification of layers models is not done here: the numpy executor runs TF graphs, not Keras
-layers, so ``verify`` refuses them (and ``convert --verify`` reports them as not verified).
+Keras-family sources (``.h5``, ``.keras``, Keras SavedModel, TF.js layers model) are lowered to TF
+ops as the graph-model conversion lowers them, so their graph-model outputs are verified too.
+Verification of *layers model outputs* is not done here: the numpy executor runs TF graphs, not
+Keras layers (``convert --verify`` reports them as not verified).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from tfjs_lite.tools.args import Parser, add_source_flags, source_options
-from tfjs_lite.tools.source import GRAPH_SOURCES, NOT_GRAPH, load_source_graph
+from tfjs_lite.tools.source import NOT_GRAPH, VERIFY_SOURCES, load_source_graph
 from tfjs_lite.tools.verify_inputs import (
     UNKNOWN_DIM,
     check_feeds,
@@ -181,7 +183,7 @@ def _parser() -> Parser:
             "reference executor and compare every output. Exit 0 if all are within tolerance, else 2."
         ),
     )
-    p.add_argument("source", help="SavedModel or TF-Hub folder, or frozen .pb")
+    p.add_argument("source", help="SavedModel or TF-Hub folder, frozen .pb, Keras .h5/.keras or layers model")
     p.add_argument("converted", help="TF.js graph model folder or its model.json")
     p.add_argument("--inputs", help="JSON {name: {dtype, shape, data}}; default: seeded random inputs")
     p.add_argument("--seed", type=int, default=0, help="seed for random inputs (default 0)")
@@ -189,7 +191,7 @@ def _parser() -> Parser:
     p.add_argument("--atol", type=float, help="absolute tolerance (default 0)")
     add_source_flags(
         p,
-        formats=GRAPH_SOURCES,
+        formats=VERIFY_SOURCES,
         format_help="source format (detected when omitted)",
         output_node_names_help="frozen model outputs (default: the converted model's outputs)",
     )
@@ -234,7 +236,7 @@ def verify_conversion(result: Any, options: Any) -> int:
     from tfjs_lite.errors import UnsupportedModelError
 
     out = sys.stdout
-    if result.output_format != "tfjs_graph_model" or result.input_format not in GRAPH_SOURCES:
+    if result.output_format != "tfjs_graph_model" or result.input_format not in VERIFY_SOURCES:
         out.write(
             f"verify: not verified: {result.output_format} output from {result.input_format} input; "
             "tfjs-lite's numpy executor runs TF graph models only, and layers models are verified "

@@ -38,13 +38,9 @@ from tfjs_lite.errors import ModelFormatError, UnsupportedModelError
 
 # Which layer owns which weight, and the config fixes for Keras 3, live in their own modules; they
 # are re-exported here for the callers that import them with the HDF5 writer.
-from tfjs_lite.writers.keras_compat import keras3_compatible_config, nested_node_offsets
-from tfjs_lite.writers.keras_layers import (
-    RNN_CELLS,
-    LayerWeights,
-    assign_weights,
-    model_layers,
-)
+from tfjs_lite.keras.compat import keras3_compatible_config, nested_node_offsets
+from tfjs_lite.keras.layers import RNN_CELLS, model_layers
+from tfjs_lite.keras.manifest_weights import LayerWeights, assign_weights
 
 __all__ = [
     "HDF5_OBJECT_HEADER_LIMIT",
@@ -73,7 +69,7 @@ def keras2_version(version: str | None) -> str:
 
 def _h5_weight_name(layer: LayerWeights, name: str) -> str:
     """The Keras 2 variable name for a manifest weight (``lstm/kernel`` → ``lstm/lstm_cell/kernel:0``)."""
-    cell = RNN_CELLS.get(layer.class_name)
+    cell = RNN_CELLS.get(layer.class_name, (None, None))[1]
     parts = name.split("/")
     if cell and len(parts) == 2 and parts[0] == layer.name:
         name = f"{parts[0]}/{cell}/{parts[1]}"

@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from tfjs_lite.writers.keras_layers import is_model_class, layer_name
+from tfjs_lite.keras.layers import is_model_class, layer_name
 
 __all__ = ["drop_refused_keys", "keras3_compatible_config", "nested_node_offsets", "node_refs", "shift_refs"]
 

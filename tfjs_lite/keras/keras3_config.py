@@ -4,7 +4,7 @@ Every object becomes ``{"module", "class_name", "config", "registered_name"}``, 
 become ``DTypePolicy`` objects, InputLayers get ``batch_shape``, single-element ``axis`` lists
 become ints and Keras 2 class aliases get their Keras 3 names. Functional wiring keeps the
 Keras 2 list form (``[[["d1", 0, 0, {}]]]``), which Keras 3 still reads; node indices of nested
-models are renumbered from 0 as Keras 3 counts them (:mod:`tfjs_lite.writers.keras_compat`).
+models are renumbered from 0 as Keras 3 counts them (:mod:`tfjs_lite.keras.compat`).
 """
 
 from __future__ import annotations
@@ -13,21 +13,15 @@ import json
 from typing import Any
 
 from tfjs_lite.errors import UnsupportedModelError
-from tfjs_lite.writers.keras_compat import (
+from tfjs_lite.keras.compat import (
     drop_refused_keys,
     nested_node_offsets,
     shift_refs,
 )
+from tfjs_lite.keras.layers import canonical_class
 
 __all__ = ["keras3_class", "keras3_config"]
 
-_CLASS_RENAMES = {
-    "Model": "Functional",
-    "BatchNormalizationV1": "BatchNormalization",
-    "BatchNormalizationV2": "BatchNormalization",
-    "UnifiedGRU": "GRU",
-    "UnifiedLSTM": "LSTM",
-}
 _OBJECT_MODULES = (
     ("_initializer", "keras.initializers"),
     ("_regularizer", "keras.regularizers"),
@@ -37,8 +31,8 @@ _OBJECT_MODULES = (
 
 def keras3_class(layer: dict[str, Any]) -> str:
     """The Keras 3 class name of a Keras 2 layer or model config (``Model`` → ``Functional`` ...)."""
-    name = str(layer.get("class_name"))
-    return _CLASS_RENAMES.get(name, name)
+    name = canonical_class(str(layer.get("class_name")))
+    return "Functional" if name == "Model" else name
 
 
 def _dtype_policy(dtype: Any) -> Any:
