@@ -401,6 +401,10 @@ def test_fifos_and_devices_are_never_read(tmp_path: Path) -> None:
              names=("zero.h5",)),
         Case("input is a symlink to /dev/urandom (.keras)", cls, _devlink(tmp_path / "rnd.keras", "/dev/urandom"),
              out / "d", ["--input_format", "keras_keras"], names=("rnd.keras",)),
+        Case("input is a FIFO (.tflite)", cls, _fifo(tmp_path / "model.tflite"), out / "e",
+             ["--input_format", "tflite"]),
+        Case("input is a symlink to /dev/zero (.tflite)", cls, _devlink(tmp_path / "zero.tflite"), out / "f",
+             ["--input_format", "tflite"], names=("zero.tflite",)),
     ]
     inside: dict[str, tuple[Path, str, Callable[[Path], Path]]] = {
         "saved_model.pb is a FIFO": (SAVED, "saved_model.pb", _fifo),
@@ -645,6 +649,9 @@ def test_invalid_models_are_never_written(tmp_path: Path) -> None:
     for i, (what, edit) in enumerate(KERAS_GRAPH_EDITS.items()):
         h5 = _keras_edit(edit)(tmp_path / f"k{i}.h5")
         cases.append(Case(f"Keras functional: {what}", "invalid models: Keras functional graphs", h5, out / f"k{i}"))
+        if i % 3 == 0:  # the Keras -> graph model lowering reads the same validated config
+            cases.append(Case(f"Keras functional: {what} (graph model)", "invalid models: Keras functional graphs",
+                              h5, out / f"kg{i}", ["--output_format", "tfjs_graph_model"]))
     failures = run_and_judge(cases, tmp_path)
     assert not failures, "\n".join(failures)
 
