@@ -636,6 +636,37 @@ KERAS_GRAPH_EDITS: dict[str, Callable[[dict], None]] = {
 }
 
 
+K3_FUNCTIONAL = FIXTURES / "keras" / "k3_functional_keras" / "model.keras"
+
+
+def _keras3_history(layer: str, history: list) -> Callable[[Path], Path]:
+    """The Keras 3 functional .keras with ``layer``'s first input tensor coming from ``history``."""
+    def apply(dst: Path) -> Path:
+        import zipfile
+
+        with zipfile.ZipFile(K3_FUNCTIONAL) as src, zipfile.ZipFile(dst, "w") as out:
+            for info in src.infolist():
+                data = src.read(info)
+                if info.filename == "config.json":
+                    config = json.loads(data)
+                    target = next(x for x in config["config"]["layers"] if x["name"] == layer)
+                    arg = target["inbound_nodes"][0]["args"][0]
+                    tensor = arg[0] if isinstance(arg, list) else arg
+                    tensor["config"]["keras_history"] = history
+                    data = json.dumps(config).encode()
+                out.writestr(info, data)
+        return dst
+    return apply
+
+
+KERAS3_GRAPH_EDITS = {
+    "reads its own output": _keras3_history("bn", ["bn", 0, 0]),
+    "cycle through a shared layer": _keras3_history("concat", ["out1", 0, 0]),
+    "node index out of range": _keras3_history("out1", ["bn", 4, 0]),
+    "tensor index out of range": _keras3_history("out2", ["add", 0, 3]),
+}
+
+
 def test_invalid_models_are_never_written(tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()
@@ -652,6 +683,10 @@ def test_invalid_models_are_never_written(tmp_path: Path) -> None:
         if i % 3 == 0:  # the Keras -> graph model lowering reads the same validated config
             cases.append(Case(f"Keras functional: {what} (graph model)", "invalid models: Keras functional graphs",
                               h5, out / f"kg{i}", ["--output_format", "tfjs_graph_model"]))
+    for i, (what, make) in enumerate(KERAS3_GRAPH_EDITS.items()):
+        archive = make(tmp_path / f"k3_{i}.keras")
+        cases.append(Case(f"Keras 3 .keras functional: {what}", "invalid models: Keras functional graphs", archive,
+                          out / f"k3_{i}"))
     failures = run_and_judge(cases, tmp_path)
     assert not failures, "\n".join(failures)
 
