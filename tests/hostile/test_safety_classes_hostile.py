@@ -633,6 +633,9 @@ KERAS_GRAPH_EDITS: dict[str, Callable[[dict], None]] = {
         "output_layers", [["head1", 5, 0], ["head2", 0, 0]]),
     "input layer tensor index out of range": lambda ls: ls["__model__"]["config"].__setitem__(
         "input_layers", [["a", 0, 3], ["b", 0, 0]]),
+    "an input layer that is a Dense layer": lambda ls: ls["__model__"]["config"].__setitem__(
+        "input_layers", [["proj_a", 0, 0], ["b", 0, 0]]),
+    "reading a layer that is never called": _set_inbound("head2", [[["head1", 1, 0, {}]]]),
 }
 
 
