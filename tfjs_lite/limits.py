@@ -16,8 +16,10 @@ __all__ = [
     "MAX_FOLD_TOTAL_BYTES",
     "MAX_INLINED_NODES",
     "INLINE_GROWTH",
+    "MAX_SHAPE_DERIVED_ELEMENTS",
     "MAX_SMALL_FILE_BYTES",
     "MAX_SPLAT_BYTES",
+    "MAX_UNROLLED_STEPS",
     "PROTOBUF_LIMIT",
 ]
 
@@ -41,6 +43,15 @@ MAX_EXECUTOR_ELEMENTS = 1 << 28
 # nodes stored in the file); counted before inlining, from the call tree.
 MAX_INLINED_NODES = 200_000
 INLINE_GROWTH = 16
+
+# Recurrent layers lowered by unrolling (Keras -> graph model, TFLite LSTMs) add ~15 nodes a time
+# step; longer sequences make graphs TF.js loads too slowly, and a declared input shape could ask
+# for billions of steps.
+MAX_UNROLLED_STEPS = 2048
+
+# Constants a lowering builds from declared shapes rather than from stored weights (a causal
+# attention mask is seq x seq): a shape in a tiny config must not allocate gigabytes.
+MAX_SHAPE_DERIVED_ELEMENTS = 1 << 24
 
 # Protobuf cannot parse messages of 2 GiB or more.
 PROTOBUF_LIMIT = 2**31

@@ -343,6 +343,34 @@ def _exploding_library(depth: int, calls: int = 2) -> bytes:
     return graph_def.SerializeToString()
 
 
+RNN_H5 = FIXTURES / "keras" / "rnn" / "model.h5"
+
+
+def _long_sequence(steps: int) -> Callable[[Path], Path]:
+    """The RNN fixture declaring ``steps`` time steps: unrolled by the Keras -> graph lowering."""
+    def apply(dst: Path) -> Path:
+        import h5py
+
+        shutil.copyfile(RNN_H5, dst)
+        with h5py.File(dst, "r+") as f:
+            config = json.loads(f.attrs["model_config"])
+            config["config"]["layers"][0]["config"]["batch_input_shape"] = [None, steps]
+            f.attrs["model_config"] = json.dumps(config)
+        return dst
+    return apply
+
+
+def test_lowerings_refuse_shapes_that_explode(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    cases = [Case(f"Keras LSTM unrolled over {steps} steps", "tiny files, huge memory: unrolling and shape-derived constants",
+                  _long_sequence(steps)(tmp_path / f"rnn{steps}.h5"), out / f"r{steps}",
+                  ["--output_format", "tfjs_graph_model"])
+             for steps in (10**7, 2**31 - 1)]
+    failures = run_and_judge(cases, tmp_path)
+    assert not failures, "\n".join(failures)
+
+
 def test_inlining_explosions_are_refused_before_inlining(tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()
