@@ -56,8 +56,10 @@ def convert_with_options(input_path: PathLike, output_path: PathLike, options: C
     pipeline = _load_pipeline(input_format, output_format)
     report = Report()
     staged = StagedFile(target) if single_file else StagedDirectory(target)
+    from tfjs_lite.dtypes import splat_budget
+
     try:
-        with staged:
+        with staged, splat_budget():
             assert staged.path is not None
             pipeline(source, staged.path, options, report)
     except ConversionError as e:

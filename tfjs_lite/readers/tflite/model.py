@@ -9,6 +9,7 @@ into the file's bytes, decoded (and dequantized) only when a lowering asks for t
 from __future__ import annotations
 
 import mmap
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import numpy as np
 from tfjs_lite.errors import ModelFormatError, UnsupportedModelError
 from tfjs_lite.readers.tflite import schema as S
 from tfjs_lite.readers.tflite.flatbuf import FlatTable, root_table
+from tfjs_lite.safe_io import open_binary
 
 __all__ = ["Operator", "Quantization", "Signature", "SubGraph", "Tensor", "TfliteModel", "load_tflite",
            "read_tflite_bytes"]
@@ -100,9 +102,8 @@ def load_tflite(path: Path) -> TfliteModel:
     """Read and check a ``.tflite`` file."""
     path = Path(path)
     try:
-        with open(path, "rb") as f:
-            size = f.seek(0, 2)
-            f.seek(0)
+        with open_binary(path, what=".tflite file") as f:  # a regular file: never a FIFO or device
+            size = os.fstat(f.fileno()).st_size
             if size >= _MMAP_FROM:
                 data: Any = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
             else:
