@@ -26,7 +26,12 @@ Before => after (``T = Transpose(., p)``, ``p⁻¹`` its inverse; ``n`` the op m
 * ``GatherV2`` on ``params`` with a Const axis and scalar or vector indices;
 * ``Softmax``/``LogSoftmax`` only when ``p`` keeps the last axis last;
 * ``FusedBatchNorm*`` (inference) when the channel axis lands on axis 1 or 3 (``data_format``
-  becomes NCHW/NHWC accordingly).
+  becomes NCHW/NHWC accordingly);
+* ``Reshape`` (static shapes needed) that splits/merges dims which stay adjacent and in order
+  under ``p``; a channel shuffle keeps its in-group transpose and the rest moves on (optimistic
+  round only); a Flatten read only by MatMuls with Const weights reorders the weight rows
+  instead; a group-norm region (merging Reshape, element-wise ops and keep-dims reductions,
+  Reshape back) is first rewritten to the finest common shape (``_refine_reshape``).
 
 Cost model: a move adds one transpose per used output and one per non-Const operand that is not
 already transposed by ``p``; it removes every input transpose that only ``n`` reads.  A move is
