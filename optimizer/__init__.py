@@ -30,9 +30,11 @@ def optimize(graph: Graph, *, skip: Iterable[str] = (), strip_debug_ops: bool = 
     """Optimize ``graph`` in place with the default pipeline.
 
     Args:
-        graph: The graph to rewrite (function bodies in ``graph.functions`` are left alone).
+        graph: The graph to rewrite; function bodies in ``graph.functions`` get the
+            ``function_identities`` clean-up (debug ops, NoOps, dead nodes, Identity wrappers).
         skip: Pass names to disable (CLI ``--skip_pass``).  Defaults to none.
-        strip_debug_ops: Remove Assert/CheckNumerics/Print.  Defaults to True.
+        strip_debug_ops: Remove the debug ops of ``strip_debug`` (Assert, PrintV2, CheckNumerics,
+            EnsureShape, Print).  Defaults to True.
         check: Verify the IR invariants after every pass.  Defaults to False.
         report: A report to append to; a new one by default.
         nhwc_inputs: Declare the 4-D signature inputs NHWC first (for graphs from an NCHW

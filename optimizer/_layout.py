@@ -11,10 +11,10 @@ and through element-wise ops and keep-dims reductions.  Unknown means "do not re
 from __future__ import annotations
 
 import numpy as np
+from tfjs_lite.optimizer._util import const_value, static_dtype, static_shape
 
 from tfjs_lite.ir import DType, Graph, TensorRef, TensorType
 from tfjs_lite.lazy_tensor import is_lazy
-from tfjs_lite.optimizer._util import const_value, static_dtype, static_shape
 
 __all__ = [
     "BINARY_ELEMENTWISE",

@@ -15,9 +15,6 @@ the next Reshapes qualifies; the region's recorded shapes must all be known.
 from __future__ import annotations
 
 import numpy as np
-
-from tfjs_lite.ir import Graph, TensorRef, TensorType
-from tfjs_lite.lazy_tensor import is_lazy
 from tfjs_lite.optimizer._layout import (
     BINARY_ELEMENTWISE,
     REDUCTIONS,
@@ -27,6 +24,9 @@ from tfjs_lite.optimizer._layout import (
     shape_of,
 )
 from tfjs_lite.optimizer._util import const_value, is_output_node, static_shape
+
+from tfjs_lite.ir import Graph, TensorRef, TensorType
+from tfjs_lite.lazy_tensor import is_lazy
 
 __all__ = ["refine_merged_reshape"]
 

@@ -17,8 +17,9 @@ Why this order:
    merges what became equal, ``prune`` drops the rest.  Each can enable the others, hence the
    fixpoint.
 3. ``lower`` (once): rewrite ops TF.js lacks into ops it has (``Erfc``, ``Softsign``,
-   ``BatchMatMulV3``, ``StringSplitV2``, aliases).  After simplify so constant cases are already folded, before
-   fusion so a lowered op can take part in patterns.
+   ``BatchMatMulV3``, ``StringSplitV2``, aliases, grouped ``Conv2D``).  After simplify so constant
+   cases are already folded, before fusion so a lowered op can take part in patterns (a grouped
+   conv lowered to ``DepthwiseConv2dNative`` then fuses with its bias and activation).
 4. ``fuse`` (once, in this order): ``fold_batch_norm`` must see bare contractions (before they are
    fused) and leaves ``contraction + BiasAdd``; ``normalize_bias_add`` turns ``Add(contraction,
    bias)`` into ``BiasAdd`` so the fusions see one form; ``fuse_conv``/``fuse_matmul``/
@@ -27,8 +28,9 @@ Why this order:
    ``batch_norm_to_mul_add`` right after ``fold_batch_norm`` turns a batch norm no contraction
    absorbed into ``Mul`` + ``Add`` with folded constants (two cheap kernels, as the official
    converter's Grappler output has).
-5. ``cleanup`` (once): ``function_identities`` gives While/If bodies the Identity, control-edge and
-   debug-op clean-up the main graph got (the other passes only rewrite the main graph); ``cse``
+5. ``cleanup`` (once): ``function_identities`` gives While/If bodies the Identity, control-edge,
+   dead-node and debug-op clean-up the main graph got, and drops their NoOps (TF.js refuses a body
+   with an input-less NoOp); the other passes only rewrite the main graph.  ``cse``
    and ``prune`` remove the weights and nodes fusion orphaned.
 """
 
@@ -50,6 +52,7 @@ from tfjs_lite.optimizer.passes.fuse_prelu import FusePrelu
 from tfjs_lite.optimizer.passes.lower_aliases import LowerAliases
 from tfjs_lite.optimizer.passes.lower_batch_matmul_v3 import LowerBatchMatMulV3
 from tfjs_lite.optimizer.passes.lower_erfc import LowerErfc
+from tfjs_lite.optimizer.passes.lower_grouped_conv import LowerGroupedConv
 from tfjs_lite.optimizer.passes.lower_softsign import LowerSoftsign
 from tfjs_lite.optimizer.passes.lower_string_split import LowerStringSplit
 from tfjs_lite.optimizer.passes.merge_transposes import MergeTransposes
@@ -61,17 +64,6 @@ from tfjs_lite.optimizer.passes.sink_transposes import SinkTransposes
 from tfjs_lite.optimizer.passes.strip_debug import StripDebug
 
 __all__ = ["PASS_NAMES", "default_groups"]
-
-# Every pass name the pipeline knows, in first-use order (for --skip_pass validation).
-PASS_NAMES: tuple[str, ...] = (
-    "strip_debug", "prune", "remove_identity", "bypass_switch_identity", "fold_enter_const",
-    "fold_constants", "simplify_arithmetic", "merge_transposes", "sink_transposes", "cse",
-    "lower_erfc", "lower_softsign", "lower_batch_matmul_v3", "lower_aliases",
-    "lower_string_split",
-    "fold_batch_norm", "batch_norm_to_mul_add", "normalize_bias_add", "fuse_conv", "fuse_matmul",
-    "fuse_depthwise", "fuse_prelu", "function_identities",
-)
-
 
 def default_groups(*, skip: frozenset[str] = frozenset(), strip_debug_ops: bool = True
                    ) -> list[PassGroup]:
@@ -97,10 +89,14 @@ def default_groups(*, skip: frozenset[str] = frozenset(), strip_debug_ops: bool 
                                    SinkTransposes(), CommonSubexpressionElimination(), Prune()),
                   fixpoint=True, max_iterations=8),
         PassGroup("lower", keep(LowerErfc(), LowerSoftsign(), LowerBatchMatMulV3(),
-                                LowerAliases(), LowerStringSplit())),
+                                LowerAliases(), LowerStringSplit(), LowerGroupedConv())),
         PassGroup("fuse", keep(FoldBatchNorm(), BatchNormToMulAdd(), NormalizeBiasAdd(), FuseConv(),
                                FuseMatMul(), FuseDepthwise(), FusePrelu())),
         PassGroup("cleanup", keep(FunctionIdentities(strip_debug=strip_debug_ops),
                                   CommonSubexpressionElimination(), Prune())),
     ]
     return [g for g in groups if g.passes]
+
+
+# Every pass name the pipeline knows, in first-use order (for --skip_pass validation and help).
+PASS_NAMES: tuple[str, ...] = tuple(dict.fromkeys(p.name for g in default_groups() for p in g.passes))

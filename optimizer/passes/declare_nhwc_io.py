@@ -21,10 +21,11 @@ and outputs read on a port other than 0.  Runs once per graph (``graph.meta["nhw
 
 from __future__ import annotations
 
-from tfjs_lite.ir import DType, Graph, TensorRef, TensorType
 from tfjs_lite.optimizer._layout import add_transpose, rank_of
 from tfjs_lite.optimizer._util import INPUT_OPS, output_refs, static_dtype
 from tfjs_lite.optimizer.pass_base import Pass
+
+from tfjs_lite.ir import DType, Graph, TensorRef, TensorType
 
 __all__ = ["NCHW_TO_NHWC", "NHWC_TO_NCHW", "DeclareNhwcIo"]
 

@@ -23,9 +23,6 @@ edges, an order-preserving transpose with a consumer that is not a Reshape.
 from __future__ import annotations
 
 import numpy as np
-
-from tfjs_lite.ir import DType, Graph, TensorRef
-from tfjs_lite.lazy_tensor import is_lazy
 from tfjs_lite.optimizer._layout import (
     compose,
     has_control_edges,
@@ -41,6 +38,9 @@ from tfjs_lite.optimizer._util import (
     static_shape,
 )
 from tfjs_lite.optimizer.pass_base import Pass
+
+from tfjs_lite.ir import DType, Graph, TensorRef
+from tfjs_lite.lazy_tensor import is_lazy
 
 __all__ = ["MergeTransposes", "merge_transpose"]
 

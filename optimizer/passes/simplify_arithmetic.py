@@ -21,11 +21,11 @@ Also not when ``y`` is a graph output (its name is the output's name).
 from __future__ import annotations
 
 import numpy as np
-from tfjs_lite.lazy_tensor import is_lazy
 from tfjs_lite.optimizer._util import const_value, is_output_node, static_shape
 from tfjs_lite.optimizer.pass_base import Pass
 
 from tfjs_lite.ir import Graph, TensorRef
+from tfjs_lite.lazy_tensor import is_lazy
 
 __all__ = ["SimplifyArithmetic"]
 

@@ -56,9 +56,6 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
-
-from tfjs_lite.ir import DType, Graph, TensorRef, TensorType
-from tfjs_lite.lazy_tensor import is_lazy
 from tfjs_lite.optimizer._layout import (
     BINARY_ELEMENTWISE,
     BOOL_RESULT_OPS,
@@ -85,6 +82,9 @@ from tfjs_lite.optimizer._util import (
 )
 from tfjs_lite.optimizer.pass_base import Pass
 from tfjs_lite.optimizer.passes.merge_transposes import merge_transpose
+
+from tfjs_lite.ir import DType, Graph, TensorRef, TensorType
+from tfjs_lite.lazy_tensor import is_lazy
 
 __all__ = ["SinkTransposes", "transpose_count"]
 

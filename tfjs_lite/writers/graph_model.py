@@ -1,6 +1,6 @@
 """``ir.Graph`` -> TF.js graph model (``model.json`` + weight shards), as tfjs 4.22 writes it.
 
-Format (docs/tfjs_format.md §2): ``modelTopology`` is the protobuf-JSON (``MessageToDict``) of a
+Format (docs/formats.md §1): ``modelTopology`` is the protobuf-JSON (``MessageToDict``) of a
 GraphDef whose ``Const`` nodes keep only ``dtype`` and the value's ``dtype``/``tensorShape``; every
 Const value (main graph, then function bodies, then the initializer graph) becomes a weight of one
 group, named after its node (function-body Consts: ``<function>/<node>``). Unlike the official
@@ -207,7 +207,9 @@ def signature_json(graph: Graph) -> dict[str, Any]:
     if inputs:
         result["inputs"] = inputs
     outputs = {}
-    for key in sorted(graph.outputs):
+    # TF.js takes the output order from this object; lowered Keras models keep the Keras order.
+    keys = list(graph.outputs) if graph.meta.get("keep_signature_order") else sorted(graph.outputs)
+    for key in keys:
         info = meta.get("outputs", {}).get(key, {})
         outputs[key] = _tensor_info(graph, graph.outputs[key], info)
     if outputs:
@@ -278,11 +280,11 @@ def build_model_json(
         user["structuredOutputKeys"] = sorted(keys)
     if user:
         model["userDefinedMetadata"] = user
-    init = graph.meta.get("initializer")
+    init = graph.initializer
     if init is not None and len(init):
         model["modelInitializer"] = _to_dict(graph_to_graph_def(init, include_library=False))
         outputs = {}
-        for name, resource_id in sorted(graph.meta.get("initializer_outputs", {}).items()):
+        for name, resource_id in sorted(graph.initializer_outputs.items()):
             outputs[name] = {"name": name, "dtype": "DT_RESOURCE", "tensorShape": {},
                              "resourceId": int(resource_id)}
         model["initializerSignature"] = {"outputs": outputs}
@@ -322,7 +324,7 @@ def write_graph_model(
 
     report = report or Report()
     entries = _weights(graph)
-    init = graph.meta.get("initializer")
+    init = graph.initializer
     if init is not None:
         entries.extend(WeightEntry(n, init.value(n)) for n in init.topo_order() if init.op(n) == "Const")
     _check_weight_dtypes(entries)
