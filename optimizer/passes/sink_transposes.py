@@ -384,6 +384,8 @@ def _reshape(graph: Graph, n: str, p: Perm) -> _Plan | None:
     flatten = _flatten_into_matmuls(graph, n, p, y_shape, groups)  # type: ignore[arg-type]
     if flatten is not None:
         return flatten
+    # Size-1 dims carry no elements: they may sit anywhere in x.
+    groups = [([j for j in gi if y_shape[j] != 1] or gi[:1], gk) for gi, gk in groups]
     pre = None
     if any([p[j] for j in gi] != list(range(p[gi[0]], p[gi[0]] + len(gi))) for gi, _ in groups):
         # A group's dims are adjacent in x but out of order (a channel shuffle): reorder them in x
@@ -439,6 +441,19 @@ def _flatten_into_matmuls(graph: Graph, n: str, p: Perm, y_shape: tuple[int, ...
     return _Plan([0], None, reader_params=weights)
 
 
+def _pointwise_conv(graph: Graph, n: str, p: Perm) -> _Plan | None:
+    """A 1x1, stride-1 NHWC Conv2D is the same at every pixel: it commutes with swapping H and W."""
+    attrs = graph.attrs(n)
+    filt = const_value(graph, graph.inputs_of(n)[1])
+    fmt = attrs.get("data_format", "NHWC")
+    if len(p) != 4 or p[0] != 0 or p[3] != 3 or filt is None or filt.shape[:2] != (1, 1) \
+            or (fmt.decode() if isinstance(fmt, bytes) else str(fmt)) != "NHWC" \
+            or any(int(v) != 1 for v in attrs.get("strides", [1, 1, 1, 1])) \
+            or str(attrs.get("padding", "VALID")) == "EXPLICIT":
+        return None
+    return _Plan([0], p)
+
+
 def _fused_batch_norm(graph: Graph, n: str, p: Perm) -> _Plan | None:
     attrs = graph.attrs(n)
     if len(p) != 4 or attrs.get("is_training", True) or any(r.port for r in output_refs(graph, n)):
@@ -483,6 +498,7 @@ _PLANNERS: dict[str, _Planner] = {
     "FusedBatchNormV2": _fused_batch_norm,
     "FusedBatchNormV3": _fused_batch_norm,
     "Reshape": _reshape,
+    "Conv2D": _pointwise_conv,
 }
 
 
