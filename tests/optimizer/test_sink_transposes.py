@@ -367,3 +367,26 @@ def test_conv_not_crossed_when_channels_move() -> None:
                 data_format="NHWC")
     g.output("y", g.op("Identity", conv))
     assert_pass_preserves(g.build(), SinkTransposes(), expect_modified=False)
+
+
+def test_group_norm_of_a_pooled_tensor() -> None:
+    # Reshape groups with size-1 dims beside real ones (found by the random NCHW graphs).
+    b = NchwBuilder()
+    g = b.g
+    pooled = b.relu(b.global_pool(b.conv(g.input("x", (1, 3, 4, 4)), 3, 4)))    # (1, 4, 1, 1)
+    grouped = g.op("Reshape", pooled, g.const(_i32([1, 2, -1])))
+    axis = g.const(_i32([2]))
+    centered = g.op("Sub", grouped, g.op("Mean", grouped, axis, keep_dims=True))
+    back = g.op("Reshape", g.op("Relu", centered), g.const(_i32([1, 4, 1, 1])))
+    g.output("y", g.op("Identity", b.conv(back, 4, 2, k=1)))
+    assert_pass_preserves(record_shapes(g.build()), SinkTransposes(), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("target", [[-1, 6, 12], [-1, 2, 3, 3, 4]])
+def test_reshape_with_a_dynamic_batch(target: list[int]) -> None:
+    g = GraphBuilder()
+    t = g.op("Transpose", g.input("x", (None, 3, 4, 6)), g.const(_i32(TO_NCHW)))   # (?, 6, 3, 4)
+    g.output("y", g.op("Identity", g.op("Reshape", t, g.const(_i32(target)))))
+    g2 = assert_pass_preserves(g.build(), SinkTransposes())
+    reshape = g2.nodes_by_op("Reshape")[0]
+    assert g2.inputs_of(reshape)[0].node == "x" and g2.value(g2.inputs_of(reshape)[1].node)[0] == -1
