@@ -26,7 +26,12 @@ Before => after (``T = Transpose(., p)``, ``p⁻¹`` its inverse; ``n`` the op m
 * ``GatherV2`` on ``params`` with a Const axis and scalar or vector indices;
 * ``Softmax``/``LogSoftmax`` only when ``p`` keeps the last axis last;
 * ``FusedBatchNorm*`` (inference) when the channel axis lands on axis 1 or 3 (``data_format``
-  becomes NCHW/NHWC accordingly).
+  becomes NCHW/NHWC accordingly);
+* ``Reshape`` (static shapes needed) that splits/merges dims which stay adjacent and in order
+  under ``p``; a channel shuffle keeps its in-group transpose and the rest moves on (optimistic
+  round only); a Flatten read only by MatMuls with Const weights reorders the weight rows
+  instead; a group-norm region (merging Reshape, element-wise ops and keep-dims reductions,
+  Reshape back) is first rewritten to the finest common shape (``_refine_reshape``).
 
 Cost model: a move adds one transpose per used output and one per non-Const operand that is not
 already transposed by ``p``; it removes every input transpose that only ``n`` reads.  A move is
@@ -83,6 +88,10 @@ from tfjs_lite.lazy_tensor import is_lazy
 
 __all__ = ["SinkTransposes", "transpose_count"]
 
+# Stands for one unknown dim in Reshape arithmetic: a prime larger than any real dim size times
+# lcm(1..16), so a split of the unknown dim by small factors (batch*heads -> batch, heads) divides.
+_UNKNOWN_PRIME = 2_147_483_647
+_UNKNOWN = _UNKNOWN_PRIME * 720_720
 # Bounds on the rewrite loop: rounds over the graph, and growth of the optimistic trial.
 MAX_ROUNDS = 64
 MAX_TRIAL_GROWTH = 2
@@ -179,8 +188,8 @@ def _axes(graph: Graph, ref: TensorRef, rank: int) -> list[int] | None:
     values = const_ints(graph, ref)
     if values is None:
         return None
-    axes = [_axis(v, rank) for v in values]
-    return None if None in axes else sorted(set(axes))  # type: ignore[type-var]
+    axes = [a for a in (_axis(v, rank) for v in values) if a is not None]
+    return sorted(set(axes)) if len(axes) == len(values) else None
 
 
 def _dropped_perm(p: Perm, dropped: set[int]) -> Perm:
@@ -287,8 +296,10 @@ def _reduction(graph: Graph, n: str, p: Perm) -> _Plan | None:
     axes = _axes(graph, ref, len(p))
     if axes is None:
         return None
-    new_axes = np.asarray(sorted(p[a] for a in axes), const_value(graph, ref).dtype)
-    if const_value(graph, ref).ndim == 0:
+    old = const_value(graph, ref)
+    assert old is not None  # _axes read it
+    new_axes = np.asarray(sorted(p[a] for a in axes), old.dtype)
+    if old.ndim == 0:
         new_axes = new_axes.reshape(())
     keeps_rank = graph.op(n) == "ReverseV2" or graph.attrs(n).get("keep_dims")
     out = p if keeps_rank else _dropped_perm(p, set(axes))
@@ -361,26 +372,36 @@ def _reshape_groups(a: tuple[int, ...], b: tuple[int, ...]) -> list[tuple[list[i
 def _reshape(graph: Graph, n: str, p: Perm) -> _Plan | None:
     """Reshape that merges or splits dims which stay adjacent and in order under ``p``."""
     inputs = graph.inputs_of(n)
-    y_shape = shape_of(graph, inputs[0])
+    shape = shape_of(graph, inputs[0])
     target = const_ints(graph, inputs[1])
-    if y_shape is None or None in y_shape or target is None or len(y_shape) != len(p):
+    if shape is None or target is None or len(shape) != len(p) or sum(d is None for d in shape) > 1:
         return None
-    size = int(np.prod(y_shape))
+    # One unknown dim (a dynamic batch) stands for a number no real size shares, so the group
+    # arithmetic below tracks it; the target dim that ends up holding it is written as -1.
+    y_shape = tuple(_UNKNOWN if d is None else int(d) for d in shape)
+    size = int(np.prod(y_shape, dtype=object))
     if target.count(-1) == 1:
-        known = int(np.prod([d for d in target if d != -1]))
-        target[target.index(-1)] = size // known if known else -1
-    if int(np.prod(target)) != size:
+        known = int(np.prod([d for d in target if d != -1], dtype=object))
+        if known <= 0 or size % known:
+            return None
+        target[target.index(-1)] = size // known
+    if int(np.prod(target, dtype=object)) != size:
         return None
-    groups = _reshape_groups(tuple(y_shape), tuple(target))  # type: ignore[arg-type]
+    groups = _reshape_groups(y_shape, tuple(target))
     if groups is None:
         return None
-    flatten = _flatten_into_matmuls(graph, n, p, y_shape, groups)  # type: ignore[arg-type]
-    if flatten is not None:
-        return flatten
+    if None not in shape:
+        flatten = _flatten_into_matmuls(graph, n, p, y_shape, groups)
+        if flatten is not None:
+            return flatten
+    full = groups
+    # Size-1 dims carry no elements: they may sit anywhere in x.
+    groups = [([j for j in gi if y_shape[j] != 1] or gi[:1], gk) for gi, gk in groups]
     pre = None
     if any([p[j] for j in gi] != list(range(p[gi[0]], p[gi[0]] + len(gi))) for gi, _ in groups):
         # A group's dims are adjacent in x but out of order (a channel shuffle): reorder them in x
         # first (that transpose is the shuffle itself), then the rest of p moves on.
+        groups = full
         if any(sorted(p[j] for j in gi) != list(range(min(p[j] for j in gi), min(p[j] for j in gi) + len(gi)))
                for gi, _ in groups):
             return None
@@ -391,7 +412,7 @@ def _reshape(graph: Graph, n: str, p: Perm) -> _Plan | None:
             return None  # the transpose is the shuffle itself: nothing would move
     # In x the groups come in the order of their first x dim; the result is those groups' new dims.
     x_order = sorted(range(len(groups)), key=lambda g: p[groups[g][0][0]])
-    new_shape = [target[d] for g in x_order for d in groups[g][1]]
+    new_shape = [-1 if target[d] % _UNKNOWN_PRIME == 0 else target[d] for g in x_order for d in groups[g][1]]
     start, offset = {}, 0
     for g in x_order:
         start[g], offset = offset, offset + len(groups[g][1])
@@ -426,9 +447,23 @@ def _flatten_into_matmuls(graph: Graph, n: str, p: Perm, y_shape: tuple[int, ...
     weights = {}
     for dst, _ in readers:
         weight = const_value(graph, graph.inputs_of(dst)[1])
+        assert weight is not None  # checked above
         rows_last = bool(graph.attrs(dst).get("transpose_b"))
         weights[(dst, 1)] = np.ascontiguousarray(weight[:, order] if rows_last else weight[order])
     return _Plan([0], None, reader_params=weights)
+
+
+def _pointwise_conv(graph: Graph, n: str, p: Perm) -> _Plan | None:
+    """A 1x1, stride-1 NHWC Conv2D is the same at every pixel: it commutes with swapping H and W."""
+    attrs = graph.attrs(n)
+    filt = const_value(graph, graph.inputs_of(n)[1])
+    fmt = attrs.get("data_format", "NHWC")
+    if len(p) != 4 or p[0] != 0 or p[3] != 3 or filt is None or filt.shape[:2] != (1, 1) \
+            or (fmt.decode() if isinstance(fmt, bytes) else str(fmt)) != "NHWC" \
+            or any(int(v) != 1 for v in attrs.get("strides", [1, 1, 1, 1])) \
+            or str(attrs.get("padding", "VALID")) == "EXPLICIT":
+        return None
+    return _Plan([0], p)
 
 
 def _fused_batch_norm(graph: Graph, n: str, p: Perm) -> _Plan | None:
@@ -475,6 +510,7 @@ _PLANNERS: dict[str, _Planner] = {
     "FusedBatchNormV2": _fused_batch_norm,
     "FusedBatchNormV3": _fused_batch_norm,
     "Reshape": _reshape,
+    "Conv2D": _pointwise_conv,
 }
 
 
@@ -656,10 +692,10 @@ def _apply(graph: Graph, n: str, p: Perm, plan: _Plan, new_inputs: dict[int, Any
         ref = TensorRef(n, port)
         t = add_transpose(graph, ref, plan.out_perm, name=f"{n}/{_SUFFIX}_out", dtype=out_dtype)  # type: ignore[arg-type]
         graph.replace_uses(ref, t, skip={t.node})
-    for t in sorted(moved):
-        if t in graph:
-            perm_node = graph.inputs_of(t)[1].node
-            if remove_if_dead(graph, t):
+    for node in sorted(moved):
+        if node in graph:
+            perm_node = graph.inputs_of(node)[1].node
+            if remove_if_dead(graph, node):
                 remove_if_dead(graph, perm_node)
 
 
