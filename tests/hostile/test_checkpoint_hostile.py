@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 
 from corpus import FIXTURES, MB, record
 from tfjs_lite.errors import ConversionError
-from tfjs_lite.readers.tensor_bundle import TensorBundle, _read_table, crc32c, mask_crc
+from tfjs_lite.readers.tensor_bundle import TensorBundle, crc32c, mask_crc
+from tfjs_lite.readers.tensor_bundle.sstable import _read_table
 
 CKPT = FIXTURES / "checkpoints" / "dtypes"
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)

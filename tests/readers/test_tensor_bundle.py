@@ -17,12 +17,12 @@ from tfjs_lite.errors import ModelFormatError, UnsupportedModelError
 from tfjs_lite.readers.tensor_bundle import (
     OBJECT_GRAPH_KEY,
     TensorBundle,
-    _raw_small,
     crc32c,
     crc32c_many,
     mask_crc,
     unmask_crc,
 )
+from tfjs_lite.readers.tensor_bundle.checksums import _raw_small
 
 REPO = Path(__file__).resolve().parents[2]
 REFERENCE = REPO / "fixtures" / "reference"

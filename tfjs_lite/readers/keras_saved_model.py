@@ -13,7 +13,7 @@ The root's JSON holds what an ``.h5`` file keeps as attributes: ``model_config``
   order they were tracked), trainable ones first, as ``layer.weights`` orders them;
 * each variable's ``SavedVariable.name`` (``dense/kernel``) is the name the ``.h5`` file gives
   it (``dense/kernel:0``), and its checkpoint key comes from matching the SavedObjectGraph to the
-  checkpoint's TrackableObjectGraph (:func:`tfjs_lite.readers.saved_model._open_checkpoint`).
+  checkpoint's TrackableObjectGraph (:func:`tfjs_lite.readers.saved_model.captures._open_checkpoint`).
 
 The JSON is encoded by tf.keras's ``json_utils.Encoder``: tuples become
 ``{"class_name": "__tuple__", "items": [...]}`` and TensorShapes
