@@ -134,7 +134,7 @@ def build_graph(model: TfliteModel, signature_key: str | None = None, *, keep_un
 def _source_notes(model: TfliteModel, main: int) -> list[str]:
     """What the TFLite file holds, for ``inspect``: its operators and how its constants are stored."""
     ops = Counter(op.opcode for sub in model.subgraphs for op in sub.operators)
-    stored = Counter()
+    stored: Counter[str] = Counter()
     for sub in model.subgraphs:
         for tensor in sub.tensors:
             if model.buffers[tensor.buffer][1]:
@@ -168,8 +168,8 @@ def _placeholder(graph: Graph, key: str, tensor: Tensor) -> TensorRef:
         raise UnsupportedOpError(f"input {key!r} is quantized per channel, which is not supported for inputs")
     as_float = graph.add_op("Cast", [ref], {"SrcT": INT32, "DstT": FLOAT, "Truncate": False},
                             name=graph.unique_name(name + "/to_float"))
-    zero = graph.add_const(np.float32(q.zero_point[0]), name=graph.unique_name(name + "/zero_point"))
-    scale = graph.add_const(np.float32(q.scale[0]), name=graph.unique_name(name + "/scale"))
+    zero = graph.add_const(np.array(q.zero_point[0], np.float32), name=graph.unique_name(name + "/zero_point"))
+    scale = graph.add_const(np.array(q.scale[0], np.float32), name=graph.unique_name(name + "/scale"))
     centred = graph.add_op("Sub", [TensorRef(as_float, 0), zero], {"T": FLOAT}, name=graph.unique_name(name + "/centred"))
     return TensorRef(graph.add_op("Mul", [TensorRef(centred, 0), scale], {"T": FLOAT},
                                   name=graph.unique_name(name + "/dequantized")), 0)
@@ -203,8 +203,9 @@ def _function(model: TfliteModel, sub: SubGraph, graph: Graph, function: Callabl
     ctx = Lowering(model, sub, body, function)
     for i, (arg, t) in enumerate(zip(in_args, sub.inputs)):
         shape = tuple(None if d < 0 else d for d in sub.tensors[t].signature)
-        body.add_op("_Arg", [], {"T": arg.dtype, "index": i}, name=arg.name,
-                    out_types=[TensorType(arg.dtype, shape)])
+        dtype = graph_dtype(sub.tensors[t])  # what arg.dtype was made from, never None
+        body.add_op("_Arg", [], {"T": dtype, "index": i}, name=arg.name,
+                    out_types=[TensorType(dtype, shape)])
         body.inputs[arg.name] = ctx.values[t] = TensorRef(arg.name, 0)
     _lower_operators(ctx)
     for arg, t in zip(out_args, sub.outputs):

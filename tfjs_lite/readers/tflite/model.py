@@ -263,7 +263,7 @@ def _signature(t: FlatTable, subgraphs: list[SubGraph]) -> Signature:
     n = len(subgraphs[index].tensors)
 
     def maps(slot: int, name: str) -> list[tuple[str, int]]:
-        found = []
+        found: list[tuple[str, int]] = []
         for m in t.tables(slot, name):
             tensor = m.scalar(S.TENSOR_MAP["tensor_index"], "u32", 0, "tensor_index")
             if tensor >= n:

@@ -3,6 +3,8 @@ quantization operators (identities in the float32 graph)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from tfjs_lite.ir import DType
@@ -49,7 +51,7 @@ def _non_negative(ctx: Lowering, op: Operator) -> bool:
 @lowering(*_BINARY, *_COMPARE, *_LOGIC)
 def binary(ctx: Lowering, op: Operator) -> None:
     tf_op = {**_BINARY, **_COMPARE, **_LOGIC}[op.opcode]
-    attrs = {} if op.opcode in _LOGIC else {"T": _t(ctx, op)}
+    attrs: dict[str, Any] = {} if op.opcode in _LOGIC else {"T": _t(ctx, op)}
     if tf_op == "Equal" or tf_op == "NotEqual":
         attrs["incompatible_shape_error"] = True
     ctx.finish(op, ctx.emit(tf_op, [ctx.need(op, 0), ctx.need(op, 1)], attrs, base=ctx.name_for(op))[0])
