@@ -32,20 +32,27 @@ def node_refs(obj: Any) -> Iterator[list[Any]]:
 
 def restore_sequential_inputs(model_config: Any) -> None:
     """In place: every nested Sequential with :data:`INPUT_LAYER_KEY` gets its InputLayer back,
-    and the outer model's references to it are numbered from 1 again (tf_keras' form)."""
+    and the outer model's references to it are numbered from 1 again (tf_keras' form).
+
+    Runs before the config is validated, so anything malformed is left for validation to refuse.
+    """
     if not isinstance(model_config, dict) or model_config.get("class_name") not in _MODEL_CLASSES:
         return
     cfg = model_config.get("config")
-    if not isinstance(cfg, dict):
+    layers = cfg.get("layers") if isinstance(cfg, dict) else None
+    if not isinstance(cfg, dict) or not isinstance(layers, list):
         return
-    layers = cfg.get("layers") or []
+    layers = [layer for layer in layers if isinstance(layer, dict)]
     restored = set()
     for layer in layers:
         restore_sequential_inputs(layer)
-        inner = layer.get("config") if isinstance(layer, dict) else None
-        if layer.get("class_name") == "Sequential" and isinstance(inner, dict) and INPUT_LAYER_KEY in inner:
-            inner.setdefault("layers", []).insert(0, inner.pop(INPUT_LAYER_KEY))
-            restored.add(inner.get("name", layer.get("name")))
+        inner = layer.get("config")
+        if layer.get("class_name") != "Sequential" or not isinstance(inner, dict):
+            continue
+        saved, sublayers = inner.get(INPUT_LAYER_KEY), inner.get("layers")
+        if isinstance(saved, dict) and isinstance(sublayers, list) and isinstance(inner.get("name"), str):
+            sublayers.insert(0, inner.pop(INPUT_LAYER_KEY))
+            restored.add(inner["name"])
     if restored:
         for ref in [r for layer in layers for r in node_refs(layer.get("inbound_nodes"))] + list(
                 node_refs(cfg.get("output_layers"))):
