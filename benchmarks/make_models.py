@@ -191,15 +191,27 @@ def mobilenet_v2():
                      notes="tf_keras.applications.MobileNetV2(weights=None), 3.5M params, h5.")
 
 
-@model
-def resnet50():
+def _resnet50():
     m = tf_keras.applications.ResNet50(weights=None, input_shape=(224, 224, 3))
     set_fixed_weights(m, 4)
     sharpen(m, 30.0)
-    x = np.random.default_rng(4).uniform(-1, 1, size=(1, 224, 224, 3)).astype(np.float32)
+    return m, np.random.default_rng(4).uniform(-1, 1, size=(1, 224, 224, 3)).astype(np.float32)
+
+
+@model
+def resnet50():
+    m, x = _resnet50()
     save_keras_model("resnet50", m, [x], h5=False,
                      notes="tf_keras.applications.ResNet50(weights=None), 25.6M params, "
                            "SavedModel (tf.saved_model.save).")
+
+
+@model
+def resnet50_h5():
+    """The same ResNet-50 as ``resnet50``, as a Keras .h5 (for the Keras → graph-model benchmark)."""
+    m, x = _resnet50()
+    save_keras_model("resnet50_h5", m, [x], saved_model=False,
+                     notes="tf_keras.applications.ResNet50(weights=None), 25.6M params, h5.")
 
 
 @model

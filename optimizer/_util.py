@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from tfjs_lite.ir import Graph, TensorRef
+from tfjs_lite.ir import DType, Graph, TensorRef
 
 __all__ = [
     "ADD_OPS",
@@ -22,6 +22,8 @@ __all__ = [
     "is_output_node",
     "move_control_consumers",
     "output_refs",
+    "remove_if_dead",
+    "static_dtype",
     "static_shape",
 ]
 
@@ -86,6 +88,17 @@ def static_shape(graph: Graph, ref: TensorRef) -> tuple[int | None, ...] | None:
         return None
     shape = types[ref.port].shape
     return None if shape is None else tuple(None if d is None or d < 0 else int(d) for d in shape)
+
+
+def static_dtype(graph: Graph, ref: TensorRef) -> DType | None:
+    """The dtype of ``ref`` when known."""
+    value = const_value(graph, ref)
+    if value is not None:
+        return DType(graph.attrs(ref.node)["dtype"])
+    types = graph.out_types(ref.node)
+    if types is None or ref.port >= len(types):
+        return None
+    return types[ref.port].dtype
 
 
 def output_refs(graph: Graph, name: str) -> list[TensorRef]:
@@ -160,3 +173,11 @@ def effect_taint(graph: Graph) -> dict[str, bool]:
                     or any(taint.get(r.node, True) for r in graph.inputs_of(n))
                     or any(taint.get(c, True) for c in graph.control_inputs_of(n)))
     return taint
+
+
+def remove_if_dead(graph: Graph, name: str) -> bool:
+    """Remove ``name`` if nothing reads it; returns True if it was removed."""
+    if name in graph and not graph.node_consumers(name) and not is_output_node(graph, name):
+        graph.remove(name)
+        return True
+    return False

@@ -10,11 +10,16 @@ Why this order:
    identities alone): the copy after ``Switch:1`` goes and a loop-invariant
    ``Identity(Enter(Const))`` becomes a frame-local Const the fusions can read;
    ``fold_constants`` turns weight chains (``Neg(alpha)``, ``Rsqrt(var + eps)``) into Consts,
-   ``simplify_arithmetic`` removes ``x*1``/``x+0`` that folding reveals, ``cse`` merges what
-   became equal, ``prune`` drops the rest.  Each can enable the others, hence the fixpoint.
+   ``simplify_arithmetic`` removes ``x*1``/``x+0`` that folding reveals, ``merge_transposes``
+   composes/cancels consecutive transposes and ``sink_transposes`` moves the transposes an NCHW
+   source leaves around every convolution below the layout-agnostic ops, where they cancel
+   (before fusion, so the convolution, its bias and activation become neighbours); ``cse``
+   merges what became equal, ``prune`` drops the rest.  Each can enable the others, hence the
+   fixpoint.
 3. ``lower`` (once): rewrite ops TF.js lacks into ops it has (``Erfc``, ``Softsign``,
-   ``BatchMatMulV3``, ``StringSplitV2``, aliases).  After simplify so constant cases are already folded, before
-   fusion so a lowered op can take part in patterns.
+   ``BatchMatMulV3``, ``StringSplitV2``, aliases, grouped ``Conv2D``).  After simplify so constant
+   cases are already folded, before fusion so a lowered op can take part in patterns (a grouped
+   conv lowered to ``DepthwiseConv2dNative`` then fuses with its bias and activation).
 4. ``fuse`` (once, in this order): ``fold_batch_norm`` must see bare contractions (before they are
    fused) and leaves ``contraction + BiasAdd``; ``normalize_bias_add`` turns ``Add(contraction,
    bias)`` into ``BiasAdd`` so the fusions see one form; ``fuse_conv``/``fuse_matmul``/
@@ -47,12 +52,15 @@ from tfjs_lite.optimizer.passes.fuse_prelu import FusePrelu
 from tfjs_lite.optimizer.passes.lower_aliases import LowerAliases
 from tfjs_lite.optimizer.passes.lower_batch_matmul_v3 import LowerBatchMatMulV3
 from tfjs_lite.optimizer.passes.lower_erfc import LowerErfc
+from tfjs_lite.optimizer.passes.lower_grouped_conv import LowerGroupedConv
 from tfjs_lite.optimizer.passes.lower_softsign import LowerSoftsign
 from tfjs_lite.optimizer.passes.lower_string_split import LowerStringSplit
+from tfjs_lite.optimizer.passes.merge_transposes import MergeTransposes
 from tfjs_lite.optimizer.passes.normalize_bias_add import NormalizeBiasAdd
 from tfjs_lite.optimizer.passes.prune import Prune
 from tfjs_lite.optimizer.passes.remove_identity import RemoveIdentity
 from tfjs_lite.optimizer.passes.simplify_arithmetic import SimplifyArithmetic
+from tfjs_lite.optimizer.passes.sink_transposes import SinkTransposes
 from tfjs_lite.optimizer.passes.strip_debug import StripDebug
 
 __all__ = ["PASS_NAMES", "default_groups"]
@@ -77,11 +85,11 @@ def default_groups(*, skip: frozenset[str] = frozenset(), strip_debug_ops: bool 
     groups = [
         PassGroup("prepare", keep(StripDebug(), Prune())),
         PassGroup("simplify", keep(RemoveIdentity(), BypassSwitchIdentity(), FoldEnterConst(),
-                                   FoldConstants(), SimplifyArithmetic(),
-                                   CommonSubexpressionElimination(), Prune()),
+                                   FoldConstants(), SimplifyArithmetic(), MergeTransposes(),
+                                   SinkTransposes(), CommonSubexpressionElimination(), Prune()),
                   fixpoint=True, max_iterations=8),
         PassGroup("lower", keep(LowerErfc(), LowerSoftsign(), LowerBatchMatMulV3(),
-                                LowerAliases(), LowerStringSplit())),
+                                LowerAliases(), LowerStringSplit(), LowerGroupedConv())),
         PassGroup("fuse", keep(FoldBatchNorm(), BatchNormToMulAdd(), NormalizeBiasAdd(), FuseConv(),
                                FuseMatMul(), FuseDepthwise(), FusePrelu())),
         PassGroup("cleanup", keep(FunctionIdentities(strip_debug=strip_debug_ops),

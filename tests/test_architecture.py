@@ -18,6 +18,8 @@ BANNED = ("tensorflow", "keras", "tf_keras", "tensorflowjs", "tensorflow_hub", "
 PROTO_USERS = {
     "readers/graph_def.py",
     "readers/keras_saved_model.py",
+    "readers/onnx/model.py",
+    "readers/onnx/wire.py",
     "readers/saved_model.py",
     "readers/tensor_bundle.py",
     "readers/tf_hub.py",
@@ -66,7 +68,7 @@ def test_protobuf_classes_stay_in_readers_and_writers() -> None:
 
 def test_optimizer_depends_only_on_ir_kernels_and_errors() -> None:
     allowed = ("tfjs_lite.ir", "tfjs_lite.kernels", "tfjs_lite.executor", "tfjs_lite.errors",
-               "tfjs_lite.optimizer", "tfjs_lite.dtypes", "tfjs_lite.op_support", "tfjs_lite.lazy_tensor")
+               "tfjs_lite.optimizer", "tfjs_lite.dtypes", "tfjs_lite.op_support", "tfjs_lite.lazy_tensor", "tfjs_lite.limits")
     offenders = [
         f"{path.relative_to(ROOT)}: {module}"
         for path in _sources(OPTIMIZER)
@@ -134,6 +136,9 @@ def test_wheel_installs_no_generic_top_level_names(tmp_path: Path) -> None:
     assert "tfjs_lite/optimizer/__init__.py" in names
     assert "tfjs_lite/_proto/graph_pb2.py" in names
     assert "tfjs_lite/data/tfjs_ops.json" in names
+    # The JavaScript side of `bench` / `verify --runtime tfjs` and the npm pins ship in the wheel.
+    for js in ("bench.js", "bench_core.js", "page.js", "page.html", "package.json", "package-lock.json"):
+        assert f"tfjs_lite/js/{js}" in names
 
 
 def test_no_module_is_named_like_a_standard_library_module() -> None:

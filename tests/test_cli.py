@@ -73,9 +73,16 @@ def test_missing_output_argument() -> None:
 
 
 def test_unsupported_pair_says_not_supported_yet(tmp_path: Path) -> None:
-    done = run_cli("convert", "--output_format", "tfjs_graph_model", str(MLP_H5), str(tmp_path / "out"))
+    done = run_cli("convert", "--output_format", "keras", str(MLP_H5), str(tmp_path / "out.h5"))
     assert done.returncode == 2
-    assert "not supported yet" in done.stderr
+    assert "not supported yet" in done.stderr and "supported pairs" in done.stderr
+    assert not (tmp_path / "out.h5").exists()
+
+
+def test_output_format_offers_only_what_is_written(tmp_path: Path) -> None:
+    done = run_cli("convert", "--output_format", "keras_saved_model", str(MLP_H5), str(tmp_path / "out"))
+    assert done.returncode == 2
+    assert "invalid choice" in done.stderr
     assert not (tmp_path / "out").exists()
 
 

@@ -18,7 +18,7 @@ from typing import Any, List, Optional, Sequence, Tuple
 
 __all__ = ["main"]
 
-_SUBCOMMANDS = ("convert", "verify", "inspect")
+_SUBCOMMANDS = ("convert", "verify", "inspect", "bench")
 _TRUE = {"true", "t", "yes", "y", "1", "on"}
 _FALSE = {"false", "f", "no", "n", "0", "off", ""}
 
@@ -131,6 +131,10 @@ def _convert_parser() -> argparse.ArgumentParser:
     _bool_flag(p, "--experiments", False, "accepted for compatibility; has no effect")
     p.add_argument("--metadata", help="key:path.json[,key2:path2.json] stored as userDefinedMetadata")
     p.add_argument("--force", action="store_true", help="write a layers model even if TF.js cannot load some layers")
+    p.add_argument("--nhwc_inputs", action="store_true",
+                   help="graph models from NCHW sources (ONNX): take 4-D inputs as NHWC, without transposes")
+    p.add_argument("--nhwc_outputs", action="store_true",
+                   help="graph models from NCHW sources (ONNX): return 4-D outputs as NHWC, without transposes")
     p.add_argument("--skip_pass", action="append", default=[], metavar="NAME",
                    help=f"disable an optimizer pass (repeatable): {', '.join(_pass_names())}")
     p.add_argument("--verify", action="store_true", help="after converting, compare outputs with the source")
@@ -219,6 +223,8 @@ def _run_convert(argv: Sequence[str]) -> int:
         force=args.force,
         skip_passes=tuple(args.skip_pass),
         debug=args.debug,
+        nhwc_inputs=args.nhwc_inputs,
+        nhwc_outputs=args.nhwc_outputs,
     )
     # The CLI owns its process, so it may tune it (a library call must not touch global state):
     # readers build many long-lived objects and little cyclic garbage, and collecting young
@@ -282,6 +288,12 @@ def _run_subcommand(command: str, argv: List[str]) -> int:
         from tfjs_lite.tools.verify_model import main as verify_main
 
         return verify_main(argv)
+    # ---- bench: run a converted model in the real TF.js runtime (tfjs_lite/tools/bench*.py) ----
+    if command == "bench":
+        from tfjs_lite.tools.bench import main as bench_main
+
+        return bench_main(argv)
+    # ---- end bench ----
     from tfjs_lite.tools.inspect_model import main as inspect_main
 
     return inspect_main(argv)
@@ -297,7 +309,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if not args or args[0] in ("-h", "--help"):
         print(
             "usage: tfjs-lite convert INPUT OUTPUT [tensorflowjs_converter flags]\n"
-            "       tfjs-lite verify SOURCE CONVERTED\n"
+            "       tfjs-lite verify SOURCE CONVERTED [--runtime numpy|tfjs]\n"
+            "       tfjs-lite bench MODEL [--backend cpu|wasm|webgl|webgpu] [--browser] [--compare OTHER] [--serve]\n"
             "       tfjs-lite inspect PATH\n"
             "       tfjs-lite --version\n"
             "Run 'tfjs-lite convert --help' for the conversion flags."
@@ -311,6 +324,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if debug:
         # The optimizer logs its per-pass op-count changes at DEBUG level.
         logging.basicConfig(level=logging.DEBUG, format="tfjs-lite: %(name)s: %(message)s")
+    previous_handlers = _install_signal_handlers()
     try:
         return _run_subcommand(command, rest)
     except SystemExit as e:
@@ -318,10 +332,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("tfjs-lite: interrupted; nothing was written\n")
         return 130
+    except _Terminated as e:
+        sys.stderr.write("tfjs-lite: terminated; nothing was written\n")
+        return 128 + e.signum
     except Exception as e:  # the one place every failure becomes one line and an exit status
         if debug:
             raise
         return _report_failure(e)
+    finally:
+        _restore_signal_handlers(previous_handlers)
 
 
 def _unknown_command(word: str) -> Optional[str]:
@@ -339,24 +358,58 @@ def _unknown_command(word: str) -> Optional[str]:
 
 
 def _report_failure(error: Exception) -> int:
-    from tfjs_lite.errors import ConversionError
+    from tfjs_lite.errors import ConversionError, one_line
 
     if isinstance(error, ConversionError):
-        sys.stderr.write(f"tfjs-lite: error: {error}\n")
-        return error.exit_code
-    if isinstance(error, OSError) and error.strerror:
+        status, line = error.exit_code, f"tfjs-lite: error: {error}"
+    elif isinstance(error, OSError) and error.strerror:
         where = f"{error.filename}: " if error.filename else ""
-        sys.stderr.write(f"tfjs-lite: error: {where}{error.strerror}\n")
-        return 2
-    if isinstance(error, MemoryError):
-        sys.stderr.write("tfjs-lite: error: out of memory while converting; the input may be malformed\n")
-        return 2
-    detail = " ".join(str(error).split())
-    sys.stderr.write(
-        f"tfjs-lite: internal error: {type(error).__name__}: {detail} "
-        "(this is a bug in tfjs-lite; rerun with --debug for a traceback and report it)\n"
-    )
-    return 1
+        status, line = 2, f"tfjs-lite: error: {where}{error.strerror}"
+    elif isinstance(error, MemoryError):
+        status, line = 2, "tfjs-lite: error: out of memory while converting; the input may be malformed"
+    else:
+        status, line = 1, (
+            f"tfjs-lite: internal error: {type(error).__name__}: {error} "
+            "(this is a bug in tfjs-lite; rerun with --debug for a traceback and report it)"
+        )
+    # The one place every failure is printed: names from the model may hold newlines, escape
+    # sequences or lone surrogates; one_line escapes them so the message stays one safe line.
+    sys.stderr.write(one_line(line) + "\n")
+    return status
+
+
+class _Terminated(BaseException):
+    """Raised in the main thread on SIGTERM/SIGHUP, so staging folders are removed on the way out."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _install_signal_handlers() -> dict:
+    """SIGTERM/SIGHUP unwind like Ctrl-C (the CLI's own process only; the library installs nothing)."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+
+    def terminate(signum: int, frame: Any) -> None:
+        raise _Terminated(signum)
+
+    previous = {}
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        try:
+            previous[signum] = signal.signal(signum, terminate)
+        except (ValueError, OSError):
+            pass
+    return previous
+
+
+def _restore_signal_handlers(previous: dict) -> None:
+    import signal
+
+    for signum, handler in previous.items():
+        signal.signal(signum, handler)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Union
 import numpy as np
 
 from tfjs_lite.errors import ModelFormatError, UnsupportedModelError
+from tfjs_lite.limits import MAX_DECODED_BYTES, MAX_SPLAT_BYTES
 
 if TYPE_CHECKING:
     from tfjs_lite._proto.tensor_pb2 import TensorProto
@@ -45,9 +46,6 @@ __all__ = [
 
 REF_OFFSET = 100
 
-# Refuse to materialize constants bigger than this (splat constants expand from a few bytes to
-# shape-many elements; a corrupt shape must not make us allocate terabytes).
-MAX_DECODED_BYTES = 1 << 31
 
 
 @dataclass(frozen=True)
@@ -295,6 +293,13 @@ def tensor_proto_to_numpy(proto: TensorProto, *, max_bytes: int = MAX_DECODED_BY
             raise ModelFormatError("DT_STRING constant uses tensor_content, which TF never writes")
         return np.array(decode_raw(proto.tensor_content, dt, shape))
 
+    stored = len(getattr(proto, dt.field)) if dt.field else 0
+    if stored < count and count * decoded_itemsize > MAX_SPLAT_BYTES:
+        # A few stored values repeated to a huge shape: bytes that cost nothing in the file.
+        raise ModelFormatError(
+            f"{dt.name} constant of shape {list(shape)} repeats {stored} stored value(s) to "
+            f"{count * decoded_itemsize} bytes; splat constants over {MAX_SPLAT_BYTES} bytes are refused"
+        )
     values = _typed_values(proto, dt)
     if values.size == count:
         return values.reshape(shape)

@@ -25,10 +25,12 @@ from tfjs_lite.report import Report
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "graph"
 RUNNABLE = ["cnn", "multi_io", "frozen", "asserts", "control_flow", "rnn", "hash_table", "hub_module",
             "tf1_control_flow", "prelu", "gelu_exact",  # gelu_exact: the optimizer lowers Erfc
-            "int64_string_consts"]  # StringSplitV2 is lowered to the StringSplit TF.js has
+            "int64_string_consts",  # StringSplitV2 is lowered to the StringSplit TF.js has
+            "grouped_conv"]  # grouped Conv2D is lowered to depthwise or split/conv/concat
 # Switching off a lowering leaves an op TF.js cannot run; the op check must then name it.
 WITHOUT_LOWERING = {"int64_string_consts": ("lower_string_split", "StringSplitV2"),
-                    "gelu_exact": ("lower_erfc", "Erfc")}
+                    "gelu_exact": ("lower_erfc", "Erfc"),
+                    "grouped_conv": ("lower_grouped_conv", "Conv2D with a grouped filter")}
 
 
 def _case(name: str) -> dict:

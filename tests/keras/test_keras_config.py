@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from tfjs_lite.keras.config import fix_regularizers, is_keras3, keras3_to_tfjs, translate_class_names
-from tfjs_lite.keras.weight_paths import plan_weights, to_snake_case
+from tfjs_lite.keras.layers import to_snake_case
+from tfjs_lite.keras.weight_paths import plan_weights
 
 POLICY = {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"}, "registered_name": None}
 

@@ -15,7 +15,21 @@ from tfjs_lite.errors import InvariantError
 from tfjs_lite.ir.attrs import FuncRef
 from tfjs_lite.ir.tensor import TensorRef, TensorType
 
-__all__ = ["CheckedGraph", "check_graph"]
+__all__ = ["CheckedGraph", "check_graph", "validate_input_graph"]
+
+
+def validate_input_graph(graph: CheckedGraph) -> None:
+    """The IR invariants, checked on a graph just read from a model (every edge reads an existing
+    output port of an existing node, no cycle outside NextIteration back edges, signature inputs
+    and outputs exist, called functions exist); a broken one is the input's fault, so the error is
+    a ModelFormatError. Pipelines call it before optimizing; a graph that breaks an invariant
+    *after* the optimizer is a bug (``Graph.check``, InvariantError), and is never written."""
+    from tfjs_lite.errors import ModelFormatError
+
+    try:
+        check_graph(graph, library=graph.functions)
+    except InvariantError as e:
+        raise ModelFormatError(f"invalid graph: {e}") from None
 
 
 class CheckedGraph(Protocol):

@@ -24,12 +24,22 @@ from __future__ import annotations
 import copy
 from typing import Any, Optional
 
+from tfjs_lite.keras.layers import LEGACY_CLASS_NAMES, MODEL_CLASSES
 from tfjs_lite.keras.preflight import LayerIssue
 
-__all__ = ["MODEL_CLASSES", "fix_regularizers", "is_keras3", "keras3_to_tfjs", "translate_class_names"]
+__all__ = [
+    "NON_TENSOR_ARGS", "OP_CLASS_PREFIX", "POSITIONAL_KEY", "fix_regularizers", "is_keras3", "keras3_to_tfjs",
+    "translate_class_names",
+]
 
-MODEL_CLASSES = ("Sequential", "Functional", "Model")
-_LEGACY_CLASS_NAMES = {"BatchNormalizationV1": "BatchNormalization", "UnifiedGRU": "GRU", "UnifiedLSTM": "LSTM"}
+# Keras 3 functional models can call ``keras.ops`` functions (``x + 3.0`` in MobileNetV3): their
+# nodes have a ``keras.src.ops.*`` module and may take constants. Their class names get this
+# prefix (``ops.Add``, unlike the ``Add`` layer), and a call's positional arguments are kept under
+# POSITIONAL_KEY of its kwargs (tensors as None) for the graph lowering; tfjs-layers refuses them.
+OP_CLASS_PREFIX = "ops."
+POSITIONAL_KEY = "__positional__"
+NON_TENSOR_ARGS = "is called with non-tensor positional arguments"
+
 _OBJECT_KEYS_TO_DROP = ("module", "registered_name", "build_config", "compile_config", "shared_object_id")
 _DTYPE_POLICIES = ("DTypePolicy", "FloatDTypePolicy", "Policy")
 _ACTIVATION_RENAMES = {"silu": "swish"}
@@ -51,7 +61,7 @@ def translate_class_names(value: Any) -> Any:
         out = {}
         for key, item in value.items():
             if key == "class_name" and isinstance(item, str):
-                out[key] = _LEGACY_CLASS_NAMES.get(item, item)
+                out[key] = LEGACY_CLASS_NAMES.get(item, item)
             else:
                 out[key] = translate_class_names(item)
         return out
@@ -126,6 +136,8 @@ def _layer(
     if not isinstance(layer, dict):
         return layer
     class_name = layer.get("class_name")
+    if str(layer.get("module") or "").startswith("keras.src.ops") and isinstance(class_name, str):
+        class_name = OP_CLASS_PREFIX + class_name
     if class_name in MODEL_CLASSES:
         out = _model({"class_name": class_name, "config": layer.get("config")}, issues)
     else:
@@ -247,9 +259,12 @@ def _node(node: Any, name: str, class_name: str, issues: list[LayerIssue], model
         issues.append(LayerIssue(name, class_name, "has an unreadable inbound node"))
         return []
     tensors: list[list[Any]] = []
-    if not _collect_tensors(node.get("args") or [], tensors):
-        issues.append(LayerIssue(name, class_name, "is called with non-tensor positional arguments"))
     kwargs: dict[str, Any] = {}
+    args = node.get("args") or []
+    if not _collect_tensors(args, tensors):
+        issues.append(LayerIssue(name, class_name, NON_TENSOR_ARGS))
+        if isinstance(args, list):
+            kwargs[POSITIONAL_KEY] = [None if _is_keras_tensor(arg) else _clean(arg) for arg in args]
     node_kwargs = node.get("kwargs")
     for key, value in (node_kwargs if isinstance(node_kwargs, dict) else {}).items():
         if _contains_tensor(value):

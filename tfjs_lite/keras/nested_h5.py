@@ -14,10 +14,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from tfjs_lite.keras.layers import MODEL_CLASSES
+
 __all__ = ["INPUT_LAYER_KEY", "node_refs", "restore_sequential_inputs"]
 
 INPUT_LAYER_KEY = "tfjs_lite_input_layer"
-_MODEL_CLASSES = ("Sequential", "Functional", "Model")
 
 
 def node_refs(obj: Any) -> Iterator[list[Any]]:
@@ -36,7 +37,7 @@ def restore_sequential_inputs(model_config: Any) -> None:
 
     Runs before the config is validated, so anything malformed is left for validation to refuse.
     """
-    if not isinstance(model_config, dict) or model_config.get("class_name") not in _MODEL_CLASSES:
+    if not isinstance(model_config, dict) or model_config.get("class_name") not in MODEL_CLASSES:
         return
     cfg = model_config.get("config")
     layers = cfg.get("layers") if isinstance(cfg, dict) else None

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from typing import Any, Iterator, Mapping, Optional
 
 from tfjs_lite.errors import UnsupportedLayerError
+from tfjs_lite.keras.layers import MODEL_CLASSES
+from tfjs_lite.keras.ranks import input_ranks
 
 __all__ = [
     "SUPPORTED_ACTIVATIONS",
@@ -23,6 +25,8 @@ __all__ = [
     "LayerIssue",
     "check_model",
     "refusal",
+    "unsupported_reason",
+    "walk_layers",
 ]
 
 # fmt: off
@@ -65,8 +69,8 @@ _KNOWN_OBJECTS = {
 }
 _INPUT_DTYPES = frozenset({"float32", "int32", "bool", "string", "complex64"})
 _GRAPH_HINT = (
-    "convert a SavedModel of this model with --output_format tfjs_graph_model instead, "
-    "or pass force=True (CLI --force) to write the layers model anyway"
+    "pass force=True (CLI --force) to write the layers model anyway, or convert with "
+    "--output_format tfjs_graph_model"
 )
 
 
@@ -82,22 +86,27 @@ class LayerIssue:
         return f"{self.layer} ({self.class_name}): {self.problem}"
 
 
-def refusal(issues: list[LayerIssue]) -> UnsupportedLayerError:
-    """The single error listing every issue, with the two ways forward."""
+def refusal(issues: list[LayerIssue], *, graph: bool = False) -> UnsupportedLayerError:
+    """The single error listing every issue; for layers output, with the two ways forward."""
     listed = "; ".join(str(issue) for issue in issues)
     count = "1 layer" if len({i.layer for i in issues}) == 1 else f"{len({i.layer for i in issues})} layers"
+    if graph:
+        return UnsupportedLayerError(f"cannot lower {count} to a TensorFlow.js graph model: {listed}")
     return UnsupportedLayerError(f"TensorFlow.js 4.22 (tfjs-layers) cannot load {count}: {listed}. {_GRAPH_HINT}")
 
 
 def check_model(model_config: Mapping[str, Any], *, keras3: bool) -> list[LayerIssue]:
     """Every problem in a (translated, tfjs-form) model config, in layer order."""
     issues: list[LayerIssue] = []
-    for name, class_name, config in _walk_layers(model_config):
-        issues.extend(_check_layer(name, class_name, config, keras3=keras3))
+    ranks = input_ranks(model_config)
+    for name, class_name, config in walk_layers(model_config):
+        issues.extend(_check_layer(name, class_name, config, keras3=keras3, rank=ranks.get(name)))
     return issues
 
 
-def _walk_layers(model: Mapping[str, Any]) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
+def walk_layers(model: Mapping[str, Any]) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
+    """(name, class name, config) of every layer of a model: nested models, wrapped layers and
+    RNN cells included, in config order."""
     config = model.get("config")
     layers = config.get("layers") if isinstance(config, Mapping) else config
     for layer in layers or []:
@@ -111,8 +120,8 @@ def _walk_layer(layer: Mapping[str, Any]) -> Iterator[tuple[str, str, Mapping[st
     config = layer.get("config") if isinstance(layer.get("config"), Mapping) else {}
     name = str(layer.get("name") or config.get("name") or "?")
     yield name, class_name, config
-    if class_name in ("Sequential", "Functional", "Model"):
-        yield from _walk_layers(layer)
+    if class_name in MODEL_CLASSES:
+        yield from walk_layers(layer)
     for key in ("layer", "backward_layer"):
         if isinstance(config.get(key), Mapping):
             yield from _walk_layer(config[key])
@@ -129,22 +138,42 @@ def _walk_layer(layer: Mapping[str, Any]) -> Iterator[tuple[str, str, Mapping[st
                 yield from _walk_layer(inner)
 
 
-def _unsupported_class(class_name: str) -> Optional[str]:
-    if class_name in SUPPORTED_LAYERS or class_name in SUPPORTED_CELLS:
-        return None
+# Registered by tfjs-layers 4.22 but broken there (fixtures/layer_options, run in real TF.js).
+_BROKEN_CLASSES = {
+    "Resizing": "tfjs-layers 4.22's Resizing drops the batch dimension from its output shape and "
+                "samples on the corner-aligned grid (Keras: half-pixel centres)",
+    "CenterCrop": "tfjs-layers 4.22's CenterCrop reports a wrong output shape (the model then "
+                  "rejects its own input)",
+}
+
+
+def unsupported_reason(class_name: str, *, graph: bool = False) -> str:
+    """Why a layer class cannot be converted (to a layers model, or with ``graph`` to a graph model)."""
     if class_name in ("Lambda", "TFOpLambda", "SlicingOpLambda"):
         return "runs Python code, which TensorFlow.js cannot"
     if ">" in class_name:
         return "is a custom (registered) layer class, unknown to TensorFlow.js"
+    if graph:
+        return "is not a layer class the graph-model lowering knows"
     return "is not a layer class tfjs-layers 4.22 registers"
 
 
-def _check_layer(name: str, class_name: str, config: Mapping[str, Any], *, keras3: bool) -> list[LayerIssue]:
+def _unsupported_class(class_name: str) -> Optional[str]:
+    if class_name in _BROKEN_CLASSES:
+        return _BROKEN_CLASSES[class_name]
+    if class_name in SUPPORTED_LAYERS or class_name in SUPPORTED_CELLS:
+        return None
+    return unsupported_reason(class_name)
+
+
+def _check_layer(name: str, class_name: str, config: Mapping[str, Any], *, keras3: bool,
+                 rank: Optional[int] = None) -> list[LayerIssue]:
     problems: list[str] = []
     reason = _unsupported_class(class_name)
     if reason:
         return [LayerIssue(name, class_name, reason)]
     problems.extend(_check_options(class_name, config, keras3=keras3))
+    problems.extend(_check_computed_differently(class_name, config, rank))
     problems.extend(_check_objects(config))
     return [LayerIssue(name, class_name, p) for p in problems]
 
@@ -195,6 +224,58 @@ def _check_options(class_name: str, config: Mapping[str, Any], *, keras3: bool) 
         out.append(f"dtype policy {dtype!r} is not supported (tfjs-layers computes in float32)")
     elif dtype is not None and not isinstance(dtype, str):
         out.append("the dtype policy is not a plain dtype")
+    return out
+
+
+def _is_default(value: Any, default: int) -> bool:
+    values = value if isinstance(value, (list, tuple)) else [value]
+    return all(v in (default, None) for v in values)
+
+
+def _last_axis_only(config: Mapping[str, Any], rank: Optional[int]) -> Optional[str]:
+    """The axis option if it names an axis other than the last (when the input rank is known)."""
+    axis = config.get("axis", -1)
+    axes = axis if isinstance(axis, (list, tuple)) else [axis]
+    if len(axes) != 1 or not isinstance(axes[0], int):
+        return f"axis={axis!r}"
+    if axes[0] == -1 or rank is None or axes[0] in (rank - 1, -1):
+        return None
+    return f"axis={axis!r} of a rank-{rank} input"
+
+
+def _check_computed_differently(class_name: str, config: Mapping[str, Any], rank: Optional[int]) -> list[str]:
+    """Options tfjs-layers 4.22 loads but computes differently from Keras, or fails on at run time.
+
+    Each was found by running a one-layer model per option in real TF.js 4.22 against Keras
+    (``fixtures/generate_layer_options.py``, ``tests/keras/test_layer_options.py``).
+    """
+    out: list[str] = []
+    interpolation = config.get("interpolation", "nearest")
+    if class_name == "UpSampling2D" and interpolation == "bilinear":
+        out.append("option interpolation='bilinear' differs: tfjs-layers 4.22 resizes without "
+                   "half-pixel centres (Keras uses them)")
+    elif class_name == "UpSampling2D" and interpolation not in ("nearest", None):
+        out.append(f"option interpolation={interpolation!r} is not implemented (only nearest, bilinear)")
+    if class_name in ("Conv2DTranspose", "Conv3DTranspose"):
+        if config.get("output_padding") is not None:
+            out.append("option output_padding is ignored by tfjs-layers 4.22 (wrong output shape)")
+        if not _is_default(config.get("dilation_rate", 1), 1):
+            out.append(f"option dilation_rate={config.get('dilation_rate')} is ignored by tfjs-layers 4.22 "
+                       "(wrong values)")
+    if class_name == "DepthwiseConv2D" and not _is_default(config.get("dilation_rate", 1), 1):
+        out.append(f"option dilation_rate={config.get('dilation_rate')} is ignored by tfjs-layers 4.22 "
+                   "(wrong values)")
+    if class_name.startswith("Global") and "Pooling" in class_name:
+        if config.get("keepdims"):
+            out.append("option keepdims=True is ignored by tfjs-layers 4.22 (the pooled axes are dropped)")
+        if class_name.endswith("1D") and config.get("data_format") == "channels_first":
+            out.append("option data_format='channels_first' is ignored by tfjs-layers 4.22 for 1-D "
+                       "global pooling (it pools the other axis)")
+    if class_name in ("BatchNormalization", "Softmax"):
+        axis = _last_axis_only(config, rank)
+        if axis is not None:
+            out.append(f"option {axis}: tfjs-layers 4.22 computes {class_name} correctly only over "
+                       "the last axis")
     return out
 
 

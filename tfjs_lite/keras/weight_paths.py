@@ -18,22 +18,13 @@ second-to-last segment, exactly as for files made by the official converter.
 from __future__ import annotations
 
 import dataclasses
-import re
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping, Optional
 
-from tfjs_lite.keras.weight_specs import cell_of, own_weights
+from tfjs_lite.keras.layers import CELL_GATES, MODEL_CLASSES, SUBLAYERS, cell_of, own_weights, to_snake_case
 
-__all__ = ["LayerPlan", "WeightSlot", "plan_weights", "to_snake_case"]
+__all__ = ["LayerPlan", "WeightSlot", "plan_weights"]
 
-_MODELS = ("Sequential", "Functional", "Model")
-
-
-def to_snake_case(name: str) -> str:
-    """Keras's ``naming.to_snake_case`` (``Conv2DTranspose`` → ``conv2d_transpose``, ``PReLU`` → ``p_re_lu``)."""
-    name = re.sub(r"\W+", "", name)
-    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 @dataclass
@@ -124,7 +115,7 @@ def _plan_layer(
     name = _name(layer)
     trainable = trainable and config.get("trainable", True) is not False
     first = len(out)
-    if class_name in _MODELS:
+    if class_name in MODEL_CLASSES:
         for inner, inner_path in _container(layer, f"{path}/layers"):
             if not _plan_layer(inner, inner_path, _name(inner), out, trainable=trainable):
                 return False
@@ -155,13 +146,17 @@ def _plan_leaf_layer(
         )
     if class_name == "TimeDistributed":
         inner = config.get("layer")
-        if not isinstance(inner, Mapping) or str(inner.get("class_name")) in _MODELS:
+        if not isinstance(inner, Mapping) or str(inner.get("class_name")) in MODEL_CLASSES:
             return False
         return _plan_layer(inner, f"{path}/layer", prefix, out)
+    if class_name in SUBLAYERS:
+        for segment, attribute in SUBLAYERS[class_name]:
+            _append(out, "Dense", config, f"{path}/{attribute}", f"{prefix}/{segment}", name)
+        return True
     cell = cell_of(class_name, config)
     if cell is not None:
         cell_class, cell_config, cell_name = cell
-        if cell_class not in ("LSTMCell", "GRUCell", "SimpleRNNCell", "ConvLSTM2DCell"):
+        if cell_class not in CELL_GATES:
             return False
         _append(out, cell_class, cell_config, f"{path}/cell", f"{prefix}/{cell_name}", name)
         return True

@@ -16,22 +16,32 @@ layers model in it: it is refused with a one-line error pointing at the graph-mo
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Optional
 
 from tfjs_lite.options import ConvertOptions
-from tfjs_lite.pipelines.keras_to_layers import keras2_layers_model
+from tfjs_lite.pipelines.keras_to_layers import Preflight, keras2_layers_model
 from tfjs_lite.readers.keras_saved_model import read_keras_saved_model
 from tfjs_lite.report import Report
 from tfjs_lite.writers.layers_model import write_layers_model
+from tfjs_lite.writers.weights import WeightEntry
 
-__all__ = ["run"]
+__all__ = ["read_keras_saved_model_layers", "run"]
 
 
 def run(input_path: Path, staging_dir: Path, options: ConvertOptions, report: Report) -> None:
     """``keras_saved_model`` → ``tfjs_layers_model`` into ``staging_dir``."""
+    topology, entries = read_keras_saved_model_layers(input_path, options, report)
+    write_layers_model(Path(staging_dir), topology, entries, options, report)
+
+
+def read_keras_saved_model_layers(
+    input_path: Path, options: ConvertOptions, report: Report, *, preflight: Optional[Preflight] = None
+) -> tuple[dict[str, Any], list[list[WeightEntry]]]:
+    """The SavedModel's ``(modelTopology, weight groups)``, checked as the ``.h5`` path checks them."""
     model = read_keras_saved_model(Path(input_path), tags=options.saved_model_tags)
     # h5py lists the layer groups of an .h5 file by name: the .h5 path's (and the official) order.
     layers = sorted(model.layers, key=lambda item: item[0])
-    topology, entries = keras2_layers_model(
+    return keras2_layers_model(
         model.model_config,
         layers,
         keras_version=model.keras_version,
@@ -40,5 +50,5 @@ def run(input_path: Path, staging_dir: Path, options: ConvertOptions, report: Re
         options=options,
         report=report,
         path=model.path,
+        preflight=preflight,
     )
-    write_layers_model(Path(staging_dir), topology, entries, options, report)

@@ -15,16 +15,17 @@ Every model passes the pre-flight check (:mod:`tfjs_lite.keras.preflight`) and a
 from __future__ import annotations
 
 import zipfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Optional, Protocol, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Protocol, Sequence
 
 import h5py
 
 from tfjs_lite.errors import ModelFormatError
 from tfjs_lite.keras.config import fix_regularizers, is_keras3, keras3_to_tfjs, translate_class_names
+from tfjs_lite.keras.layers import check_shape
 from tfjs_lite.keras.preflight import LayerIssue, check_model, refusal
 from tfjs_lite.keras.weight_paths import LayerPlan, WeightSlot, plan_weights, vars_group_name
-from tfjs_lite.keras.weight_specs import check_shape
 from tfjs_lite.options import ConvertOptions
 from tfjs_lite.readers.keras_archive import KerasArchive, open_keras_archive
 from tfjs_lite.readers.keras_h5 import H5_ERRORS, KerasH5, check_weight_dataset, hard_get, open_h5, read_keras_h5
@@ -32,7 +33,7 @@ from tfjs_lite.report import Report
 from tfjs_lite.writers.layers_model import write_layers_model
 from tfjs_lite.writers.weights import WeightEntry
 
-__all__ = ["StoredWeight", "keras2_layers_model", "run"]
+__all__ = ["Preflight", "StoredWeight", "keras2_layers_model", "read_keras_file", "run"]
 
 Layers = list[list[WeightEntry]]
 
@@ -54,24 +55,45 @@ class StoredWeight(Protocol):
 
 def run(input_path: Path, staging_dir: Path, options: ConvertOptions, report: Report) -> None:
     """Convert ``input_path`` (Keras HDF5 or ``.keras``) into a layers model in ``staging_dir``."""
+    with read_keras_file(input_path, options, report) as (topology, layers):
+        _write(staging_dir, topology, layers, options, report, input_path)
+
+
+# A pre-flight check: (config, translation issues, options, report, keras3) → names of the layers
+# whose weights are to be passed through unchecked (forced output); raises to refuse the model.
+Preflight = Callable[[Mapping[str, Any], list[LayerIssue], ConvertOptions, Report], set[str]]
+
+
+@contextmanager
+def read_keras_file(
+    input_path: Path, options: ConvertOptions, report: Report, *, preflight: Optional[Preflight] = None
+) -> Iterator[tuple[Optional[dict[str, Any]], Layers]]:
+    """The model of a Keras ``.h5``/``.keras`` file as ``(modelTopology, weight groups)``, checked.
+
+    The weights are read lazily, so they are only valid inside the ``with`` block. ``preflight``
+    replaces the tfjs-layers pre-flight (the graph path checks what it can lower instead).
+    """
     if input_path.is_dir():
         raise ModelFormatError("expected a Keras .h5 or .keras file, got a folder", path=input_path)
     if zipfile.is_zipfile(input_path):
         with open_keras_archive(input_path) as archive:
-            topology, layers = _from_archive(archive, options, report)
-            _write(staging_dir, topology, layers, options, report, input_path)
+            yield _from_archive(archive, options, report, preflight)
         return
     with open_h5(input_path, input_path) as handle:
         info = read_keras_h5(handle, input_path)
         if info.kind == "weights":
-            topology, layers = None, [[_official_entry(w) for w in weights] for _, weights in info.layers]
+            yield None, [[_official_entry(w) for w in weights] for _, weights in info.layers]
         elif info.kind == "weights_v3":
-            topology, layers = None, _weights_v3(handle, report, input_path)
+            yield None, _weights_v3(handle, report, input_path)
         elif is_keras3(info.keras_version):
-            topology, layers = _from_keras3_h5(info, options, report)
+            yield _from_keras3_h5(info, options, report, preflight)
         else:
-            topology, layers = _from_keras2_h5(info, options, report)
-        _write(staging_dir, topology, layers, options, report, input_path)
+            assert info.model_config is not None
+            yield keras2_layers_model(
+                info.model_config, info.layers, keras_version=info.keras_version, backend=info.backend,
+                training_config=info.training_config, options=options, report=report, path=info.path,
+                preflight=preflight,
+            )
 
 
 def _write(
@@ -97,7 +119,7 @@ def _write(
 def _preflight(
     config: Mapping[str, Any], issues: list[LayerIssue], options: ConvertOptions, report: Report, *, keras3: bool
 ) -> set[str]:
-    """Refuse (or, with force, warn about) unsupported layers; returns the offending layer names."""
+    """Refuse (or, with force, warn about) layers tfjs-layers cannot load; returns their names."""
     issues = issues + check_model(config, keras3=keras3)
     if not issues:
         return set()
@@ -116,20 +138,6 @@ def _official_entry(weight: StoredWeight) -> WeightEntry:
     return WeightEntry(name, weight.dataset)
 
 
-def _from_keras2_h5(info: KerasH5, options: ConvertOptions, report: Report) -> tuple[dict[str, Any], Layers]:
-    assert info.model_config is not None
-    return keras2_layers_model(
-        info.model_config,
-        info.layers,
-        keras_version=info.keras_version,
-        backend=info.backend,
-        training_config=info.training_config,
-        options=options,
-        report=report,
-        path=info.path,
-    )
-
-
 def keras2_layers_model(
     model_config: Mapping[str, Any],
     layers: Sequence[tuple[str, Sequence[StoredWeight]]],
@@ -140,6 +148,7 @@ def keras2_layers_model(
     options: ConvertOptions,
     report: Report,
     path: Path,
+    preflight: Optional[Preflight] = None,
 ) -> tuple[dict[str, Any], Layers]:
     """A tf.keras 2 model (config + each layer's stored weights) → ``(modelTopology, layers)``.
 
@@ -149,7 +158,7 @@ def keras2_layers_model(
     Any reader of tf.keras 2 models (HDF5, SavedModel) can feed it. ``path`` names the input in errors.
     """
     config = fix_regularizers(translate_class_names(model_config))
-    refused = _preflight(config, [], options, report, keras3=False)
+    refused = _check(preflight, config, [], options, report, keras3=False)
     by_name = dict(layers)
     for plan in plan_weights(config):
         if plan.name in refused or plan.opaque:
@@ -164,11 +173,22 @@ def keras2_layers_model(
 # --- Keras 3 ---------------------------------------------------------------------------------
 
 
-def _from_keras3_h5(info: KerasH5, options: ConvertOptions, report: Report) -> tuple[dict[str, Any], Layers]:
+def _check(
+    preflight: Optional[Preflight], config: Mapping[str, Any], issues: list[LayerIssue], options: ConvertOptions,
+    report: Report, *, keras3: bool,
+) -> set[str]:
+    if preflight is None:
+        return _preflight(config, issues, options, report, keras3=keras3)
+    return preflight(config, issues, options, report)
+
+
+def _from_keras3_h5(
+    info: KerasH5, options: ConvertOptions, report: Report, preflight: Optional[Preflight]
+) -> tuple[dict[str, Any], Layers]:
     assert info.model_config is not None
     issues: list[LayerIssue] = []
     config = fix_regularizers(keras3_to_tfjs(info.model_config, issues))
-    refused = _preflight(config, issues, options, report, keras3=True)
+    refused = _check(preflight, config, issues, options, report, keras3=True)
     by_name = dict(info.layers)
     layers: Layers = []
     for plan in plan_weights(config):
@@ -183,10 +203,12 @@ def _from_keras3_h5(info: KerasH5, options: ConvertOptions, report: Report) -> t
     return topology, layers
 
 
-def _from_archive(archive: KerasArchive, options: ConvertOptions, report: Report) -> tuple[dict[str, Any], Layers]:
+def _from_archive(
+    archive: KerasArchive, options: ConvertOptions, report: Report, preflight: Optional[Preflight]
+) -> tuple[dict[str, Any], Layers]:
     issues: list[LayerIssue] = []
     config = fix_regularizers(keras3_to_tfjs(archive.config, issues))
-    refused = _preflight(config, issues, options, report, keras3=True)
+    refused = _check(preflight, config, issues, options, report, keras3=True)
     layers: Layers = []
     for plan in plan_weights(config):
         if plan.name in refused or plan.opaque:

@@ -39,12 +39,11 @@ from tfjs_lite.ir.graph import (
     describe_cycle,
 )
 from tfjs_lite.ir.names import parse_input
+from tfjs_lite.limits import PROTOBUF_LIMIT  # protobuf cannot parse (nor TF write) 2 GiB or more
 
 __all__ = ["ArgSpec", "OpRegistry", "OpSpec", "PROTOBUF_LIMIT", "check_proto_size",
            "read_function_def", "read_graph_def"]
 
-# protobuf cannot parse (nor TF write) a single message of 2 GiB or more.
-PROTOBUF_LIMIT = 2**31
 
 
 def check_proto_size(path: Any, hint: str) -> None:
@@ -287,14 +286,19 @@ def _resolve(graph: Graph, text: str, registry: OpRegistry, where: str) -> tuple
         raise ModelFormatError(f"{where}: input {text!r} names a node that does not exist")
     if parsed.control:
         return None, parsed.node
-    if parsed.out_arg is None:
-        return TensorRef(parsed.node, parsed.port), None
     op = graph.op(parsed.node)
-    port = registry.flat_port(op, graph.attrs(parsed.node), parsed.out_arg, parsed.port)
+    port: int | None = parsed.port
+    if parsed.out_arg is not None:
+        port = registry.flat_port(op, graph.attrs(parsed.node), parsed.out_arg, parsed.port)
     if port is None:
         raise ModelFormatError(
             f"{where}: cannot resolve {text!r}: output arg {parsed.out_arg!r} of op {op!r} is unknown "
             "(the model ships no OpDef for it)")
+    types = graph.out_types(parsed.node)
+    if port < 0 or (types is not None and port >= len(types)):
+        # TF.js would read an output that does not exist: the model loads, then fails or hangs.
+        raise ModelFormatError(f"{where}: input {text!r} reads output {port} of {parsed.node!r} ({op}), "
+                               f"which has {len(types) if types is not None else 'no such'} outputs")
     return TensorRef(parsed.node, port), None
 
 

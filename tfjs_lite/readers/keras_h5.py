@@ -29,6 +29,7 @@ from tfjs_lite.errors import ModelFormatError
 from tfjs_lite.keras.config import is_keras3
 from tfjs_lite.keras.nested_h5 import restore_sequential_inputs
 from tfjs_lite.keras.validate import validate_model_config
+from tfjs_lite.safe_io import regular_file
 
 __all__ = [
     "H5_ERRORS",
@@ -136,6 +137,8 @@ def read_json_attr(obj: h5py.Group, name: str, path: Path) -> Optional[Any]:
 @contextmanager
 def open_h5(source: Union[Path, IO[bytes]], path: Path) -> Iterator[h5py.File]:
     """Open an HDF5 file (a path or a seekable binary file object) read-only; errors name ``path``."""
+    if not hasattr(source, "read"):
+        source = regular_file(source, what="HDF5 file")  # never hand h5py a FIFO or device
     try:
         handle = h5py.File(source, "r")
     except H5_ERRORS as e:
@@ -290,9 +293,52 @@ def _read(handle: h5py.File, path: Path) -> KerasH5:
     if not isinstance(weights_group, h5py.Group):
         raise ModelFormatError("model_weights is not a group", path=path)
     info.layer_names = read_attr_list(weights_group, "layer_names") or []
-    # h5py iterates groups in name order: the official converter's (alphabetical) layer order.
-    for name in weights_group:
-        child = hard_get(weights_group, name, path)
-        if isinstance(child, h5py.Group):
-            info.layers.append((name, _layer_weights(child, path)))
+    info.layers = _layer_groups(weights_group, "", _layer_prefixes(info.layer_names), path)
     return info
+
+
+def _layer_prefixes(layer_names: list[str]) -> dict[str, bool]:
+    """``{path: is a layer}`` for every layer name and every ``/``-prefix of one (``conv1`` for
+    ``conv1/conv``): HDF5 turns a ``/`` in a layer name into nested groups."""
+    found: dict[str, bool] = {}
+    for name in layer_names:
+        parts = name.split("/")
+        for end in range(1, len(parts)):
+            found.setdefault("/".join(parts[:end]), False)
+        found[name] = True
+    return found
+
+
+def _layer_groups(
+    group: h5py.Group, prefix: str, layers: dict[str, bool], path: Path
+) -> list[tuple[str, list[H5Weight]]]:
+    """``(layer name, weights)`` per layer group under ``group``, in h5py (name) order — the
+    official converter's layer order.
+
+    A layer named ``conv1/conv`` (DenseNet, MobileNetV3, ...) is stored at ``conv1/conv``: the
+    group ``conv1`` is then only a path prefix (unless a layer is also named ``conv1``) and is
+    walked into, so each layer keeps its own weights.  Without a ``layer_names`` list every
+    top-level group is one layer, as the official converter reads it.
+    """
+    found: list[tuple[str, list[H5Weight]]] = []
+    for key in group:
+        child = hard_get(group, key, path)
+        if not isinstance(child, h5py.Group):
+            continue
+        name = prefix + key
+        is_layer = layers.get(name)
+        if is_layer is None and prefix:  # a group inside a layer's group: its weights' names
+            continue
+        if is_layer is None or is_layer:
+            found.append((name, _layer_weights(child, path) if is_layer is None else
+                          _own_weights(child, path)))
+        if is_layer is not None:
+            found.extend(_layer_groups(child, name + "/", layers, path))
+    return found
+
+
+def _own_weights(group: h5py.Group, path: Path) -> list[H5Weight]:
+    """The weights a listed layer group names in ``weight_names`` (none if it has no such attr)."""
+    if read_attr_list(group, "weight_names") is None:
+        return []
+    return _layer_weights(group, path)

@@ -29,13 +29,16 @@ from pathlib import Path
 from typing import Any, Optional
 
 from tfjs_lite.errors import ConversionError, ModelFormatError, UnsupportedModelError
+from tfjs_lite.keras.layers import MODEL_CLASSES
 from tfjs_lite.keras.validate import validate_model_config
+from tfjs_lite.limits import PROTOBUF_LIMIT
 from tfjs_lite.readers.saved_model import (
     LAZY_MIN_BYTES,
     _open_checkpoint,
     _select_meta_graph,
     read_saved_model_proto,
 )
+from tfjs_lite.safe_io import read_bytes
 
 __all__ = ["METADATA_FILE", "KerasSavedModel", "SavedWeight", "h5_form", "read_keras_saved_model"]
 
@@ -48,7 +51,6 @@ _NOT_WEIGHTS = frozenset({
     "keras_api", "__call__", "call_and_return_all_conditional_losses", "call_and_return_conditional_losses",
     "_default_save_signature", "signatures", "_random_generator", "optimizer", "state_spec",
 })
-_MODEL_CLASSES = frozenset({"Sequential", "Functional", "Model"})
 _MODEL_IDENTIFIERS = frozenset({"_tf_keras_network", "_tf_keras_sequential", "_tf_keras_model"})
 
 
@@ -138,10 +140,9 @@ def _read_metadata(path: Path) -> dict[int, tuple[str, str, str]]:
     from tfjs_lite._proto.saved_metadata_pb2 import SavedMetadata
 
     proto = SavedMetadata()
+    data = read_bytes(path / METADATA_FILE, root=path, limit=PROTOBUF_LIMIT - 1, what=METADATA_FILE)
     try:
-        proto.ParseFromString((path / METADATA_FILE).read_bytes())
-    except OSError as e:
-        raise ModelFormatError(f"cannot read {METADATA_FILE}: {e.strerror}", path=path) from None
+        proto.ParseFromString(data)
     except Exception as e:  # protobuf's DecodeError
         raise ModelFormatError(f"{METADATA_FILE} is not a Keras SavedMetadata protobuf ({e})", path=path) from None
     return {node.node_id: (node.node_path, node.identifier, node.metadata) for node in proto.nodes}
@@ -173,7 +174,7 @@ def _model_config(path: Path, identifier: str, root: dict[str, Any]) -> dict[str
         return config
     # Older tf.keras versions: no model_config, but class_name + config of a graph network.
     config = root.get("config")
-    if class_name in _MODEL_CLASSES and isinstance(config, dict) and isinstance(config.get("layers"), list):
+    if class_name in MODEL_CLASSES and isinstance(config, dict) and isinstance(config.get("layers"), list):
         return {"class_name": class_name, "config": config}
     if identifier in ("_tf_keras_layer", "_tf_keras_rnn_layer", "_tf_keras_input_layer"):
         raise UnsupportedModelError(
@@ -259,6 +260,8 @@ def _optional_str(value: Any) -> Optional[str]:
 def _top_level_layers(objects: Any, path: Path) -> list[tuple[int, int]]:
     """(i, SavedObjectGraph node id) of the root's ``layer-<i>`` children, by i."""
     found = []
+    if not objects:
+        raise ModelFormatError("saved_model.pb: the object graph is empty (no root object)", path=path)
     for child in objects[0].children:
         prefix, _, number = child.local_name.partition("-")
         if prefix == "layer" and number.isdigit():

@@ -15,12 +15,13 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from tfjs_lite import formats
 from tfjs_lite.tools.inspect_weights import add_weight, weights_summary
 from tfjs_lite.tools.source import load_source_graph
 
 __all__ = ["GRAPH_FORMATS", "inspect_graph"]
 
-GRAPH_FORMATS = ("tf_saved_model", "tf_hub", "tf_frozen_model", "tfjs_graph_model")
+GRAPH_FORMATS = formats.graph_formats() + ("tfjs_graph_model",)
 
 
 def inspect_graph(path: Path, fmt: str, options: dict[str, Any], notes: list[str] | None = None) -> dict[str, Any]:
@@ -90,8 +91,13 @@ def _read_source(path: Path, fmt: str, options: dict[str, Any], notes: list[str]
         signature_name=options.get("signature_name"),
         saved_model_tags=options.get("saved_model_tags") or "serve",
         output_node_names=options.get("output_node_names"),
+        keep_unsupported=True,
     )
-    if fmt != "tf_frozen_model":
+    if fmt == "tflite":
+        notes.append("shown as the converter reads it: TFLite operators lowered to TF ops, quantized tensors "
+                     "as the float32 values they stand for")
+        notes.extend(graph.meta.get("source_notes", []))
+    elif fmt != "tf_frozen_model":
         notes.append("shown as the converter reads it: calls inlined, variables frozen, pruned to the signature")
     version = graph.meta.get("tensorflow_version")
     if version:

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Optional
 
+from tfjs_lite.keras.layers import MODEL_CLASSES
 from tfjs_lite.tools.inspect_weights import add_weight, weights_summary
 
 __all__ = ["KERAS_FORMATS", "inspect_keras"]
@@ -26,7 +27,7 @@ def _config_layers(model_config: Any) -> list[dict[str, Any]]:
         cfg = layer.get("config") if isinstance(layer.get("config"), dict) else {}
         entry: dict[str, Any] = {"name": str(layer.get("name") or cfg.get("name") or "?"),
                                  "class_name": str(layer.get("class_name"))}
-        if entry["class_name"] in ("Sequential", "Functional", "Model"):
+        if entry["class_name"] in MODEL_CLASSES:
             entry["layers"] = _config_layers(layer)
         result.append(entry)
     return result
@@ -91,6 +92,7 @@ def inspect_keras(path: Path, fmt: str) -> dict[str, Any]:
     for row in rows:
         add_weight(by_dtype, row["dtype"], row["bytes"])
     refused = _refusals(model_config, keras3) if fmt != "tfjs_layers_model" else None
+    lowering, lowering_refused = _graph_lowering(path, fmt) if model_config else ([], None)
     return {
         "path": str(path),
         "format": fmt,
@@ -100,8 +102,30 @@ def inspect_keras(path: Path, fmt: str) -> dict[str, Any]:
         "layers": _config_layers(model_config) if model_config else [],
         "weights": {**weights_summary(by_dtype), "tensors": rows},
         "refused_layers": refused,
+        "graph_lowering": lowering,
+        "graph_refused": lowering_refused,
         "notes": notes,
     }
+
+
+def _graph_lowering(path: Path, fmt: str) -> tuple[list[dict[str, Any]], Optional[str]]:
+    """What each layer becomes in a graph model (TF ops before optimization), or why it cannot."""
+    from tfjs_lite.errors import ConversionError
+    from tfjs_lite.options import ConvertOptions
+    from tfjs_lite.pipelines.keras_to_graph import lower_input
+    from tfjs_lite.report import Report
+
+    try:
+        graph = lower_input(fmt, path, ConvertOptions(), Report())
+    except ConversionError as e:
+        return [], str(e)
+    rows = []
+    for layer, nodes in graph.meta.get("keras_lowering", {}).items():
+        if not layer:  # the output Identity nodes belong to no layer
+            continue
+        ops = [graph.op(n) for n in nodes if n in graph and graph.op(n) != "Const"]
+        rows.append({"layer": layer, "ops": ops})
+    return rows, None
 
 
 # What each reader returns: (model config, Keras version, written by Keras 3, weight rows).

@@ -91,7 +91,21 @@ def _layers_lines(report: dict[str, Any]) -> list[str]:
         lines.extend(f"  {r}" for r in refused)
     elif refused is not None:
         lines.append("all layers load in tfjs-layers 4.22")
+    if report.get("graph_refused"):
+        lines.append(f"graph model: {report['graph_refused']}")
+    elif report.get("graph_lowering"):
+        lines.append("graph model lowering (TF ops per layer, before the optimizer folds and fuses them):")
+        rows = [(row["layer"], _op_summary(row["ops"])) for row in report["graph_lowering"]]
+        lines.extend(_fmt_table(rows, "  "))
     return lines
+
+
+def _op_summary(ops: list[str]) -> str:
+    """``Conv2D, BiasAdd, Relu`` with repeats counted (``MatMul x7``), in first-use order."""
+    counts: dict[str, int] = {}
+    for op in ops:
+        counts[op] = counts.get(op, 0) + 1
+    return ", ".join(op if n == 1 else f"{op} x{n}" for op, n in counts.items()) or "(identity)"
 
 
 def _count_layers(layers: list[dict[str, Any]]) -> int:

@@ -1,6 +1,7 @@
 """``tfjs-lite verify``: run the source model and the converted graph model on the same inputs.
 
-Both graphs run in the numpy reference executor (:mod:`tfjs_lite.executor`). The source is read as
+Both graphs run in the numpy reference executor (:mod:`tfjs_lite.executor`); an ONNX source runs in
+onnxruntime instead when it is installed (:mod:`tfjs_lite.tools.onnx_reference`). The source is read as
 the converter reads it (SavedModel / TF-Hub folder / frozen ``.pb``, same signature and tags:
 :mod:`tfjs_lite.tools.source`); the converted model is read back from its ``model.json`` and shards
 (:mod:`tfjs_lite.readers.tfjs_graph`), so the comparison covers the optimizer's rewrites, the fused
@@ -12,8 +13,10 @@ the converted model stores quantized weights it is loosened to 1e-3 (float16, ui
 (uint8), and the output says so. Inputs are seeded random values or ``--inputs`` JSON
 (:mod:`tfjs_lite.tools.verify_inputs`).
 
-Verification of layers models is not done here: the numpy executor runs TF graphs, not Keras
-layers, so ``verify`` refuses them (and ``convert --verify`` reports them as not verified).
+Keras-family sources (``.h5``, ``.keras``, Keras SavedModel, TF.js layers model) are lowered to TF
+ops as the graph-model conversion lowers them, so their graph-model outputs are verified too.
+Verification of *layers model outputs* is not done here: the numpy executor runs TF graphs, not
+Keras layers (``convert --verify`` reports them as not verified).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from tfjs_lite.tools.args import Parser, add_source_flags, source_options
-from tfjs_lite.tools.source import GRAPH_SOURCES, NOT_GRAPH, load_source_graph
+from tfjs_lite.tools.source import NOT_GRAPH, VERIFY_SOURCES, load_source_graph
 from tfjs_lite.tools.verify_inputs import (
     UNKNOWN_DIM,
     check_feeds,
@@ -95,12 +98,15 @@ def _run(graph: Any, feeds: Mapping[str, Any], which: str) -> dict[str, Any]:
 
 
 def _compare(
-    graph: Any, model: Any, feeds: Mapping[str, Any], rtol: float, atol: float
+    graph: Any, model: Any, feeds: Mapping[str, Any], rtol: float, atol: float,
+    expected: Mapping[str, Any] | None = None,
 ) -> tuple[list[OutputComparison], list[str]]:
-    """Run both graphs on ``feeds``; returns the comparisons and notes on extra converted outputs."""
+    """Run both graphs on ``feeds`` (the source only when ``expected`` is not given); returns the
+    comparisons and notes on extra converted outputs."""
     in_map = _match_keys(graph.inputs, model.graph.inputs, "input")
     out_map = _match_keys(graph.outputs, model.graph.outputs, "output")
-    expected = _run(graph, feeds, "source")
+    if expected is None:
+        expected = _run(graph, feeds, "source")
     actual_raw = _run(model.graph, {in_map[k]: v for k, v in feeds.items()}, "converted")
     actual = {key: actual_raw[out_map[key]] for key in expected}
     notes = []
@@ -146,7 +152,7 @@ def verify(
     model = _load_converted(Path(converted))
     if output_node_names is None and (input_format == "tf_frozen_model" or Path(source).suffix == ".pb"):
         output_node_names = ",".join(model.graph.outputs) or None
-    graph, _ = load_source_graph(
+    graph, source_format = load_source_graph(
         Path(source),
         input_format=input_format,
         signature_name=signature_name,
@@ -166,8 +172,22 @@ def verify(
         check_feeds(graph, inputs)
         feeds = dict(inputs)
         input_note = "given inputs"
-    comparisons, notes = _compare(graph, model, feeds, rtol, atol)
-    return VerifyResult(comparisons, rtol, atol, tol_note, input_note, notes)
+    expected, reference_notes = _reference_outputs(Path(source), source_format, feeds)
+    comparisons, notes = _compare(graph, model, feeds, rtol, atol, expected)
+    return VerifyResult(comparisons, rtol, atol, tol_note, input_note, reference_notes + notes)
+
+
+def _reference_outputs(source: Path, source_format: str, feeds: Mapping[str, Any]) -> tuple[Any, list[str]]:
+    """(outputs of the source framework's own runtime or None, notes): onnxruntime for ONNX
+    sources; None means the numpy executor on the source graph is the reference."""
+    if source_format != "onnx":
+        return None, []
+    from tfjs_lite.tools.onnx_reference import FALLBACK_NOTE, onnxruntime_outputs
+
+    expected = onnxruntime_outputs(source, feeds)
+    if expected is None:
+        return None, [FALLBACK_NOTE]
+    return expected, ["reference: onnxruntime"]
 
 
 # ----------------------------------------------------------------------------------- CLI
@@ -181,7 +201,7 @@ def _parser() -> Parser:
             "reference executor and compare every output. Exit 0 if all are within tolerance, else 2."
         ),
     )
-    p.add_argument("source", help="SavedModel or TF-Hub folder, or frozen .pb")
+    p.add_argument("source", help="SavedModel or TF-Hub folder, frozen .pb, .onnx, Keras .h5/.keras or layers model")
     p.add_argument("converted", help="TF.js graph model folder or its model.json")
     p.add_argument("--inputs", help="JSON {name: {dtype, shape, data}}; default: seeded random inputs")
     p.add_argument("--seed", type=int, default=0, help="seed for random inputs (default 0)")
@@ -189,10 +209,17 @@ def _parser() -> Parser:
     p.add_argument("--atol", type=float, help="absolute tolerance (default 0)")
     add_source_flags(
         p,
-        formats=GRAPH_SOURCES,
+        formats=VERIFY_SOURCES,
         format_help="source format (detected when omitted)",
         output_node_names_help="frozen model outputs (default: the converted model's outputs)",
     )
+    p.add_argument("--runtime", choices=("numpy", "tfjs"), default="numpy",
+                   help="where the converted model runs: the numpy reference executor (default) or real "
+                        "TensorFlow.js 4.22 in Node (graph and layers models)")
+    p.add_argument("--expected", help="--runtime tfjs: expected outputs as JSON (same format as --inputs) "
+                                      "instead of running the source")
+    p.add_argument("--backend", choices=("cpu", "wasm"), default="cpu", help="--runtime tfjs: TF.js backend (default cpu)")
+    p.add_argument("--node-modules", help="--runtime tfjs: node_modules with the TF.js 4.22.0 packages")
     p.add_argument("--json", action="store_true", help="print the comparison as JSON")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     return p
@@ -208,15 +235,33 @@ def main(argv: Sequence[str]) -> int:
         if value is not None and not (value >= 0 and math.isfinite(value)):
             raise UsageError(f"--{name} must be a non-negative number, got {value}")
     inputs = read_inputs_json(Path(args.inputs)) if args.inputs else None
-    result = verify(
-        Path(args.source),
-        Path(args.converted),
-        inputs=inputs,
-        seed=args.seed,
-        rtol=args.rtol,
-        atol=args.atol,
-        **source_options(args),
-    )
+    if args.runtime == "tfjs":
+        from tfjs_lite.tools.verify_tfjs import verify_in_tfjs
+
+        result = verify_in_tfjs(
+            Path(args.source),
+            Path(args.converted),
+            inputs=inputs,
+            expected=read_inputs_json(Path(args.expected)) if args.expected else None,
+            seed=args.seed,
+            rtol=args.rtol,
+            atol=args.atol,
+            backend=args.backend,
+            node_modules=args.node_modules,
+            source_flags=source_options(args),
+        )
+    elif args.expected:
+        raise UsageError("--expected is for --runtime tfjs")
+    else:
+        result = verify(
+            Path(args.source),
+            Path(args.converted),
+            inputs=inputs,
+            seed=args.seed,
+            rtol=args.rtol,
+            atol=args.atol,
+            **source_options(args),
+        )
     if args.json:
         print(json.dumps(result_json(result), indent=2))
         return 0 if result.ok else 2
@@ -234,7 +279,7 @@ def verify_conversion(result: Any, options: Any) -> int:
     from tfjs_lite.errors import UnsupportedModelError
 
     out = sys.stdout
-    if result.output_format != "tfjs_graph_model" or result.input_format not in GRAPH_SOURCES:
+    if result.output_format != "tfjs_graph_model" or result.input_format not in VERIFY_SOURCES:
         out.write(
             f"verify: not verified: {result.output_format} output from {result.input_format} input; "
             "tfjs-lite's numpy executor runs TF graph models only, and layers models are verified "

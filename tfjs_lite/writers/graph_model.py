@@ -207,7 +207,9 @@ def signature_json(graph: Graph) -> dict[str, Any]:
     if inputs:
         result["inputs"] = inputs
     outputs = {}
-    for key in sorted(graph.outputs):
+    # TF.js takes the output order from this object; lowered Keras models keep the Keras order.
+    keys = list(graph.outputs) if graph.meta.get("keep_signature_order") else sorted(graph.outputs)
+    for key in keys:
         info = meta.get("outputs", {}).get(key, {})
         outputs[key] = _tensor_info(graph, graph.outputs[key], info)
     if outputs:

@@ -3,7 +3,7 @@
 Archive members (docs/formats.md §8.3), stored uncompressed (ZIP_STORED) with a fixed timestamp:
 
 * ``metadata.json``: ``{"keras_version": "3.15.1", "date_saved": <fixed>}``;
-* ``config.json``: the model config in Keras 3 form (:mod:`tfjs_lite.writers.keras3_config`);
+* ``config.json``: the model config in Keras 3 form (:mod:`tfjs_lite.keras.keras3_config`);
 * ``model.weights.h5``: each object's own variables at ``<path>/vars/<i>``, where the path of a
   layer is ``layers/<snake_case class name>[_k]`` in ``model.layers`` order, RNN cells under
   ``cell``, Bidirectional halves under ``forward_layer``/``backward_layer``, TimeDistributed's
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import io
 import json
-import re
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,17 +24,11 @@ from typing import Any
 import numpy as np
 
 from tfjs_lite.errors import ModelFormatError
+from tfjs_lite.keras.keras3_config import keras3_class, keras3_config
+from tfjs_lite.keras.layers import RNN_CELLS, expected_weight_count, layer_name, model_layers, to_snake_case
+from tfjs_lite.keras.manifest_weights import LayerWeights, owned_names
 from tfjs_lite.report import Report
-from tfjs_lite.writers.keras3_config import keras3_class, keras3_config
-from tfjs_lite.writers.keras_h5 import h5_value, new_group
-from tfjs_lite.writers.keras_layers import (
-    RNN_CELLS,
-    LayerWeights,
-    expected_weight_count,
-    layer_name,
-    model_layers,
-    owned_names,
-)
+from tfjs_lite.writers.keras_h5 import h5_key, h5_value, new_group
 
 __all__ = ["DATE_SAVED", "KERAS3_VERSION", "keras3_config", "write_keras_archive"]
 
@@ -43,13 +36,6 @@ KERAS3_VERSION = "3.15.1"
 # A fixed save date keeps the archive byte-identical from run to run.
 DATE_SAVED = "1980-01-01@00:00:00"
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
-
-
-def to_snake_case(name: str) -> str:
-    """Keras 3's ``naming.to_snake_case`` (``PReLU`` → ``p_re_lu``)."""
-    name = re.sub(r"\W+", "", name)
-    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 # ------------------------------------------------------------------------------------------------
@@ -98,6 +84,7 @@ class _Writer:
 
     def group(self, path: str) -> Any:
         node = self.h5
+        h5_key(path, "layer path")
         for part in path.split("/"):
             node = node[part] if part in node else new_group(node, part)
         return node
@@ -106,7 +93,8 @@ class _Writer:
         self, path: str, name: str, weights: Sequence[tuple[str, np.ndarray]]
     ) -> None:
         group = self.group(f"{path}/vars" if path else "vars")
-        group.attrs["name"] = name
+        # The same rule as for .h5 files, where layer names are group names.
+        group.attrs["name"] = h5_key(name, "layer name").decode("utf-8")
         for i, (weight_name, value) in enumerate(weights):
             group.create_dataset(
                 str(i), data=h5_value(weight_name, value), track_times=False
@@ -124,7 +112,7 @@ class _Writer:
             )
             self.vars(path, name, [])
         elif class_name in RNN_CELLS:
-            self.vars(f"{path}/cell", RNN_CELLS[class_name], weights)
+            self.vars(f"{path}/cell", RNN_CELLS[class_name][1], weights)
             self.vars(path, name, [])
         elif class_name == "Bidirectional":
             inner = cfg.get("layer") or {}

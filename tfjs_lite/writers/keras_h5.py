@@ -38,13 +38,9 @@ from tfjs_lite.errors import ModelFormatError, UnsupportedModelError
 
 # Which layer owns which weight, and the config fixes for Keras 3, live in their own modules; they
 # are re-exported here for the callers that import them with the HDF5 writer.
-from tfjs_lite.writers.keras_compat import keras3_compatible_config, nested_node_offsets
-from tfjs_lite.writers.keras_layers import (
-    RNN_CELLS,
-    LayerWeights,
-    assign_weights,
-    model_layers,
-)
+from tfjs_lite.keras.compat import keras3_compatible_config, nested_node_offsets
+from tfjs_lite.keras.layers import RNN_CELLS, model_layers
+from tfjs_lite.keras.manifest_weights import LayerWeights, assign_weights
 
 __all__ = [
     "HDF5_OBJECT_HEADER_LIMIT",
@@ -73,7 +69,7 @@ def keras2_version(version: str | None) -> str:
 
 def _h5_weight_name(layer: LayerWeights, name: str) -> str:
     """The Keras 2 variable name for a manifest weight (``lstm/kernel`` → ``lstm/lstm_cell/kernel:0``)."""
-    cell = RNN_CELLS.get(layer.class_name)
+    cell = RNN_CELLS.get(layer.class_name, (None, None))[1]
     parts = name.split("/")
     if cell and len(parts) == 2 and parts[0] == layer.name:
         name = f"{parts[0]}/{cell}/{parts[1]}"
@@ -114,17 +110,43 @@ def h5_value(name: str, value: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(value)
 
 
-def new_group(parent: Any, name: str) -> Any:
+def h5_text(text: Any, what: str) -> bytes:
+    """``text`` (a name from the input) as the UTF-8 bytes of an HDF5 attribute string.
+
+    Names come from the input model: a lone surrogate cannot be encoded and a NUL cannot be
+    stored, so both are refused here, where every name passes on its way into HDF5."""
+    if not isinstance(text, str):
+        raise ModelFormatError(f"{what} {text!r} is not a string")
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ModelFormatError(f"{what} {text!r} is not valid Unicode (it holds a lone surrogate)") from None
+    if b"\x00" in data:
+        raise ModelFormatError(f"{what} {text!r} holds a NUL character, which HDF5 cannot store")
+    return data
+
+
+def h5_key(name: Any, what: str) -> bytes:
+    """``name`` checked as an HDF5 path: every '/'-separated part non-empty and not '.' or '..'."""
+    data = h5_text(name, what)
+    if any(part in ("", ".", "..") for part in name.split("/")):
+        raise ModelFormatError(
+            f"{what} {name!r} cannot be an HDF5 group or dataset name (an empty, '.' or '..' part)")
+    return data
+
+
+def new_group(parent: Any, name: str, what: str = "layer name") -> Any:
     import h5py
 
     gcpl = h5py.h5p.create(h5py.h5p.GROUP_CREATE)
     gcpl.set_obj_track_times(False)
-    gid = h5py.h5g.create(parent.id, name.encode("utf-8"), gcpl=gcpl)
+    gid = h5py.h5g.create(parent.id, h5_key(name, what), gcpl=gcpl)
     return h5py.Group(gid)
 
 
 def _group_path(parent: Any, path: str) -> tuple[Any, str]:
     """Create the intermediate groups of ``path`` (no timestamps); return (group, last segment)."""
+    h5_key(path, "weight name")
     *dirs, leaf = path.split("/")
     group = parent
     for d in dirs:
@@ -150,7 +172,7 @@ def write_keras_h5(
         f.attrs["model_config"] = config_json
         root = new_group(f, "model_weights")
         _chunked_attr(
-            root.attrs, "layer_names", [x.name.encode("utf-8") for x in layers]
+            root.attrs, "layer_names", [h5_key(x.name, "layer name") for x in layers]
         )
         root.attrs["backend"] = backend.encode("utf-8")
         root.attrs["keras_version"] = keras_version.encode("utf-8")
@@ -159,14 +181,16 @@ def write_keras_h5(
             if layer.name in seen:
                 raise ModelFormatError(f"two layers are named {layer.name!r}")
             seen[layer.name] = layer.name
-            group = new_group(root, layer.name)
+            # A "/" in a layer name (DenseNet's conv1/conv) nests the group, as Keras writes it.
+            parent, leaf = _group_path(root, layer.name)
+            group = parent[leaf] if leaf in parent else new_group(parent, leaf)
             names = [_h5_weight_name(layer, n) for n, _ in layer.weights]
             if len(set(names)) != len(names):
                 raise ModelFormatError(
                     f"layer {layer.name!r} has two weights of the same name"
                 )
             _chunked_attr(
-                group.attrs, "weight_names", [n.encode("utf-8") for n in names]
+                group.attrs, "weight_names", [h5_key(n, "weight name") for n in names]
             )
             for h5_name, (manifest_name, value) in zip(names, layer.weights):
                 data = h5_value(manifest_name, value)
