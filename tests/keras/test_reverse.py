@@ -18,11 +18,11 @@ from tfjs_node import TOLERANCE, compare, load_tensors
 
 from tfjs_lite.conversion import convert
 from tfjs_lite.errors import ConversionError, ModelFormatError, UnsupportedModelError
-from tfjs_lite.keras.nested_h5 import INPUT_LAYER_KEY, restore_sequential_inputs
-from tfjs_lite.readers.tfjs_layers import read_layers_model
+from tfjs_lite.keras.compat import keras3_compatible_config, nested_node_offsets
 from tfjs_lite.keras.keras3_config import keras3_config
 from tfjs_lite.keras.layers import to_snake_case
-from tfjs_lite.writers.keras_h5 import keras3_compatible_config, nested_node_offsets
+from tfjs_lite.keras.nested_h5 import INPUT_LAYER_KEY, restore_sequential_inputs
+from tfjs_lite.readers.tfjs_layers import read_layers_model
 
 REPO = Path(__file__).resolve().parents[2]
 CASES_DIR = REPO / "fixtures" / "keras"
