@@ -122,16 +122,16 @@ def test_structured_outputs_need_a_dict():
 # ----------------------------------------------------------------------------- op check
 
 
-TFJS_OP_LIST = ROOT / "tests" / "js" / "node_modules" / "@tensorflow" / "tfjs-converter" / "dist" / "operations" / "op_list"
-
-
 def test_supported_op_list_is_the_installed_tfjs_converters():
     """tfjs_ops.json against the op list the installed @tensorflow/tfjs-converter (the runtime the
     real-client tests load models with) executes: one module per category, each entry's tfOpName."""
     import re
 
-    modules = sorted(TFJS_OP_LIST.glob("*.js"))
-    assert modules, f"no op list modules in {TFJS_OP_LIST} (run scripts/install_node_deps.sh)"
+    from tfjs_node import ensure_node_modules
+
+    op_list = ensure_node_modules() / "@tensorflow" / "tfjs-converter" / "dist" / "operations" / "op_list"
+    modules = sorted(op_list.glob("*.js"))
+    assert modules, f"no op list modules in {op_list}"
     installed = {m.stem: sorted(re.findall(r"'tfOpName':\s*'([^']+)'", m.read_text())) for m in modules}
     data = json.loads((ROOT / "tfjs_lite" / "data" / "tfjs_ops.json").read_text())
     assert {k: sorted(v) for k, v in data["categories"].items()} == installed
