@@ -29,7 +29,6 @@ PROTO_USERS = {
     "writers/graph_model.py",
     "ir/attrs.py",
     "dtypes.py",
-    "tools/inspect_model.py",
 }
 
 

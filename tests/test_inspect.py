@@ -60,12 +60,33 @@ def test_text_output(capsys: pytest.CaptureFixture[str]) -> None:
     assert "all ops are supported by TF.js 4.22 (after optimization)" in lines
 
 
-def test_json_is_parseable_and_matches(capsys: pytest.CaptureFixture[str]) -> None:
+def test_json_agrees_with_the_fixture_and_the_real_conversion(capsys: pytest.CaptureFixture[str],
+                                                              tmp_path: Path) -> None:
+    """The --json report against facts recorded without inspect: the fixture's signature and
+    feeds (from TF) and the model.json a real conversion writes."""
+    from tfjs_lite import convert
+
+    case = json.loads((GRAPH / "multi_io" / "case.json").read_text())
+    feeds = json.loads((GRAPH / "multi_io" / "inputs.json").read_text())
     assert cli.main(["inspect", str(GRAPH / "multi_io" / "saved_model"), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report == json.loads(json.dumps(inspect_path(GRAPH / "multi_io" / "saved_model")))
-    assert [i["name"] for i in report["inputs"]] == ["context", "features"]
-    assert report["kind"] == "graph"
+    assert report["kind"] == "graph" and report["signature"] == case["signature"]
+    assert [i["name"] for i in report["inputs"]] == case["inputs"]
+    assert [o["name"] for o in report["outputs"]] == case["outputs"]
+    for spec in report["inputs"]:  # TF's batch of feeds fits the reported dtype and shape
+        fed = feeds[spec["name"]]
+        assert spec["dtype"] == fed["dtype"] and spec["shape"][1:] == fed["shape"][1:]
+    assert sum(report["ops"].values()) == report["nodes"]
+
+    convert(GRAPH / "multi_io" / "saved_model", tmp_path / "web")
+    model = json.loads((tmp_path / "web" / "model.json").read_text())
+    nodes = model["modelTopology"]["node"]
+    after = report["optimizer"]
+    assert after["nodes_after"] == len(nodes)
+    for op, change in after["changes"].items():
+        assert sum(n["op"] == op for n in nodes) == change["after"], op
+    written = model["weightsManifest"][0]["weights"]
+    assert after["weights_after"]["count"] == len(written)
 
 
 def test_unsupported_ops_listed(tmp_path: Path) -> None:

@@ -12,8 +12,10 @@ from tfjs_node import (
     REFERENCE_DIR,
     TOLERANCE,
     TfjsError,
+    assert_quantized_close,
     compare,
     compare_stats,
+    input_dependence_error,
     load_tensors,
     max_abs_error,
     tensor_from_json,
@@ -72,6 +74,15 @@ def test_reference_quantized_graph_model(tfjs, case, dtype):
     assert max_abs_error(out, expected) <= REFERENCE_QUANTIZED_MAX_ABS
     # Quantization must actually be visible, otherwise the case proves nothing.
     assert err > 1e-6
+
+
+@pytest.mark.parametrize("case,dtype", [("sm_to_graph_uint8", "uint8"), ("sm_to_graph_float16", "float16")])
+def test_reference_quantized_logits_depend_on_the_input(tfjs, case, dtype):
+    # reference/cnn's softmax is near-uniform: cnn_logits shows the quantized weights really drive
+    # the outputs (a model ignoring its input scores >= 0.5 here).
+    inputs, expected = io("cnn_logits")
+    out = tfjs.execute_graph(ref("cnn_logits", case), inputs)
+    assert 0 < assert_quantized_close(out, expected, dtype)
 
 
 def test_multi_output_order(tfjs):
@@ -325,6 +336,25 @@ def test_compare_definition():
         compare({"a": np.array([1.0])}, {"a": np.array([1.01])}, rtol=1e-3)
     stats = compare_stats({"a": np.array([1.0]), "b": np.array([3.0])}, {"a": np.array([1.0]), "b": np.array([2.0])})
     assert stats["b"]["abs"] == 1.0 and stats["b"]["rel"] == 0.5 and stats["a"]["rel"] == 0.0
+
+
+def test_input_dependence_fails_a_model_that_ignores_its_input():
+    root = REFERENCE_DIR.parent
+    # The near-uniform softmax of the cnn fixtures: a constant output (the batch mean) passes the
+    # uint8 tolerance of compare(), which is why quantized tests also use input_dependence_error.
+    probs = load_tensors(root / "graph" / "cnn" / "expected.json")["probs"]
+    constant = np.broadcast_to(probs.mean(axis=0), probs.shape)
+    assert compare(constant, probs) <= TOLERANCE["uint8"]
+    assert input_dependence_error(constant, probs) >= 0.5
+    for case in ("graph/cnn_logits", "keras/cnn_logits"):
+        logits = next(iter(load_tensors(root / case / "expected.json").values()))
+        for ignoring_input in (np.broadcast_to(logits.mean(axis=0), logits.shape),
+                               np.broadcast_to(logits[0], logits.shape), np.zeros_like(logits)):
+            assert input_dependence_error(ignoring_input, logits) >= 0.5
+            assert compare(ignoring_input, logits) > TOLERANCE["uint8"]
+        assert input_dependence_error(logits, logits) == 0.0
+        wobble = logits + 0.01 * np.abs(logits).max()
+        assert input_dependence_error(wobble, logits) < 0.1
 
 
 def test_worker_death_is_detected_and_restarted(tfjs):

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from tfjs_node import INPUT_DEPENDENCE_LIMIT, input_dependence_error
 
 from tfjs_lite.errors import ModelFormatError, UsageError
 from tfjs_lite.report import Report
@@ -241,8 +242,10 @@ def test_reader_refuses_layers_model() -> None:
         ("mlp", "sm_to_graph", 1e-5),
         ("multi_io", "sm_to_graph", 1e-5),
         ("cnn", "sm_to_graph", 1e-5),
-        ("cnn", "sm_to_graph_float16", 1e-3),
-        ("cnn", "sm_to_graph_uint8", 2e-2),
+        # Quantized: cnn_logits, whose outputs vary strongly with the input (reference/cnn's
+        # near-uniform softmax would also match a model that ignored its input).
+        ("cnn_logits", "sm_to_graph_float16", 1e-3),
+        ("cnn_logits", "sm_to_graph_uint8", 2e-2),
     ],
 )
 def test_reader_runs_official_converter_output(model: str, folder: str, rtol: float) -> None:
@@ -260,6 +263,9 @@ def test_reader_runs_official_converter_output(model: str, folder: str, rtol: fl
     assert set(got) == set(expected)
     for comparison in compare_outputs(got, expected, rtol=rtol):
         assert comparison.ok, comparison.line()
+    if parsed.quantization_dtypes:
+        (dtype,) = parsed.quantization_dtypes
+        assert 0 < input_dependence_error(got, expected) <= INPUT_DEPENDENCE_LIMIT[dtype]
 
 
 # ----------------------------------------------------------------------------------- verify (hand-built)
@@ -446,13 +452,34 @@ def test_verify_converted_cnn_cli_and_corruption(tmp_path: Path, capsys: pytest.
     assert "verify: FAILED" in capsys.readouterr().err
 
 
-def test_convert_verify_on_quantized_cnn(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("dtype", ["float16", "uint8"])
+def test_convert_verify_on_quantized_cnn(dtype: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from tfjs_lite import cli
 
-    source = GRAPH_FIXTURES / "cnn" / "saved_model"
-    status = cli.main(["convert", str(source), str(tmp_path / "web"), "--quantize_float16", "--verify"])
+    source = GRAPH_FIXTURES / "cnn_logits" / "saved_model"
+    status = cli.main(["convert", str(source), str(tmp_path / "web"), f"--quantize_{dtype}", "--verify"])
     out = capsys.readouterr().out
     assert status == 0, out
-    assert "note: weights are stored quantized (float16)" in out
+    assert f"note: weights are stored quantized ({dtype})" in out
     assert "verify: ok" in out
+
+
+def test_verify_fails_a_quantized_model_that_ignores_its_input(tmp_path: Path) -> None:
+    """uint8's loose tolerance must still catch a model whose output no longer depends on the input:
+    here the logits kernel dequantizes to zeros, so every input gets the bias."""
+    from tfjs_lite import convert
+
+    source = GRAPH_FIXTURES / "cnn_logits" / "saved_model"
+    web = tmp_path / "web"
+    convert(source, web, quantize_uint8=True)
+    feeds = read_inputs_json(GRAPH_FIXTURES / "cnn_logits" / "inputs.json")
+    assert verify(source, web, inputs=feeds).ok
+    model = json.loads((web / "model.json").read_text())
+    kernels = [w for w in model["weightsManifest"][0]["weights"] if w["shape"] == [16, 10]]
+    assert len(kernels) == 1 and kernels[0]["quantization"]["dtype"] == "uint8"
+    kernels[0]["quantization"].update(min=0.0, scale=0.0)
+    (web / "model.json").write_text(json.dumps(model))
+    result = verify(source, web, inputs=feeds)
+    assert result.rtol == 2e-2 and not result.ok
+    assert result.outputs[0].max_rel > 10 * result.rtol
 

@@ -307,6 +307,50 @@ def compare(actual, expected, rtol=None):
     return worst
 
 
+# How far quantized outputs may stray, measured against how much the expected outputs change from
+# one input to the next (see input_dependence_error). A model that ignores its input scores >= 0.5.
+INPUT_DEPENDENCE_LIMIT = {"float16": 0.01, "uint16": 0.01, "uint8": 0.1}
+
+
+def input_dependence_error(actual, expected):
+    """``max|a - e|`` over how much ``e`` varies across the batch, worst tensor; for quantized outputs.
+
+    Per tensor (axis 0 = batch, at least two inputs): ``max|a - e| / max_j (max_b e[b, j] -
+    min_b e[b, j])``. An output that does not depend on the input (the same ``c`` for every batch
+    row) is at least half the batch range away from ``e`` at the position where that range is
+    largest, so it scores >= 0.5 however small the values are, unlike :func:`compare`, where a
+    constant near a near-uniform softmax passes the uint8 tolerance.
+    """
+    if not isinstance(expected, dict):
+        expected, actual = {"tensor": expected}, {"tensor": actual}
+    worst = 0.0
+    for key, e in expected.items():
+        e = np.asarray(e, dtype=np.float64)
+        a = np.asarray(actual[key], dtype=np.float64)
+        if e.ndim == 0 or e.shape[0] < 2:
+            raise AssertionError("%s: input_dependence_error needs a batch of at least two inputs" % key)
+        if a.shape != e.shape:
+            raise AssertionError("%s: shape %s != expected %s" % (key, a.shape, e.shape))
+        rows = e.reshape(e.shape[0], -1)
+        spread = float((rows.max(axis=0) - rows.min(axis=0)).max())
+        if spread <= _TINY:
+            raise AssertionError("%s: the expected output does not vary with the input; use a fixture "
+                                 "whose outputs do" % key)
+        worst = max(worst, float(np.abs(a - e).max()) / spread)
+    return worst
+
+
+def assert_quantized_close(actual, expected, dtype):
+    """Both checks for a quantized model: :func:`compare` within ``TOLERANCE[dtype]`` and
+    :func:`input_dependence_error` within ``INPUT_DEPENDENCE_LIMIT[dtype]``."""
+    compare(actual, expected, rtol=TOLERANCE[dtype])
+    err = input_dependence_error(actual, expected)
+    if not err <= INPUT_DEPENDENCE_LIMIT[dtype]:
+        raise AssertionError("%s outputs differ from expected by %.3g of how much they vary with the "
+                             "input (limit %.3g)" % (dtype, err, INPUT_DEPENDENCE_LIMIT[dtype]))
+    return err
+
+
 # ------------------------------------------------------------------------------------------------
 # The worker
 

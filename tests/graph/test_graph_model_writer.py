@@ -122,10 +122,23 @@ def test_structured_outputs_need_a_dict():
 # ----------------------------------------------------------------------------- op check
 
 
-def test_supported_op_list():
+def test_supported_op_list_is_the_installed_tfjs_converters():
+    """tfjs_ops.json against the op list the installed @tensorflow/tfjs-converter (the runtime the
+    real-client tests load models with) executes: one module per category, each entry's tfOpName."""
+    import re
+
+    from tfjs_node import ensure_node_modules
+
+    op_list = ensure_node_modules() / "@tensorflow" / "tfjs-converter" / "dist" / "operations" / "op_list"
+    modules = sorted(op_list.glob("*.js"))
+    assert modules, f"no op list modules in {op_list}"
+    installed = {m.stem: sorted(re.findall(r"'tfOpName':\s*'([^']+)'", m.read_text())) for m in modules}
+    data = json.loads((ROOT / "tfjs_lite" / "data" / "tfjs_ops.json").read_text())
+    assert {k: sorted(v) for k, v in data["categories"].items()} == installed
     ops = supported_ops(strip_debug_ops=False)
-    assert len(ops) == 248 and {"Conv2D", "_FusedMatMul", "StatelessWhile", "HashTableV2"} <= ops
-    assert "Assert" not in ops and "Assert" in supported_ops(strip_debug_ops=True)
+    assert ops == {name for names in installed.values() for name in names}
+    # Debug ops are accepted only when the converter strips them.
+    assert "Assert" not in ops and {"Assert", "CheckNumerics", "Print"} <= supported_ops(strip_debug_ops=True)
 
 
 def test_validate_lists_every_unsupported_op_and_node():

@@ -18,10 +18,11 @@ from tfjs_node import TOLERANCE, compare, load_tensors
 
 from tfjs_lite.conversion import convert
 from tfjs_lite.errors import ConversionError, ModelFormatError, UnsupportedModelError
-from tfjs_lite.readers.tfjs_layers import read_layers_model
+from tfjs_lite.keras.compat import keras3_compatible_config, nested_node_offsets
 from tfjs_lite.keras.keras3_config import keras3_config
 from tfjs_lite.keras.layers import to_snake_case
-from tfjs_lite.writers.keras_h5 import keras3_compatible_config, nested_node_offsets
+from tfjs_lite.keras.nested_h5 import INPUT_LAYER_KEY, restore_sequential_inputs
+from tfjs_lite.readers.tfjs_layers import read_layers_model
 
 REPO = Path(__file__).resolve().parents[2]
 CASES_DIR = REPO / "fixtures" / "keras"
@@ -191,18 +192,29 @@ def test_nested_model_node_numbering():
     }
     assert nested_node_offsets(config) == {"inner": 1}
     fixed, problems = keras3_compatible_config(config)
-    assert len(problems) == 1 and "inner" in problems[0]
+    # A nested Sequential: its InputLayer moves aside and its calls are numbered from 0, which
+    # tf_keras and Keras 3 read alike (tests/keras/test_keras3_loads_reverse.py loads it).
+    assert problems == []
     inner = fixed["config"]["layers"][1]["config"]
-    assert [x["class_name"] for x in inner["layers"]] == [
-        "InputLayer",
-        "DepthwiseConv2D",
-    ]
-    assert "groups" not in inner["layers"][1]["config"]
+    assert [x["class_name"] for x in inner["layers"]] == ["DepthwiseConv2D"]
+    assert inner[INPUT_LAYER_KEY]["config"]["batch_input_shape"] == [None, 2]
+    assert fixed["config"]["output_layers"] == [["inner", 0, 0]]
+    assert "groups" not in inner["layers"][0]["config"]
     assert (
         "groups" in config["config"]["layers"][1]["config"]["layers"][1]["config"]
     )  # input not modified
     k3 = keras3_config(config)
     assert k3["config"]["output_layers"] == [["inner", 0, 0]]
+    # The HDF5 reader puts it back as tf_keras and tfjs-layers expect it.
+    restore_sequential_inputs(fixed)
+    restored = fixed["config"]["layers"][1]["config"]
+    assert INPUT_LAYER_KEY not in restored and restored["layers"][0]["class_name"] == "InputLayer"
+    assert fixed["config"]["output_layers"] == [["inner", 1, 0]]
+    # A nested Functional cannot be written so: it is still reported.
+    config["config"]["layers"][1]["class_name"] = "Functional"
+    config["config"]["layers"][1]["config"].update(input_layers=[["i", 0, 0]], output_layers=[["dw", 0, 0]])
+    _, problems = keras3_compatible_config(config)
+    assert len(problems) == 1 and "inner" in problems[0]
 
 
 # --- layers → .keras → layers ------------------------------------------------------------------

@@ -50,10 +50,18 @@ def test_optimize_cnn_end_to_end() -> None:
     report = optimize(graph, check=True)
     after = executor.run(graph, feeds)
     np.testing.assert_allclose(after["y"], before["y"], rtol=1e-5, atol=1e-6)
-    ops = op_histogram(graph)
-    assert ops == {"Const": ops["Const"], "Erf": 1, "FusedDepthwiseConv2dNative": 1, "Identity": 1,
-                   "Mean": 1, "Placeholder": 1, "Softmax": 1, "Sub": 1, "_FusedConv2D": 2,
-                   "_FusedMatMul": 1}
+    assert op_histogram(graph) == {"Const": 10, "Erf": 1, "FusedDepthwiseConv2dNative": 1, "Identity": 1,
+                                   "Mean": 1, "Placeholder": 1, "Softmax": 1, "Sub": 1, "_FusedConv2D": 2,
+                                   "_FusedMatMul": 1}
+    consts = sorted((graph.value(n).shape, graph.op(c)) for n in graph.nodes_by_op("Const")
+                    for c in graph.node_consumers(n))
+    assert consts == sorted([
+        ((3, 3, 3, 4), "_FusedConv2D"), ((4,), "_FusedConv2D"),  # conv with the batch norm folded in
+        ((1, 1, 4, 4), "_FusedConv2D"), ((4,), "_FusedConv2D"), ((4,), "_FusedConv2D"),  # W, 0 bias, alpha
+        ((3, 3, 4, 1), "FusedDepthwiseConv2dNative"),  # Relu6 fused without a bias
+        ((2,), "Mean"), ((), "Sub"),  # the reduction axes; Erfc(x) lowered to 1 - Erf(x)
+        ((4, 3), "_FusedMatMul"), ((3,), "_FusedMatMul"),
+    ])  # every weight used once: the BN statistics, the dead branch's inputs and -alpha are gone
     assert graph.outputs["y"].node == "out"
     assert graph.attrs("prelu")["fused_ops"] == ["BiasAdd", "Prelu"]
     assert graph.attrs("relu")["fused_ops"] == ["BiasAdd", "Relu"]

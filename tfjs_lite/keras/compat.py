@@ -4,7 +4,9 @@
   are dropped where their value is the default the other side assumes anyway.
 * Nested models built on an Input: tf_keras (and tfjs-layers) number their calls from 1 (node 0 is
   the model's own graph), Keras 3 from 0. :func:`nested_node_offsets` tells the two apart,
-  :func:`shift_refs` renumbers.
+  :func:`shift_refs` renumbers. A nested Sequential's InputLayer moves aside in the HDF5 config
+  (:mod:`tfjs_lite.keras.nested_h5`): then neither Keras builds it before the outer model calls
+  it and both number that call 0; the weights (an InputLayer has none) stay where they are.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from tfjs_lite.keras.layers import is_model_class, layer_name
+from tfjs_lite.keras.nested_h5 import INPUT_LAYER_KEY, node_refs
 
-__all__ = ["drop_refused_keys", "keras3_compatible_config", "nested_node_offsets", "node_refs", "shift_refs"]
+__all__ = ["drop_refused_keys", "keras3_compatible_config", "nested_node_offsets", "shift_refs"]
 
 
 # Keys tf_keras 2.x writes that Keras 3 refuses ("Unrecognized keyword arguments"), with the
@@ -99,9 +102,10 @@ def keras3_compatible_config(
     * drops keys Keras 3 refuses where tf_keras' default is the same value
       (``groups=1`` of depthwise/separable convolutions, ``time_major=False`` of RNNs, the unused
       ``kernel_*`` of SeparableConv);
-    * reports nested models built on an Input: tf_keras (and tfjs-layers) number the calls of
-      such a model from 1 (node 0 is its own graph), Keras 3 from 0, so the legacy loader of Keras 3
-      cannot wire them; the ``.keras`` writer renumbers them instead;
+    * nested models built on an Input: tf_keras (and tfjs-layers) number the calls of such a model
+      from 1 (node 0 is its own graph), Keras 3 from 0. A nested Sequential is written without its
+      InputLayer and renumbered from 0, which both read alike; a nested Functional is reported
+      (Keras 3's legacy loader cannot wire it; the ``.keras`` writer renumbers it instead);
     * drops Keras 3 keys tf_keras refuses when they hold the default (``quantization_config``,
       initializers' ``input_axes``/``output_axes`` …), for topologies that came from Keras 3.
 
@@ -112,23 +116,36 @@ def keras3_compatible_config(
     problems: list[str] = []
     drop_refused_keys(config)
     _drop_keras3_only_keys(config)
+    _unbuild_nested_sequentials(config)
     _nested_model_problems(config, problems)
     return config, problems
 
 
-def node_refs(obj: Any) -> Iterator[list[Any]]:
-    """``[layer name, node index, tensor index(, kwargs)]`` leaves of inbound_nodes / output_layers."""
-    if isinstance(obj, list):
-        if (
-            len(obj) >= 3
-            and isinstance(obj[0], str)
-            and isinstance(obj[1], int)
-            and isinstance(obj[2], int)
-        ):
-            yield obj
-            return
-        for item in obj:
-            yield from node_refs(item)
+def _unbuild_nested_sequentials(model_config: dict[str, Any]) -> None:
+    """In place: nested Sequential models numbered from 1 lose what builds them on load (their
+    InputLayer, ``build_input_shape``, a first layer's ``batch_input_shape``) and their calls are
+    renumbered from 0, which tf_keras 2.x and Keras 3 both read the same way."""
+    cfg = model_config.get("config")
+    if not is_model_class(model_config) or not isinstance(cfg, dict):
+        return
+    layers = cfg.get("layers") or []
+    for layer in layers:
+        _unbuild_nested_sequentials(layer)
+    if model_config.get("class_name") == "Sequential":
+        return
+    shifted = set()
+    for name, offset in nested_node_offsets(model_config).items():
+        nested = next(layer for layer in layers if layer_name(layer) == name)
+        inner = nested.get("config")
+        if not offset or nested.get("class_name") != "Sequential" or not isinstance(inner, dict):
+            continue
+        sublayers = inner.get("layers") or []
+        if not sublayers or sublayers[0].get("class_name") != "InputLayer":
+            continue
+        inner[INPUT_LAYER_KEY] = sublayers.pop(0)  # for TF.js: see tfjs_lite.keras.nested_h5
+        inner.pop("build_input_shape", None)
+        shifted.add(name)
+    shift_refs(layers, cfg, shifted)
 
 
 def nested_node_offsets(model_config: dict[str, Any]) -> dict[str, int]:

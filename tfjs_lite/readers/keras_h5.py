@@ -27,6 +27,7 @@ import numpy as np
 
 from tfjs_lite.errors import ModelFormatError
 from tfjs_lite.keras.config import is_keras3
+from tfjs_lite.keras.nested_h5 import restore_sequential_inputs
 from tfjs_lite.keras.validate import validate_model_config
 from tfjs_lite.safe_io import regular_file
 
@@ -279,6 +280,7 @@ def _read(handle: h5py.File, path: Path) -> KerasH5:
     config = read_json_attr(handle, "model_config", path)
     if not isinstance(config, dict) or "class_name" not in config:
         raise ModelFormatError("model_config is not a Keras model config (no class_name)", path=path)
+    restore_sequential_inputs(config)  # before validation, which then sees the restored layers
     validate_model_config(config, keras3=is_keras3(read_str_attr(handle, "keras_version")))
     info = KerasH5(
         path=path,

@@ -35,23 +35,14 @@ from typing import Any
 import numpy as np
 
 from tfjs_lite.errors import ModelFormatError, UnsupportedModelError
-
-# Which layer owns which weight, and the config fixes for Keras 3, live in their own modules; they
-# are re-exported here for the callers that import them with the HDF5 writer.
-from tfjs_lite.keras.compat import keras3_compatible_config, nested_node_offsets
-from tfjs_lite.keras.layers import RNN_CELLS, model_layers
-from tfjs_lite.keras.manifest_weights import LayerWeights, assign_weights
+from tfjs_lite.keras.layers import RNN_CELLS
+from tfjs_lite.keras.manifest_weights import LayerWeights
 
 __all__ = [
     "HDF5_OBJECT_HEADER_LIMIT",
     "KERAS2_VERSION",
-    "LayerWeights",
-    "assign_weights",
     "h5_value",
     "keras2_version",
-    "keras3_compatible_config",
-    "model_layers",
-    "nested_node_offsets",
     "new_group",
     "write_keras_h5",
 ]
