@@ -278,3 +278,17 @@ def test_dir_of_the_package_is_its_public_api() -> None:
     code = "import tfjs_lite, tfjs_lite.cli, tfjs_lite.options; print(dir(tfjs_lite))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "['ConversionResult', '__version__', 'convert']"
+
+
+def test_progress_line_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    # A slow conversion in a script or CI log must still fail with exactly one line on stderr.
+    from tfjs_lite import cli
+
+    for tty in (False, True):
+        monkeypatch.setattr(cli.sys.stderr, "isatty", lambda tty=tty: tty, raising=False)
+        assert cli._progress_wanted(quiet=False) is tty
+        assert cli._progress_wanted(quiet=True) is False
+        with cli._Progress("converting x ...", delay=0.0, enabled=cli._progress_wanted(quiet=False)) as progress:
+            time.sleep(0.2)
+        assert progress.shown is tty
+        assert ("converting x" in capsys.readouterr().err) is tty

@@ -230,7 +230,7 @@ def _run_convert(argv: Sequence[str]) -> int:
     # readers build many long-lived objects and little cyclic garbage, and collecting young
     # objects every 700 allocations costs ~10 % of a SavedModel conversion.
     gc.set_threshold(50_000, *gc.get_threshold()[1:])
-    progress = _Progress(f"converting {args.input_path} ...", enabled=not args.quiet)
+    progress = _Progress(f"converting {args.input_path} ...", enabled=_progress_wanted(args.quiet))
     with progress:
         result = convert_with_options(args.input_path, args.output_path, options)
     for warning in result.warnings:
@@ -249,6 +249,14 @@ def _summary(result: Any) -> str:
     count = len(result.files)
     return (f"tfjs-lite: {result.input_format} -> {result.output_format}: {count} file{'s' * (count != 1)}, "
             f"{result.total_bytes:,} bytes in {result.output_path} ({result.seconds:.1f} s)")
+
+
+def _progress_wanted(quiet: bool) -> bool:
+    """A person at a terminal sees that a slow conversion is running; scripts and CI logs (stderr
+    not a TTY) get only the error or the summary line, so "one line on failure" holds however long
+    the conversion takes."""
+    isatty = getattr(sys.stderr, "isatty", None)
+    return not quiet and bool(isatty and isatty())
 
 
 class _Progress:
