@@ -158,3 +158,17 @@ def test_inspect_shows_what_each_layer_lowers_to():
     assert "graph model lowering" in render_text(report)
     refused = inspect_path(FIXTURES / "keras/refuse_lambda/model.h5")
     assert "lambda (Lambda)" in refused["graph_refused"] and refused["graph_lowering"] == []
+
+
+def test_graph_flags_apply_to_keras_inputs(tmp_path, tfjs):
+    metadata = tmp_path / "meta.json"
+    metadata.write_text('{"labels": ["a", "b"]}')
+    _convert("keras/cnn", "keras", tmp_path / "out", skip_passes=("fuse_conv",), weight_shard_size_bytes=4096,
+             metadata={"info": str(metadata)})
+    model = json.loads((tmp_path / "out" / "model.json").read_text())
+    ops = {n["op"] for n in model["modelTopology"]["node"]}
+    assert "Conv2D" in ops and "_FusedConv2D" not in ops  # --skip_pass fuse_conv
+    assert len(model["weightsManifest"][0]["paths"]) > 1  # sharded at 4 KiB
+    assert model["userDefinedMetadata"] == {"info": {"labels": ["a", "b"]}}
+    outputs = tfjs.execute_graph(tmp_path / "out", load_tensors(FIXTURES / "keras/cnn/inputs.json"))
+    compare(outputs, load_tensors(FIXTURES / "keras/cnn/expected.json"), rtol=TOLERANCE["float32"])
