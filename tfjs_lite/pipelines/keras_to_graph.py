@@ -20,7 +20,7 @@ import numpy as np
 
 from tfjs_lite.errors import UnsupportedModelError
 from tfjs_lite.ir import Graph
-from tfjs_lite.keras.config import NON_TENSOR_ARGS, OP_CLASS_PREFIX, is_keras3
+from tfjs_lite.keras.config import NON_TENSOR_ARGS, OP_CLASS_PREFIX, TENSOR_ARGUMENT, is_keras3
 from tfjs_lite.keras.lowering import lower_keras_model, lowering_issues
 from tfjs_lite.keras.preflight import LayerIssue, refusal
 from tfjs_lite.options import ConvertOptions
@@ -38,8 +38,10 @@ def _graph_preflight(
     config: Mapping[str, Any], issues: list[LayerIssue], options: ConvertOptions, report: Report
 ) -> set[str]:
     """Refuse layers that cannot be lowered (and configs the translation could not express)."""
-    # keras.ops calls take constants; their lowerings read them (tfjs-layers cannot).
-    issues = [i for i in issues if not (i.class_name.startswith(OP_CLASS_PREFIX) and i.problem == NON_TENSOR_ARGS)]
+    # keras.ops calls take constants and layers take tensor keyword arguments (Keras 3's explicit
+    # masks): the lowering reads both, tfjs-layers cannot.
+    issues = [i for i in issues if not (i.class_name.startswith(OP_CLASS_PREFIX) and i.problem == NON_TENSOR_ARGS)
+              and not i.problem.startswith(TENSOR_ARGUMENT)]
     issues = issues + lowering_issues(config)
     if issues:
         raise refusal(issues, graph=True)

@@ -33,6 +33,9 @@ class KTensor:
     ref: TensorRef
     shape: Shape
     dtype: DType = FLOAT
+    # Keras's mask of a sequence ([batch, time] bool, True = real step): made by Embedding(mask_zero)
+    # and Masking, carried through the layers that support masking, used by RNNs and pooling.
+    mask: Optional["KTensor"] = None
 
     @property
     def rank(self) -> int:
@@ -134,6 +137,11 @@ class Builder:
 
     def scale(self, x: KTensor, factor: float) -> KTensor:
         return x if factor == 1 else self.mul(x, self.scalar(factor))
+
+    def select(self, condition: KTensor, a: KTensor, b: KTensor) -> KTensor:
+        """``SelectV2``: ``a`` where ``condition`` (broadcast), else ``b``."""
+        return self.op("SelectV2", [condition, a, b], broadcast_shapes(a.shape, b.shape), {"T": a.dtype},
+                       dtype=a.dtype)
 
     def cast(self, x: KTensor, dtype: DType) -> KTensor:
         if x.dtype == dtype:
@@ -249,4 +257,4 @@ class Builder:
 
 
 # Ops whose attrs carry no ``T`` (their dtype attr has another name or there is none).
-_NO_T = frozenset({"Cast", "Placeholder", "Const", "GatherV2", "Shape", "Fill"})
+_NO_T = frozenset({"Cast", "Placeholder", "Const", "GatherV2", "Shape", "Fill", "Any", "LogicalAnd"})

@@ -203,10 +203,14 @@ def pooling(call: LayerCall) -> Out:
 
 def global_pooling(call: LayerCall) -> Out:
     _check_channels_last(call)
-    x = call.inputs[0]
+    b, x = call.builder, call.inputs[0]
     op = "Max" if call.class_name.startswith("GlobalMax") else "Mean"
     keepdims = bool(call.option("keepdims", False))
-    return [call.builder.reduce(op, x, list(range(1, x.rank - 1)), keepdims)]
+    if x.mask is not None and op == "Mean" and x.rank == 3:  # Keras averages the real steps only
+        weights = b.cast(b.expand_dims(x.mask, -1), x.dtype)
+        total = b.reduce("Sum", b.mul(x, weights), [1], keepdims)
+        return [b.div(total, b.reduce("Sum", weights, [1], keepdims))]
+    return [b.reduce(op, x, list(range(1, x.rank - 1)), keepdims)]
 
 
 # --- padding, cropping, resizing ----------------------------------------------------------------

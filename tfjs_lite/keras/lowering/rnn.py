@@ -8,10 +8,14 @@ gates. Unrolling needs a static sequence length; TF.js 4.22's graph executor run
 for the short sequences Keras models on the web use costs more than the larger unrolled graph
 (see docs/keras_graph.md). The first step uses the zero initial state symbolically (no ``h·U``),
 as the zero state would contribute nothing.
+
+Masks (Embedding ``mask_zero``, Masking) follow Keras's ``rnn``: a masked step keeps the state, and
+its output repeats the previous one (or is zero inside a Bidirectional returning sequences).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Mapping, Optional
 
 import numpy as np
@@ -98,8 +102,12 @@ def _need(call: LayerCall, prefix: str, leaf: str, weight: Any) -> np.ndarray:
 
 
 def _run(call: LayerCall, layer_class: str, config: Mapping[str, Any], x: KTensor, prefix: str,
-         go_backwards: bool) -> tuple[list[KTensor], list[KTensor]]:
-    """Unrolled recurrence: (outputs in processing order, final states)."""
+         go_backwards: bool, *, zero_output_for_mask: bool = False) -> tuple[list[KTensor], list[KTensor]]:
+    """Unrolled recurrence: (outputs in processing order, final states).
+
+    With a mask, a masked step keeps the previous state, and its output is the previous output
+    (zeros with ``zero_output_for_mask``, which Bidirectional sets for sequences), as Keras's rnn.
+    """
     cell = cell_of(layer_class, config)
     if cell is None or cell[0] not in CELL_GATES or cell[0] == "ConvLSTM2DCell":
         raise call.refuse("only SimpleRNN, GRU and LSTM cells are lowered")
@@ -109,23 +117,33 @@ def _run(call: LayerCall, layer_class: str, config: Mapping[str, Any], x: KTenso
     if config.get("time_major"):
         raise call.refuse("time_major=True is not lowered")
     rnn = _Cell(call, cell_class, cell_config, f"{prefix}/{cell_name}")
+    b = call.builder
     steps = rnn.project_inputs(x)
+    masks: list[Optional[KTensor]] = [None] * len(steps)
+    if x.mask is not None:
+        masks = [b.expand_dims(m, -1) for m in b.unstack(x.mask, 1)]
     if go_backwards:
-        steps = steps[::-1]
+        steps, masks = steps[::-1], masks[::-1]
     state: list[Optional[KTensor]] = [None, None] if cell_class == "LSTMCell" else [None]
-    outputs = []
-    for xw in steps:
+    outputs: list[KTensor] = []
+    for xw, mask in zip(steps, masks):
         new_state = rnn.step(xw, state)
+        output = new_state[0]
+        if mask is not None:
+            zeros = b.unary("ZerosLike", output)
+            new_state = [b.select(mask, new, zeros if old is None else old) for new, old in zip(new_state, state)]
+            previous = zeros if zero_output_for_mask or not outputs else outputs[-1]
+            output = b.select(mask, output, previous)
         state = list(new_state)
-        outputs.append(new_state[0])
+        outputs.append(output)
     return outputs, [s for s in state if s is not None]
 
 
 def _check_call(call: LayerCall) -> None:
     if len(call.inputs) != 1:
         raise call.refuse("initial states or constants passed as inputs are not lowered")
-    if call.kwargs.get("mask") is not None or call.kwargs.get("initial_state") is not None:
-        raise call.refuse("masks and initial states are not lowered")
+    if isinstance(call.kwargs.get("mask"), KTensor) or call.kwargs.get("initial_state") is not None:
+        raise call.refuse("an explicit mask or initial state argument is not lowered")
 
 
 def recurrent(call: LayerCall) -> Out:
@@ -133,7 +151,10 @@ def recurrent(call: LayerCall) -> Out:
     x = call.inputs[0]
     outputs, states = _run(call, call.class_name, call.config, x, call.weight_prefix,
                            bool(call.config.get("go_backwards")))
-    sequence = call.builder.stack(outputs, 1) if call.config.get("return_sequences") else outputs[-1]
+    if call.config.get("return_sequences"):
+        sequence = dataclasses.replace(call.builder.stack(outputs, 1), mask=x.mask)
+    else:
+        sequence = outputs[-1]
     return [sequence, *states] if call.config.get("return_state") else [sequence]
 
 
@@ -145,12 +166,14 @@ def bidirectional(call: LayerCall) -> Out:
         raise call.refuse("a separate backward_layer is not lowered")
     inner_class, inner_config, inner_name = str(inner.get("class_name")), inner.get("config") or {}, layer_name(inner)
     go_backwards = bool(inner_config.get("go_backwards"))
+    sequences = bool(inner_config.get("return_sequences"))
     fwd, fwd_states = _run(call, inner_class, inner_config, x, f"{call.weight_prefix}/forward_{inner_name}",
-                           go_backwards)
+                           go_backwards, zero_output_for_mask=sequences)
     bwd, bwd_states = _run(call, inner_class, inner_config, x, f"{call.weight_prefix}/backward_{inner_name}",
-                           not go_backwards)
-    if inner_config.get("return_sequences"):
-        forward, backward = b.stack(fwd, 1), b.stack(bwd[::-1], 1)  # Keras re-reverses the backward sequence
+                           not go_backwards, zero_output_for_mask=sequences)
+    if sequences:  # Keras re-reverses the backward sequence
+        forward = dataclasses.replace(b.stack(fwd, 1), mask=x.mask)
+        backward = dataclasses.replace(b.stack(bwd[::-1], 1), mask=x.mask)
     else:
         forward, backward = fwd[-1], bwd[-1]
     mode = call.config.get("merge_mode", "concat")
@@ -166,6 +189,8 @@ def bidirectional(call: LayerCall) -> Out:
         merged = [b.scale(b.add(forward, backward), 0.5)]
     else:
         raise call.refuse(f"merge_mode={mode!r} is not supported")
+    if sequences and x.mask is not None:
+        merged = [dataclasses.replace(t, mask=x.mask) for t in merged]
     return merged + fwd_states + bwd_states if inner_config.get("return_state") else merged
 
 
