@@ -69,6 +69,7 @@ LOWERINGS: dict[str, Lowering] = {
     "UnitNormalization": core.unit_normalization,
     # recurrent
     "SimpleRNN": rnn.recurrent, "GRU": rnn.recurrent, "LSTM": rnn.recurrent, "RNN": rnn.recurrent,
+    "ConvLSTM2D": rnn.recurrent,
     "Bidirectional": rnn.bidirectional,
     "TimeDistributed": rnn.time_distributed,
     # attention

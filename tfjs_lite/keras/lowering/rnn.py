@@ -1,5 +1,5 @@
-"""Lowerings of the recurrent layers (SimpleRNN, GRU incl. ``reset_after``, LSTM, RNN of one of
-those cells), Bidirectional and TimeDistributed.
+"""Lowerings of the recurrent layers (SimpleRNN, GRU incl. ``reset_after``, LSTM, ConvLSTM2D, RNN
+of one of those cells), Bidirectional and TimeDistributed.
 
 Recurrences are unrolled: the input projection of every step is one matmul over the whole
 sequence (``x·W + b``, then ``Unpack`` along time), and each step adds ``h·U`` and applies the
@@ -23,6 +23,7 @@ import numpy as np
 from tfjs_lite.keras.layers import CELL_GATES, cell_of, layer_name
 from tfjs_lite.keras.lowering.activations import activation
 from tfjs_lite.keras.lowering.builder import KTensor
+from tfjs_lite.keras.lowering.conv import as_tuple, conv_nd
 from tfjs_lite.keras.lowering.model import LayerCall
 
 Out = list[KTensor]
@@ -33,7 +34,13 @@ class _Cell:
 
     def __init__(self, call: LayerCall, cell_class: str, config: Mapping[str, Any], prefix: str) -> None:
         self.call, self.b, self.cell_class, self.config = call, call.builder, cell_class, config
-        weight = lambda leaf: call.lowerer.weights.get(f"{prefix}/{leaf}")  # noqa: E731
+        weights = call.lowerer.weights
+        layer_prefix = prefix.rsplit("/", 1)[0]
+
+        def weight(leaf: str) -> Any:
+            # <layer>/<cell>/<leaf>; tf.keras 2 names ConvLSTM2D's weights <layer>/<leaf>
+            found = weights.get(f"{prefix}/{leaf}")
+            return weights.get(f"{layer_prefix}/{leaf}") if found is None else found
         self.kernel, self.recurrent = _need(call, prefix, "kernel", weight), _need(call, prefix, "recurrent_kernel", weight)
         use_bias = config.get("use_bias", True) is not False
         bias = _need(call, prefix, "bias", weight) if use_bias else None
@@ -66,7 +73,7 @@ class _Cell:
         h = state[0]
         if self.cell_class == "SimpleRNNCell":
             return [self.act(self._plus(xw, self._rec(h, self.recurrent, None)), "activation", "tanh")]
-        if self.cell_class == "LSTMCell":
+        if self.cell_class in ("LSTMCell", "ConvLSTM2DCell"):
             z = self._plus(xw, self._rec(h, self.recurrent, None))
             i, f, g, o = b.split(z, 4, -1)
             i, f, o = (self.act(t, "recurrent_activation", "sigmoid") for t in (i, f, o))
@@ -94,6 +101,33 @@ class _Cell:
         return [new_h if h is None else b.add(b.mul(z, h), new_h)]
 
 
+class _ConvLSTMCell(_Cell):
+    """ConvLSTM2D's cell: the LSTM gates with convolutions for ``x·W`` (the layer's strides, padding
+    and dilation) and for ``h·U`` (stride 1, ``same``)."""
+
+    def __init__(self, call: LayerCall, cell_class: str, config: Mapping[str, Any], prefix: str) -> None:
+        super().__init__(call, cell_class, config, prefix)
+        self.units = int(self.recurrent.shape[-1]) // 4
+        if config.get("data_format") == "channels_first":
+            raise call.refuse("data_format='channels_first' is not lowered (channels_last only)")
+
+    def project_inputs(self, x: KTensor) -> list[KTensor]:
+        b = self.b
+        if x.rank != 5 or any(d is None for d in x.shape[1:]):
+            raise self.call.refuse("ConvLSTM2D is lowered for [batch, time, height, width, channels] with static sizes")
+        strides, dilations = as_tuple(self.config.get("strides"), 2), as_tuple(self.config.get("dilation_rate"), 2)
+        padding = str(self.config.get("padding") or "valid").lower()
+        y = conv_nd(b, b.reshape(x, (None, *x.shape[2:])), self.kernel, strides, dilations, padding)
+        if self.input_bias is not None:
+            y = b.bias_add(y, self.input_bias)
+        return b.unstack(b.reshape(y, (None, x.shape[1], *y.shape[1:])), 1)
+
+    def _rec(self, h: Optional[KTensor], kernel: np.ndarray, bias: Optional[np.ndarray]) -> Optional[KTensor]:
+        if h is None:
+            return None
+        return conv_nd(self.b, h, kernel, (1, 1), (1, 1), "same")
+
+
 def _need(call: LayerCall, prefix: str, leaf: str, weight: Any) -> np.ndarray:
     value = weight(leaf)
     if value is None:
@@ -109,14 +143,15 @@ def _run(call: LayerCall, layer_class: str, config: Mapping[str, Any], x: KTenso
     (zeros with ``zero_output_for_mask``, which Bidirectional sets for sequences), as Keras's rnn.
     """
     cell = cell_of(layer_class, config)
-    if cell is None or cell[0] not in CELL_GATES or cell[0] == "ConvLSTM2DCell":
-        raise call.refuse("only SimpleRNN, GRU and LSTM cells are lowered")
+    if cell is None or cell[0] not in CELL_GATES:
+        raise call.refuse("only SimpleRNN, GRU, LSTM and ConvLSTM2D cells are lowered")
     cell_class, cell_config, cell_name = cell
-    if x.rank != 3 or x.shape[1] is None:
+    if x.rank < 3 or x.shape[1] is None:
         raise call.refuse("recurrent layers are lowered for a static sequence length only")
     if config.get("time_major"):
         raise call.refuse("time_major=True is not lowered")
-    rnn = _Cell(call, cell_class, cell_config, f"{prefix}/{cell_name}")
+    rnn = (_ConvLSTMCell if cell_class == "ConvLSTM2DCell" else _Cell)(call, cell_class, cell_config,
+                                                                     f"{prefix}/{cell_name}")
     b = call.builder
     steps = rnn.project_inputs(x)
     masks: list[Optional[KTensor]] = [None] * len(steps)
@@ -124,7 +159,7 @@ def _run(call: LayerCall, layer_class: str, config: Mapping[str, Any], x: KTenso
         masks = [b.expand_dims(m, -1) for m in b.unstack(x.mask, 1)]
     if go_backwards:
         steps, masks = steps[::-1], masks[::-1]
-    state: list[Optional[KTensor]] = [None, None] if cell_class == "LSTMCell" else [None]
+    state: list[Optional[KTensor]] = [None, None] if cell_class in ("LSTMCell", "ConvLSTM2DCell") else [None]
     outputs: list[KTensor] = []
     for xw, mask in zip(steps, masks):
         new_state = rnn.step(xw, state)
