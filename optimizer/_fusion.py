@@ -1,26 +1,38 @@
-"""Shared pieces of the contraction fusions (conv, matmul, depthwise, prelu)."""
+"""Shared pieces of the contraction fusions (conv, matmul, depthwise, prelu, batch norm), and the
+one driver of the conv/matmul/depthwise fusions, :func:`fuse_contraction`."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
-from tfjs_lite.optimizer._util import const_value, move_control_consumers
-from tfjs_lite.optimizer.pattern import Match
+from tfjs_lite.optimizer._util import const_value, move_control_consumers, static_shape
+from tfjs_lite.optimizer.pattern import Match, P, Rule, apply_rules
 
 from tfjs_lite.ir import DType, Graph, TensorRef
 
 __all__ = [
     "ACTIVATIONS",
+    "CONV_ATTRS",
+    "DEPTHWISE_ATTRS",
+    "MATMUL_ATTRS",
     "channels_of",
+    "fuse_contraction",
     "fused_common_attrs",
     "is_nhwc",
     "rewrite_root",
+    "set_conv_defaults",
 ]
 
 # Activations TF.js 4.22 applies inside fused kernels (tfjs-core ops/fused_util.js), minus prelu
 # (which needs an extra argument and is handled by fuse_prelu).  Tanh is not among them.
 ACTIVATIONS = frozenset({"Relu", "Relu6", "Elu", "LeakyRelu", "Sigmoid"})
+
+# Attrs each fused op copies from its bare contraction.
+CONV_ATTRS = ("strides", "padding", "explicit_paddings", "data_format", "dilations",
+              "use_cudnn_on_gpu")
+DEPTHWISE_ATTRS = ("strides", "padding", "explicit_paddings", "data_format", "dilations")
+MATMUL_ATTRS = ("transpose_a", "transpose_b")
 
 
 def is_nhwc(graph: Graph, node: str) -> bool:
@@ -102,3 +114,87 @@ def rewrite_root(graph: Graph, m: Match, op: str, inputs: list[TensorRef],
         for n in removable:
             graph.remove(n)
         pending = [n for n in pending if n in graph]
+
+
+# ------------------------------------------------------------------ the contraction fusion driver
+
+
+def _contraction_patterns(contraction: str) -> tuple[P, ...]:
+    conv = P(contraction, P(name="x"), P(name="w"), name="conv")
+    bias_add = P("BiasAdd", conv, P(name="b"), name="bias_add")
+    return (P(ACTIVATIONS, bias_add, name="act"), bias_add, P(ACTIVATIONS, conv, name="act"))
+
+
+def fuse_contraction(graph: Graph, name: str, contraction: str, fused_op: str,
+                     extra_attrs: tuple[str, ...], *, zero_bias_for_act: bool) -> bool:
+    """Shared driver for conv/depthwise/matmul fusion; see the pass docstrings.
+
+    Args:
+        graph: Graph to rewrite.
+        name: The pass name (log lines).
+        contraction: The bare op (``Conv2D``...).
+        fused_op: The fused op to build.
+        extra_attrs: Attrs copied from the contraction.
+        zero_bias_for_act: Fuse ``act(contraction)`` with a zero bias (else ``[NoOp, act]``).
+
+    Returns:
+        True iff something was fused.
+    """
+    def reject(g: Graph, m: Match) -> str | None:
+        return _reject_reason(g, m, contraction, zero_bias_for_act)
+
+    def rewrite(g: Graph, m: Match) -> None:
+        _rewrite_contraction(g, m, fused_op, extra_attrs, zero_bias_for_act)
+
+    rule = Rule(_contraction_patterns(contraction), rewrite, reject)
+    return apply_rules(graph, name, [rule], consumers_first=True)
+
+
+def _reject_reason(graph: Graph, m: Match, contraction: str, zero_bias_for_act: bool) -> str | None:
+    conv = m.node("conv")
+    if contraction != "MatMul" and not is_nhwc(graph, conv):
+        return "data_format is not NHWC"
+    if "bias_add" in m.refs:
+        if not is_nhwc(graph, m.node("bias_add")):
+            return "BiasAdd data_format is not NHWC"
+        shape = static_shape(graph, m.refs["b"])
+        if shape is not None and len(shape) != 1:
+            return "bias is not 1-D"
+    elif zero_bias_for_act and channels_of(graph, contraction, m.refs["w"], graph.attrs(conv)) is None:
+        return "filter is not Const, so the zero bias size is unknown"
+    return None
+
+
+def _rewrite_contraction(graph: Graph, m: Match, fused_op: str, extra_attrs: tuple[str, ...],
+                         zero_bias_for_act: bool) -> None:
+    conv = m.node("conv")
+    conv_attrs = graph.attrs(conv)
+    t = DType(conv_attrs.get("T", "DT_FLOAT"))
+    act = m.node("act") if "act" in m.refs else None
+    inputs = [m.refs["x"], m.refs["w"]]
+    if "bias_add" in m.refs:
+        inputs.append(m.refs["b"])
+        fused_ops = ["BiasAdd"] + ([graph.op(act)] if act else [])
+    elif zero_bias_for_act:
+        channels = channels_of(graph, graph.op(conv), m.refs["w"], conv_attrs)
+        assert channels is not None and act is not None
+        inputs.append(zero_bias(graph, conv, channels, t))
+        fused_ops = ["BiasAdd", graph.op(act)]
+    else:
+        assert act is not None
+        fused_ops = ["NoOp", graph.op(act)]
+    attrs = fused_common_attrs(t, fused_ops, len(inputs) - 2, leakyrelu_alpha=activation_alpha(graph, act))
+    attrs.update({k: conv_attrs[k] for k in extra_attrs if k in conv_attrs})
+    rewrite_root(graph, m, fused_op, inputs, attrs)
+
+
+def set_conv_defaults(graph: Graph, op: str, *, filter_format: bool) -> None:
+    """Write the TF defaults of attrs the source graph left implicit (TF 2.19 writes them all)."""
+    for n in graph.nodes_by_op(op):
+        attrs = graph.attrs(n)
+        attrs.setdefault("data_format", "NHWC")
+        attrs.setdefault("explicit_paddings", [])
+        attrs.setdefault("dilations", [1, 1, 1, 1])
+        if filter_format:
+            attrs.setdefault("filter_format", "HWIO")
+            attrs.setdefault("use_cudnn_on_gpu", True)

@@ -9,7 +9,12 @@ import numpy as np
 from tfjs_lite.ir import DType, Graph, TensorRef
 
 __all__ = [
+    "ADD_OPS",
+    "BATCH_NORM_OPS",
+    "CONTRACTION_OPS",
     "FRAME_OPS",
+    "FUSED_OF",
+    "IDENTITY_OPS",
     "INPUT_OPS",
     "SIDE_EFFECT_OPS",
     "const_value",
@@ -18,6 +23,7 @@ __all__ = [
     "move_control_consumers",
     "output_refs",
     "remove_if_dead",
+    "static_dtype",
     "static_shape",
 ]
 
@@ -44,6 +50,20 @@ SIDE_EFFECT_OPS = frozenset({
 
 # Ops that are graph inputs: never folded, deduplicated or bypassed.
 INPUT_OPS = frozenset({"Placeholder", "PlaceholderV2", "PlaceholderWithDefault", "_Arg"})
+
+# Ops that return their one input unchanged (at inference time).
+IDENTITY_OPS = frozenset({"Identity", "Snapshot", "StopGradient", "PreventGradient"})
+
+# Element-wise additions (BiasAdd is handled apart: it has a data_format).
+ADD_OPS = frozenset({"Add", "AddV2"})
+
+# Inference-mode batch normalisation.
+BATCH_NORM_OPS = frozenset({"FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3"})
+
+# Contractions TF.js has a fused kernel for, and that kernel's op.
+FUSED_OF = {"Conv2D": "_FusedConv2D", "MatMul": "_FusedMatMul",
+            "DepthwiseConv2dNative": "FusedDepthwiseConv2dNative"}
+CONTRACTION_OPS = frozenset(FUSED_OF)
 
 
 def has_frames(graph: Graph) -> bool:
@@ -101,14 +121,6 @@ def move_control_consumers(graph: Graph, old: str, new: str | None) -> None:
             graph.add_control_input(dst, new)
 
 
-def remove_if_dead(graph: Graph, name: str) -> bool:
-    """Remove ``name`` if nothing reads it; returns True if it was removed."""
-    if name in graph and not graph.node_consumers(name) and not is_output_node(graph, name):
-        graph.remove(name)
-        return True
-    return False
-
-
 def replace_with_const(graph: Graph, name: str, value: np.ndarray) -> str:
     """Turn single-output node ``name`` into a ``Const`` with the same name, inputs dropped.
 
@@ -161,3 +173,11 @@ def effect_taint(graph: Graph) -> dict[str, bool]:
                     or any(taint.get(r.node, True) for r in graph.inputs_of(n))
                     or any(taint.get(c, True) for c in graph.control_inputs_of(n)))
     return taint
+
+
+def remove_if_dead(graph: Graph, name: str) -> bool:
+    """Remove ``name`` if nothing reads it; returns True if it was removed."""
+    if name in graph and not graph.node_consumers(name) and not is_output_node(graph, name):
+        graph.remove(name)
+        return True
+    return False

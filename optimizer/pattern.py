@@ -12,20 +12,27 @@ A pattern is a tree of :class:`P` nodes written like the ops it matches::
 * ``commute=True`` on a two-input pattern also tries the inputs swapped (``Add``, ``Mul``).
 * ``name=`` binds the matched tensor in :attr:`Match.refs` / node in :attr:`Match.nodes`.
 
-:meth:`Match.removable` is the safety check every rewrite calls (onnxscript's
+:meth:`Match.removable` is the safety check of every rewrite (onnxscript's
 ``_valid_to_replace``): no matched *interior* node (an op pattern that is not the root and not a
 Const leaf) may have a consumer outside the match or be a graph output, since the rewrite deletes
 or changes it.  That is the check the official ``fuse_depthwise_conv2d`` lacks.
+
+Passes do not call it themselves: a :class:`Rule` (patterns, an optional pass-specific ``reject``
+and the ``rewrite``) is applied by :func:`apply_rules`, which checks ``removable`` first and logs
+the reason whenever a match is not rewritten, so no fusion can forget the check.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from tfjs_lite.ir import Graph, TensorRef
 
-__all__ = ["Match", "P", "match", "matches"]
+__all__ = ["Match", "P", "Rule", "apply_rules", "match"]
+
+logger = logging.getLogger(__name__)
 
 
 class P:
@@ -93,18 +100,82 @@ def match(graph: Graph, root: str, pattern: P) -> Match | None:
     return None
 
 
-def matches(graph: Graph, pattern: P) -> Iterator[Match]:
-    """Every match of ``pattern`` over a snapshot of the graph's nodes in topological order.
+def _accept_all(graph: Graph, m: Match) -> str | None:
+    return None
 
-    Nodes deleted by an earlier rewrite during iteration are skipped.
+
+@dataclass(frozen=True)
+class Rule:
+    """One rewrite: where it applies, when it must not, and what it does.
+
+    Attributes:
+        patterns: Tried in order at each candidate root; the first match that passes the checks
+            is rewritten.
+        rewrite: ``rewrite(graph, match)`` edits the graph; called only on a match whose interior
+            nodes are removable and which ``reject`` accepted.
+        reject: ``reject(graph, match)`` returns why the pass must not fire here (logged at
+            DEBUG), or None.  Defaults to accepting every removable match.
     """
-    if pattern.ops is None:
-        raise ValueError("the root pattern needs an op")
-    for name in graph.topo_order():
-        if name in graph and graph.op(name) in pattern.ops:
-            m = match(graph, name, pattern)
-            if m is not None:
-                yield m
+
+    patterns: tuple[P, ...]
+    rewrite: Callable[[Graph, Match], None]
+    reject: Callable[[Graph, Match], str | None] = _accept_all
+
+    def root_ops(self) -> frozenset[str]:
+        """The ops a root node can have for any of the patterns."""
+        ops: set[str] = set()
+        for pat in self.patterns:
+            if pat.ops is None:
+                raise ValueError("the root pattern needs an op")
+            ops |= pat.ops
+        return frozenset(ops)
+
+
+def apply_rules(graph: Graph, name: str, rules: tuple[Rule, ...] | list[Rule], *,
+                consumers_first: bool = False) -> bool:
+    """Apply ``rules`` at every node, in (reverse with ``consumers_first``) topological order.
+
+    At each node still in the graph the rules are tried in order and the first acceptable match
+    is rewritten.  A match is acceptable when :meth:`Match.removable` and the rule's ``reject``
+    both return None; otherwise the reason is logged as ``"<name>: not at <node>: <reason>"``.
+
+    Args:
+        graph: The graph to rewrite.
+        name: The pass name, for the log lines.
+        rules: The rules.
+        consumers_first: Visit consumers before producers, so the longest chain is matched at
+            its end (``act(BiasAdd(conv))`` at the activation, not at the BiasAdd).
+
+    Returns:
+        True iff any rule rewrote the graph.
+    """
+    roots = [rule.root_ops() for rule in rules]
+    every_root = frozenset().union(*roots)
+    order = graph.topo_order()
+    changed = False
+    for n in reversed(order) if consumers_first else order:
+        if n not in graph or graph.op(n) not in every_root:
+            continue
+        changed |= _apply_at(graph, name, n, rules, roots)
+    return changed
+
+
+def _apply_at(graph: Graph, name: str, n: str, rules: tuple[Rule, ...] | list[Rule],
+              roots: list[frozenset[str]]) -> bool:
+    for rule, ops in zip(rules, roots):
+        if graph.op(n) not in ops:
+            continue
+        for pat in rule.patterns:
+            m = match(graph, n, pat)
+            if m is None:
+                continue
+            reason = m.removable(graph) or rule.reject(graph, m)
+            if reason:
+                logger.debug("%s: not at %s: %s", name, n, reason)
+                continue
+            rule.rewrite(graph, m)
+            return True
+    return False
 
 
 def _match_node(graph: Graph, ref: TensorRef, pat: P, m: Match, *, is_root: bool) -> Iterator[Match]:

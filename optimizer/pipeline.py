@@ -10,8 +10,12 @@ Why this order:
    identities alone): the copy after ``Switch:1`` goes and a loop-invariant
    ``Identity(Enter(Const))`` becomes a frame-local Const the fusions can read;
    ``fold_constants`` turns weight chains (``Neg(alpha)``, ``Rsqrt(var + eps)``) into Consts,
-   ``simplify_arithmetic`` removes ``x*1``/``x+0`` that folding reveals, ``cse`` merges what
-   became equal, ``prune`` drops the rest.  Each can enable the others, hence the fixpoint.
+   ``simplify_arithmetic`` removes ``x*1``/``x+0`` that folding reveals, ``merge_transposes``
+   composes/cancels consecutive transposes and ``sink_transposes`` moves the transposes an NCHW
+   source leaves around every convolution below the layout-agnostic ops, where they cancel
+   (before fusion, so the convolution, its bias and activation become neighbours); ``cse``
+   merges what became equal, ``prune`` drops the rest.  Each can enable the others, hence the
+   fixpoint.
 3. ``lower`` (once): rewrite ops TF.js lacks into ops it has (``Erfc``, ``Softsign``,
    ``BatchMatMulV3``, ``StringSplitV2``, aliases, grouped ``Conv2D``).  After simplify so constant
    cases are already folded, before fusion so a lowered op can take part in patterns (a grouped
@@ -24,8 +28,9 @@ Why this order:
    ``batch_norm_to_mul_add`` right after ``fold_batch_norm`` turns a batch norm no contraction
    absorbed into ``Mul`` + ``Add`` with folded constants (two cheap kernels, as the official
    converter's Grappler output has).
-5. ``cleanup`` (once): ``function_identities`` gives While/If bodies the Identity, control-edge and
-   debug-op clean-up the main graph got (the other passes only rewrite the main graph); ``cse``
+5. ``cleanup`` (once): ``function_identities`` gives While/If bodies the Identity, control-edge,
+   dead-node and debug-op clean-up the main graph got, and drops their NoOps (TF.js refuses a body
+   with an input-less NoOp); the other passes only rewrite the main graph.  ``cse``
    and ``prune`` remove the weights and nodes fusion orphaned.
 """
 
@@ -50,24 +55,15 @@ from tfjs_lite.optimizer.passes.lower_erfc import LowerErfc
 from tfjs_lite.optimizer.passes.lower_grouped_conv import LowerGroupedConv
 from tfjs_lite.optimizer.passes.lower_softsign import LowerSoftsign
 from tfjs_lite.optimizer.passes.lower_string_split import LowerStringSplit
+from tfjs_lite.optimizer.passes.merge_transposes import MergeTransposes
 from tfjs_lite.optimizer.passes.normalize_bias_add import NormalizeBiasAdd
 from tfjs_lite.optimizer.passes.prune import Prune
 from tfjs_lite.optimizer.passes.remove_identity import RemoveIdentity
 from tfjs_lite.optimizer.passes.simplify_arithmetic import SimplifyArithmetic
+from tfjs_lite.optimizer.passes.sink_transposes import SinkTransposes
 from tfjs_lite.optimizer.passes.strip_debug import StripDebug
 
 __all__ = ["PASS_NAMES", "default_groups"]
-
-# Every pass name the pipeline knows, in first-use order (for --skip_pass validation).
-PASS_NAMES: tuple[str, ...] = (
-    "strip_debug", "prune", "remove_identity", "bypass_switch_identity", "fold_enter_const",
-    "fold_constants", "simplify_arithmetic", "cse",
-    "lower_erfc", "lower_softsign", "lower_batch_matmul_v3", "lower_aliases",
-    "lower_string_split", "lower_grouped_conv",
-    "fold_batch_norm", "batch_norm_to_mul_add", "normalize_bias_add", "fuse_conv", "fuse_matmul",
-    "fuse_depthwise", "fuse_prelu", "function_identities",
-)
-
 
 def default_groups(*, skip: frozenset[str] = frozenset(), strip_debug_ops: bool = True
                    ) -> list[PassGroup]:
@@ -89,8 +85,8 @@ def default_groups(*, skip: frozenset[str] = frozenset(), strip_debug_ops: bool 
     groups = [
         PassGroup("prepare", keep(StripDebug(), Prune())),
         PassGroup("simplify", keep(RemoveIdentity(), BypassSwitchIdentity(), FoldEnterConst(),
-                                   FoldConstants(), SimplifyArithmetic(),
-                                   CommonSubexpressionElimination(), Prune()),
+                                   FoldConstants(), SimplifyArithmetic(), MergeTransposes(),
+                                   SinkTransposes(), CommonSubexpressionElimination(), Prune()),
                   fixpoint=True, max_iterations=8),
         PassGroup("lower", keep(LowerErfc(), LowerSoftsign(), LowerBatchMatMulV3(),
                                 LowerAliases(), LowerStringSplit(), LowerGroupedConv())),
@@ -100,3 +96,7 @@ def default_groups(*, skip: frozenset[str] = frozenset(), strip_debug_ops: bool 
                                   CommonSubexpressionElimination(), Prune())),
     ]
     return [g for g in groups if g.passes]
+
+
+# Every pass name the pipeline knows, in first-use order (for --skip_pass validation and help).
+PASS_NAMES: tuple[str, ...] = tuple(dict.fromkeys(p.name for g in default_groups() for p in g.passes))

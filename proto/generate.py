@@ -163,11 +163,12 @@ def render_stub(pyi_text: str) -> str:
     return _OWN_IMPORT.sub(lambda m: f"from {PACKAGE} import {m.group(3)}", pyi_text)
 
 
-INIT = '''"""Protobuf classes for TensorFlow's file formats, built at import time.
+INIT = '''"""Protobuf classes for TensorFlow's file formats (and ONNX's), built at import time.
 
 Import the module of the schema you need, e.g. ``from tfjs_lite._proto import saved_model_pb2``.
 Modules are named after TensorFlow's schema files (``graph_pb2``, ``tensor_bundle_pb2``, ...),
-their classes after TensorFlow's messages, and the wire format is TensorFlow's.
+their classes after TensorFlow's messages, and the wire format is TensorFlow's; ``onnx_pb2``
+holds ONNX's messages (package ``onnx``).
 
 The classes come from serialized descriptors via ``descriptor_pool``/``message_factory`` rather
 than from protoc's Python output, so one copy works on every protobuf runtime from 4.21 to 7.x;
@@ -278,7 +279,7 @@ def verify_against(protoc: list[str], tf_include: Path) -> int:
     ours, theirs = tables
     problems = []
     for name, fields in sorted(ours.items()):
-        if name.startswith("google."):
+        if name.startswith(("google.", "onnx.")):  # onnx.proto is not one of TensorFlow's
             continue
         if name not in theirs:
             problems.append(f"{name}: not in TensorFlow's schemas")

@@ -1,4 +1,4 @@
-"""The numeric-equivalence harness every pass test uses (docs/architecture.md §4)."""
+"""The numeric-equivalence harness every pass test uses (docs/ir.md §4)."""
 
 from __future__ import annotations
 

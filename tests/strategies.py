@@ -8,6 +8,7 @@ reads one or two earlier tensors of the same shape, so graphs have real fan-out 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from hypothesis import strategies as st
@@ -15,7 +16,7 @@ from hypothesis import strategies as st
 from builders import GraphBuilder
 from tfjs_lite.ir import Graph, TensorRef
 
-__all__ = ["float_arrays", "random_graphs"]
+__all__ = ["float_arrays", "random_graphs", "random_nchw_graphs"]
 
 UNARY = ("Relu", "Relu6", "Tanh", "Sigmoid", "Neg", "Abs", "Square", "Elu", "Identity", "Softsign")
 BINARY = ("AddV2", "Sub", "Mul", "Maximum", "Minimum")
@@ -36,6 +37,12 @@ class _State:
 def _same_shape(state: _State, data: st.DataObject, shape: tuple[int, ...]) -> TensorRef:
     pool = [r for r, s in state.tensors if s == shape]
     return pool[data.draw(st.integers(0, len(pool) - 1))]
+
+
+def _new_state(draw: st.DrawFn) -> tuple[st.DataObject, _State]:
+    data = draw(st.data())
+    seed = draw(st.integers(0, 2**16))
+    return data, _State(GraphBuilder(), np.random.default_rng(seed))
 
 
 def _step(state: _State, data: st.DataObject) -> None:
@@ -65,17 +72,23 @@ def _step(state: _State, data: st.DataObject) -> None:
 @st.composite
 def random_graphs(draw: st.DrawFn, max_steps: int = 8) -> Graph:
     """A small random DAG with one float32 input ``x`` and one or two outputs."""
-    data = draw(st.data())
-    seed = draw(st.integers(0, 2**16))
-    state = _State(GraphBuilder(), np.random.default_rng(seed))
+    data, state = _new_state(draw)
     if draw(st.booleans()):
         shape: tuple[int, ...] = (2, draw(st.integers(1, 5)))
     else:
         shape = (1, draw(st.integers(2, 5)), draw(st.integers(2, 5)), draw(st.integers(1, 3)))
+    return _grow(draw, state, data, shape, _step, max_steps)
+
+
+def _grow(draw: st.DrawFn, state: _State, data: st.DataObject, shape: tuple[int, ...],
+          step: Any, max_steps: int, *, final: str | None = None) -> Graph:
+    """Input ``x`` of ``shape``, up to ``max_steps`` steps, output ``y`` (through ``final`` if
+    given) and maybe a second output ``z`` from the middle."""
     state.tensors.append((state.b.input("x", shape), shape))
     for _ in range(draw(st.integers(1, max_steps))):
-        _step(state, data)
-    state.b.output("y", state.tensors[-1][0])
+        step(state, data)
+    last = state.tensors[-1][0]
+    state.b.output("y", state.b.op(final, last) if final else last)
     if len(state.tensors) > 2 and draw(st.booleans()):
         state.b.output("z", state.tensors[draw(st.integers(1, len(state.tensors) - 2))][0])
     return state.b.build()
@@ -87,3 +100,54 @@ def float_arrays(shape: tuple[int, ...], *, scale: float = 1.0) -> st.SearchStra
     elems = st.floats(-scale, scale, allow_nan=False, width=32)
     return st.lists(elems, min_size=size, max_size=size).map(
         lambda v: np.asarray(v, np.float32).reshape(shape))
+
+
+# ---------------------------------------------------------------- NCHW graphs (transpose sinking)
+
+NCHW_TO_NHWC = (0, 2, 3, 1)
+NHWC_TO_NCHW = (0, 3, 1, 2)
+
+
+def _nchw_step(state: _State, data: st.DataObject) -> None:
+    ref, shape = state.tensors[data.draw(st.integers(0, len(state.tensors) - 1))]
+    kind = data.draw(st.sampled_from(("unary", "binary", "const", "conv", "concat", "pool", "gate")))
+    b = state.b
+    n, c, h, w = shape
+
+    def perm(p: tuple[int, ...]) -> TensorRef:
+        return b.const(np.array(p, np.int32))
+
+    if kind == "unary":
+        out, new_shape = b.op(data.draw(st.sampled_from(UNARY)), ref), shape
+    elif kind == "binary":
+        out, new_shape = b.op(data.draw(st.sampled_from(BINARY)), ref, _same_shape(state, data, shape)), shape
+    elif kind == "const":
+        const_shape = data.draw(st.sampled_from(((c, 1, 1), (1, c, 1, 1), (w,), (h, w), ())))
+        out, new_shape = b.op(data.draw(st.sampled_from(BINARY)), ref, state.weights(const_shape)), shape
+    elif kind == "conv":
+        units = data.draw(st.integers(1, 4))
+        nhwc = b.op("Transpose", ref, perm(NCHW_TO_NHWC))
+        conv = b.op("Conv2D", nhwc, state.weights((1, 1, c, units)), strides=[1, 1, 1, 1], padding="SAME",
+                    data_format="NHWC")
+        out, new_shape = b.op("Transpose", conv, perm(NHWC_TO_NCHW)), (n, units, h, w)
+    elif kind == "concat":
+        other, other_shape = state.tensors[data.draw(st.integers(0, len(state.tensors) - 1))]
+        if other_shape[2:] != shape[2:]:
+            return
+        out = b.op("ConcatV2", ref, other, b.const(np.int32(data.draw(st.sampled_from((1, -3))))), N=2)
+        new_shape = (n, c + other_shape[1], h, w)
+    elif kind == "pool":
+        out = b.op("Mean", ref, b.const(np.array([2, 3], np.int32)), keep_dims=True)
+        new_shape = (n, c, 1, 1)
+    else:  # squeeze-excite style gate: x * sigmoid(mean(x))
+        gate = b.op("Sigmoid", b.op("Mean", ref, b.const(np.array([2, 3], np.int32)), keep_dims=True))
+        out, new_shape = b.op("Mul", ref, gate), shape
+    state.tensors.append((out, new_shape))
+
+
+@st.composite
+def random_nchw_graphs(draw: st.DrawFn, max_steps: int = 10) -> Graph:
+    """A small random NCHW DAG as an ONNX lowering emits it (convs wrapped in transposes)."""
+    data, state = _new_state(draw)
+    shape = (1, draw(st.integers(1, 3)), draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    return _grow(draw, state, data, shape, _nchw_step, max_steps, final="Identity")

@@ -18,6 +18,8 @@ BANNED = ("tensorflow", "keras", "tf_keras", "tensorflowjs", "tensorflow_hub", "
 PROTO_USERS = {
     "readers/graph_def.py",
     "readers/keras_saved_model.py",
+    "readers/onnx/model.py",
+    "readers/onnx/wire.py",
     "readers/saved_model.py",
     "readers/tensor_bundle.py",
     "readers/tf_hub.py",
@@ -25,7 +27,7 @@ PROTO_USERS = {
     "writers/graph_model.py",
     "ir/attrs.py",
     "dtypes.py",
-    "inspect.py",
+    "tools/inspect_model.py",
 }
 
 
@@ -67,7 +69,7 @@ def test_protobuf_classes_stay_in_readers_and_writers() -> None:
 
 def test_optimizer_depends_only_on_ir_kernels_and_errors() -> None:
     allowed = ("tfjs_lite.ir", "tfjs_lite.kernels", "tfjs_lite.executor", "tfjs_lite.errors",
-               "tfjs_lite.optimizer", "tfjs_lite.dtypes", "tfjs_lite.op_support", "tfjs_lite.lazy_tensor")
+               "tfjs_lite.optimizer", "tfjs_lite.dtypes", "tfjs_lite.op_support", "tfjs_lite.lazy_tensor", "tfjs_lite.limits")
     offenders = [
         f"{path.relative_to(ROOT)}: {module}"
         for path in _sources(OPTIMIZER)
@@ -89,7 +91,7 @@ def test_only_the_ir_edits_graph_edges() -> None:
 
 
 def test_the_ir_is_networkx_backed() -> None:
-    # docs/architecture.md §2: Graph owns one nx.MultiDiGraph holding the nodes and edges (data
+    # docs/ir.md §1: Graph owns one nx.MultiDiGraph holding the nodes and edges (data
     # edge key = dst slot, control edge key = "^" + src), and networkx orders and checks it.
     import networkx as nx
 
@@ -135,3 +137,16 @@ def test_wheel_installs_no_generic_top_level_names(tmp_path: Path) -> None:
     assert "tfjs_lite/optimizer/__init__.py" in names
     assert "tfjs_lite/_proto/graph_pb2.py" in names
     assert "tfjs_lite/data/tfjs_ops.json" in names
+
+
+def test_no_module_is_named_like_a_standard_library_module() -> None:
+    # `tfjs_lite/inspect.py` once shadowed `inspect` for scripts run from inside the package.
+    stdlib = set(sys.stdlib_module_names)
+    offenders = [str(p.relative_to(ROOT)) for folder in (PACKAGE, OPTIMIZER) for p in _sources(folder)
+                 if p.stem in stdlib]
+    assert offenders == []
+
+
+def test_ir_modules_import_one_way() -> None:
+    # graph.py imports checks.py; checks.py must not import graph.py back (not even for types).
+    assert not any(m.startswith("tfjs_lite.ir.graph") for m in _imported_modules(PACKAGE / "ir" / "checks.py"))

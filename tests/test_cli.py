@@ -73,9 +73,16 @@ def test_missing_output_argument() -> None:
 
 
 def test_unsupported_pair_says_not_supported_yet(tmp_path: Path) -> None:
+    done = run_cli("convert", "--output_format", "keras", str(MLP_H5), str(tmp_path / "out.h5"))
+    assert done.returncode == 2
+    assert "not supported yet" in done.stderr and "supported pairs" in done.stderr
+    assert not (tmp_path / "out.h5").exists()
+
+
+def test_output_format_offers_only_what_is_written(tmp_path: Path) -> None:
     done = run_cli("convert", "--output_format", "keras_saved_model", str(MLP_H5), str(tmp_path / "out"))
     assert done.returncode == 2
-    assert "not supported yet" in done.stderr
+    assert "invalid choice" in done.stderr
     assert not (tmp_path / "out").exists()
 
 
@@ -90,8 +97,9 @@ def test_not_hdf5_file(tmp_path: Path) -> None:
 
 def test_bool_flags_before_positionals_work_bare_or_with_a_value() -> None:
     parser = cli._convert_parser()
-    args = parser.parse_args(cli._complete_bool_flags(
-        ["--control_flow_v2", "in", "out", "--strip_debug_ops", "False", "--skip_op_check"]))
+    completed, _ = cli._complete_bool_flags(
+        ["--control_flow_v2", "in", "out", "--strip_debug_ops", "False", "--skip_op_check"])
+    args = parser.parse_args(completed)
     assert (args.input_path, args.output_path) == ("in", "out")
     assert args.control_flow_v2 is True and args.strip_debug_ops is False and args.skip_op_check is True
 
@@ -172,3 +180,93 @@ def test_internal_errors_exit_1_without_traceback(monkeypatch: pytest.MonkeyPatc
     assert cli.main(["convert", "a", "b"]) == 1
     err = capsys.readouterr().err
     assert "internal error" in err and "kaboom" in err and "Traceback" not in err
+
+
+# --- what a newcomer meets ----------------------------------------------------------------------
+
+
+def test_success_prints_one_summary_line_and_quiet_silences_it(tmp_path: Path) -> None:
+    done = run_cli("convert", str(MLP_H5), str(tmp_path / "a"))
+    assert done.returncode == 0 and done.stdout == ""
+    (line,) = done.stderr.splitlines()
+    files = sorted(p for p in (tmp_path / "a").iterdir())
+    size = sum(p.stat().st_size for p in files)
+    assert line.startswith(f"tfjs-lite: keras -> tfjs_layers_model: {len(files)} files, {size:,} bytes in ")
+    assert line.endswith(" s)")
+    quiet = run_cli("convert", "--quiet", str(MLP_H5), str(tmp_path / "b"))
+    assert quiet.returncode == 0 and quiet.stderr == "" and quiet.stdout == ""
+
+
+@pytest.mark.parametrize(("word", "hint"), [("frobnicate", None), ("inpsect", "inspect"), ("covnert", "convert")])
+def test_unknown_command_lists_commands_and_suggests(word: str, hint: str | None, capsys, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert cli.main([word, "model.h5"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"unknown command {word!r}" in err
+    assert "commands: convert, verify, inspect" in err
+    assert (f"did you mean {hint!r}?" in err) if hint else ("did you mean" not in err)
+
+
+def test_an_existing_bare_path_is_still_converted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mlp").write_bytes(MLP_H5.read_bytes())
+    assert cli.main(["--input_format", "keras", "mlp", "out"]) == 0
+    assert cli.main(["mlp", "out2"]) == 0 and (tmp_path / "out2" / "model.json").is_file()
+
+
+def test_bool_flag_with_a_word_and_two_paths_is_a_bool_error(capsys) -> None:
+    assert cli.main(["convert", "--strip_debug_ops", "maybe", str(MLP_H5), "out"]) == 2
+    err = capsys.readouterr().err
+    assert "--strip_debug_ops takes BOOL (true or false), got 'maybe'" in err
+    assert "unrecognized" not in err
+
+
+def test_hyphenated_flags_are_aliases(tmp_path: Path) -> None:
+    done = run_cli("convert", "--output-format", "tfjs_layers_model", "--weight-shard-size-bytes=1024",
+                   str(MLP_H5), str(tmp_path / "o"))
+    assert done.returncode == 0, done.stderr
+    shards = sorted(p.name for p in (tmp_path / "o").glob("*.bin"))
+    assert len(shards) > 1  # the shard size took effect
+    args = cli._convert_parser().parse_args(["--skip-pass", "cse", "--strip-debug-ops", "false", "a", "b"])
+    assert args.skip_pass == ["cse"] and args.strip_debug_ops is False and args.input_path == "a"
+
+
+def test_frozen_graph_without_output_names_suggests_them(tmp_path: Path, capsys) -> None:
+    frozen = ROOT / "fixtures" / "graph" / "frozen" / "model.pb"
+    assert cli.main(["convert", str(frozen), str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "--output_node_names flag is required" in err and "--output_node_names=Identity" in err
+    # The suggestion is what inspect finds, and converting with it works.
+    from tfjs_lite.tools.inspect_model import inspect_path
+
+    assert "Identity" in json.dumps(inspect_path(frozen))
+    assert cli.main(["convert", "--quiet", "--output_node_names=Identity", str(frozen), str(tmp_path / "o")]) == 0
+
+
+def test_convert_help_has_examples_pairs_and_pass_names(capsys) -> None:
+    from tfjs_lite.conversion import PIPELINES
+    from tfjs_lite.optimizer import PASS_NAMES
+
+    with pytest.raises(SystemExit):
+        cli._convert_parser().parse_args(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "examples:" in text and "tfjs-lite convert model.h5 web_model/" in text
+    for source, target in PIPELINES:
+        assert source in text and target in text
+    for name in PASS_NAMES:
+        assert name in text
+
+
+def test_output_format_offers_only_formats_a_pipeline_writes() -> None:
+    from tfjs_lite.conversion import PIPELINES
+
+    action = next(a for a in cli._convert_parser()._actions if a.dest == "output_format")
+    assert sorted(action.choices) == sorted({t for _, t in PIPELINES})
+    assert "keras_saved_model" not in action.choices
+
+
+def test_dir_of_the_package_is_its_public_api() -> None:
+    code = "import tfjs_lite, tfjs_lite.cli, tfjs_lite.options; print(dir(tfjs_lite))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "['ConversionResult', '__version__', 'convert']"

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from tfjs_lite import cli
-from tfjs_lite.inspect import inspect_path, render_text
-from tfjs_lite.inspect import main as inspect_main
+from tfjs_lite.tools.inspect_model import inspect_path
+from tfjs_lite.tools.inspect_text import render_text
+from tfjs_lite.tools.inspect_model import main as inspect_main
 
 ROOT = Path(__file__).resolve().parents[1]
 GRAPH = ROOT / "fixtures" / "graph"

@@ -13,13 +13,36 @@ from hypothesis.extra import numpy as hnp
 
 from tfjs_lite.errors import ModelFormatError, UsageError
 from tfjs_lite.options import Quantization
-from tfjs_lite.quantization import dequantize, quantize, select_quantization, skip_reason
+from tfjs_lite.quantization import (
+    affine_codes,
+    affine_params,
+    dequantize,
+    float16_codes,
+    quantized_itemsize,
+    select_quantization,
+    skip_reason,
+)
 from tfjs_lite.readers.tfjs_weights import read_model_json, read_weights
 
 REFERENCE = Path(__file__).resolve().parent.parent / "fixtures" / "reference" / "cnn" / "tensorflowjs_4.22"
 
 
-# --- tfjs_format.md §5 examples ---------------------------------------------------------------
+def quantize(array, dtype: str):
+    """One whole weight through the pieces the weights writer streams slices through."""
+    data = np.asarray(array)
+    if data.dtype.kind != "f":
+        raise ValueError(f"only float weights are quantized, got {data.dtype}")
+    data = data.astype(np.float32, copy=False)
+    reason = skip_reason(data, dtype)
+    if reason is not None:
+        raise ValueError(f"cannot quantize to {dtype}: {reason}")
+    if dtype == "float16":
+        return float16_codes(data), {"dtype": "float16", "original_dtype": "float32"}
+    params = affine_params(data.min(), data.max(), dtype)
+    return affine_codes(data, params), params.manifest()
+
+
+# --- docs/formats.md §4 examples ---------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -71,11 +94,11 @@ def test_float64_input_is_treated_as_float32():
     assert a.tobytes() == b.tobytes() and ma == mb
 
 
-def test_refuses_non_float_and_unknown_dtype():
-    with pytest.raises(ValueError, match="float"):
-        quantize(np.array([1, 2], np.int32), "uint8")
+def test_refuses_unknown_dtype():
     with pytest.raises(ValueError, match="unknown"):
-        quantize(np.array([1.0], np.float32), "int4")
+        quantized_itemsize("int4")
+    with pytest.raises(ValueError, match="uint8 or uint16"):
+        affine_params(0.0, 1.0, "int4")
 
 
 @pytest.mark.parametrize(

@@ -21,17 +21,10 @@ import pytest
 
 from tfjs_lite.errors import ModelFormatError, UsageError
 from tfjs_lite.report import Report
-from tfjs_lite.verify import (
-    DEFAULT_RTOL,
-    default_tolerance,
-    random_inputs,
-    read_inputs_json,
-    verify,
-    verify_conversion,
-)
-from tfjs_lite.verify import (
-    main as verify_main,
-)
+from tfjs_lite.tools.verify_inputs import random_inputs, read_inputs_json
+from tfjs_lite.tools.verify_model import main as verify_main
+from tfjs_lite.tools.verify_model import verify, verify_conversion
+from tfjs_lite.tools.verify_report import DEFAULT_RTOL, default_tolerance
 
 ROOT = Path(__file__).resolve().parents[1]
 GRAPH_FIXTURES = ROOT / "fixtures" / "graph"
@@ -42,7 +35,7 @@ REFERENCE = ROOT / "fixtures" / "reference"
 #   x [?, 3] ──MatMul(w [3, 4])──BiasAdd(b [4])──Relu──PartitionedCall(f: y * k)──> out
 #
 # ``f`` is a library function holding the Const ``k``, which the written model must store as the
-# weight ``f/k`` (tfjs_format.md §2.3).
+# weight ``f/k`` (docs/formats.md §1.3).
 
 W = np.arange(12, dtype=np.float32).reshape(3, 4) / 7.0 - 0.5
 B = np.array([0.1, -0.2, 0.3, -0.4], dtype=np.float32)
@@ -257,7 +250,7 @@ def test_reader_runs_official_converter_output(model: str, folder: str, rtol: fl
     reproduce TensorFlow's outputs in the numpy executor, within the quantized tolerances verify uses."""
     from tfjs_lite import executor
     from tfjs_lite.readers.tfjs_graph import read_graph_model
-    from tfjs_lite.verify import compare_outputs
+    from tfjs_lite.tools.verify_report import compare_outputs
 
     parsed = read_graph_model(REFERENCE / model / "tensorflowjs_4.22" / folder)
     assert default_tolerance(parsed.quantization_dtypes)[0] == rtol

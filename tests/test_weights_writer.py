@@ -37,7 +37,7 @@ def _group_bytes(directory, group):
     return b"".join((directory / p).read_bytes() for p in group["paths"])
 
 
-# --- byte encodings (tfjs_format.md §4.3) -----------------------------------------------------
+# --- byte encodings (docs/formats.md §3.2) -----------------------------------------------------
 
 
 def test_documented_string_example():

@@ -15,3 +15,8 @@ logging.getLogger("tfjs_lite").addHandler(logging.NullHandler())
 from tfjs_lite.conversion import ConversionResult, convert  # noqa: E402
 
 __all__ = ["ConversionResult", "__version__", "convert"]
+
+
+def __dir__() -> list[str]:
+    # dir(tfjs_lite) lists the public API, not the submodules an import happened to load.
+    return sorted(__all__)

@@ -7,12 +7,14 @@ input/options/output path, 1 internal fault. Errors are one line; ``--debug`` sh
 from __future__ import annotations
 
 import argparse
+import difflib
 import gc
 import logging
 import os
+import re
 import sys
 import threading
-from typing import Any, List, Optional, Sequence
+from typing import Any, List, Optional, Sequence, Tuple
 
 __all__ = ["main"]
 
@@ -40,15 +42,20 @@ def _bool_flag(parser: argparse.ArgumentParser, name: str, default: bool, help_t
     parser.add_argument(name, type=_parse_bool, default=default, metavar="BOOL", help=help_text)
 
 
-def _complete_bool_flags(argv: Sequence[str]) -> List[str]:
+def _complete_bool_flags(argv: Sequence[str]) -> Tuple[List[str], List[Tuple[str, str]]]:
+    """``argv`` with "true" after each bare value-bool flag, and the (flag, next token) pairs
+    where that next token was neither a truth value nor an option (a path, or a typo like "maybe")."""
     completed: List[str] = []
+    doubtful: List[Tuple[str, str]] = []
     for index, token in enumerate(argv):
         completed.append(token)
         if token in _VALUE_BOOL_FLAGS:
             following = argv[index + 1] if index + 1 < len(argv) else None
             if following is None or following.strip().lower() not in _TRUE | _FALSE:
                 completed.append("true")
-    return completed
+                if following is not None and not following.startswith("-"):
+                    doubtful.append((token, following))
+    return completed, doubtful
 
 
 def _version_text() -> str:
@@ -57,18 +64,46 @@ def _version_text() -> str:
     return f"tfjs-lite {__version__} (writes TensorFlow.js 4.x models; compatible with tensorflowjs_converter 4.22 flags)"
 
 
+_CONVERT_EXAMPLES = """\
+examples:
+  tfjs-lite convert model.h5 web_model/
+  tfjs-lite convert saved_model/ web_model/ --quantize_uint8
+  tfjs-lite convert frozen.pb web_model/ --output_node_names=logits
+  tfjs-lite convert web_model/model.json model.keras --output_format=keras_keras
+"""
+
+
+def _convert_epilog() -> str:
+    from tfjs_lite.conversion import PIPELINES
+
+    by_input: dict = {}
+    for source, target in sorted(PIPELINES):
+        by_input.setdefault(source, []).append(target)
+    pairs = "\n".join(f"  {source:<20} -> {', '.join(targets)}" for source, targets in by_input.items())
+    return f"{_CONVERT_EXAMPLES}\nsupported conversions (--input_format -> --output_format):\n{pairs}\n"
+
+
+def _output_formats() -> List[str]:
+    from tfjs_lite.conversion import PIPELINES
+
+    return sorted({target for _, target in PIPELINES})
+
+
 def _convert_parser() -> argparse.ArgumentParser:
-    from tfjs_lite.options import INPUT_FORMATS, OUTPUT_FORMATS
+    from tfjs_lite.options import INPUT_FORMATS
     from tfjs_lite.tools.args import Parser, add_source_flags
 
     # argparse's own usage errors also become one line and exit status 2.
     p = Parser(
         "convert",
-        description="Convert a Keras or TensorFlow model to TensorFlow.js (tensorflowjs_converter flags).",
+        description="Convert a Keras or TensorFlow model to TensorFlow.js (tensorflowjs_converter flags; "
+        "--flag_name and --flag-name both work).",
+        epilog=_convert_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("input_path", nargs="?", help="model file or folder")
     p.add_argument("output_path", nargs="?", help="output folder (a file for keras/keras_keras output)")
-    p.add_argument("--output_format", choices=OUTPUT_FORMATS, help="inferred from the input format when omitted")
+    p.add_argument("--output_format", choices=_output_formats(), help="inferred from the input format when omitted")
     add_source_flags(
         p,
         formats=INPUT_FORMATS,
@@ -88,17 +123,42 @@ def _convert_parser() -> argparse.ArgumentParser:
     p.add_argument("--split_weights_by_layer", action="store_true", help="one weight group per layer")
     p.add_argument("--version", "-v", dest="show_version", action="store_true", help="print the version and exit")
     p.add_argument("--skip_op_check", action="store_true", help="convert even if TF.js lacks some ops")
-    _bool_flag(p, "--strip_debug_ops", True, "remove Assert/CheckNumerics/Print (default true)")
+    _bool_flag(p, "--strip_debug_ops", True,
+               "remove Assert/PrintV2/CheckNumerics/EnsureShape/Print (default true)")
     _bool_flag(p, "--use_structured_outputs_names", False, "name outputs by the structured output keys")
     p.add_argument("--weight_shard_size_bytes", type=int, default=None, help="shard size (default 4194304)")
     _bool_flag(p, "--control_flow_v2", True, "keep functional control flow (default true; TF.js runs it)")
     _bool_flag(p, "--experiments", False, "accepted for compatibility; has no effect")
     p.add_argument("--metadata", help="key:path.json[,key2:path2.json] stored as userDefinedMetadata")
     p.add_argument("--force", action="store_true", help="write a layers model even if TF.js cannot load some layers")
-    p.add_argument("--skip_pass", action="append", default=[], metavar="NAME", help="disable an optimizer pass")
+    p.add_argument("--nhwc_inputs", action="store_true",
+                   help="graph models from NCHW sources (ONNX): take 4-D inputs as NHWC, without transposes")
+    p.add_argument("--nhwc_outputs", action="store_true",
+                   help="graph models from NCHW sources (ONNX): return 4-D outputs as NHWC, without transposes")
+    p.add_argument("--skip_pass", action="append", default=[], metavar="NAME",
+                   help=f"disable an optimizer pass (repeatable): {', '.join(_pass_names())}")
     p.add_argument("--verify", action="store_true", help="after converting, compare outputs with the source")
     p.add_argument("--debug", action="store_true", help="show tracebacks and optimizer details")
+    p.add_argument("--quiet", "-q", action="store_true", help="print nothing on success (warnings still show)")
     return p
+
+
+def _pass_names() -> Tuple[str, ...]:
+    from tfjs_lite.optimizer import PASS_NAMES
+
+    return PASS_NAMES
+
+
+def _parse_convert_args(argv: Sequence[str]) -> argparse.Namespace:
+    parser = _convert_parser()
+    completed, doubtful = _complete_bool_flags(argv)
+    args, extras = parser.parse_known_args(completed)
+    if extras:
+        # "--strip_debug_ops maybe in out": "maybe" was taken for the input path, so "out" is extra.
+        for flag, value in doubtful:
+            raise _usage(f"{flag} takes BOOL (true or false), got {value!r}")
+        parser.error(f"unrecognized arguments: {' '.join(extras)}")
+    return args
 
 
 def _fix_swallowed_positionals(args: argparse.Namespace) -> None:
@@ -115,7 +175,7 @@ def _fix_swallowed_positionals(args: argparse.Namespace) -> None:
 
 
 def _run_convert(argv: Sequence[str]) -> int:
-    args = _convert_parser().parse_args(_complete_bool_flags(argv))
+    args = _parse_convert_args(argv)
     if args.show_version:
         print(_version_text())
         return 0
@@ -163,33 +223,40 @@ def _run_convert(argv: Sequence[str]) -> int:
         force=args.force,
         skip_passes=tuple(args.skip_pass),
         debug=args.debug,
+        nhwc_inputs=args.nhwc_inputs,
+        nhwc_outputs=args.nhwc_outputs,
     )
     # The CLI owns its process, so it may tune it (a library call must not touch global state):
     # readers build many long-lived objects and little cyclic garbage, and collecting young
     # objects every 700 allocations costs ~10 % of a SavedModel conversion.
     gc.set_threshold(50_000, *gc.get_threshold()[1:])
-    progress = _Progress(f"converting {args.input_path} ...")
+    progress = _Progress(f"converting {args.input_path} ...", enabled=not args.quiet)
     with progress:
         result = convert_with_options(args.input_path, args.output_path, options)
     for warning in result.warnings:
         sys.stderr.write(f"tfjs-lite: warning: {warning}\n")
-    if progress.shown:
-        sys.stderr.write(
-            f"tfjs-lite: wrote {len(result.files)} files ({result.total_bytes:,} bytes) "
-            f"to {result.output_path} in {result.seconds:.1f} s\n"
-        )
+    if not args.quiet:
+        sys.stderr.write(_summary(result) + "\n")
     if args.verify:
-        from tfjs_lite.verify import verify_conversion
+        from tfjs_lite.tools.verify_model import verify_conversion
 
         return verify_conversion(result, options)
     return 0
 
 
+def _summary(result: Any) -> str:
+    """The one line a successful conversion prints."""
+    count = len(result.files)
+    return (f"tfjs-lite: {result.input_format} -> {result.output_format}: {count} file{'s' * (count != 1)}, "
+            f"{result.total_bytes:,} bytes in {result.output_path} ({result.seconds:.1f} s)")
+
+
 class _Progress:
     """Shows one progress line on stderr, only for conversions that take over a second."""
 
-    def __init__(self, message: str, delay: float = 1.0) -> None:
+    def __init__(self, message: str, delay: float = 1.0, *, enabled: bool = True) -> None:
         self.message = message
+        self.enabled = enabled
         self.shown = False
         self._timer = threading.Timer(delay, self._show)
         self._timer.daemon = True
@@ -200,7 +267,8 @@ class _Progress:
         sys.stderr.flush()
 
     def __enter__(self) -> _Progress:
-        self._timer.start()
+        if self.enabled:
+            self._timer.start()
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -217,10 +285,10 @@ def _run_subcommand(command: str, argv: List[str]) -> int:
     if command == "convert":
         return _run_convert(argv)
     if command == "verify":
-        from tfjs_lite.verify import main as verify_main
+        from tfjs_lite.tools.verify_model import main as verify_main
 
         return verify_main(argv)
-    from tfjs_lite.inspect import main as inspect_main
+    from tfjs_lite.tools.inspect_model import main as inspect_main
 
     return inspect_main(argv)
 
@@ -241,10 +309,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             "Run 'tfjs-lite convert --help' for the conversion flags."
         )
         return 0 if args else 2
+    unknown = _unknown_command(args[0])
+    if unknown:
+        sys.stderr.write(f"tfjs-lite: error: {unknown}\n")
+        return 2
     command, rest = (args[0], args[1:]) if args[0] in _SUBCOMMANDS else ("convert", args)
     if debug:
         # The optimizer logs its per-pass op-count changes at DEBUG level.
         logging.basicConfig(level=logging.DEBUG, format="tfjs-lite: %(name)s: %(message)s")
+    previous_handlers = _install_signal_handlers()
     try:
         return _run_subcommand(command, rest)
     except SystemExit as e:
@@ -252,31 +325,84 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("tfjs-lite: interrupted; nothing was written\n")
         return 130
+    except _Terminated as e:
+        sys.stderr.write("tfjs-lite: terminated; nothing was written\n")
+        return 128 + e.signum
     except Exception as e:  # the one place every failure becomes one line and an exit status
         if debug:
             raise
         return _report_failure(e)
+    finally:
+        _restore_signal_handlers(previous_handlers)
+
+
+def _unknown_command(word: str) -> Optional[str]:
+    """The error for a first argument that is neither a command nor an input path, else None.
+
+    Without a command the arguments are ``convert``'s, so only a bare word that names no file or
+    folder (``frobnicate``, ``inpsect``) is taken for a mistyped command.
+    """
+    if word in _SUBCOMMANDS or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", word) or os.path.exists(word):
+        return None
+    close = difflib.get_close_matches(word, _SUBCOMMANDS, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return (f"unknown command {word!r} (no file or folder has that name either); {hint}"
+            f"commands: {', '.join(_SUBCOMMANDS)} (see tfjs-lite --help)")
 
 
 def _report_failure(error: Exception) -> int:
-    from tfjs_lite.errors import ConversionError
+    from tfjs_lite.errors import ConversionError, one_line
 
     if isinstance(error, ConversionError):
-        sys.stderr.write(f"tfjs-lite: error: {error}\n")
-        return error.exit_code
-    if isinstance(error, OSError) and error.strerror:
+        status, line = error.exit_code, f"tfjs-lite: error: {error}"
+    elif isinstance(error, OSError) and error.strerror:
         where = f"{error.filename}: " if error.filename else ""
-        sys.stderr.write(f"tfjs-lite: error: {where}{error.strerror}\n")
-        return 2
-    if isinstance(error, MemoryError):
-        sys.stderr.write("tfjs-lite: error: out of memory while converting; the input may be malformed\n")
-        return 2
-    detail = " ".join(str(error).split())
-    sys.stderr.write(
-        f"tfjs-lite: internal error: {type(error).__name__}: {detail} "
-        "(this is a bug in tfjs-lite; rerun with --debug for a traceback and report it)\n"
-    )
-    return 1
+        status, line = 2, f"tfjs-lite: error: {where}{error.strerror}"
+    elif isinstance(error, MemoryError):
+        status, line = 2, "tfjs-lite: error: out of memory while converting; the input may be malformed"
+    else:
+        status, line = 1, (
+            f"tfjs-lite: internal error: {type(error).__name__}: {error} "
+            "(this is a bug in tfjs-lite; rerun with --debug for a traceback and report it)"
+        )
+    # The one place every failure is printed: names from the model may hold newlines, escape
+    # sequences or lone surrogates; one_line escapes them so the message stays one safe line.
+    sys.stderr.write(one_line(line) + "\n")
+    return status
+
+
+class _Terminated(BaseException):
+    """Raised in the main thread on SIGTERM/SIGHUP, so staging folders are removed on the way out."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _install_signal_handlers() -> dict:
+    """SIGTERM/SIGHUP unwind like Ctrl-C (the CLI's own process only; the library installs nothing)."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+
+    def terminate(signum: int, frame: Any) -> None:
+        raise _Terminated(signum)
+
+    previous = {}
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        try:
+            previous[signum] = signal.signal(signum, terminate)
+        except (ValueError, OSError):
+            pass
+    return previous
+
+
+def _restore_signal_handlers(previous: dict) -> None:
+    import signal
+
+    for signum, handler in previous.items():
+        signal.signal(signum, handler)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,6 @@ when used, so start-up stays fast and a missing optional piece never breaks othe
 
 from __future__ import annotations
 
-import importlib
 import os
 import time
 import zipfile
@@ -14,10 +13,12 @@ import zlib
 from pathlib import Path
 from typing import Any, Callable, Dict, Mapping, Tuple, Union
 
+from tfjs_lite import formats
 from tfjs_lite.detect import resolve_formats
 from tfjs_lite.errors import ConversionError, ModelFormatError, UnsupportedFormatError, UsageError
 from tfjs_lite.options import ConvertOptions, Quantization, metadata_from_paths
 from tfjs_lite.report import ConversionResult, Report
+from tfjs_lite.safe_io import check_input_path
 from tfjs_lite.staging import StagedDirectory, StagedFile, check_output_path
 
 __all__ = ["PIPELINES", "ConversionResult", "convert", "convert_with_options"]
@@ -25,26 +26,10 @@ __all__ = ["PIPELINES", "ConversionResult", "convert", "convert_with_options"]
 PathLike = Union[str, "os.PathLike[str]"]
 Pipeline = Callable[[Path, Path, ConvertOptions, Report], None]
 
-# (input format, output format) → "module:function". A pipeline writes into a staging path
-# (a folder, or a file for single-file outputs) and never touches the real output path.
-PIPELINES: Dict[Tuple[str, str], str] = {
-    ("keras", "tfjs_layers_model"): "tfjs_lite.pipelines.keras_to_layers:run",
-    ("keras_keras", "tfjs_layers_model"): "tfjs_lite.pipelines.keras_to_layers:run",
-    ("tfjs_layers_model", "tfjs_layers_model"): "tfjs_lite.pipelines.layers_to_layers:run",
-    ("tfjs_layers_model", "keras"): "tfjs_lite.pipelines.layers_to_keras:run_h5",
-    ("tfjs_layers_model", "keras_keras"): "tfjs_lite.pipelines.layers_to_keras:run_keras_archive",
-    ("tf_saved_model", "tfjs_graph_model"): "tfjs_lite.pipelines.saved_model_to_graph:run",
-    ("tf_hub", "tfjs_graph_model"): "tfjs_lite.pipelines.saved_model_to_graph:run_hub",
-    ("tf_frozen_model", "tfjs_graph_model"): "tfjs_lite.pipelines.saved_model_to_graph:run_frozen",
-    ("keras_saved_model", "tfjs_layers_model"): "tfjs_lite.pipelines.keras_saved_model_to_layers:run",
-    ("keras", "tfjs_graph_model"): "tfjs_lite.pipelines.keras_to_graph:run",
-    ("keras_keras", "tfjs_graph_model"): "tfjs_lite.pipelines.keras_to_graph:run",
-    ("keras_saved_model", "tfjs_graph_model"): "tfjs_lite.pipelines.keras_to_graph:run_saved_model",
-    ("tfjs_layers_model", "tfjs_graph_model"): "tfjs_lite.pipelines.keras_to_graph:run_layers_model",
-}
-
-# Outputs that are one file rather than a folder.
-_FILE_OUTPUTS = {"keras", "keras_keras"}
+# (input format, output format) → "module:function", derived from the format table. A pipeline
+# writes into a staging path (a folder, or a file for single-file outputs) and never touches the real
+# output path.
+PIPELINES: Dict[Tuple[str, str], str] = formats.pipeline_pairs()
 
 
 def _load_pipeline(input_format: str, output_format: str) -> Pipeline:
@@ -54,14 +39,8 @@ def _load_pipeline(input_format: str, output_format: str) -> Pipeline:
             f"converting {input_format} to {output_format} is not supported yet; "
             f"supported pairs: {', '.join(f'{i}→{o}' for i, o in sorted(PIPELINES))}"
         )
-    module_name, func_name = target.split(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as e:
-        if e.name != module_name:
-            raise
-        raise UnsupportedFormatError(f"converting {input_format} to {output_format} is not supported yet") from None
-    return getattr(module, func_name)  # type: ignore[no-any-return]
+    pipeline: Pipeline = formats.load_target(target)
+    return pipeline
 
 
 def convert_with_options(input_path: PathLike, output_path: PathLike, options: ConvertOptions) -> ConversionResult:
@@ -69,9 +48,10 @@ def convert_with_options(input_path: PathLike, output_path: PathLike, options: C
     started = time.perf_counter()
     source = Path(input_path)
     target = Path(output_path)
+    check_input_path(source)  # a FIFO or device must not be opened, even to sniff its format
     input_format, output_format = resolve_formats(source, options.input_format, options.output_format)
-    _check_flag_scope(options, input_format, output_format)
-    single_file = output_format in _FILE_OUTPUTS
+    _check_flag_scope(options, source, input_format, output_format)
+    single_file = output_format in formats.single_file_outputs()
     check_output_path(target, input_path=source, want_directory=not single_file)
     pipeline = _load_pipeline(input_format, output_format)
     report = Report()
@@ -125,11 +105,29 @@ def _name_the_input(error: ConversionError, source: Path) -> None:
         error.path = source
 
 
-def _check_flag_scope(options: ConvertOptions, input_format: str, output_format: str) -> None:
-    if options.signature_name is not None and input_format not in ("tf_saved_model", "tf_hub"):
-        raise UsageError("--signature_name applies only to tf_saved_model and tf_hub inputs")
+def _suggested_outputs(frozen_graph: Path) -> str:
+    """A hint naming the nodes nothing consumes (what ``tfjs-lite inspect`` reports), if readable."""
+    from tfjs_lite.readers.graph_def import frozen_graph_outputs
+
+    try:
+        names = frozen_graph_outputs(frozen_graph)
+    except ConversionError:
+        return ""
+    if not names:
+        return ""
+    if len(names) > 5:
+        return (f"; {len(names)} nodes have no consumer ({', '.join(names[:5])}, ...): "
+                f"run tfjs-lite inspect {frozen_graph} to pick the outputs")
+    return f"; the nodes nothing consumes are the likely outputs: --output_node_names={','.join(names)}"
+
+
+def _check_flag_scope(options: ConvertOptions, source: Path, input_format: str, output_format: str) -> None:
+    if options.signature_name is not None and not formats.input_format(input_format).takes_signature:
+        takers = [f.name for f in formats.INPUT_TABLE if f.takes_signature]
+        raise UsageError(f"--signature_name applies only to {', '.join(takers)} inputs")
     if input_format == "tf_frozen_model" and not options.output_node_names:
-        raise UsageError('the --output_node_names flag is required for "tf_frozen_model"')
+        raise UsageError('the --output_node_names flag is required for "tf_frozen_model"'
+                         + _suggested_outputs(source))
     if options.split_weights_by_layer and output_format != "tfjs_layers_model":
         raise UsageError("--split_weights_by_layer applies only to tfjs_layers_model output")
 

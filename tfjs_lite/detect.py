@@ -7,42 +7,35 @@ import zipfile
 from pathlib import Path
 from typing import Optional
 
+from tfjs_lite import formats
 from tfjs_lite.errors import ModelFormatError, UsageError
+from tfjs_lite.formats import HDF5_SIGNATURE
+from tfjs_lite.limits import MAX_SMALL_FILE_BYTES
+from tfjs_lite.safe_io import check_input_path, open_binary, read_text
 
-__all__ = ["HDF5_SIGNATURE", "detect_input_format", "infer_output_format", "tfjs_model_format"]
+__all__ = ["HDF5_SIGNATURE", "detect_input_format", "infer_output_format", "resolve_formats", "tfjs_model_format"]
 
-HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
-
-_DEFAULT_OUTPUT = {
-    "keras": "tfjs_layers_model",
-    "keras_saved_model": "tfjs_layers_model",
-    "keras_keras": "tfjs_layers_model",
-    "tf_saved_model": "tfjs_graph_model",
-    "tf_frozen_model": "tfjs_graph_model",
-    "tf_hub": "tfjs_graph_model",
-    "tfjs_layers_model": "keras",
-}
+# The longest magic any format of the table checks, read once per detection.
+_HEAD_BYTES = 16
 
 
 def infer_output_format(input_format: str) -> str:
     """The output format used when none is given (``keras_keras`` too, unlike the official tool)."""
-    return _DEFAULT_OUTPUT[input_format]
+    return formats.input_format(input_format).default_output
 
 
 def _read_head(path: Path, size: int = 8) -> bytes:
-    try:
-        with open(path, "rb") as f:
-            return f.read(size)
-    except OSError as e:
-        raise ModelFormatError(f"cannot read the input: {e.strerror}", path=path) from None
+    with open_binary(path, what="input") as f:
+        return f.read(size)
 
 
 def tfjs_model_format(model_json: Path) -> Optional[str]:
     """The ``format`` of a TF.js ``model.json`` (``graph-model``, ``layers-model``; None if absent)."""
+    root = model_json.parent
     try:
-        with open(model_json, encoding="utf-8") as f:
-            return json.load(f).get("format")
-    except (OSError, ValueError, AttributeError) as e:
+        text = read_text(model_json, root=root, limit=MAX_SMALL_FILE_BYTES, what="model.json")
+        return json.loads(text).get("format")
+    except (ValueError, AttributeError) as e:
         raise ModelFormatError(f"not a readable TF.js model.json ({e})", path=model_json) from None
     except RecursionError:
         raise ModelFormatError("not a readable TF.js model.json (nested too deeply)", path=model_json) from None
@@ -56,31 +49,38 @@ def _layers_or_graph(model_json: Path) -> str:
 
 
 def detect_input_format(path: Path) -> str:
-    """Guess ``--input_format`` from what is at ``path``; raise a UsageError if nothing fits."""
+    """Guess ``--input_format`` from what is at ``path`` (rules in :data:`tfjs_lite.formats.INPUT_TABLE`).
+
+    Folders are recognised by marker files, files by their magic bytes first and their name second.
+    Raises a UsageError if nothing fits.
+    """
     if not path.exists():
         raise ModelFormatError("no such file or folder", path=path)
+    check_input_path(path)
+    candidates = [f for f in formats.INPUT_TABLE if f.detected]
     if path.is_dir():
-        if (path / "tfhub_module.pb").is_file():
-            return "tf_hub"
-        if (path / "saved_model.pb").is_file() or (path / "saved_model.pbtxt").is_file():
-            return "tf_saved_model"
-        if (path / "model.json").is_file():
-            return _layers_or_graph(path / "model.json")
+        for fmt in candidates:
+            for marker in fmt.folder_markers:
+                if (path / marker).is_file():
+                    return _layers_or_graph(path / marker) if marker == "model.json" else fmt.name
         raise UsageError(
             f"{path} is a folder without saved_model.pb or model.json; give --input_format to say what it is"
         )
-    head = _read_head(path)
-    if head.startswith(HDF5_SIGNATURE):
-        return "keras"
-    if head.startswith(b"PK") and zipfile.is_zipfile(path):
-        return "keras_keras"
-    if path.name.endswith(".json"):
-        return _layers_or_graph(path)
-    if path.suffix == ".pb":
-        return "tf_frozen_model"
-    if path.suffix in (".h5", ".hdf5", ".keras"):
-        raise ModelFormatError(f"the file is not HDF5 or a .keras zip despite its '{path.suffix}' name", path=path)
+    head = _read_head(path, _HEAD_BYTES)
+    for fmt in candidates:
+        if fmt.magic is not None and head[fmt.magic[0]:].startswith(fmt.magic[1]) and _magic_confirmed(fmt.name, path):
+            return fmt.name
+    for fmt in candidates:
+        if any(path.name.endswith(suffix) for suffix in fmt.suffixes):
+            if fmt.magic is not None and fmt.magic_required:
+                raise ModelFormatError(f"the file does not start as a {fmt.name} file despite its name", path=path)
+            return _layers_or_graph(path) if fmt.name == "tfjs_layers_model" else fmt.name
     raise UsageError(f"cannot tell what kind of model {path} is; give --input_format")
+
+
+def _magic_confirmed(name: str, path: Path) -> bool:
+    """A two-byte ``PK`` also starts other zips: a .keras archive must be a whole zip."""
+    return name != "keras_keras" or zipfile.is_zipfile(path)
 
 
 def resolve_formats(path: Path, input_format: Optional[str], output_format: Optional[str]) -> tuple[str, str]:

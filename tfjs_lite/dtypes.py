@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Union
 import numpy as np
 
 from tfjs_lite.errors import ModelFormatError, UnsupportedModelError
+from tfjs_lite.limits import MAX_DECODED_BYTES, MAX_SPLAT_BYTES
 
 if TYPE_CHECKING:
     from tfjs_lite._proto.tensor_pb2 import TensorProto
@@ -45,9 +46,6 @@ __all__ = [
 
 REF_OFFSET = 100
 
-# Refuse to materialize constants bigger than this (splat constants expand from a few bytes to
-# shape-many elements; a corrupt shape must not make us allocate terabytes).
-MAX_DECODED_BYTES = 1 << 31
 
 
 @dataclass(frozen=True)
@@ -138,9 +136,9 @@ _BY_NAME: dict[str, DType] = {d.name: d for d in _TABLE}
 _NATIVE: tuple[DType, ...] = tuple(
     d for d in _TABLE if d.numpy is not None and d.enum not in (11, 12, 13, 14, 15, 16)
 )
-_BY_NUMPY: dict[np.dtype, DType] = {d.numpy: d for d in _NATIVE}
+_BY_NUMPY: dict[np.dtype, DType] = {d.numpy: d for d in _NATIVE if d.numpy is not None}
 # ``"DT_*"`` name -> numpy dtype, for the types numpy holds natively (see ``_NATIVE``).
-NUMPY_DTYPES: dict[str, np.dtype] = {d.name: d.numpy for d in _NATIVE}
+NUMPY_DTYPES: dict[str, np.dtype] = {d.name: d.numpy for d in _NATIVE if d.numpy is not None}
 
 DTypeLike = Union[DType, int, str, np.dtype, type]
 
@@ -167,7 +165,7 @@ def get(dtype: DTypeLike) -> DType:
             raise ModelFormatError(f"unknown TensorFlow dtype {dtype!r}")
         return found
     try:
-        as_numpy = np.dtype(dtype)
+        as_numpy = np.dtype(dtype)  # type: ignore[arg-type]  # numpy stubs reject a runtime-checked union
     except TypeError:
         raise ModelFormatError(f"not a dtype: {dtype!r}") from None
     if as_numpy.kind in "SUO":
@@ -246,7 +244,7 @@ def decode_raw(buffer: Any, dtype: DTypeLike, shape: tuple[int, ...]) -> np.ndar
 
 def _typed_values(proto: TensorProto, dt: DType) -> np.ndarray:
     """The typed repeated field of ``proto`` as a flat array of ``dt.numpy`` (maybe short)."""
-    field = dt.field
+    field = dt.field or ""
     if dt.enum in (19, 14):  # HALF / BFLOAT16: 16-bit patterns widened to int32
         bits = np.asarray(proto.half_val, dtype=np.int64).astype(np.uint16)
         return bits.view(np.float16) if dt.enum == 19 else bfloat16_bits_to_float32(bits)
@@ -258,7 +256,8 @@ def _typed_values(proto: TensorProto, dt: DType) -> np.ndarray:
         pairs = np.asarray(getattr(proto, field), dtype=np.float32 if dt.enum == 8 else np.float64)
         if pairs.size % 2:
             raise ModelFormatError(f"{dt.name} tensor has an odd number of real/imaginary parts")
-        return pairs[0::2] + 1j * pairs[1::2]
+        complex_values: np.ndarray = np.add(pairs[0::2], np.multiply(pairs[1::2], 1j))
+        return complex_values
     raw = getattr(proto, field)
     try:
         return np.asarray(raw, dtype=dt.numpy)
@@ -294,6 +293,13 @@ def tensor_proto_to_numpy(proto: TensorProto, *, max_bytes: int = MAX_DECODED_BY
             raise ModelFormatError("DT_STRING constant uses tensor_content, which TF never writes")
         return np.array(decode_raw(proto.tensor_content, dt, shape))
 
+    stored = len(getattr(proto, dt.field)) if dt.field else 0
+    if stored < count and count * decoded_itemsize > MAX_SPLAT_BYTES:
+        # A few stored values repeated to a huge shape: bytes that cost nothing in the file.
+        raise ModelFormatError(
+            f"{dt.name} constant of shape {list(shape)} repeats {stored} stored value(s) to "
+            f"{count * decoded_itemsize} bytes; splat constants over {MAX_SPLAT_BYTES} bytes are refused"
+        )
     values = _typed_values(proto, dt)
     if values.size == count:
         return values.reshape(shape)
@@ -330,7 +336,7 @@ def numpy_to_tensor_proto(array: Any, dtype: DTypeLike | None = None) -> TensorP
 
     values = np.asarray(array)
     dt = get(values.dtype if dtype is None else dtype)
-    proto = TensorProto(dtype=dt.enum)
+    proto = TensorProto(dtype=dt.enum)  # type: ignore[arg-type]  # an enum number is a valid DataType
     for size in values.shape:
         proto.tensor_shape.dim.add(size=size)
     if dt.is_string:

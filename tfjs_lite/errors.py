@@ -6,6 +6,8 @@ a ConversionError is an internal fault (exit status 1).
 
 from __future__ import annotations
 
+import unicodedata
+
 __all__ = [
     "ConversionError",
     "InternalError",
@@ -18,7 +20,27 @@ __all__ = [
     "UnsupportedModelError",
     "UnsupportedOpError",
     "UsageError",
+    "one_line",
 ]
+
+# Characters that must not reach a terminal raw: controls (newline, ESC, NUL), format characters
+# (bidi overrides), lone surrogates, private use, line/paragraph separators.
+_ESCAPED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Zl", "Zp"})
+
+
+def _escape(char: str) -> str:
+    if char == " " or unicodedata.category(char) not in _ESCAPED_CATEGORIES:
+        return char
+    code = ord(char)
+    if code < 0x100:
+        return {"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(char, f"\\x{code:02x}")
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def one_line(text: object) -> str:
+    """``text`` as one printable line: control and other invisible characters escaped (``\\n``,
+    ``\\x1b``, ``\\udc80``), runs of spaces collapsed. Every error message passes through here."""
+    return " ".join(part for part in "".join(_escape(c) for c in str(text)).split(" ") if part)
 
 
 class ConversionError(Exception):
@@ -28,10 +50,9 @@ class ConversionError(Exception):
 
     def __init__(self, message: str, *, path: object | None = None) -> None:
         # Messages must stay on one line: the CLI prints exactly one line per error.
-        message = " ".join(str(message).split())
         if path is not None:
             message = f"{path}: {message}"
-        super().__init__(message)
+        super().__init__(one_line(message))
         self.path = path
 
 

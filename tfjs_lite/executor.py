@@ -13,11 +13,13 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from tfjs_lite.errors import InternalError, UsageError
+from tfjs_lite.errors import InternalError, UnsupportedModelError, UsageError
 from tfjs_lite.ir.graph import Graph, TensorRef
 from tfjs_lite.ir.names import parse_input
 from tfjs_lite.kernels import KERNELS, KernelError, MissingKernelError, NodeContext
 from tfjs_lite.kernels.frames import FRAME_OPS, run_frames
+from tfjs_lite.kernels.sizes import predicted_elements
+from tfjs_lite.limits import MAX_EXECUTOR_ELEMENTS
 
 __all__ = ["call_function", "run"]
 
@@ -136,6 +138,11 @@ def _run_node(graph: Graph, name: str, args: list[np.ndarray], library: Mapping[
         raise MissingKernelError(f"cannot execute node {name!r}: no numpy kernel for op {op!r}")
     ctx = NodeContext(name=name, op=op, value=graph.value(name),
                       call=lambda fname, fargs: call_function(library, fname, fargs))
+    predicted = predicted_elements(op, args, graph.attrs(name))
+    if predicted > MAX_EXECUTOR_ELEMENTS:
+        raise UnsupportedModelError(
+            f"node {name!r} ({op}) would produce {predicted} elements, over the reference executor's "
+            f"limit of {MAX_EXECUTOR_ELEMENTS}; the model cannot be run locally")
     try:
         outs = fn(args, graph.attrs(name), ctx)
     except (MissingKernelError, UsageError, KernelError):

@@ -135,7 +135,7 @@ class FileTensor(LazyTensor):
             while remaining:
                 take = min(step, remaining)
                 buffer = np.empty(take, dtype=np.uint8)
-                got = handle.readinto(memoryview(buffer))
+                got = handle.readinto(memoryview(buffer))  # type: ignore[arg-type]  # ndarray is a buffer
                 if got != take:
                     raise ModelFormatError(f"{self._where}: {self.path} ends early (truncated?)")
                 if self._check is not None:

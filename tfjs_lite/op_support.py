@@ -39,7 +39,7 @@ _MAX_NODES_LISTED = 3
 
 @functools.lru_cache(maxsize=1)
 def _data() -> dict[str, Any]:
-    text = resources.files("tfjs_lite").joinpath("data", "tfjs_ops.json").read_text("utf-8")
+    text = resources.files("tfjs_lite").joinpath("data").joinpath("tfjs_ops.json").read_text("utf-8")
     data: dict[str, Any] = json.loads(text)
     return data
 
@@ -155,7 +155,7 @@ def find_unsupported(graph: Graph, *, strip_debug_ops: bool = True) -> dict[str,
     _check_graph(graph, allowed, "", found)
     for fname in sorted(graph.functions):
         _check_graph(graph.functions[fname], allowed, f"{fname}/", found)
-    init = graph.meta.get("initializer")
+    init = graph.initializer
     if isinstance(init, Graph):
         _check_graph(init, allowed, "", found)
     return {op: sorted(nodes) for op, nodes in sorted(found.items())}

@@ -9,10 +9,13 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Mapping, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Mapping, Optional, Tuple, Union
+
+if TYPE_CHECKING:
+    import os
 
 from tfjs_lite.errors import UsageError
+from tfjs_lite.formats import INPUT_FORMATS, OUTPUT_FORMATS
 
 __all__ = [
     "DEFAULT_SHARD_SIZE_BYTES",
@@ -25,17 +28,6 @@ __all__ = [
 
 # "Max file size for caching for all major browsers", as the official converter puts it.
 DEFAULT_SHARD_SIZE_BYTES = 4 * 1024 * 1024
-
-INPUT_FORMATS = (
-    "keras",
-    "keras_saved_model",
-    "keras_keras",
-    "tf_saved_model",
-    "tf_hub",
-    "tfjs_layers_model",
-    "tf_frozen_model",
-)
-OUTPUT_FORMATS = ("keras", "keras_saved_model", "tfjs_layers_model", "tfjs_graph_model", "keras_keras")
 
 # A quantization selector: None (off), True (every weight not matched elsewhere) or glob patterns.
 QuantizeSelector = Union[None, bool, Tuple[str, ...]]
@@ -110,6 +102,10 @@ class ConvertOptions:
     force: bool = False  # write a layers model even when the pre-flight check refuses layers
     skip_passes: Tuple[str, ...] = ()
     debug: bool = False
+    # Graphs from an NCHW source (ONNX): declare the 4-D inputs/outputs NHWC instead, so no
+    # transpose is left at the model's boundary (the signature shapes change accordingly).
+    nhwc_inputs: bool = False
+    nhwc_outputs: bool = False
 
     def __post_init__(self) -> None:
         if self.input_format is not None and self.input_format not in INPUT_FORMATS:
@@ -139,16 +135,19 @@ def parse_metadata(spec: str) -> dict[str, Any]:
         key, sep, path = item.partition(":")
         if not sep or not key or not path:
             raise UsageError(f"--metadata expects key:path.json, got {item!r}")
+        from tfjs_lite.errors import ConversionError
+        from tfjs_lite.limits import MAX_SMALL_FILE_BYTES
+        from tfjs_lite.safe_io import read_text
+
         try:
-            with open(path, encoding="utf-8") as f:
-                result[key] = json.load(f)
-        except OSError as e:
-            raise UsageError(f"--metadata {key}: cannot read {path}: {e.strerror}") from None
-        except ValueError as e:
+            result[key] = json.loads(read_text(path, limit=MAX_SMALL_FILE_BYTES, what="metadata file"))
+        except ConversionError as e:
+            raise UsageError(f"--metadata {key}: {e}") from None
+        except (ValueError, RecursionError) as e:
             raise UsageError(f"--metadata {key}: {path} is not valid JSON: {e}") from None
     return result
 
 
-def metadata_from_paths(mapping: Mapping[str, Union[str, Path]]) -> dict[str, Any]:
+def metadata_from_paths(mapping: Mapping[str, Union[str, "os.PathLike[str]"]]) -> dict[str, Any]:
     """The API form of ``--metadata``: ``{key: path}`` → ``{key: parsed JSON}``."""
     return parse_metadata(",".join(f"{k}:{v}" for k, v in mapping.items()))

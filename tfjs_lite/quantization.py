@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import fnmatch
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -38,7 +38,6 @@ __all__ = [
     "affine_params",
     "dequantize",
     "float16_codes",
-    "quantize",
     "quantized_itemsize",
     "select_quantization",
     "skip_reason",
@@ -47,7 +46,7 @@ __all__ = [
 QUANTIZED_DTYPES = ("float16", "uint8", "uint16")
 
 _QMAX = {"uint8": 255, "uint16": 65535}
-_CODE_DTYPES = {"float16": np.dtype("<f2"), "uint8": np.dtype("u1"), "uint16": np.dtype("<u2")}
+_CODE_DTYPES: Dict[str, np.dtype] = {"float16": np.dtype("<f2"), "uint8": np.dtype("u1"), "uint16": np.dtype("<u2")}
 # Every finite float32 at or beyond this magnitude rounds to ±inf in float16 (ties go to even = inf).
 _FLOAT16_OVERFLOW = 65520.0
 # Quantize in slices of this many elements so that float64 temporaries stay small.
@@ -153,34 +152,6 @@ def affine_codes(data: np.ndarray, params: AffineParams) -> np.ndarray:
 def float16_codes(data: np.ndarray) -> np.ndarray:
     """``data.astype(float16)``, little-endian."""
     return np.asarray(data).astype(_CODE_DTYPES["float16"])
-
-
-def quantize(array: np.ndarray, dtype: str) -> Tuple[np.ndarray, Dict[str, Any]]:
-    """Quantize a float32 weight exactly as the official converter does.
-
-    Args:
-        array: The weight; float16/float64 input is first converted to float32 as the writer does.
-        dtype: ``"float16"``, ``"uint8"`` or ``"uint16"``.
-
-    Returns:
-        ``(codes, quantization)`` where ``quantization`` is the manifest dict in official key order.
-
-    Raises:
-        ValueError: Unknown ``dtype``, non-float input, or data :func:`skip_reason` refuses
-            (the writer checks that first and warns instead).
-    """
-    data = np.asarray(array)
-    if data.dtype.kind != "f":
-        raise ValueError(f"only float weights are quantized, got {data.dtype}")
-    data = data.astype(np.float32, copy=False)
-    _code_dtype(dtype)
-    reason = skip_reason(data, dtype)
-    if reason is not None:
-        raise ValueError(f"cannot quantize to {dtype}: {reason}")
-    if dtype == "float16":
-        return float16_codes(data), {"dtype": "float16", "original_dtype": "float32"}
-    params = affine_params(data.min(), data.max(), dtype)
-    return affine_codes(data, params), params.manifest()
 
 
 def skip_reason(array: Any, dtype: str) -> Optional[str]:
@@ -301,9 +272,9 @@ def select_quantization(names: Sequence[str], quantization: Optional[Quantizatio
                 chosen[name] = dtype
     result: Dict[str, str] = {}
     for name in names:
-        dtype = chosen.get(name, fallthrough)
-        if dtype is not None:
-            result[name] = dtype
+        selected = chosen.get(name, fallthrough)
+        if selected is not None:
+            result[name] = selected
     return result
 
 

@@ -23,14 +23,13 @@ parameters; a Mul of mixed dtypes would be invalid).
 from __future__ import annotations
 
 import numpy as np
-from tfjs_lite.optimizer._util import const_value, output_refs
+from tfjs_lite.optimizer._util import BATCH_NORM_OPS, const_value, output_refs
 from tfjs_lite.optimizer.pass_base import Pass
 
 from tfjs_lite.ir import DType, Graph, TensorRef
 
 __all__ = ["BatchNormToMulAdd"]
 
-BN_OPS = ("FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3")
 
 
 def _text(v: object) -> str:
@@ -49,8 +48,9 @@ def _params(graph: Graph, bn: str) -> tuple[np.ndarray, np.ndarray] | None:
     inputs = graph.inputs_of(bn)
     if len(inputs) != 5 or any(r.port != 0 for r in output_refs(graph, bn)):
         return None
-    vals = [const_value(graph, r) for r in inputs[1:]]
-    if any(v is None or v.dtype.kind != "f" or v.ndim > 1 for v in vals):
+    found = [const_value(graph, r) for r in inputs[1:]]
+    vals = [v for v in found if v is not None and v.dtype.kind == "f" and v.ndim <= 1]
+    if len(vals) != len(found):
         return None
     sizes = {v.size for v in vals if v.ndim == 1}
     if len(sizes) > 1 or 0 in sizes:
@@ -71,7 +71,7 @@ class BatchNormToMulAdd(Pass):
     def run(self, graph: Graph) -> bool:
         """Rewrite every qualifying batch norm; returns True iff any was rewritten."""
         changed = False
-        for bn in graph.nodes_by_op(*BN_OPS):
+        for bn in graph.nodes_by_op(*BATCH_NORM_OPS):
             params = _params(graph, bn)
             if params is None:
                 continue

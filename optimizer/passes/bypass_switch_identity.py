@@ -21,16 +21,15 @@ Does NOT fire when the identity:
 
 * has a control consumer (``^while/Identity`` is the pivot anchoring the frame's constants) or
   control inputs of its own;
-* is a signature output or in ``graph.meta["keep_nodes"]`` (its name is part of the interface);
+* is a signature output or in ``graph.keep_nodes`` (its name is part of the interface);
 * reads anything but a ``Switch`` (a ``RefSwitch`` output is a reference the identity
   dereferences); ``IdentityN`` is left to ``remove_identity``.
 """
 
 from __future__ import annotations
 
-from tfjs_lite.optimizer._util import is_output_node
+from tfjs_lite.optimizer._util import IDENTITY_OPS, is_output_node
 from tfjs_lite.optimizer.pass_base import Pass
-from tfjs_lite.optimizer.passes.remove_identity import IDENTITY_OPS
 
 from tfjs_lite.ir import Graph, TensorRef
 
@@ -44,7 +43,7 @@ class BypassSwitchIdentity(Pass):
 
     def run(self, graph: Graph) -> bool:
         """Bypass every eligible identity; returns True iff any was removed."""
-        keep = set(graph.meta.get("keep_nodes", ()))
+        keep = graph.keep_nodes
         changed = False
         for n in graph.nodes_by_op(*IDENTITY_OPS):
             inputs = graph.inputs_of(n)

@@ -28,29 +28,29 @@ are shared with that consumer, so they cannot change.
 
 from __future__ import annotations
 
-import logging
-
 import numpy as np
 from tfjs_lite.optimizer._fusion import channels_of, is_nhwc, rewrite_root
-from tfjs_lite.optimizer._util import const_value, output_refs
+from tfjs_lite.optimizer._util import (
+    ADD_OPS,
+    BATCH_NORM_OPS,
+    CONTRACTION_OPS,
+    const_value,
+    output_refs,
+)
 from tfjs_lite.optimizer.pass_base import Pass
-from tfjs_lite.optimizer.pattern import Match, P, match
+from tfjs_lite.optimizer.pattern import Match, P, Rule, apply_rules
 
 from tfjs_lite.ir import DType, Graph, TensorRef, numpy_dtype
 
 __all__ = ["FoldBatchNorm"]
 
-logger = logging.getLogger(__name__)
-
-CONTRACTIONS = frozenset({"Conv2D", "DepthwiseConv2dNative", "MatMul"})
-BN_OPS = frozenset({"FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3"})
-ADD_OPS = frozenset({"BiasAdd", "Add", "AddV2"})
+BIAS_OPS = ADD_OPS | {"BiasAdd"}
 
 
 def _contraction_patterns() -> list[P]:
-    conv = P(CONTRACTIONS, P(name="x"), P(const=True, name="w"), name="conv")
-    biased = P(ADD_OPS, conv, P(const=True, name="b0"), name="bias0")
-    biased_c = P(frozenset({"Add", "AddV2"}), P(const=True, name="b0"), conv, name="bias0")
+    conv = P(CONTRACTION_OPS, P(name="x"), P(const=True, name="w"), name="conv")
+    biased = P(BIAS_OPS, conv, P(const=True, name="b0"), name="bias0")
+    biased_c = P(ADD_OPS, P(const=True, name="b0"), conv, name="bias0")
     return [biased, biased_c, conv]
 
 
@@ -58,11 +58,11 @@ def _patterns() -> list[P]:
     pats = []
     for c in _contraction_patterns():
         consts = [P(const=True, name=k) for k in ("gamma", "beta", "mean", "var")]
-        pats.append(P(BN_OPS, c, *consts, name="bn"))
+        pats.append(P(BATCH_NORM_OPS, c, *consts, name="bn"))
     for c in _contraction_patterns():
         mul = P("Mul", c, P(const=True, name="s"), commute=True, name="mul")
-        pats.append(P(ADD_OPS, mul, P(const=True, name="o"), name="add"))
-        pats.append(P(frozenset({"Add", "AddV2"}), P(const=True, name="o"), mul, name="add"))
+        pats.append(P(BIAS_OPS, mul, P(const=True, name="o"), name="add"))
+        pats.append(P(ADD_OPS, P(const=True, name="o"), mul, name="add"))
         pats.append(mul)
     return pats
 
@@ -77,24 +77,8 @@ class FoldBatchNorm(Pass):
 
     def run(self, graph: Graph) -> bool:
         """Fold every eligible pattern; returns True iff any was folded."""
-        changed = False
-        roots = BN_OPS | ADD_OPS | {"Mul"}
         # Consumers first, so the longest chain (Add(Mul(BiasAdd(conv)))) is matched at its end.
-        for n in reversed(graph.topo_order()):
-            if n not in graph or graph.op(n) not in roots:
-                continue
-            for pat in PATTERNS:
-                m = match(graph, n, pat)
-                if m is None:
-                    continue
-                params = m.removable(graph) or _bn_reject(graph, m)
-                if isinstance(params, str):
-                    logger.debug("fold_batch_norm: not at %s: %s", n, params)
-                    continue
-                _rewrite(graph, m, *_scale_offset(graph, m))
-                changed = True
-                break
-        return changed
+        return apply_rules(graph, self.name, [RULE], consumers_first=True)
 
 
 def _vector(value: np.ndarray | None, channels: int) -> np.ndarray | None:
@@ -123,7 +107,7 @@ def _bn_reject(graph: Graph, m: Match) -> str | None:
             return "batch norm is in training mode or not NHWC"
         if any(r.port != 0 for r in output_refs(graph, bn)):
             return "batch norm statistics outputs are used"
-        names = ("gamma", "beta", "mean", "var")
+        names: tuple[str, ...] = ("gamma", "beta", "mean", "var")
     else:
         names = ("s", "o") if "o" in m.refs else ("s",)
     for k in names + (("b0",) if "b0" in m.refs else ()):
@@ -178,7 +162,8 @@ def _scaled_weights(op: str, w: np.ndarray, scale: np.ndarray, transpose_b: bool
     return out
 
 
-def _rewrite(graph: Graph, m: Match, scale: np.ndarray, offset: np.ndarray) -> None:
+def _rewrite(graph: Graph, m: Match) -> None:
+    scale, offset = _scale_offset(graph, m)
     conv = m.node("conv")
     op = graph.op(conv)
     w = const_value(graph, m.refs["w"])
@@ -192,3 +177,6 @@ def _rewrite(graph: Graph, m: Match, scale: np.ndarray, offset: np.ndarray) -> N
     m.interior = [n for n in m.interior if n != conv]
     rewrite_root(graph, m, "BiasAdd", [TensorRef(conv, 0), b_ref],
                  {"T": t, "data_format": "NHWC"})
+
+
+RULE = Rule(tuple(PATTERNS), _rewrite, _bn_reject)

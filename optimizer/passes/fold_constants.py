@@ -15,6 +15,9 @@ Does NOT fire on:
   ops calling functions, TF1 frame ops;
 * results larger than ``max(MIN_FOLD_ELEMENTS, total elements of the const inputs)``: folding must
   never bloat the weights (``Fill``/``Tile``/``BroadcastTo`` of a scalar stay as they are);
+* nodes whose output, predicted from input shapes and shape-like values before running the kernel
+  (``tfjs_lite.kernels.sizes``), exceeds both that and ``limits.MAX_FOLD_ELEMENTS``: a size bomb
+  is never computed, not even to be thrown away;
 * results of dtypes TF.js cannot hold as weights (``int64``/``uint`` stay allowed, they are cast
   by the writer; ``object`` arrays of non-bytes are refused).
 
@@ -37,9 +40,11 @@ from tfjs_lite.optimizer._util import (
 )
 from tfjs_lite.optimizer.pass_base import Pass
 
-from tfjs_lite.lazy_tensor import is_lazy
 from tfjs_lite.ir import Graph, TensorType, dtype_of
 from tfjs_lite.kernels import KERNELS, NodeContext
+from tfjs_lite.kernels.sizes import predicted_elements
+from tfjs_lite.lazy_tensor import is_lazy
+from tfjs_lite.limits import MAX_FOLD_ELEMENTS
 
 __all__ = ["MIN_FOLD_ELEMENTS", "FoldConstants"]
 
@@ -91,6 +96,11 @@ class FoldConstants(Pass):
         else:
             args = [graph.value(r.node) for r in inputs]  # type: ignore[misc]
             budget = max(MIN_FOLD_ELEMENTS, sum(int(a.size) for a in args))
+            # Predict before computing: Fill/Tile/Range of a few bytes must not allocate gigabytes.
+            predicted = predicted_elements(op, args, graph.attrs(n))
+            if predicted > max(budget, MAX_FOLD_ELEMENTS):
+                logger.debug("fold_constants: %s (%s) would produce %d elements, not folded", n, op, predicted)
+                return None
         ctx = NodeContext(name=n, op=op)
         outputs = KERNELS[op](list(args), graph.attrs(n), ctx)
         outputs = [np.asarray(o) for o in outputs]

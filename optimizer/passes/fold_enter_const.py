@@ -28,14 +28,13 @@ Does NOT fire when:
 * the Enter is not ``is_constant`` (its value exists in iteration 0 only), is a ``RefEnter``,
   or does not read output 0 of a ``Const``;
 * the identity is an ``IdentityN``, has more than one data input, is a signature output or is
-  in ``graph.meta["keep_nodes"]``.
+  in ``graph.keep_nodes``.
 """
 
 from __future__ import annotations
 
-from tfjs_lite.optimizer._util import is_output_node, replace_with_const
+from tfjs_lite.optimizer._util import IDENTITY_OPS, is_output_node, replace_with_const
 from tfjs_lite.optimizer.pass_base import Pass
-from tfjs_lite.optimizer.passes.remove_identity import IDENTITY_OPS
 
 from tfjs_lite.ir import Graph
 
@@ -49,7 +48,7 @@ class FoldEnterConst(Pass):
 
     def run(self, graph: Graph) -> bool:
         """Rewrite every eligible identity; returns True iff any was rewritten."""
-        keep = set(graph.meta.get("keep_nodes", ()))
+        keep = graph.keep_nodes
         changed = False
         for n in graph.nodes_by_op(*IDENTITY_OPS):
             inputs = graph.inputs_of(n)
@@ -66,7 +65,9 @@ class FoldEnterConst(Pass):
                 continue
             anchored = bool(graph.control_inputs_of(n))
             dtype = graph.attrs(src.node).get("dtype")
-            replace_with_const(graph, n, graph.value(src.node))  # keeps n's control inputs
+            value = graph.value(src.node)
+            assert value is not None  # a Const always has one (Graph.check)
+            replace_with_const(graph, n, value)  # keeps n's control inputs
             if dtype is not None:
                 graph.set_attr(n, "dtype", dtype)
             if graph.out_types(src.node) is not None:

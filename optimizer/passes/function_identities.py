@@ -1,42 +1,48 @@
-"""Bypass Identity nodes inside function bodies (the While/If/case branches TF.js runs).
+"""The clean-up of function bodies (the While/If/case branches TF.js runs): the only one.
 
 The other passes leave ``graph.functions`` alone; Grappler does not, and the official converter's
 ``While``/``If`` bodies come out without the ``Identity`` wrappers TF's function tracing puts
-before every return value.
+before every return value.  TF.js also needs some edits the main graph does not.
 
 Before => after, in every body graph of ``graph.functions``:
 
-* with ``strip_debug`` (the ``strip_debug_ops`` default): ``strip_debug`` on the body (Assert in
-  an ``AssertGuard`` branch), and ``control_outputs`` entries naming deleted nodes are dropped;
-* ``^c`` control inputs where nothing in ``c``'s ancestry has side effects => dropped (TF's
-  tracing makes every return Identity wait for the frozen ``ReadVariableOp``, now a pure Identity);
-* ``y = Identity(x)`` (also ``Snapshot``, ``StopGradient``, ``PreventGradient``), where ``x`` is a
-  node output or an ``_Arg`` => consumers of ``y`` and the body outputs (``ret``) read ``x``;
-  ``y`` is deleted.  A return value can then be an argument directly (``ret {out: "arg"}``), as
-  in the official output; TF.js maps it to the fed value;
-* a ``NoOp`` nothing depends on any more (and not a ``control_outputs`` anchor) => deleted.
+1. with ``strip_debug`` (the ``strip_debug_ops`` default): ``strip_debug`` on the body (Assert in
+   an ``AssertGuard`` branch, ``EnsureShape``, ``PrintV2``: the one table of debug ops is that
+   pass's), and ``control_outputs`` entries naming deleted nodes are dropped;
+2. every ``NoOp`` is deleted together with the ``^NoOp`` control edges on it and its
+   ``control_outputs`` entry (TF.js turns control inputs into data inputs, and refuses to execute
+   a body holding an input-less ``NoOp``);
+3. dead nodes are deleted (:func:`tfjs_lite.ir.remove_dead`: what the outputs, the ``_Arg``
+   parameters and the remaining ``control_outputs`` need stays);
+4. only in bodies without TF1 frame ops (Enter/Switch/Merge/...):
 
-Algebra: ``Identity(x) == x``.
+   * ``^c`` control inputs where nothing in ``c``'s ancestry has side effects => dropped (TF's
+     tracing makes every return Identity wait for the frozen ``ReadVariableOp``, now a pure
+     Identity);
+   * ``y = Identity(x)`` (also ``Snapshot``, ``StopGradient``, ``PreventGradient``), where ``x``
+     is a node output or an ``_Arg`` => consumers of ``y`` and the body outputs (``ret``) read
+     ``x``; ``y`` is deleted.  A return value can then be an argument directly (``ret {out:
+     "arg"}``), as in the official output; TF.js maps it to the fed value.
+
+Algebra: ``Identity(x) == x``; a NoOp computes nothing; dead nodes feed no output.
 
 Does NOT fire on an Identity that:
 
 * still has control inputs or control consumers after that (side-effect ordering), or is named
   in the body's ``control_outputs``;
 * reads a resource (``DT_RESOURCE`` arg): never the case after freezing, kept to be safe;
-* lives in a body with TF1 frame ops (Enter/Switch/Merge/...).
+* lives in a body with TF1 frame ops (steps 1-3 still apply there).
 """
 
 from __future__ import annotations
 
-from tfjs_lite.optimizer._util import effect_taint, has_frames
+from tfjs_lite.optimizer._util import IDENTITY_OPS, effect_taint, has_frames
 from tfjs_lite.optimizer.pass_base import Pass
 from tfjs_lite.optimizer.passes.strip_debug import StripDebug
 
-from tfjs_lite.ir import Graph, TensorRef
+from tfjs_lite.ir import Graph, TensorRef, remove_dead
 
 __all__ = ["FunctionIdentities"]
-
-IDENTITY_OPS = frozenset({"Identity", "Snapshot", "StopGradient", "PreventGradient"})
 
 
 def _is_resource(body: Graph, ref: TensorRef) -> bool:
@@ -49,16 +55,27 @@ def _is_resource(body: Graph, ref: TensorRef) -> bool:
     return "RESOURCE" in str(attrs.get("T", "")) or "RESOURCE" in str(attrs.get("dtype", ""))
 
 
-def simplify_body(body: Graph, *, strip_debug: bool = True) -> bool:
-    """Bypass the removable identities of one body graph; True iff anything changed."""
-    if has_frames(body):
-        return False
-    changed = StripDebug().run(body) if strip_debug else False
+def _drop_control_outputs(body: Graph, doomed: set[str]) -> bool:
     control_outputs = body.signature.control_outputs if body.signature else {}
-    for key in [k for k, n in control_outputs.items() if n not in body]:
-        del control_outputs[key]  # the Assert strip_debug just deleted
-        changed = True
-    anchors = set(control_outputs.values())
+    keys = [k for k, n in control_outputs.items() if n not in body or n in doomed]
+    for key in keys:
+        del control_outputs[key]
+    return bool(keys)
+
+
+def _remove_noops(body: Graph) -> bool:
+    noops = body.nodes_by_op("NoOp")
+    _drop_control_outputs(body, set(noops))
+    for n in noops:
+        for consumer in body.control_consumers(n):
+            body.remove_control_input(consumer, n)
+        body.remove(n)  # a NoOp has no data outputs, so nothing else reads it
+    return bool(noops)
+
+
+def _bypass_identities(body: Graph) -> bool:
+    changed = False
+    anchors = set(body.signature.control_outputs.values()) if body.signature else set()
     taint = effect_taint(body)
     for n in body.nodes():  # ^c on a pure computation (a frozen ReadVariableOp) orders nothing
         for c in body.control_inputs_of(n):
@@ -77,15 +94,23 @@ def simplify_body(body: Graph, *, strip_debug: bool = True) -> bool:
         body.replace_uses(TensorRef(n, 0), src)
         body.remove(n)
         changed = True
-    for n in body.nodes_by_op("NoOp"):
-        if n not in anchors and not body.node_consumers(n) and not body.control_consumers(n):
-            body.remove(n)
-            changed = True
+    return changed
+
+
+def simplify_body(body: Graph, *, strip_debug: bool = True) -> bool:
+    """Clean up one body graph (steps 1-4 of the module docstring); True iff anything changed."""
+    changed = StripDebug().run(body) if strip_debug else False
+    changed |= _drop_control_outputs(body, set())  # the Asserts strip_debug just deleted
+    changed |= _remove_noops(body)
+    changed |= remove_dead(body) > 0
+    if not has_frames(body):
+        changed |= _bypass_identities(body)
+        changed |= remove_dead(body) > 0
     return changed
 
 
 class FunctionIdentities(Pass):
-    """Identity => its input, inside every function body of the library."""
+    """Debug ops, NoOps, dead nodes and Identity wrappers out of every function body."""
 
     name = "function_identities"
 

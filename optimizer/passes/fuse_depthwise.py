@@ -1,6 +1,6 @@
 """Fuse ``DepthwiseConv2dNative`` with its bias and activation into ``FusedDepthwiseConv2dNative``.
 
-Before => after, as the official ``fuse_depthwise_conv2d`` (tfjs_format.md §6.6):
+Before => after, as the official ``fuse_depthwise_conv2d`` (docs/formats.md §1.5):
 
 * ``act(BiasAdd(DepthwiseConv2dNative(x, W), b))`` => ``fused_ops [BiasAdd, act]``, ``num_args 1``
 * ``BiasAdd(DepthwiseConv2dNative(x, W), b)``      => ``fused_ops [BiasAdd]``, ``num_args 1``
@@ -19,14 +19,12 @@ nor for non-NHWC data, a non-1-D bias, or an activation TF.js does not fuse.
 
 from __future__ import annotations
 
+from tfjs_lite.optimizer._fusion import DEPTHWISE_ATTRS, fuse_contraction, set_conv_defaults
 from tfjs_lite.optimizer.pass_base import Pass
-from tfjs_lite.optimizer.passes.fuse_conv import fuse_contraction, set_conv_defaults
 
 from tfjs_lite.ir import Graph
 
 __all__ = ["FuseDepthwise"]
-
-DEPTHWISE_ATTRS = ("strides", "padding", "explicit_paddings", "data_format", "dilations")
 
 
 class FuseDepthwise(Pass):
@@ -36,7 +34,7 @@ class FuseDepthwise(Pass):
 
     def run(self, graph: Graph) -> bool:
         """Fuse every eligible depthwise conv; returns True iff any was fused."""
-        changed = fuse_contraction(graph, "DepthwiseConv2dNative", "FusedDepthwiseConv2dNative",
+        changed = fuse_contraction(graph, self.name, "DepthwiseConv2dNative", "FusedDepthwiseConv2dNative",
                                    DEPTHWISE_ATTRS, zero_bias_for_act=False)
         if changed:
             set_conv_defaults(graph, "FusedDepthwiseConv2dNative", filter_format=False)

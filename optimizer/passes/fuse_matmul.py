@@ -19,8 +19,8 @@ non-Const weight (N unknown).
 
 from __future__ import annotations
 
+from tfjs_lite.optimizer._fusion import MATMUL_ATTRS, fuse_contraction
 from tfjs_lite.optimizer.pass_base import Pass
-from tfjs_lite.optimizer.passes.fuse_conv import fuse_contraction
 
 from tfjs_lite.ir import Graph
 
@@ -34,7 +34,7 @@ class FuseMatMul(Pass):
 
     def run(self, graph: Graph) -> bool:
         """Fuse every eligible MatMul; returns True iff any was fused."""
-        changed = fuse_contraction(graph, "MatMul", "_FusedMatMul", ("transpose_a", "transpose_b"),
+        changed = fuse_contraction(graph, self.name, "MatMul", "_FusedMatMul", MATMUL_ATTRS,
                                    zero_bias_for_act=True)
         if changed:
             for n in graph.nodes_by_op("_FusedMatMul"):

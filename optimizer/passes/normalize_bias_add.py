@@ -14,22 +14,17 @@ pass checks this too), the conv is not NHWC, the bias is not a Const, its shape 
 
 from __future__ import annotations
 
-import logging
-
 import numpy as np
 from tfjs_lite.optimizer._fusion import channels_of, is_nhwc
-from tfjs_lite.optimizer._util import const_value
+from tfjs_lite.optimizer._util import ADD_OPS, CONTRACTION_OPS, const_value
 from tfjs_lite.optimizer.pass_base import Pass
-from tfjs_lite.optimizer.pattern import Match, P, match
+from tfjs_lite.optimizer.pattern import Match, P, Rule, apply_rules
 
 from tfjs_lite.ir import Graph
 
 __all__ = ["NormalizeBiasAdd"]
 
-logger = logging.getLogger(__name__)
-
-CONTRACTIONS = frozenset({"Conv2D", "DepthwiseConv2dNative", "MatMul"})
-PATTERN = P({"Add", "AddV2"}, P(CONTRACTIONS, P(), P(name="w"), name="conv"),
+PATTERN = P(ADD_OPS, P(CONTRACTION_OPS, P(), P(name="w"), name="conv"),
             P(const=True, name="b"), commute=True, name="add")
 
 
@@ -40,25 +35,19 @@ class NormalizeBiasAdd(Pass):
 
     def run(self, graph: Graph) -> bool:
         """Rewrite every eligible Add; returns True iff any was rewritten."""
-        changed = False
-        for n in graph.nodes_by_op("Add", "AddV2"):
-            m = match(graph, n, PATTERN)
-            if m is None:
-                continue
-            reason = m.removable(graph) or _reject_reason(graph, m)
-            if reason:
-                logger.debug("normalize_bias_add: not at %s: %s", n, reason)
-                continue
-            bias = const_value(graph, m.refs["b"])
-            assert bias is not None
-            b_ref = m.refs["b"]
-            if bias.ndim != 1:
-                b_ref = graph.add_const(bias.reshape(-1), name=graph.unique_name(f"{n}/bias"))
-            graph.set_inputs(n, [m.refs["conv"], b_ref])
-            graph.set_op(n, "BiasAdd")
-            graph.set_attr(n, "data_format", "NHWC")
-            changed = True
-        return changed
+        return apply_rules(graph, self.name, [RULE])
+
+
+def _rewrite(graph: Graph, m: Match) -> None:
+    n = m.root
+    bias = const_value(graph, m.refs["b"])
+    assert bias is not None
+    b_ref = m.refs["b"]
+    if bias.ndim != 1:
+        b_ref = graph.add_const(bias.reshape(-1), name=graph.unique_name(f"{n}/bias"))
+    graph.set_inputs(n, [m.refs["conv"], b_ref])
+    graph.set_op(n, "BiasAdd")
+    graph.set_attr(n, "data_format", "NHWC")
 
 
 def _reject_reason(graph: Graph, m: Match) -> str | None:
@@ -80,3 +69,6 @@ def _reject_reason(graph: Graph, m: Match) -> str | None:
     if t is not None and graph.attrs(m.node("b")).get("dtype") != t:
         return "bias dtype differs"
     return None
+
+
+RULE = Rule((PATTERN,), _rewrite, _reject_reason)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from tfjs_lite.optimizer._util import (
     FRAME_OPS,
+    IDENTITY_OPS,
     effect_taint,
     has_frames,
     is_output_node,
@@ -35,8 +36,6 @@ from tfjs_lite.optimizer.pass_base import Pass
 from tfjs_lite.ir import Graph
 
 __all__ = ["RemoveIdentity"]
-
-IDENTITY_OPS = frozenset({"Identity", "Snapshot", "StopGradient", "PreventGradient"})
 
 
 class RemoveIdentity(Pass):
@@ -96,7 +95,7 @@ class RemoveIdentity(Pass):
 
 
 def _pinned(graph: Graph, n: str) -> bool:
-    return is_output_node(graph, n) or n in graph.meta.get("keep_nodes", ())
+    return is_output_node(graph, n) or n in graph.keep_nodes
 
 
 def _drop_useless_controls(graph: Graph, taint: dict[str, bool]) -> bool:

@@ -4,11 +4,12 @@ Before => after (``y`` bypassed: its consumers read ``x``):
 
 * ``y = Mul(x, 1)``, ``Mul(1, x)``, ``Add|AddV2(x, 0)``, ``Add|AddV2(0, x)``, ``Sub(x, 0)``,
   ``RealDiv|Div(x, 1)``, ``BiasAdd(x, 0)`` => ``x``
-* ``y = Transpose(Transpose(x, p1), p2)`` with ``p1[p2[i]] == i`` => ``x``
 * ``y = Reshape(Reshape(x, s1), s2)`` => ``Reshape(x, s2)``
 * ``y = Reshape(x, s)`` with ``x``'s static shape fully known and equal to ``s`` => ``x``
 
-Algebra: identities of the neutral elements; transposes compose as permutations; a reshape
+(Transposes are ``merge_transposes``'s.)
+
+Algebra: identities of the neutral elements; a reshape
 only depends on its input's element order, which a reshape never changes.
 
 Does NOT fire when the result could change shape or dtype: the Const is not all neutral
@@ -20,11 +21,11 @@ Also not when ``y`` is a graph output (its name is the output's name).
 from __future__ import annotations
 
 import numpy as np
-from tfjs_lite.lazy_tensor import is_lazy
 from tfjs_lite.optimizer._util import const_value, is_output_node, static_shape
 from tfjs_lite.optimizer.pass_base import Pass
 
 from tfjs_lite.ir import Graph, TensorRef
+from tfjs_lite.lazy_tensor import is_lazy
 
 __all__ = ["SimplifyArithmetic"]
 
@@ -41,7 +42,7 @@ NEUTRAL = {
 
 
 class SimplifyArithmetic(Pass):
-    """Bypass neutral arithmetic, cancelling transposes and redundant reshapes."""
+    """Bypass neutral arithmetic and redundant reshapes."""
 
     name = "simplify_arithmetic"
 
@@ -54,8 +55,6 @@ class SimplifyArithmetic(Pass):
             op = graph.op(n)
             if op in NEUTRAL:
                 changed |= _neutral(graph, n)
-            elif op == "Transpose":
-                changed |= _transpose_pair(graph, n)
             elif op == "Reshape":
                 changed |= _reshape(graph, n)
         return changed
@@ -93,21 +92,6 @@ def _neutral(graph: Graph, n: str) -> bool:
         if all(cd == 1 or cd == xd for cd, xd in zip(c.shape, tail)):
             return _bypass(graph, n, x)
     return False
-
-
-def _transpose_pair(graph: Graph, n: str) -> bool:
-    inner, p2_ref = graph.inputs_of(n)
-    if graph.op(inner.node) != "Transpose" or inner.port != 0:
-        return False
-    x, p1_ref = graph.inputs_of(inner.node)
-    p1, p2 = const_value(graph, p1_ref), const_value(graph, p2_ref)
-    if p1 is None or p2 is None or p1.shape != p2.shape or p1.ndim != 1:
-        return False
-    rank = p1.size
-    p1n, p2n = [int(v) % rank for v in p1], [int(v) % rank for v in p2]
-    if any(p1n[p2n[i]] != i for i in range(rank)):
-        return False
-    return _bypass(graph, n, x)
 
 
 def _reshape(graph: Graph, n: str) -> bool:

@@ -3,11 +3,16 @@
 Before => after:
 
 * ``Assert``, ``PrintV2`` (no data outputs): deleted, with every ``^Assert`` control dependency.
-* ``CheckNumerics(x)`` => ``Identity(x)`` (same node name; ``remove_identity`` then bypasses it).
+* ``CheckNumerics(x)``, ``EnsureShape(x)`` => ``Identity(x)`` (same node name;
+  ``remove_identity`` then bypasses it).
 * ``Print(x, data...)`` => ``Identity(x)`` (``Print`` passes its first input through).
 
+:data:`SINK_OPS` and :data:`PASS_THROUGH_OPS` are the one table of debug ops; function bodies get
+the same treatment from ``function_identities``.
+
 Algebra: at inference time these ops either return their first input unchanged or only have
-side effects (a check or a log line), so dropping them preserves every output value.
+side effects (a check or a log line), so dropping them preserves every output value.  For
+``EnsureShape`` that holds for every input the model accepts: it only raises on a wrong shape.
 
 Does not fire when the graph has none of these ops; ``optimize(strip_debug_ops=False)`` skips
 the pass entirely.
@@ -22,12 +27,14 @@ from tfjs_lite.ir import Graph
 
 __all__ = ["StripDebug"]
 
+# Debug ops with no data output: deleted.
 SINK_OPS = ("Assert", "PrintV2")
-PASS_THROUGH_OPS = ("CheckNumerics", "Print")
+# Debug ops that return their first input: become Identity.
+PASS_THROUGH_OPS = ("CheckNumerics", "EnsureShape", "Print")
 
 
 class StripDebug(Pass):
-    """Remove Assert/PrintV2, turn CheckNumerics/Print into Identity."""
+    """Remove Assert/PrintV2, turn CheckNumerics/EnsureShape/Print into Identity."""
 
     name = "strip_debug"
 

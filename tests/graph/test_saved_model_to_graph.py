@@ -16,9 +16,9 @@ import pytest
 from tfjs_node import TOLERANCE, compare, load_tensors
 from tfjs_lite import executor
 from tfjs_lite.errors import ModelFormatError, UnsupportedModelError, UnsupportedOpError
+from tfjs_lite.optimizer import optimize
 from tfjs_lite.options import ConvertOptions, Quantization
 from tfjs_lite.pipelines import saved_model_to_graph as pipeline
-from tfjs_lite.pipelines.saved_model_to_graph import _strip_debug_ops
 from tfjs_lite.readers.saved_model import load_frozen_graph, load_saved_model
 from tfjs_lite.report import Report
 
@@ -78,8 +78,7 @@ def test_numpy_executor_on_converted_graph(name):
     case = _case(name)
     graph = load_saved_model(FIXTURES / name / case["path"],
                              default_signature="default" if case["format"] == "tf_hub" else "serving_default")
-    _strip_debug_ops(graph)
-    graph.check()
+    optimize(graph, check=True)
     inputs, expected = _load(name)
     got = executor.run(graph, inputs)
     _rel_error(got, expected, rtol=1e-5)
@@ -202,11 +201,6 @@ def test_frozen_missing_output_node():
 def test_frozen_signature_format(tmp_path):
     model, _ = _convert("frozen", tmp_path / "f")
     assert model["signature"] == {"outputs": {"Identity": {"name": "Identity"}}}
-
-
-def test_keras_saved_model_to_layers_is_refused_clearly(tmp_path):
-    with pytest.raises(UnsupportedModelError, match="layers model"):
-        pipeline.run_keras_saved_model(FIXTURES / "cnn" / "saved_model", tmp_path / "o", ConvertOptions(), Report())
 
 
 def test_not_a_saved_model(tmp_path):

@@ -25,7 +25,7 @@ from tfjs_lite.options import ConvertOptions
 from tfjs_lite.pipelines import saved_model_to_graph as pipeline
 from tfjs_lite.readers.tf_hub import load_hub_module, read_module_def
 from tfjs_lite.report import Report
-from tfjs_lite.verify import load_source_graph
+from tfjs_lite.tools.source import load_source_graph
 
 CASE = Path(__file__).resolve().parents[2] / "fixtures" / "graph" / "hub_tf1"
 MODULE = CASE / "module"

@@ -37,9 +37,8 @@ OFFICIAL = ROOT / "fixtures" / "official"
 CASES = sorted(d.name for d in GRAPH.iterdir() if (d / "case.json").is_file())
 VARIANTS = ("default", "control_flow_v2")
 
-# Cases where we still make more nodes than the official converter, with the missing pattern
-# (optimizer/TODO_vs_official.md). The test xfails on them; it fails once they are fixed so the
-# entry gets removed.
+# Cases where we still make more nodes than the official converter, with the missing pattern.
+# The test xfails on them; it fails once they are fixed so the entry gets removed.
 KNOWN_GAPS: dict[str, str] = {}
 
 # name -> (ours, {variant: official nodes or error}); printed by the module-scoped fixture below.

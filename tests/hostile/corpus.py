@@ -312,6 +312,27 @@ def account(case: Case, outcome: str, problems: list[str]) -> list[str]:
     return [f"{case.id}: {'; '.join(problems)}"] if problems else []
 
 
+def refused_by_size(work: Path, head: bytes, suffix: str, case_id: str, cls: str,
+                    flags: Iterable[str] = ()) -> list[str]:
+    """A sparse file of > 2 GiB starting with ``head`` (no disk used) must be refused from its size,
+    without being read: its peak RSS may not exceed an empty input's by more than 100 MB."""
+    (work / "out").mkdir(exist_ok=True)
+    huge = work / f"huge{suffix}"
+    with open(huge, "wb") as f:
+        f.write(head)
+        f.truncate(2**31 + 4096)
+    empty = work / f"empty{suffix}"
+    empty.write_bytes(b"")
+    base = run_cases([Case("base", "base", empty, work / "out" / "base", list(flags))], work)[1]
+    case = Case(case_id, cls, huge, work / "out" / "huge", list(flags))
+    results, peak = run_cases([case], work, timeout=120)
+    outcome, problems = judge(case, results[case.id])
+    if peak > base + 100 * MB:  # refusing by size reads nothing: the 10x-size allowance does not apply
+        problems.append(f"peak RSS {peak / MB:.0f} MB: the file was read instead of refused by its size")
+        outcome = "BUG: read instead of refused by size"
+    return account(case, outcome, problems)
+
+
 def pristine_check(source: Path, output: Path, work: Path, flags: Iterable[str] = ()) -> Optional[str]:
     """Convert an unmodified fixture; None if it converts, else the error (hostile results on a
     pipeline that cannot convert valid models prove little)."""

@@ -101,7 +101,7 @@ def _outcome(prefix: Path, verify: bool = True) -> str:
 def test_rebuilt_index_reads_like_the_original(tmp_path: Path) -> None:
     prefix = _copy(tmp_path)
     original = {k: TensorBundle(CKPT / "ckpt").read(k) for k in TensorBundle(CKPT / "ckpt").keys()}
-    write_index(prefix.with_name("ckpt.index"), _read_table(CKPT / "ckpt.index", True))
+    write_index(prefix.with_name("ckpt.index"), _read_table(CKPT / "ckpt.index", True, CKPT))
     rebuilt = TensorBundle(prefix)
     assert rebuilt.keys() == list(original)
     for key, value in original.items():
@@ -112,7 +112,7 @@ def _entry_edit(tmp_path: Path, change: Callable, header: bool = False) -> Path:
     from tfjs_lite._proto.tensor_bundle_pb2 import BundleEntryProto, BundleHeaderProto
 
     prefix = _copy(tmp_path)
-    table = _read_table(CKPT / "ckpt.index", True)
+    table = _read_table(CKPT / "ckpt.index", True, CKPT)
     if header:
         proto = BundleHeaderProto.FromString(table[b""])
         change(proto)
@@ -202,7 +202,7 @@ def test_index_entries_fuzzed(tmp_path: Path) -> None:
     from tfjs_lite._proto.tensor_bundle_pb2 import BundleEntryProto
 
     prefix = _copy(tmp_path)
-    table = _read_table(CKPT / "ckpt.index", True)
+    table = _read_table(CKPT / "ckpt.index", True, CKPT)
     keys = [k for k in table if k and not k.startswith(b"_CHECKPOINTABLE")]
     int64 = st.one_of(st.integers(-(1 << 63), (1 << 63) - 1), st.integers(-2, 1 << 20))
 

@@ -73,21 +73,31 @@ def test_refuses_an_existing_file_or_folder_of_the_wrong_kind(tmp_path: Path, ca
     assert sorted(p.name for p in tmp_path.iterdir()) == ["already", "out.txt"]
 
 
-def test_existing_output_keeps_foreign_files_and_is_replaced(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_existing_output_with_foreign_files_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     out = tmp_path / "out"
     out.mkdir()
     (out / "notes.txt").write_text("mine")
     (out / "model.json").write_text("stale")
+    before = _snapshot(tmp_path)
+    _refused(capsys, "folder with foreign files", H5, out, expect="does not write")
+    assert _snapshot(tmp_path) == before
+
+
+def test_existing_model_folder_is_replaced_whole(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "model.json").write_text("stale")
+    for i in range(2, 6):
+        (out / f"group1-shard{i}of5.bin").write_bytes(b"stale shard")
     outside = tmp_path / "outside.bin"
     outside.write_bytes(b"precious")
-    (out / "group1-shard1of1.bin").symlink_to(outside)  # a symlink the converter must replace, not write through
+    (out / "group1-shard1of5.bin").symlink_to(outside)  # a symlink the converter must drop, not write through
     rc, err = _run(capsys, H5, out)
-    record(CLS, "converted into an existing folder" if rc == 0 else f"BUG: exit {rc}")
+    record(CLS, "converted into an earlier model's folder: replaced whole" if rc == 0 else f"BUG: exit {rc}")
     assert rc == 0, err
-    assert (out / "notes.txt").read_text() == "mine"
     assert (out / "model.json").read_text() != "stale"
+    assert sorted(p.name for p in out.iterdir()) == ["group1-shard1of1.bin", "model.json"]  # no stale shards
     assert outside.read_bytes() == b"precious"
-    assert not (out / "group1-shard1of1.bin").is_symlink()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "outside.bin"]
 
 
@@ -120,17 +130,17 @@ def test_failed_conversion_leaves_everything_as_it_was(tmp_path: Path, capsys: p
 def test_new_output_appears_in_one_rename(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                           capsys: pytest.CaptureFixture) -> None:
     renames = []
-    real = os.replace
+    real = os.rename
 
     def spy(src, dst, *a, **k):  # noqa: ANN001, ANN002, ANN003, ANN202
         renames.append((Path(src), Path(dst)))
         return real(src, dst, *a, **k)
 
-    monkeypatch.setattr(os, "replace", spy)
+    monkeypatch.setattr(os, "rename", spy)
     rc, err = _run(capsys, H5, tmp_path / "deep" / "out")
     assert rc == 0, err
     assert renames == [(renames[0][0], tmp_path / "deep" / "out")]
-    assert renames[0][0].parent == tmp_path / "deep" and renames[0][0].name.startswith(".out.tfjs-lite-")
+    assert renames[0][0].parent == tmp_path / "deep" and renames[0][0].name.startswith(".tfjs-lite-")
     record(CLS, "new folder committed by one rename")
 
 

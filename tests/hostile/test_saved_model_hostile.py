@@ -10,12 +10,12 @@ from typing import Any, Callable
 
 from corpus import (
     FIXTURES,
-    MB,
     Case,
     account,
     byte_mutations,
     judge,
     pristine_check,
+    refused_by_size,
     run_and_judge,
     run_cases,
     truncation_sizes,
@@ -425,20 +425,6 @@ def test_saved_model_signature_and_library_hostile(tmp_path: Path) -> None:
 
 def test_frozen_graph_over_2gib_refused_by_size(tmp_path: Path) -> None:
     """A sparse > 2 GiB .pb (no disk used): refused from its size, without reading it."""
-    (tmp_path / "out").mkdir()
-    pb = tmp_path / "huge.pb"
-    with open(pb, "wb") as f:
-        f.write(FROZEN.read_bytes())
-        f.truncate(2**31 + 4096)
-    empty = tmp_path / "empty.pb"
-    empty.write_bytes(b"")
-    base = run_cases([Case("base", "base", empty, tmp_path / "out" / "base", FROZEN_FLAGS)], tmp_path)[1]
-    case = Case("frozen > 2 GiB", "frozen graph over protobuf's 2 GiB limit (sparse file)", pb,
-                tmp_path / "out" / "huge", FROZEN_FLAGS)
-    results, peak = run_cases([case], tmp_path, timeout=120)
-    outcome, problems = judge(case, results[case.id])
-    if peak > base + 100 * MB:  # refusing by size reads nothing: the 10x-size allowance does not apply
-        problems.append(f"peak RSS {peak / MB:.0f} MB: the file was read instead of refused by its size")
-        outcome = "BUG: read instead of refused by size"
-    failures = account(case, outcome, problems)
+    failures = refused_by_size(tmp_path, FROZEN.read_bytes(), ".pb", "frozen > 2 GiB",
+                               "frozen graph over protobuf's 2 GiB limit (sparse file)", FROZEN_FLAGS)
     assert not failures, "\n".join(failures)

@@ -207,3 +207,36 @@ def test_replace_uses_skip_inserts_a_node_after_a_tensor() -> None:
     assert g.inputs_of("neg2") == [TensorRef("relu")]
     assert g.inputs_of("add")[0] == TensorRef("neg2")
     g.check()
+
+
+def test_networkx_internals_the_ir_reads_still_behave_as_assumed() -> None:
+    """Graph reads nx.MultiDiGraph's private adjacency dicts and drops its cached views
+    (tfjs_lite/ir/graph.py). This fails, instead of the IR silently misbehaving, when a networkx
+    release changes them."""
+    import functools
+
+    import networkx as nx
+    from tfjs_lite.ir import graph as graph_module
+
+    g = nx.MultiDiGraph()
+    g.add_node("a", op="Const")
+    g.add_node("b", op="Relu")
+    g.add_edge("a", "b", 0, src_port=0, control=False)
+    g.add_edge("a", "b", "^a", src_port=-1, control=True)
+    # node -> data, dst -> src -> key -> data, src -> dst -> key -> data, all plain dicts shared with
+    # the public views.
+    assert type(g._node) is dict and g._node["a"] is g.nodes["a"]
+    assert type(g._succ) is dict and type(g._pred) is dict
+    assert g._succ["a"]["b"][0] is g.edges["a", "b", 0] and g._pred["b"]["a"]["^a"]["control"] is True
+    assert list(g._succ["a"]["b"]) == [0, "^a"]
+    g.remove_edge("a", "b", 0)
+    assert list(g._pred["b"]["a"]) == ["^a"]
+    g.remove_node("a")
+    assert "a" not in g._node and "a" not in g._pred["b"]
+    # The cached views Graph forgets after each algorithm run are functools.cached_property.
+    assert graph_module._NX_VIEWS, "networkx no longer caches views with cached_property"
+    assert {"nodes", "edges", "adj", "succ", "pred"} <= graph_module._NX_VIEWS
+    _ = g.nodes, g.edges, g.adj
+    assert all(isinstance(getattr(type(g), name), functools.cached_property) for name in graph_module._NX_VIEWS)
+    graph_module._drop_views(g)
+    assert not any(name in vars(g) for name in graph_module._NX_VIEWS)

@@ -20,7 +20,7 @@ from tfjs_lite.errors import UnsupportedLayerError, UnsupportedModelError
 from tfjs_lite.options import ConvertOptions
 from tfjs_lite.pipelines.keras_to_graph import lower_input
 from tfjs_lite.report import Report
-from tfjs_lite.verify import verify
+from tfjs_lite.tools.verify_model import verify
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "fixtures"
@@ -148,7 +148,7 @@ def test_verify_compares_the_lowered_source_with_the_written_model(tmp_path):
 
 
 def test_inspect_shows_what_each_layer_lowers_to():
-    from tfjs_lite.inspect import inspect_path
+    from tfjs_lite.tools.inspect_model import inspect_path
     from tfjs_lite.tools.inspect_text import render_text
 
     report = inspect_path(FIXTURES / "keras/refuse_gru_reset_after/model.h5")

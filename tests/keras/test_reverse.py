@@ -33,6 +33,7 @@ CASES = [
     "multi_io",
     "nested",
     "rnn",
+    "slash_names",
     "layers_zoo",
     "k3_h5",
     "k3_functional_keras",

@@ -75,7 +75,7 @@ def _cond_graph(*, control_in: bool = False, control_out: bool = False, output: 
     if output:
         g.output("t", ident)
     if keep:
-        g.graph.meta["keep_nodes"] = ["ident"]
+        g.graph.keep_nodes = {"ident"}
     return g.build()
 
 

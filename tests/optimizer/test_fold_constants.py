@@ -55,6 +55,28 @@ def test_size_cap_never_bloats_weights() -> None:
     assert_pass_preserves(g.build(), FoldConstants(), expect_modified=False)
 
 
+def test_huge_results_are_refused_before_the_kernel_runs(monkeypatch) -> None:
+    #  Fill/BroadcastTo/Tile/PadV2/Range of 2**50 elements: the size is known from the inputs, so
+    #  no kernel may run (it would try to allocate petabytes)
+    from tfjs_lite import kernels
+
+    g = GraphBuilder()
+    x = g.input("x", (1,))
+    huge = g.const(np.array([1 << 25, 1 << 25], np.int32))
+    one = g.const(np.float32(1))
+    g.output("fill", g.op("AddV2", x, g.op("Fill", huge, one)))
+    g.output("broadcast", g.op("AddV2", x, g.op("BroadcastTo", one, huge)))
+    g.output("tile", g.op("AddV2", x, g.op("Tile", g.const(np.ones((2, 2), np.float32)), huge)))
+    g.output("pad", g.op("AddV2", x, g.op("PadV2", g.const(np.ones((2, 2), np.float32)),
+                                          g.const(np.array([[1 << 25, 0], [1 << 25, 0]], np.int32)), one)))
+    g.output("range", g.op("AddV2", x, g.op("Cast", g.op("Range", g.const(np.int32(0)), g.const(np.int32(2**31 - 1)),
+                                                        g.const(np.int32(1))), DstT="DT_FLOAT")))
+    graph = g.build()
+    for op in ("Fill", "BroadcastTo", "Tile", "PadV2", "Range"):
+        monkeypatch.setitem(kernels.KERNELS, op, lambda *a, _op=op: (_ for _ in ()).throw(AssertionError(_op)))
+    assert FoldConstants().run(graph) is False
+
+
 def test_random_ops_not_folded() -> None:
     g = GraphBuilder()
     x = g.input("x", (2,))

@@ -62,7 +62,7 @@ def _enter_graph(*, is_constant: bool = True, source: str = "const", keep: bool 
     g.op("Exit", i_f)
     g.output("y", g.op("Exit", v_f))
     if keep:
-        g.graph.meta["keep_nodes"] = ["k_read"]
+        g.graph.keep_nodes = {"k_read"}
     return g.build()
 
 

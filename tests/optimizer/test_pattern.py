@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 from builders import GraphBuilder
-from tfjs_lite.optimizer.pattern import P, match, matches
+import logging
+
+from tfjs_lite.optimizer.pattern import P, Rule, apply_rules, match
 
 PAT = P("Relu", P({"Add", "AddV2"}, P("MatMul", P(name="a"), P(const=True, name="w"), name="mm"),
                   P(const=True, name="b"), commute=True, name="add"), name="relu")
@@ -39,11 +41,36 @@ def test_removable_reasons() -> None:
     assert "graph output" in match(graph, "relu", PAT).removable(graph)
 
 
-def test_repeated_name_binds_same_tensor_and_matches_iterates() -> None:
+def test_repeated_name_binds_same_tensor() -> None:
     g = GraphBuilder()
     x, z = g.input("x", (2,)), g.input("z", (2,))
     g.output("y", g.op("Sub", g.op("Relu", x), g.op("Neg", x), name="same"))
     g.output("w", g.op("Sub", g.op("Relu", x), g.op("Neg", z), name="diff"))
     pat = P("Sub", P("Relu", P(name="x")), P("Neg", P(name="x")))
     graph = g.build()
-    assert [m.root for m in matches(graph, pat)] == ["same"]
+    assert [n for n in graph.topo_order() if match(graph, n, pat)] == ["same"]
+
+
+def _fuse_to_exp(graph, m) -> None:
+    graph.set_inputs(m.root, [m.refs["a"]])
+    graph.set_op(m.root, "Exp")
+    for n in m.interior:
+        graph.remove(n)
+
+
+def test_apply_rules_checks_removable_and_logs_why(caplog) -> None:
+    rule = Rule((PAT,), _fuse_to_exp)
+    graph = _graph(extra_consumer=True)
+    with caplog.at_level(logging.DEBUG, logger="tfjs_lite.optimizer.pattern"):
+        assert apply_rules(graph, "demo", [rule]) is False
+    assert "demo: not at relu: 'mm' is also consumed by 'Exp'" in caplog.text
+    assert graph.op("relu") == "Relu" and "mm" in graph
+    graph = _graph()
+    assert apply_rules(graph, "demo", [rule]) is True
+    assert graph.op("relu") == "Exp" and "mm" not in graph
+
+
+def test_apply_rules_reject_is_logged() -> None:
+    rule = Rule((PAT,), _fuse_to_exp, reject=lambda g, m: "not today")
+    graph = _graph()
+    assert apply_rules(graph, "demo", [rule]) is False and graph.op("relu") == "Relu"

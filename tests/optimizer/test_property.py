@@ -10,8 +10,9 @@ from __future__ import annotations
 import numpy as np
 from harness import op_histogram, random_feeds
 from hypothesis import HealthCheck, given, settings
-from strategies import random_graphs
+from strategies import random_graphs, random_nchw_graphs
 from tfjs_lite.optimizer import optimize
+from tfjs_lite.optimizer.passes.sink_transposes import SinkTransposes, transpose_count
 
 from tfjs_lite import executor
 from tfjs_lite.ir import Graph
@@ -32,3 +33,21 @@ def test_pipeline_preserves_random_graphs(graph: Graph) -> None:
         assert after[k].dtype == before[k].dtype and after[k].shape == before[k].shape
         np.testing.assert_allclose(after[k], before[k], rtol=1e-5, atol=1e-5, err_msg=k)
     assert optimize(g2).modified is False, op_histogram(g2)
+
+
+@settings(max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(random_nchw_graphs())
+def test_transpose_sinking_preserves_random_nchw_graphs(graph: Graph) -> None:
+    before = transpose_count(graph)
+    feeds = random_feeds(graph, seed=1)
+    expected = executor.run(graph, feeds)
+    sunk, optimized = graph.copy(), graph.copy()
+    SinkTransposes().run(sunk)
+    sunk.check()
+    assert SinkTransposes().run(sunk) is False
+    optimize(optimized, check=True)
+    for g2 in (sunk, optimized):
+        got = executor.run(g2, feeds)
+        for k in expected:
+            np.testing.assert_allclose(got[k], expected[k], rtol=1e-5, atol=1e-5, err_msg=k)
+        assert transpose_count(g2) <= before

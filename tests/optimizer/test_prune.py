@@ -24,6 +24,6 @@ def test_control_ancestors_and_keep_nodes_kept() -> None:
     init = g.op("NoOp", name="table_init")
     g.output("y", g.op("Relu", x, control=[a]))
     graph = g.build()
-    graph.meta["keep_nodes"] = ["table_init"]
+    graph.keep_nodes = {"table_init"}
     g2 = assert_pass_preserves(graph, Prune(), expect_modified=False)
     assert "assert" in g2 and "table_init" in g2 and init.node == "table_init"

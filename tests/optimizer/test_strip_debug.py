@@ -22,3 +22,23 @@ def test_nothing_to_strip() -> None:
     g = GraphBuilder()
     g.output("y", g.op("Relu", g.input("x", (2,))))
     assert_pass_preserves(g.build(), StripDebug(), expect_modified=False)
+
+
+def test_ensure_shape_and_print_v2_are_debug_ops() -> None:
+    g = GraphBuilder()
+    x = g.input("x", (2,))
+    log = g.op("PrintV2", g.const(np.array(b"x", dtype=object)), name="log")
+    e = g.op("EnsureShape", x, shape=(2,), T="DT_FLOAT", name="ensure", control=[log])
+    g.output("y", g.op("Exp", e))
+    g2 = assert_pass_preserves(g.build(), StripDebug())
+    assert "log" not in g2 and g2.op("ensure") == "Identity" and not g2.control_inputs_of("ensure")
+
+
+def test_sink_with_a_data_consumer_is_left_alone() -> None:
+    # An op named like a sink but read as data is not the debug op we know: must not fire.
+    g = GraphBuilder()
+    x = g.input("x", (2,))
+    odd = g.op("Assert", g.const(np.array(True)), x, name="odd")
+    g.output("y", g.op("Identity", odd))
+    graph = g.build()
+    assert StripDebug().run(graph) is False and graph.op("odd") == "Assert"

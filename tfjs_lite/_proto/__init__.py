@@ -1,8 +1,9 @@
-"""Protobuf classes for TensorFlow's file formats, built at import time.
+"""Protobuf classes for TensorFlow's file formats (and ONNX's), built at import time.
 
 Import the module of the schema you need, e.g. ``from tfjs_lite._proto import saved_model_pb2``.
 Modules are named after TensorFlow's schema files (``graph_pb2``, ``tensor_bundle_pb2``, ...),
-their classes after TensorFlow's messages, and the wire format is TensorFlow's.
+their classes after TensorFlow's messages, and the wire format is TensorFlow's; ``onnx_pb2``
+holds ONNX's messages (package ``onnx``).
 
 The classes come from serialized descriptors via ``descriptor_pool``/``message_factory`` rather
 than from protoc's Python output, so one copy works on every protobuf runtime from 4.21 to 7.x;

@@ -12,6 +12,7 @@ from tfjs_lite.ir.attrs import (
 )
 from tfjs_lite.ir.function import ArgDef, FunctionSignature
 from tfjs_lite.ir.graph import Graph, TensorRef, TensorType
+from tfjs_lite.ir.liveness import live_nodes, remove_dead
 from tfjs_lite.ir.names import UniqueNamer, format_input, parse_input
 from tfjs_lite.ir.printer import format_graph
 
@@ -29,6 +30,8 @@ __all__ = [
     "dtype_of",
     "format_graph",
     "format_input",
+    "live_nodes",
     "numpy_dtype",
     "parse_input",
+    "remove_dead",
 ]

@@ -1,6 +1,6 @@
 """The graph IR: a small class that owns an ``nx.MultiDiGraph`` and is the only code that edits it.
 
-Node key = TF node name.  Node data (see docs/architecture.md §2):
+Node key = TF node name.  Node data (see docs/ir.md §1):
 
 * ``op``        TF op type (``"Conv2D"``, ``"_FusedConv2D"``);
 * ``attrs``     ``dict[str, AttrValue]`` in the plain-Python form of :mod:`tfjs_lite.ir.attrs`;
@@ -31,14 +31,16 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 import networkx as nx
 import numpy as np
 
 from tfjs_lite.errors import InvariantError
-from tfjs_lite.ir.attrs import DType, FuncRef, dtype_of
+from tfjs_lite.ir.attrs import FuncRef, dtype_of
+from tfjs_lite.ir.checks import check_graph
 from tfjs_lite.ir.function import ArgDef, FunctionSignature
+from tfjs_lite.ir.tensor import TensorRef, TensorType
 from tfjs_lite.lazy_tensor import LazyTensor
 
 __all__ = ["ArgDef", "FunctionSignature", "Graph", "TensorRef", "TensorType", "describe_cycle"]
@@ -52,23 +54,6 @@ _NX_VIEWS = frozenset(name for cls in nx.MultiDiGraph.__mro__ for name, attr in 
                       if isinstance(attr, functools.cached_property))
 
 
-class TensorRef(NamedTuple):
-    """One output tensor: ``(node name, output port)``."""
-
-    node: str
-    port: int = 0
-
-    def __str__(self) -> str:
-        return f"{self.node}:{self.port}"
-
-
-class TensorType(NamedTuple):
-    """Static type of one output: dtype name and shape (``None`` = unknown rank)."""
-
-    dtype: DType
-    shape: tuple[int | None, ...] | None
-
-
 class Graph:
     """A TF graph: nodes, typed edges, signature, function library and variables.
 
@@ -79,6 +64,11 @@ class Graph:
         variables: Checkpoint key -> value, filled by the SavedModel reader.
         meta: Free-form facts for round trips (``versions``, tags, ...).
         signature: Set only on function bodies.
+        keep_nodes: Nodes a prune keeps alive although no output reads them
+            (see :mod:`tfjs_lite.ir.liveness`).
+        initializer: The graph that fills hash tables before the model runs (TF.js
+            ``modelInitializer``), or None.
+        initializer_outputs: ``"node:port"`` of each initializer output -> the resource it fills.
     """
 
     def __init__(self, *, signature: FunctionSignature | None = None) -> None:
@@ -96,6 +86,9 @@ class Graph:
         self.variables: dict[str, np.ndarray] = {}
         self.meta: dict[str, Any] = {}
         self.signature = signature
+        self.keep_nodes: set[str] = set()
+        self.initializer: Graph | None = None
+        self.initializer_outputs: dict[str, int] = {}
 
     def _bind(self, graph: nx.MultiDiGraph) -> None:
         # The networkx graph and its adjacency dicts (node -> data, dst -> src -> key -> edge data,
@@ -309,7 +302,7 @@ class Graph:
         """``(consumer node, slot)`` pairs reading ``ref``, sorted; graph outputs not included."""
         node, port = ref
         found = [(v, k) for v, keys in self._succ[node].items() for k, d in keys.items()
-                 if k.__class__ is not str and d["src_port"] == port]
+                 if isinstance(k, int) and d["src_port"] == port]
         for dst, edges in self._back.items():
             found.extend((dst, k) for k, r in _data_items(edges) if r == ref)
         return sorted(found)
@@ -379,7 +372,7 @@ class Graph:
         if name not in self._back and slot < n_inputs:
             pred = self._pred[name]
             src: str | None = current[slot].node
-            if slot not in pred[src]:  # slots are 0..n-1 unless check() would fail: look it up
+            if slot not in pred[current[slot].node]:  # slots are 0..n-1 unless check() would fail
                 src = next((u for u, keys in pred.items() if slot in keys), None)
             if src is not None:
                 self._remove_edge(src, name, slot)
@@ -478,10 +471,13 @@ class Graph:
         other.functions = {k: g.copy() for k, g in self.functions.items()}
         other.variables = dict(self.variables)
         other.meta = dict(self.meta)
+        other.keep_nodes = set(self.keep_nodes)
+        other.initializer = self.initializer  # never rewritten by passes; shared like Const arrays
+        other.initializer_outputs = dict(self.initializer_outputs)
         return other
 
     def check(self, *, library: dict[str, Graph] | None = None) -> None:
-        """Verify the IR invariants (docs/architecture.md §2).
+        """Verify the IR invariants (docs/ir.md §2).
 
         Args:
             library: Functions visible to this graph; defaults to ``self.functions``.
@@ -489,8 +485,6 @@ class Graph:
         Raises:
             InvariantError: Naming the first node or signature entry that breaks an invariant.
         """
-        from tfjs_lite.ir.checks import check_graph  # kept apart to keep this module small
-
         check_graph(self, library=self.functions if library is None else library)
 
     def iter_attr_funcs(self, name: str) -> Iterator[FuncRef]:
@@ -546,7 +540,7 @@ def _frozen(array: np.ndarray) -> np.ndarray:
     # A read-only view: passes must build new arrays, which keeps copy() cheap and safe.
     # Copy once when the caller still holds a writeable array, so later edits cannot leak in.
     if isinstance(array, LazyTensor):  # immutable and unread: kept as it is (tfjs_lite.lazy_tensor)
-        return array  # type: ignore[return-value]
+        return array
     value = np.asarray(array)
     if value.flags.writeable:
         value = value.copy()

@@ -13,12 +13,12 @@ import json
 from typing import Any
 
 from tfjs_lite.errors import UnsupportedModelError
-from tfjs_lite.keras.layers import canonical_class
 from tfjs_lite.keras.compat import (
     drop_refused_keys,
     nested_node_offsets,
     shift_refs,
 )
+from tfjs_lite.keras.layers import canonical_class
 
 __all__ = ["keras3_class", "keras3_config"]
 
@@ -147,7 +147,7 @@ def _model(model: dict[str, Any], class_name: str) -> dict[str, Any]:
         cfg = {"name": "sequential", "layers": cfg}
     cfg = dict(cfg or {})
     layers: list[dict[str, Any]] = []
-    for i, sub in enumerate(cfg.get("layers") or []):
+    for sub in cfg.get("layers") or []:
         sub_cfg = sub.get("config") if isinstance(sub.get("config"), dict) else {}
         if (
             class_name == "Sequential"

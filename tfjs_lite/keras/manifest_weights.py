@@ -52,14 +52,25 @@ def owned_names(layer: dict[str, Any]) -> list[str]:
     return names
 
 
+def _owner_of(weight_name: str, owner: dict[str, int]) -> int | None:
+    parts = weight_name.split("/")
+    for end in range(len(parts) - 1, 0, -1):
+        index = owner.get("/".join(parts[:end]))
+        if index is not None:
+            return index
+    return None
+
+
 def assign_weights(
     model_config: dict[str, Any], weights: Sequence[tuple[str, np.ndarray]]
 ) -> list[LayerWeights]:
     """Give every manifest weight to the entry of ``model.layers`` that owns it.
 
     A weight ``a/b/c`` belongs to the layer named ``a``, or to the top-level layer that contains
-    a layer named ``a`` (nested models, Bidirectional/TimeDistributed). Within a layer the
-    manifest order is kept.
+    a layer named ``a`` (nested models, Bidirectional/TimeDistributed). Layer names may contain
+    ``/`` themselves (DenseNet's ``conv1/conv``): the longest such prefix of the weight name that
+    names a layer wins, so ``head/out/bias`` goes to ``head/out``, not to ``head``. Within a layer
+    the manifest order is kept.
 
     Raises:
         ModelFormatError: a weight that no layer owns, or a layer whose weight count is wrong.
@@ -69,16 +80,13 @@ def assign_weights(
         LayerWeights(layer_name(x), str(x.get("class_name")), x, []) for x in layers
     ]
     owner: dict[str, int] = {}
-    for i, layer in enumerate(
-        layers
-    ):  # top-level names first: they win over nested ones
-        owner.setdefault(result[i].name, i)
+    for i, entry in enumerate(result):  # top-level names first: they win over nested ones
+        owner.setdefault(entry.name, i)
     for i, layer in enumerate(layers):
         for name in owned_names(layer)[1:]:
             owner.setdefault(name, i)
     for name, value in weights:
-        first = name.split("/", 1)[0]
-        index = owner.get(first)
+        index = _owner_of(name, owner)
         if index is None:
             raise ModelFormatError(
                 f"weight {name!r} does not belong to any layer of the model"

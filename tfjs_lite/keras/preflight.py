@@ -15,6 +15,7 @@ from typing import Any, Iterator, Mapping, Optional
 
 from tfjs_lite.errors import UnsupportedLayerError
 from tfjs_lite.keras.layers import MODEL_CLASSES
+from tfjs_lite.keras.ranks import input_ranks
 
 __all__ = [
     "SUPPORTED_ACTIVATIONS",
@@ -97,8 +98,9 @@ def refusal(issues: list[LayerIssue], *, graph: bool = False) -> UnsupportedLaye
 def check_model(model_config: Mapping[str, Any], *, keras3: bool) -> list[LayerIssue]:
     """Every problem in a (translated, tfjs-form) model config, in layer order."""
     issues: list[LayerIssue] = []
+    ranks = input_ranks(model_config)
     for name, class_name, config in walk_layers(model_config):
-        issues.extend(_check_layer(name, class_name, config, keras3=keras3))
+        issues.extend(_check_layer(name, class_name, config, keras3=keras3, rank=ranks.get(name)))
     return issues
 
 
@@ -136,6 +138,15 @@ def _walk_layer(layer: Mapping[str, Any]) -> Iterator[tuple[str, str, Mapping[st
                 yield from _walk_layer(inner)
 
 
+# Registered by tfjs-layers 4.22 but broken there (fixtures/layer_options, run in real TF.js).
+_BROKEN_CLASSES = {
+    "Resizing": "tfjs-layers 4.22's Resizing drops the batch dimension from its output shape and "
+                "samples on the corner-aligned grid (Keras: half-pixel centres)",
+    "CenterCrop": "tfjs-layers 4.22's CenterCrop reports a wrong output shape (the model then "
+                  "rejects its own input)",
+}
+
+
 def unsupported_reason(class_name: str, *, graph: bool = False) -> str:
     """Why a layer class cannot be converted (to a layers model, or with ``graph`` to a graph model)."""
     if class_name in ("Lambda", "TFOpLambda", "SlicingOpLambda"):
@@ -148,17 +159,21 @@ def unsupported_reason(class_name: str, *, graph: bool = False) -> str:
 
 
 def _unsupported_class(class_name: str) -> Optional[str]:
+    if class_name in _BROKEN_CLASSES:
+        return _BROKEN_CLASSES[class_name]
     if class_name in SUPPORTED_LAYERS or class_name in SUPPORTED_CELLS:
         return None
     return unsupported_reason(class_name)
 
 
-def _check_layer(name: str, class_name: str, config: Mapping[str, Any], *, keras3: bool) -> list[LayerIssue]:
+def _check_layer(name: str, class_name: str, config: Mapping[str, Any], *, keras3: bool,
+                 rank: Optional[int] = None) -> list[LayerIssue]:
     problems: list[str] = []
     reason = _unsupported_class(class_name)
     if reason:
         return [LayerIssue(name, class_name, reason)]
     problems.extend(_check_options(class_name, config, keras3=keras3))
+    problems.extend(_check_computed_differently(class_name, config, rank))
     problems.extend(_check_objects(config))
     return [LayerIssue(name, class_name, p) for p in problems]
 
@@ -209,6 +224,58 @@ def _check_options(class_name: str, config: Mapping[str, Any], *, keras3: bool) 
         out.append(f"dtype policy {dtype!r} is not supported (tfjs-layers computes in float32)")
     elif dtype is not None and not isinstance(dtype, str):
         out.append("the dtype policy is not a plain dtype")
+    return out
+
+
+def _is_default(value: Any, default: int) -> bool:
+    values = value if isinstance(value, (list, tuple)) else [value]
+    return all(v in (default, None) for v in values)
+
+
+def _last_axis_only(config: Mapping[str, Any], rank: Optional[int]) -> Optional[str]:
+    """The axis option if it names an axis other than the last (when the input rank is known)."""
+    axis = config.get("axis", -1)
+    axes = axis if isinstance(axis, (list, tuple)) else [axis]
+    if len(axes) != 1 or not isinstance(axes[0], int):
+        return f"axis={axis!r}"
+    if axes[0] == -1 or rank is None or axes[0] in (rank - 1, -1):
+        return None
+    return f"axis={axis!r} of a rank-{rank} input"
+
+
+def _check_computed_differently(class_name: str, config: Mapping[str, Any], rank: Optional[int]) -> list[str]:
+    """Options tfjs-layers 4.22 loads but computes differently from Keras, or fails on at run time.
+
+    Each was found by running a one-layer model per option in real TF.js 4.22 against Keras
+    (``fixtures/generate_layer_options.py``, ``tests/keras/test_layer_options.py``).
+    """
+    out: list[str] = []
+    interpolation = config.get("interpolation", "nearest")
+    if class_name == "UpSampling2D" and interpolation == "bilinear":
+        out.append("option interpolation='bilinear' differs: tfjs-layers 4.22 resizes without "
+                   "half-pixel centres (Keras uses them)")
+    elif class_name == "UpSampling2D" and interpolation not in ("nearest", None):
+        out.append(f"option interpolation={interpolation!r} is not implemented (only nearest, bilinear)")
+    if class_name in ("Conv2DTranspose", "Conv3DTranspose"):
+        if config.get("output_padding") is not None:
+            out.append("option output_padding is ignored by tfjs-layers 4.22 (wrong output shape)")
+        if not _is_default(config.get("dilation_rate", 1), 1):
+            out.append(f"option dilation_rate={config.get('dilation_rate')} is ignored by tfjs-layers 4.22 "
+                       "(wrong values)")
+    if class_name == "DepthwiseConv2D" and not _is_default(config.get("dilation_rate", 1), 1):
+        out.append(f"option dilation_rate={config.get('dilation_rate')} is ignored by tfjs-layers 4.22 "
+                   "(wrong values)")
+    if class_name.startswith("Global") and "Pooling" in class_name:
+        if config.get("keepdims"):
+            out.append("option keepdims=True is ignored by tfjs-layers 4.22 (the pooled axes are dropped)")
+        if class_name.endswith("1D") and config.get("data_format") == "channels_first":
+            out.append("option data_format='channels_first' is ignored by tfjs-layers 4.22 for 1-D "
+                       "global pooling (it pools the other axis)")
+    if class_name in ("BatchNormalization", "Softmax"):
+        axis = _last_axis_only(config, rank)
+        if axis is not None:
+            out.append(f"option {axis}: tfjs-layers 4.22 computes {class_name} correctly only over "
+                       "the last axis")
     return out
 
 

@@ -27,7 +27,7 @@ Semantic checks (supported layers, weight shapes) stay in :mod:`tfjs_lite.keras.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 from tfjs_lite.errors import ModelFormatError, UnsupportedModelError
 from tfjs_lite.keras.layers import MODEL_CLASSES
@@ -117,6 +117,7 @@ class _Validator:
                     raise ModelFormatError(f"{where} ({class_name}): {key!r} names {name!r}, which is not a layer of it")
         for layer, name in zip(layers, names):
             self.inbound_nodes(layer, name, known)
+        _check_functional_graph(layers, names, config, f"{where} ({class_name})")
 
     def triples(self, value: Any, what: str) -> list[tuple[str, int, int]]:
         """``[name, node, tensor]`` triples of an input/output layer structure (lists/dicts of them)."""
@@ -303,6 +304,115 @@ class _Validator:
         elif isinstance(value, list):
             for item in value:
                 self.tensors(item, label, known)
+
+
+# Layers that may return more than one tensor from one call (tensor index > 0); every other
+# layer's output is one tensor. Nested models return one per output layer.
+_MULTI_OUTPUT = frozenset({
+    "RNN", "SimpleRNN", "GRU", "LSTM", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D", "CuDNNGRU", "CuDNNLSTM",
+    "Bidirectional", "Lambda", "TFOpLambda", "SlicingOpLambda", "TensorFlowOpLayer", "MultiHeadAttention",
+    "Attention", "AdditiveAttention", "GroupQueryAttention",
+})
+_MODELS = frozenset({"Functional", "Model", "Sequential"})
+
+
+def _references(value: Any) -> list[tuple[str, int, int]]:
+    """Every [layer name, node index, tensor index] an inbound node reads (both config forms)."""
+    found: list[tuple[str, int, int]] = []
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if item.get("class_name") == "__keras_tensor__":
+                config = item.get("config")
+                history = config.get("keras_history") if isinstance(config, dict) else None
+                if _is_triple(history):
+                    found.append((history[0], history[1], history[2]))
+                continue
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            if item and isinstance(item[0], str) and len(item) in (3, 4) and _is_triple(item[:3]):
+                if item[0] != _CONSTANT_VALUE:
+                    found.append((item[0], item[1], item[2]))
+                stack.extend(item[3:])
+            else:
+                stack.extend(item)
+    return found
+
+
+def _check_functional_graph(layers: list[Any], names: list[str], config: dict[str, Any], label: str) -> None:
+    """A functional model's layer calls must form a DAG of existing calls: every [layer, node,
+    tensor] read names a call the layer makes (node index < its number of inbound nodes) and an
+    output it has, and no call reads, directly or not, its own output. TF.js otherwise loads the
+    model and then fails or loops on it."""
+    from tfjs_lite.keras.preflight import SUPPORTED_LAYERS
+
+    calls: dict[str, int] = {}
+    outputs: dict[str, Optional[int]] = {}
+    for layer, name in zip(layers, names):
+        nodes = layer.get("inbound_nodes")
+        count = len(nodes) if isinstance(nodes, list) else 0
+        class_name = layer.get("class_name")
+        calls[name] = max(count, 1) if class_name == "InputLayer" or not count else count
+        if class_name in _MODELS:
+            calls[name] += 1  # a nested model's own construction is its call 0 when it is rebuilt
+            inner = layer.get("config")
+            outs = inner.get("output_layers") if isinstance(inner, dict) else None
+            outputs[name] = len(_triples_loose(outs)) if outs is not None else 1
+        else:  # other layers TF.js knows return one tensor; custom (--force) ones are not checked
+            single = class_name in SUPPORTED_LAYERS and class_name not in _MULTI_OUTPUT
+            outputs[name] = 1 if single else None
+
+    def check(ref: tuple[str, int, int], what: str) -> tuple[str, int]:
+        name, node, tensor = ref
+        if not 0 <= node < calls.get(name, 0):
+            raise ModelFormatError(f"{label}: {what} reads call {node} of layer {name!r}, which is called "
+                                   f"{calls.get(name, 0)} time(s)")
+        limit = outputs.get(name)
+        if tensor < 0 or (limit is not None and tensor >= limit):
+            raise ModelFormatError(f"{label}: {what} reads output {tensor} of layer {name!r}, which has "
+                                   f"{limit if limit is not None else 'no such'} output(s)")
+        return name, node
+
+    edges: dict[tuple[str, int], list[tuple[str, int]]] = {}
+    for layer, name in zip(layers, names):
+        nodes = layer.get("inbound_nodes")
+        for index, node in enumerate(nodes if isinstance(nodes, list) else []):
+            edges[(name, index)] = [check(r, f"layer {name!r} call {index}") for r in _references(node)]
+    for key in ("input_layers", "output_layers"):
+        for ref in _triples_loose(config.get(key)):
+            check(ref, f"{key!r}")
+    # Iterative DFS (configs of thousands of layers must not hit the recursion limit).
+    state: dict[tuple[str, int], int] = {}  # 1 = on the current path, 2 = done
+    for start in edges:
+        if start in state:
+            continue
+        stack = [(start, iter(edges.get(start, ())))]
+        state[start] = 1
+        while stack:
+            vertex, successors = stack[-1]
+            for nxt in successors:
+                if state.get(nxt) == 1:
+                    what = "reads its own output" if nxt == vertex else "is on a cycle of layer calls"
+                    raise ModelFormatError(f"{label}: layer {nxt[0]!r} call {nxt[1]} {what}; a functional "
+                                           "model must be acyclic")
+                if nxt not in state:
+                    state[nxt] = 1
+                    stack.append((nxt, iter(edges.get(nxt, ()))))
+                    break
+            else:
+                state[vertex] = 2
+                stack.pop()
+
+
+def _triples_loose(value: Any) -> list[tuple[str, int, int]]:
+    if _is_triple(value):
+        return [(value[0], value[1], value[2])]
+    if isinstance(value, list):
+        return [t for item in value for t in _triples_loose(item)]
+    if isinstance(value, dict):
+        return [t for item in value.values() for t in _triples_loose(item)]
+    return []
 
 
 def _int(value: Any) -> bool:

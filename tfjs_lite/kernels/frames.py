@@ -99,7 +99,7 @@ class _Interpreter:
         if value is None or value is DEAD:
             state = "never produced" if value is None else "dead (on an untaken branch)"
             raise KernelError(f"tensor {ref} was {state} when running TF1 control flow")
-        return value  # type: ignore[no-any-return]
+        return value
 
     # ------------------------------------------------------------------ firing
     def _try(self, node: str, ctx: Ctx) -> None:

@@ -26,12 +26,13 @@ from tfjs_lite.keras.preflight import LayerIssue, refusal
 from tfjs_lite.options import ConvertOptions
 from tfjs_lite.pipelines.keras_saved_model_to_layers import read_keras_saved_model_layers
 from tfjs_lite.pipelines.keras_to_layers import read_keras_file
-from tfjs_lite.pipelines.saved_model_to_graph import convert_graph
+from tfjs_lite.pipelines.saved_model_to_graph import graph_pipeline
 from tfjs_lite.readers.tfjs_layers import read_layers_model
 from tfjs_lite.report import Report
 from tfjs_lite.writers.weights import WeightEntry
 
-__all__ = ["lower_input", "run", "run_layers_model", "run_saved_model"]
+__all__ = ["lower_input", "read_keras", "read_keras_saved_model", "read_tfjs_layers_model", "run", "run_layers_model",
+           "run_saved_model"]
 
 
 def _graph_preflight(
@@ -86,16 +87,21 @@ def lower_input(input_format: str, input_path: Path, options: ConvertOptions, re
         return _lower(topology, _weights(groups), input_path)
 
 
-def run(input_path: Path, staging_dir: Path, options: ConvertOptions, report: Report) -> None:
-    """``keras`` (``.h5``) / ``keras_keras`` (``.keras``) → ``tfjs_graph_model``."""
-    convert_graph(lower_input("keras", input_path, options, report), Path(staging_dir), options, report)
+def read_keras(input_path: Path, options: ConvertOptions, report: Report) -> Graph:
+    """A ``keras`` (``.h5``) or ``keras_keras`` (``.keras``) model lowered to TF ops."""
+    return lower_input("keras", input_path, options, report)
 
 
-def run_saved_model(input_path: Path, staging_dir: Path, options: ConvertOptions, report: Report) -> None:
-    """``keras_saved_model`` → ``tfjs_graph_model``."""
-    convert_graph(lower_input("keras_saved_model", input_path, options, report), Path(staging_dir), options, report)
+def read_keras_saved_model(input_path: Path, options: ConvertOptions, report: Report) -> Graph:
+    """A ``keras_saved_model`` folder lowered to TF ops."""
+    return lower_input("keras_saved_model", input_path, options, report)
 
 
-def run_layers_model(input_path: Path, staging_dir: Path, options: ConvertOptions, report: Report) -> None:
-    """``tfjs_layers_model`` → ``tfjs_graph_model``."""
-    convert_graph(lower_input("tfjs_layers_model", input_path, options, report), Path(staging_dir), options, report)
+def read_tfjs_layers_model(input_path: Path, options: ConvertOptions, report: Report) -> Graph:
+    """A ``tfjs_layers_model`` lowered to TF ops."""
+    return lower_input("tfjs_layers_model", input_path, options, report)
+
+
+run = graph_pipeline(read_keras)
+run_saved_model = graph_pipeline(read_keras_saved_model)
+run_layers_model = graph_pipeline(read_tfjs_layers_model)

@@ -23,9 +23,9 @@ import h5py
 
 from tfjs_lite.errors import ModelFormatError
 from tfjs_lite.keras.config import fix_regularizers, is_keras3, keras3_to_tfjs, translate_class_names
+from tfjs_lite.keras.layers import check_shape
 from tfjs_lite.keras.preflight import LayerIssue, check_model, refusal
 from tfjs_lite.keras.weight_paths import LayerPlan, WeightSlot, plan_weights, vars_group_name
-from tfjs_lite.keras.layers import check_shape
 from tfjs_lite.options import ConvertOptions
 from tfjs_lite.readers.keras_archive import KerasArchive, open_keras_archive
 from tfjs_lite.readers.keras_h5 import H5_ERRORS, KerasH5, check_weight_dataset, hard_get, open_h5, read_keras_h5

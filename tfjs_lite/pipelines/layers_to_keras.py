@@ -2,19 +2,19 @@
 
 The official converter builds the model with tf_keras and lets Keras save it. tfjs-lite writes the
 files directly: the topology is the ``model_config`` of ``model.json`` and each weight is given to
-the layer that owns it by name (``tfjs_format.md`` §3.5). Quantized weights are dequantized.
+the layer that owns it by name (docs/formats.md §2). Quantized weights are dequantized.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from tfjs_lite.keras.compat import keras3_compatible_config
+from tfjs_lite.keras.manifest_weights import assign_weights
 from tfjs_lite.options import ConvertOptions
 from tfjs_lite.readers.tfjs_layers import LayersModel, read_layers_model
 from tfjs_lite.report import Report
-from tfjs_lite.keras.compat import keras3_compatible_config
 from tfjs_lite.writers.keras_h5 import keras2_version, write_keras_h5
-from tfjs_lite.keras.manifest_weights import assign_weights
 
 __all__ = ["run_h5", "run_keras_archive"]
 

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tfjs_lite.keras.manifest_weights import assign_weights
 from tfjs_lite.options import ConvertOptions
 from tfjs_lite.readers.tfjs_layers import LayersModel, read_layers_model
 from tfjs_lite.report import Report
-from tfjs_lite.keras.manifest_weights import assign_weights
 from tfjs_lite.writers.layers_model import write_layers_model
 from tfjs_lite.writers.weights import WeightEntry
 

@@ -1,55 +1,64 @@
 """SavedModel / TF-Hub folder / frozen GraphDef -> TF.js graph model.
 
 Read (inline, freeze, prune: :mod:`tfjs_lite.readers.saved_model`) -> optimize
-(:func:`tfjs_lite.optimizer.optimize`; function bodies get the debug-op stripping TF.js needs)
+(:func:`tfjs_lite.optimizer.optimize`, function bodies included)
 -> op check (:mod:`tfjs_lite.op_support`) -> write (:mod:`tfjs_lite.writers.graph_model`).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
-from tfjs_lite.ir.graph import Graph, TensorRef
+from tfjs_lite.ir.checks import validate_input_graph
+from tfjs_lite.ir.graph import Graph
 from tfjs_lite.op_support import find_unsupported, validate
 from tfjs_lite.options import ConvertOptions
-from tfjs_lite.readers.saved_model import load_frozen_graph, load_saved_model, prune
+from tfjs_lite.readers.saved_model import load_frozen_graph, load_saved_model
 from tfjs_lite.readers.tf_hub import load_hub_module
 from tfjs_lite.report import Report
 from tfjs_lite.writers.graph_model import write_graph_model
 
-__all__ = ["convert_graph", "run", "run_frozen", "run_hub", "run_keras_saved_model"]
-
-_DEBUG_PASS_THROUGH = frozenset({"CheckNumerics", "Print", "PrintV2", "EnsureShape"})
-_DEBUG_SINKS = frozenset({"Assert"})
+__all__ = ["GraphReader", "convert_graph", "graph_pipeline", "read_frozen", "read_hub", "read_saved_model", "run", "run_frozen",
+           "run_hub"]
 
 
-def run(input_path: Path, staging_dir: Path, options: ConvertOptions, report: Report) -> None:
-    """``tf_saved_model`` -> ``tfjs_graph_model`` (signature default ``serving_default``)."""
-    graph = load_saved_model(Path(input_path), tags=options.saved_model_tags,
-                             signature_name=options.signature_name)
-    convert_graph(graph, Path(staging_dir), options, report)
+def read_saved_model(input_path: Path, options: ConvertOptions, report: Report) -> Graph:
+    """A ``tf_saved_model`` folder read into the IR (signature default ``serving_default``)."""
+    return load_saved_model(Path(input_path), tags=options.saved_model_tags, signature_name=options.signature_name)
 
 
-def run_hub(input_path: Path, staging_dir: Path, options: ConvertOptions, report: Report) -> None:
-    """``tf_hub`` -> ``tfjs_graph_model``: a local hub module folder, TF2 (a SavedModel) or TF1
-    (``tfhub_module.pb``; see :mod:`tfjs_lite.readers.tf_hub`); signature ``default``."""
-    graph = load_hub_module(Path(input_path), tags=options.saved_model_tags, signature_name=options.signature_name)
-    convert_graph(graph, Path(staging_dir), options, report)
+def read_hub(input_path: Path, options: ConvertOptions, report: Report) -> Graph:
+    """A local ``tf_hub`` module folder, TF2 (a SavedModel) or TF1 (``tfhub_module.pb``; see
+    :mod:`tfjs_lite.readers.tf_hub`), read into the IR; signature ``default``."""
+    return load_hub_module(Path(input_path), tags=options.saved_model_tags, signature_name=options.signature_name)
 
 
-def run_frozen(input_path: Path, staging_dir: Path, options: ConvertOptions, report: Report) -> None:
-    """``tf_frozen_model`` -> ``tfjs_graph_model``: a frozen GraphDef pruned to ``--output_node_names``."""
-    graph = load_frozen_graph(Path(input_path), options.output_node_names or "")
-    convert_graph(graph, Path(staging_dir), options, report)
+def read_frozen(input_path: Path, options: ConvertOptions, report: Report) -> Graph:
+    """A ``tf_frozen_model`` GraphDef pruned to ``--output_node_names``, read into the IR."""
+    return load_frozen_graph(Path(input_path), options.output_node_names or "")
 
 
-def run_keras_saved_model(input_path: Path, staging_dir: Path, options: ConvertOptions, report: Report) -> None:
-    """``keras_saved_model`` -> ``tfjs_layers_model``: kept for callers of the old location; the
-    pipeline is :func:`tfjs_lite.pipelines.keras_saved_model_to_layers.run`."""
-    from tfjs_lite.pipelines.keras_saved_model_to_layers import run as run_layers
+GraphReader = Callable[[Path, ConvertOptions, Report], Graph]
 
-    run_layers(input_path, staging_dir, options, report)
+
+def graph_pipeline(read: GraphReader) -> Callable[[Path, Path, ConvertOptions, Report], None]:
+    """The pipeline ``read`` → :func:`convert_graph` that every graph-model source follows.
+
+    ``read(input path, options, report)`` returns the source in the IR, before optimization; the
+    same function is the format table's ``graph_loader`` (``verify``/``inspect``).
+    """
+
+    def run_pipeline(input_path: Path, staging_dir: Path, options: ConvertOptions, report: Report) -> None:
+        convert_graph(read(Path(input_path), options, report), Path(staging_dir), options, report)
+
+    run_pipeline.__doc__ = f"{read.__name__} -> ``tfjs_graph_model``."
+    return run_pipeline
+
+
+run = graph_pipeline(read_saved_model)
+run_hub = graph_pipeline(read_hub)
+run_frozen = graph_pipeline(read_frozen)
 
 
 def convert_graph(graph: Graph, staging_dir: Path, options: ConvertOptions, report: Report) -> dict[str, Any]:
@@ -57,7 +66,9 @@ def convert_graph(graph: Graph, staging_dir: Path, options: ConvertOptions, repo
     if not options.control_flow_v2:
         report.warn("control_flow_v2=False: lowering to v1 control flow is not implemented (TF.js 4.22 "
                     "cannot run lowered TF2 loops anyway); functional While/If are kept")
+    validate_input_graph(graph)
     _optimize(graph, options, report)
+    graph.check()  # what the writer gets is a valid graph, or this is a bug (exit 1), never a bad file
     if options.skip_op_check:
         unsupported = find_unsupported(graph, strip_debug_ops=options.strip_debug_ops)
         if unsupported:
@@ -78,28 +89,5 @@ def convert_graph(graph: Graph, staging_dir: Path, options: ConvertOptions, repo
 def _optimize(graph: Graph, options: ConvertOptions, report: Report) -> None:
     from tfjs_lite.optimizer import optimize
 
-    optimize(graph, strip_debug_ops=options.strip_debug_ops, skip=tuple(options.skip_passes), check=options.debug)
-    # The optimizer leaves function bodies alone; TF.js still needs their NoOps/debug ops gone.
-    _strip_debug_ops(graph, main_graph=False, debug_ops=options.strip_debug_ops)
-
-
-def _strip_debug_ops(graph: Graph, *, main_graph: bool = True, debug_ops: bool = True) -> None:
-    """Debug-op and NoOp stripping for function bodies, which the optimizer does not rewrite.
-
-    With ``debug_ops``, bypasses CheckNumerics/Print/EnsureShape and deletes Assert; always deletes NoOp nodes together with the
-    control edges on them (TF.js turns control inputs into data inputs, and an input-less NoOp
-    inside a function body makes it refuse to execute), then prunes dead nodes.
-    """
-    targets = [graph] if main_graph else []
-    for target in targets + [graph.functions[k] for k in sorted(graph.functions)]:
-        for node in target.topo_order():
-            op = target.op(node)
-            if debug_ops and op in _DEBUG_PASS_THROUGH and target.inputs_of(node):
-                target.replace_uses(TensorRef(node, 0), target.inputs_of(node)[0])
-            elif not (debug_ops and op in _DEBUG_SINKS) and op != "NoOp":
-                continue
-            for consumer in target.control_consumers(node):
-                target.remove_control_input(consumer, node)
-            if not target.node_consumers(node) and not any(r.node == node for r in target.outputs.values()):
-                target.remove(node)
-        prune(target)
+    optimize(graph, strip_debug_ops=options.strip_debug_ops, skip=tuple(options.skip_passes), check=options.debug,
+             nhwc_inputs=options.nhwc_inputs, nhwc_outputs=options.nhwc_outputs)

@@ -4,7 +4,7 @@ The top-level nodes become the graph's nodes; every library function becomes a s
 ``graph.functions`` whose input args are ``_Arg`` nodes (named after the arg, attrs ``T`` and
 ``index``) and whose ``outputs`` map each output arg to the returned tensor.
 
-Reference syntax (docs/tf_formats.md §3.2): GraphDef inputs are ``node``, ``node:k`` and ``^node``;
+Reference syntax (docs/formats.md §6.2): GraphDef inputs are ``node``, ``node:k`` and ``^node``;
 FunctionDef body inputs are ``arg``, ``node:out_arg:i`` and ``^node``. The second form names an
 *output arg* of the producing op, so resolving it to a flat port needs the op's output-arg list:
 ``MatMul:product:0`` is port 0, ``FusedBatchNormV3:batch_mean:0`` is port 1, ``Split:output:2`` is
@@ -21,8 +21,9 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Iterable, Sequence
-from importlib import resources
 from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import networkx as nx
@@ -38,12 +39,11 @@ from tfjs_lite.ir.graph import (
     describe_cycle,
 )
 from tfjs_lite.ir.names import parse_input
+from tfjs_lite.limits import PROTOBUF_LIMIT  # protobuf cannot parse (nor TF write) 2 GiB or more
 
-__all__ = ["ArgSpec", "OpRegistry", "OpSpec", "PROTOBUF_LIMIT", "check_proto_size", "function_closure",
+__all__ = ["ArgSpec", "OpRegistry", "OpSpec", "PROTOBUF_LIMIT", "check_proto_size",
            "read_function_def", "read_graph_def"]
 
-# protobuf cannot parse (nor TF write) a single message of 2 GiB or more.
-PROTOBUF_LIMIT = 2**31
 
 
 def check_proto_size(path: Any, hint: str) -> None:
@@ -104,7 +104,7 @@ def _known_ops() -> dict[str, Any]:
     # Output args and attr defaults of every TF op, dumped from TF's registry by
     # scripts/gen_op_outputs.py: SavedModels list OpDefs only for top-level ops, and frozen
     # GraphDefs none at all.
-    text = resources.files("tfjs_lite").joinpath("data", _OP_DEFS_RESOURCE).read_text("utf-8")
+    text = resources.files("tfjs_lite").joinpath("data").joinpath(_OP_DEFS_RESOURCE).read_text("utf-8")
     ops: dict[str, Any] = json.loads(text)["ops"]
     return ops
 
@@ -205,7 +205,7 @@ def attr_from_proto_type(number: int) -> DType:
     """A ``DataType`` enum number as a :class:`DType` name."""
     from tfjs_lite._proto.attr_value_pb2 import AttrValue
 
-    value = attr_from_proto(AttrValue(type=number))
+    value = attr_from_proto(AttrValue(type=number))  # type: ignore[arg-type]  # an enum number is a DataType
     assert isinstance(value, DType)
     return value
 
@@ -286,14 +286,19 @@ def _resolve(graph: Graph, text: str, registry: OpRegistry, where: str) -> tuple
         raise ModelFormatError(f"{where}: input {text!r} names a node that does not exist")
     if parsed.control:
         return None, parsed.node
-    if parsed.out_arg is None:
-        return TensorRef(parsed.node, parsed.port), None
     op = graph.op(parsed.node)
-    port = registry.flat_port(op, graph.attrs(parsed.node), parsed.out_arg, parsed.port)
+    port: int | None = parsed.port
+    if parsed.out_arg is not None:
+        port = registry.flat_port(op, graph.attrs(parsed.node), parsed.out_arg, parsed.port)
     if port is None:
         raise ModelFormatError(
             f"{where}: cannot resolve {text!r}: output arg {parsed.out_arg!r} of op {op!r} is unknown "
             "(the model ships no OpDef for it)")
+    types = graph.out_types(parsed.node)
+    if port < 0 or (types is not None and port >= len(types)):
+        # TF.js would read an output that does not exist: the model loads, then fails or hangs.
+        raise ModelFormatError(f"{where}: input {text!r} reads output {port} of {parsed.node!r} ({op}), "
+                               f"which has {len(types) if types is not None else 'no such'} outputs")
     return TensorRef(parsed.node, port), None
 
 
@@ -304,7 +309,7 @@ def _connect_nodes(graph: Graph, nodes: Sequence[Any], registry: OpRegistry, con
             ref, control = _resolve(graph, text, registry, f"{context}node {node.name!r}")
             if control is not None:
                 controls.append(control)
-            else:
+            elif ref is not None:
                 if controls:
                     raise ModelFormatError(f"{context}node {node.name!r}: data input after a control input")
                 refs.append(ref)
@@ -385,12 +390,6 @@ def _arg_def(arg: Any) -> ArgDef:
         extra["handle_data"] = [(attr_from_proto_type(h.dtype), shape_from_proto(h.shape))
                                 for h in arg.handle_data]
     return ArgDef(arg.name, attr_from_proto_type(arg.type) if arg.type else None, extra)
-
-
-def function_closure(graph_def: Any, roots: Iterable[str]) -> list[str]:
-    """Names of the library functions reachable from ``roots`` (func attrs and function-ops)."""
-    by_name = {f.signature.name: f for f in graph_def.library.function}
-    return sorted(_call_graph(by_name, [r for r in roots if r in by_name], strict=False))
 
 
 def _call_graph(by_name: dict[str, Any], roots: Iterable[str], *, strict: bool) -> dict[str, list[str]]:
@@ -510,3 +509,32 @@ def read_graph_def(
                               "bad_consumers": list(versions.bad_consumers)}
     graph.meta["op_registry"] = registry
     return graph
+
+
+# Ops that end a frozen graph without being one of its outputs.
+_NOT_OUTPUTS = frozenset({"NoOp", "Const", "Placeholder", "PlaceholderV2", "Assert", "SaveV2", "RestoreV2",
+                          "VarHandleOp", "VariableV2", "AssignVariableOp", "MergeV2Checkpoints"})
+
+
+def frozen_graph_outputs(path: Path) -> list[str]:
+    """The likely outputs of the frozen GraphDef file at ``path``: nodes nothing consumes.
+
+    Used by ``inspect`` and to suggest ``--output_node_names`` when they are missing.
+
+    Raises:
+        ModelFormatError: The file is not a readable binary GraphDef.
+    """
+    from google.protobuf.message import DecodeError
+
+    from tfjs_lite._proto.graph_pb2 import GraphDef
+
+    check_proto_size(path, "not a GraphDef TF could have written")
+    graph_def = GraphDef()
+    try:
+        graph_def.ParseFromString(path.read_bytes())
+    except OSError as e:
+        raise ModelFormatError(f"cannot read ({e.strerror})", path=path) from None
+    except DecodeError as e:
+        raise ModelFormatError(f"not a binary GraphDef ({e})", path=path) from None
+    consumed = {i.lstrip("^").split(":")[0] for n in graph_def.node for i in n.input}
+    return [n.name for n in graph_def.node if n.name not in consumed and n.op not in _NOT_OUTPUTS]

@@ -1,5 +1,5 @@
 """Read a Keras 3 ``.keras`` zip without extracting it: ``config.json``, ``metadata.json`` and the
-``model.weights.h5`` weights (docs/tf_formats.md §4.3).
+``model.weights.h5`` weights (docs/formats.md §8.3).
 
 Nothing is written to disk and nothing in the archive is executed or unpickled. Keras writes the zip
 uncompressed (ZIP_STORED), so h5py reads the weights straight from ``ZipFile.open``; a compressed
@@ -30,6 +30,7 @@ import h5py
 from tfjs_lite.errors import ConversionError, ModelFormatError
 from tfjs_lite.keras.validate import validate_model_config
 from tfjs_lite.readers.keras_h5 import open_h5
+from tfjs_lite.safe_io import open_binary
 
 __all__ = ["MAX_IN_MEMORY_BYTES", "KerasArchive", "open_keras_archive"]
 
@@ -140,7 +141,8 @@ def open_keras_archive(path: Path) -> Iterator[KerasArchive]:
     """Open ``path`` as a ``.keras`` archive for as long as the ``with`` block runs."""
     with ExitStack() as stack:
         try:
-            archive = stack.enter_context(zipfile.ZipFile(path))
+            handle = stack.enter_context(open_binary(path, what=".keras archive"))
+            archive = stack.enter_context(zipfile.ZipFile(handle))
         except (zipfile.BadZipFile, OSError, EOFError) as e:
             raise ModelFormatError(f"not a readable .keras zip archive ({e})", path=path) from None
         _check_member_names(archive, path)

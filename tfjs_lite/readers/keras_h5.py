@@ -1,6 +1,6 @@
 """Read Keras HDF5 files: full models and weights-only files, tf.keras 2 and Keras 3 "legacy h5".
 
-Layouts (see docs/tf_formats.md §4.1–4.2):
+Layouts (see docs/formats.md §8.1–8.2):
 
 * full model: root attrs ``keras_version``, ``backend``, ``model_config`` (JSON) and optionally
   ``training_config``; weights under ``model_weights/<layer>/`` listed by the attr ``weight_names``.
@@ -28,6 +28,7 @@ import numpy as np
 from tfjs_lite.errors import ModelFormatError
 from tfjs_lite.keras.config import is_keras3
 from tfjs_lite.keras.validate import validate_model_config
+from tfjs_lite.safe_io import regular_file
 
 __all__ = [
     "H5_ERRORS",
@@ -135,6 +136,8 @@ def read_json_attr(obj: h5py.Group, name: str, path: Path) -> Optional[Any]:
 @contextmanager
 def open_h5(source: Union[Path, IO[bytes]], path: Path) -> Iterator[h5py.File]:
     """Open an HDF5 file (a path or a seekable binary file object) read-only; errors name ``path``."""
+    if not hasattr(source, "read"):
+        source = regular_file(source, what="HDF5 file")  # never hand h5py a FIFO or device
     try:
         handle = h5py.File(source, "r")
     except H5_ERRORS as e:
@@ -288,9 +291,52 @@ def _read(handle: h5py.File, path: Path) -> KerasH5:
     if not isinstance(weights_group, h5py.Group):
         raise ModelFormatError("model_weights is not a group", path=path)
     info.layer_names = read_attr_list(weights_group, "layer_names") or []
-    # h5py iterates groups in name order: the official converter's (alphabetical) layer order.
-    for name in weights_group:
-        child = hard_get(weights_group, name, path)
-        if isinstance(child, h5py.Group):
-            info.layers.append((name, _layer_weights(child, path)))
+    info.layers = _layer_groups(weights_group, "", _layer_prefixes(info.layer_names), path)
     return info
+
+
+def _layer_prefixes(layer_names: list[str]) -> dict[str, bool]:
+    """``{path: is a layer}`` for every layer name and every ``/``-prefix of one (``conv1`` for
+    ``conv1/conv``): HDF5 turns a ``/`` in a layer name into nested groups."""
+    found: dict[str, bool] = {}
+    for name in layer_names:
+        parts = name.split("/")
+        for end in range(1, len(parts)):
+            found.setdefault("/".join(parts[:end]), False)
+        found[name] = True
+    return found
+
+
+def _layer_groups(
+    group: h5py.Group, prefix: str, layers: dict[str, bool], path: Path
+) -> list[tuple[str, list[H5Weight]]]:
+    """``(layer name, weights)`` per layer group under ``group``, in h5py (name) order — the
+    official converter's layer order.
+
+    A layer named ``conv1/conv`` (DenseNet, MobileNetV3, ...) is stored at ``conv1/conv``: the
+    group ``conv1`` is then only a path prefix (unless a layer is also named ``conv1``) and is
+    walked into, so each layer keeps its own weights.  Without a ``layer_names`` list every
+    top-level group is one layer, as the official converter reads it.
+    """
+    found: list[tuple[str, list[H5Weight]]] = []
+    for key in group:
+        child = hard_get(group, key, path)
+        if not isinstance(child, h5py.Group):
+            continue
+        name = prefix + key
+        is_layer = layers.get(name)
+        if is_layer is None and prefix:  # a group inside a layer's group: its weights' names
+            continue
+        if is_layer is None or is_layer:
+            found.append((name, _layer_weights(child, path) if is_layer is None else
+                          _own_weights(child, path)))
+        if is_layer is not None:
+            found.extend(_layer_groups(child, name + "/", layers, path))
+    return found
+
+
+def _own_weights(group: h5py.Group, path: Path) -> list[H5Weight]:
+    """The weights a listed layer group names in ``weight_names`` (none if it has no such attr)."""
+    if read_attr_list(group, "weight_names") is None:
+        return []
+    return _layer_weights(group, path)

@@ -31,12 +31,14 @@ from typing import Any, Optional
 from tfjs_lite.errors import ConversionError, ModelFormatError, UnsupportedModelError
 from tfjs_lite.keras.layers import MODEL_CLASSES
 from tfjs_lite.keras.validate import validate_model_config
+from tfjs_lite.limits import PROTOBUF_LIMIT
 from tfjs_lite.readers.saved_model import (
     LAZY_MIN_BYTES,
     _open_checkpoint,
     _select_meta_graph,
     read_saved_model_proto,
 )
+from tfjs_lite.safe_io import read_bytes
 
 __all__ = ["METADATA_FILE", "KerasSavedModel", "SavedWeight", "h5_form", "read_keras_saved_model"]
 
@@ -138,10 +140,9 @@ def _read_metadata(path: Path) -> dict[int, tuple[str, str, str]]:
     from tfjs_lite._proto.saved_metadata_pb2 import SavedMetadata
 
     proto = SavedMetadata()
+    data = read_bytes(path / METADATA_FILE, root=path, limit=PROTOBUF_LIMIT - 1, what=METADATA_FILE)
     try:
-        proto.ParseFromString((path / METADATA_FILE).read_bytes())
-    except OSError as e:
-        raise ModelFormatError(f"cannot read {METADATA_FILE}: {e.strerror}", path=path) from None
+        proto.ParseFromString(data)
     except Exception as e:  # protobuf's DecodeError
         raise ModelFormatError(f"{METADATA_FILE} is not a Keras SavedMetadata protobuf ({e})", path=path) from None
     return {node.node_id: (node.node_path, node.identifier, node.metadata) for node in proto.nodes}
@@ -259,6 +260,8 @@ def _optional_str(value: Any) -> Optional[str]:
 def _top_level_layers(objects: Any, path: Path) -> list[tuple[int, int]]:
     """(i, SavedObjectGraph node id) of the root's ``layer-<i>`` children, by i."""
     found = []
+    if not objects:
+        raise ModelFormatError("saved_model.pb: the object graph is empty (no root object)", path=path)
     for child in objects[0].children:
         prefix, _, number = child.local_name.partition("-")
         if prefix == "layer" and number.isdigit():

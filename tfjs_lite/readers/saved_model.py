@@ -1,6 +1,6 @@
 """SavedModel (and frozen GraphDef) -> one inlined, frozen, pruned :class:`~tfjs_lite.ir.Graph`.
 
-TF2 SavedModels (docs/tf_formats.md §1, §3): a signature's outputs are ports of one top-level
+TF2 SavedModels (docs/formats.md §5, §6): a signature's outputs are ports of one top-level
 ``StatefulPartitionedCall`` whose ``f`` is the *signature wrapper* function. Like the official
 converter (which freezes ``model.signatures[name]``, the wrapper's concrete function), the result
 is the wrapper's body at top level:
@@ -11,7 +11,7 @@ is the wrapper's body at top level:
   (never by name): variables -> ``Const`` holding the checkpoint value (key from the checkpoint's
   TrackableObjectGraph, matched by object path), captured constants -> ``Const`` with the value of
   the top-level node named by ``SavedConstant.operation``, TrackableResources (hash tables) -> a
-  ``DT_RESOURCE`` Placeholder filled by the initializer graph (``meta["initializer"]``);
+  ``DT_RESOURCE`` Placeholder filled by the initializer graph (``Graph.initializer``);
 * every ``(Stateful)PartitionedCall`` is inlined recursively, body nodes named ``<call>/<inner>``
   as TF's ``InlineFunctionBody`` does (``StatefulPartitionedCall/model/dense/MatMul``);
 * frozen variables: ``ReadVariableOp`` -> ``Identity``, ``ResourceGather`` -> ``GatherV2``,
@@ -27,6 +27,7 @@ name, which is how TF1 checkpoints are keyed.
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,9 +35,12 @@ from typing import Any
 import numpy as np
 
 from tfjs_lite.errors import ModelFormatError, UnsupportedModelError
-from tfjs_lite.ir.attrs import DType, FuncRef, attr_from_proto, dtype_of, shape_from_proto
+from tfjs_lite.ir.attrs import DType, FuncRef, dtype_of, shape_from_proto
 from tfjs_lite.ir.graph import Graph, TensorRef, TensorType
+from tfjs_lite.ir.liveness import remove_dead
+from tfjs_lite.limits import INLINE_GROWTH, MAX_INLINED_NODES, PROTOBUF_LIMIT
 from tfjs_lite.readers.graph_def import check_proto_size, read_graph_def
+from tfjs_lite.safe_io import read_bytes, read_text
 
 __all__ = [
     "CALL_OPS",
@@ -69,25 +73,69 @@ def read_saved_model_proto(path: Path) -> Any:
     from tfjs_lite._proto.saved_model_pb2 import SavedModel
 
     folder = Path(path)
-    if (folder / "saved_model.pb").is_file():
+    if os.path.lexists(folder / "saved_model.pb"):
         check_proto_size(folder / "saved_model.pb",
                          "variables belong in the variables/ checkpoint, not in the graph as constants")
+        data = read_bytes(folder / "saved_model.pb", root=folder, limit=PROTOBUF_LIMIT - 1, what="saved_model.pb")
         proto = SavedModel()
         try:
-            proto.ParseFromString((folder / "saved_model.pb").read_bytes())
+            proto.ParseFromString(data)
         except Exception as e:  # protobuf raises DecodeError, a bare Exception subclass
             raise ModelFormatError(f"{folder / 'saved_model.pb'}: not a SavedModel protobuf ({e})") from e
+        check_object_graphs(proto, folder / "saved_model.pb")
         return proto
-    if (folder / "saved_model.pbtxt").is_file():
+    if os.path.lexists(folder / "saved_model.pbtxt"):
         from google.protobuf import text_format
 
+        text = read_text(folder / "saved_model.pbtxt", root=folder, limit=PROTOBUF_LIMIT - 1,
+                         what="saved_model.pbtxt")
         proto = SavedModel()
-        text_format.Parse((folder / "saved_model.pbtxt").read_text("utf-8"), proto)
+        try:
+            text_format.Parse(text, proto)
+        except (text_format.ParseError, ValueError, RecursionError) as e:
+            # ParseError for bad syntax; ValueError/RecursionError for bad escapes or deep nesting.
+            raise ModelFormatError(f"not a text-format SavedModel protobuf ({e})",
+                                   path=folder / "saved_model.pbtxt") from None
+        check_object_graphs(proto, folder / "saved_model.pbtxt")
         return proto
     if (folder / "saved_model.cpb").is_file():
         raise UnsupportedModelError(
             f"{folder}: chunked SavedModel (saved_model.cpb, for >2 GiB graphs) is not supported")
     raise ModelFormatError(f"{folder}: no saved_model.pb found; not a SavedModel folder")
+
+
+def check_object_graphs(saved_model: Any, path: Path) -> None:
+    """Every object-graph reference (child, dependency, slot, bound input, asset, function name)
+    must point at something that exists; readers then index without checking again."""
+    for mg in saved_model.meta_graphs:
+        graph = mg.object_graph_def
+        count = len(graph.nodes)
+        functions = graph.concrete_functions
+
+        def node_ref(node_id: int, what: str, count: int = count) -> None:
+            if not 0 <= node_id < count:
+                raise ModelFormatError(f"object graph: {what} refers to node {node_id}, but there are "
+                                       f"only {count} nodes", path=path)
+
+        for index, obj in enumerate(graph.nodes):
+            for ref in list(obj.children) + list(obj.dependencies):
+                node_ref(ref.node_id, f"node {index} child {ref.local_name!r}")
+            for slot in obj.slot_variables:
+                node_ref(slot.original_variable_node_id, f"node {index} slot variable")
+                node_ref(slot.slot_variable_node_id, f"node {index} slot variable")
+            kind = obj.WhichOneof("kind")
+            names = list(obj.function.concrete_functions) if kind == "function" else (
+                [obj.bare_concrete_function.concrete_function_name] if kind == "bare_concrete_function" else [])
+            for name in names:
+                if name not in functions:
+                    raise ModelFormatError(f"object graph: node {index} names concrete function {name!r}, "
+                                           "which is not in the object graph", path=path)
+            if kind == "asset" and not 0 <= obj.asset.asset_file_def_index < len(mg.asset_file_def):
+                raise ModelFormatError(f"object graph: node {index} names asset "
+                                       f"{obj.asset.asset_file_def_index}, which does not exist", path=path)
+        for name, concrete in functions.items():
+            for node_id in concrete.bound_inputs:
+                node_ref(node_id, f"concrete function {name!r} bound input")
 
 
 def _select_meta_graph(saved_model: Any, tags: str, path: Path) -> Any:
@@ -207,11 +255,10 @@ def load_frozen_graph(path: Path, output_node_names: str) -> Graph:
 
     path = Path(path)
     check_proto_size(path, "TF cannot write a GraphDef this large; convert the SavedModel it came from")
+    data = read_bytes(path, limit=PROTOBUF_LIMIT - 1, what="frozen graph")
     graph_def = GraphDef()
     try:
-        graph_def.ParseFromString(path.read_bytes())
-    except OSError as e:
-        raise ModelFormatError(f"{path}: cannot read ({e.strerror})") from e
+        graph_def.ParseFromString(data)
     except Exception as e:  # protobuf DecodeError
         raise ModelFormatError(f"{path}: not a binary GraphDef ({e})") from e
     graph = read_graph_def(graph_def)
@@ -306,7 +353,7 @@ def _load_tf2(path: Path, mg: Any, sig: Any, top: Graph, op_defs: list[Any], cal
     prune(graph)
     graph.meta["signature"] = signature
     graph.meta["structured_outputs"] = _structured_output_keys(concrete)
-    graph.meta["initializer"], graph.meta["initializer_outputs"] = _build_initializer(
+    graph.initializer, graph.initializer_outputs = _build_initializer(
         path, mg, top, op_defs, resources)
     return graph
 
@@ -384,12 +431,14 @@ def _open_checkpoint(path: Path, mg: Any) -> tuple[Any, dict[int, str]]:
     """The variables bundle and SavedObjectGraph node id -> checkpoint key (matched by path)."""
     from tfjs_lite.readers.tensor_bundle import TensorBundle
 
-    bundle = TensorBundle(path / "variables" / "variables")
+    bundle = TensorBundle(path / "variables" / "variables", root=path)
     ckpt_graph = bundle.object_graph()
     if ckpt_graph is None:
         raise ModelFormatError(f"{path}: the variables checkpoint has no object graph (TF1 checkpoint "
                                "in a TF2 SavedModel?)")
     saved = mg.object_graph_def.nodes
+    if not saved or not ckpt_graph.nodes:
+        raise ModelFormatError(f"{path}: the SavedModel or checkpoint object graph has no root object")
     # Walk both graphs from the root along equal child names: TF matches them this way.
     mapping: dict[int, int] = {0: 0}
     queue = [0]
@@ -512,7 +561,7 @@ def _load_tf1(path: Path, mg: Any, sig: Any, top: Graph, op_defs: list[Any]) -> 
     prune(graph)
     graph.meta["signature"] = signature
     graph.meta["structured_outputs"] = None
-    graph.meta["initializer"], graph.meta["initializer_outputs"] = None, {}
+    graph.initializer, graph.initializer_outputs = None, {}
     return graph
 
 
@@ -525,7 +574,7 @@ def _freeze_tf1_variables(graph: Graph, path: Path | None) -> None:
             f"the graph still holds variables ({', '.join(variables[:5])}); freeze it first")
     from tfjs_lite.readers.tensor_bundle import TensorBundle
 
-    bundle = TensorBundle(path / "variables" / "variables")
+    bundle = TensorBundle(path / "variables" / "variables", root=path)
     frozen: dict[TensorRef, DType] = {}
     for name in variables:
         attrs = graph.attrs(name)
@@ -552,6 +601,7 @@ def inline_calls(graph: Graph) -> None:
     functions still referenced afterwards (control-flow bodies) are inlined too.
     """
     library = graph.functions
+    _check_inlined_size(graph, library)
     changed = True
     while changed:
         changed = False
@@ -569,6 +619,48 @@ def inline_calls(graph: Graph) -> None:
             inline_calls(body)
             body.functions = {}
     _drop_unreferenced_functions(graph)
+
+
+def _check_inlined_size(graph: Graph, library: dict[str, Graph]) -> None:
+    """Refuse, before inlining anything, a call tree that would expand past the node budget.
+
+    Functions that call the next one twice, 24 deep, are 2**24 nodes once inlined from a file of a
+    few KB; the expanded size is counted on the call tree (the reader has refused recursion)."""
+    calls: dict[str, list[str]] = {}  # function -> callees, one entry per call node
+    plain: dict[str, int] = {}  # function -> nodes that are not calls
+    for fname, body in library.items():
+        callees = [_called_function(body, n, library) for n in body.nodes()]
+        calls[fname] = [c for c in callees if c is not None]
+        plain[fname] = len(callees) - len(calls[fname])
+    expanded: dict[str, int] = {}
+    for root in library:  # iterative post-order: call chains may be thousands deep
+        stack = [root]
+        while stack:
+            fname = stack[-1]
+            if fname in expanded:
+                stack.pop()
+                continue
+            pending = [c for c in calls[fname] if c not in expanded and c != fname]
+            if pending:
+                stack.extend(dict.fromkeys(pending))
+                if len(stack) > 10 * len(library) + 10:  # only a cycle grows the stack this far
+                    raise ModelFormatError("the function library calls itself recursively")
+                continue
+            expanded[fname] = plain[fname] + sum(expanded.get(c, 1) for c in calls[fname])
+            stack.pop()
+
+    def size(body: Graph) -> int:
+        callees = [_called_function(body, n, library) for n in body.nodes()]
+        return sum(1 if c is None else expanded[c] for c in callees)
+
+    stored = len(graph) + sum(len(body) for body in library.values())
+    limit = max(MAX_INLINED_NODES, INLINE_GROWTH * stored)
+    total = size(graph)
+    largest = max(expanded.values(), default=0)
+    if max(total, largest) > limit:
+        raise UnsupportedModelError(
+            f"inlining the graph's function calls would make {max(total, largest)} nodes from {stored} "
+            f"stored ones (limit {limit}); functions calling each other repeatedly explode when inlined")
 
 
 def _called_function(graph: Graph, name: str, library: dict[str, Graph]) -> str | None:
@@ -656,26 +748,14 @@ def _drop_unreferenced_functions(graph: Graph) -> None:
 
 
 def prune(graph: Graph) -> int:
-    """Remove every node that no signature output depends on (data, control or loop back edge).
-
-    In a function body, the ``_Arg`` nodes always stay (they are the function's parameters).
+    """Remove every node the graph's interface does not need (:func:`tfjs_lite.ir.remove_dead`:
+    signature outputs and inputs, a body's parameters and control outputs), then the library
+    functions nothing calls any more.
 
     Returns:
         The number of nodes removed.
     """
-    roots = [ref.node for ref in graph.outputs.values()]
-    if graph.signature is not None:  # a function body keeps its parameters
-        roots.extend(n for n in graph.nodes() if graph.op(n) == "_Arg")
-    keep = graph.ancestors(roots)
-    # TF1 loops: a kept Merge needs its NextIteration, whose inputs are back edges.
-    removed = 0
-    doomed = [n for n in graph.topo_order() if n not in keep]
-    for node in reversed(doomed):
-        for consumer in graph.node_consumers(node):
-            if consumer in keep:
-                raise ModelFormatError(f"internal: pruning {node!r} used by kept {consumer!r}")
-        graph.remove(node)
-        removed += 1
+    removed = remove_dead(graph)
     _drop_unreferenced_functions(graph)
     return removed
 

@@ -3,7 +3,7 @@
 The index is a LevelDB-style SSTable (no compression in practice, masked crc32c per block) that
 maps tensor keys to ``BundleEntryProto``s; the empty key holds the ``BundleHeaderProto``. Each
 entry points at ``[offset, offset + size)`` of one data shard and carries the masked crc32c of
-those bytes. Layout facts: docs/tf_formats.md section 2.
+those bytes. Layout facts: docs/formats.md §7.
 
 Design choices:
 
@@ -34,6 +34,8 @@ import numpy as np
 from tfjs_lite import dtypes
 from tfjs_lite.errors import ModelFormatError, UnsupportedModelError
 from tfjs_lite.lazy_tensor import FileTensor
+from tfjs_lite.limits import PROTOBUF_LIMIT
+from tfjs_lite.safe_io import open_binary, read_bytes, regular_file
 
 if TYPE_CHECKING:
     from tfjs_lite._proto.tensor_bundle_pb2 import BundleEntryProto, BundleHeaderProto
@@ -414,9 +416,9 @@ def _block_entries(block: bytes, path: Path) -> Iterator[tuple[bytes, bytes]]:
         pos += value_length
 
 
-def _read_table(path: Path, verify: bool) -> dict[bytes, bytes]:
+def _read_table(path: Path, verify: bool, root: Path) -> dict[bytes, bytes]:
     """All key/value pairs of an SSTable file (the whole index is small: one entry per tensor)."""
-    index = path.read_bytes()
+    index = read_bytes(path, root=root, limit=PROTOBUF_LIMIT, what="checkpoint index")
     if len(index) < _FOOTER_SIZE:
         raise ModelFormatError(f"{path}: too short for a checkpoint index ({len(index)} bytes)")
     footer = index[-_FOOTER_SIZE:]
@@ -470,13 +472,17 @@ class TensorBundle:
         ModelFormatError: missing, truncated or corrupt files, V1 checkpoints, big-endian bundles.
     """
 
-    def __init__(self, prefix_path: str | os.PathLike[str], *, verify: bool = True) -> None:
+    def __init__(
+        self, prefix_path: str | os.PathLike[str], *, verify: bool = True, root: str | os.PathLike[str] | None = None
+    ) -> None:
         from tfjs_lite._proto.tensor_bundle_pb2 import BundleEntryProto, BundleHeaderProto
 
         self.prefix = _resolve_prefix(prefix_path)
         self.verify = verify
+        # Files of the checkpoint must lie inside this folder (a SavedModel passes its own folder).
+        self.root = Path(root) if root is not None else self.prefix.parent
         index_path = self.prefix.with_name(self.prefix.name + ".index")
-        if not index_path.is_file():
+        if not os.path.lexists(index_path):
             if self.prefix.is_file():
                 raise ModelFormatError(
                     f"{self.prefix}: this is a TF1 V1 checkpoint (single file, no .index), which "
@@ -484,7 +490,7 @@ class TensorBundle:
                 )
             raise ModelFormatError(f"{index_path}: checkpoint index not found")
         self.index_path = index_path
-        table = _read_table(index_path, verify)
+        table = _read_table(index_path, verify, self.root)
 
         header_bytes = table.pop(b"", None)
         if header_bytes is None:
@@ -661,7 +667,7 @@ class TensorBundle:
                     raise ModelFormatError(f"{what}: checksum mismatch; the data file is corrupt")
 
             check = (lambda state, chunk: crc32c(chunk, state), finish)
-        return FileTensor(self.shard_path(entry.shard_id), entry.offset,
+        return FileTensor(self._checked_shard(entry.shard_id), entry.offset,
                           np.dtype(dtype.storage).newbyteorder("<"), shape, check=check, where=where)
 
     def object_graph(self) -> TrackableObjectGraph | None:
@@ -673,7 +679,19 @@ class TensorBundle:
         value = self.read(OBJECT_GRAPH_KEY)
         if value.shape != ():
             raise ModelFormatError(f"{self.prefix}: {OBJECT_GRAPH_KEY} is not a scalar string")
-        return _parse(TrackableObjectGraph, value[()], self.index_path, OBJECT_GRAPH_KEY)
+        graph = _parse(TrackableObjectGraph, value[()], self.index_path, OBJECT_GRAPH_KEY)
+        count = len(graph.nodes)
+        for index, node in enumerate(graph.nodes):
+            ids = [c.node_id for c in node.children] + [
+                i for slot in node.slot_variables for i in (slot.original_variable_node_id, slot.slot_variable_node_id)
+            ]
+            bad = [i for i in ids if not 0 <= i < count]
+            if bad:
+                raise ModelFormatError(
+                    f"{self.index_path}: checkpoint object graph node {index} refers to node {bad[0]}, "
+                    f"but there are only {count} nodes"
+                )
+        return graph
 
     # --- internals ------------------------------------------------------------------------------
 
@@ -682,9 +700,7 @@ class TensorBundle:
         if mapped is None:
             if not 0 <= shard_id < self.header.num_shards:
                 raise ModelFormatError(f"{self.index_path}: shard id {shard_id} out of range")
-            path = self.shard_path(shard_id)
-            if not path.is_file():
-                raise ModelFormatError(f"{path}: checkpoint data file not found")
+            path = self._checked_shard(shard_id)
             size = path.stat().st_size
             mapped = np.memmap(path, dtype=np.uint8, mode="r") if size else np.zeros(0, np.uint8)
             self._shards[shard_id] = mapped
@@ -693,10 +709,14 @@ class TensorBundle:
     def _shard_size(self, shard_id: int) -> int:
         if not 0 <= shard_id < self.header.num_shards:
             raise ModelFormatError(f"{self.index_path}: shard id {shard_id} out of range")
+        return self._checked_shard(shard_id).stat().st_size
+
+    def _checked_shard(self, shard_id: int) -> Path:
+        """The real path of a data shard: a regular file inside the model's folder."""
         path = self.shard_path(shard_id)
-        if not path.is_file():
+        if not os.path.lexists(path):
             raise ModelFormatError(f"{path}: checkpoint data file not found")
-        return path.stat().st_size
+        return regular_file(path, root=self.root, what="checkpoint data file")
 
     def _read_private(self, entry: BundleEntryProto, where: str) -> np.ndarray:
         """The payload bytes in a fresh buffer (plain reads, no memory map)."""
@@ -707,7 +727,7 @@ class TensorBundle:
                 f"{self.shard_path(entry.shard_id).name} ({size} bytes; truncated?)"
             )
         buffer = np.empty(entry.size, dtype=np.uint8)
-        with open(self.shard_path(entry.shard_id), "rb") as handle:
+        with open_binary(self.shard_path(entry.shard_id), root=self.root, what="checkpoint data file") as handle:
             handle.seek(entry.offset)
             if entry.size and handle.readinto(memoryview(buffer)) != entry.size:
                 raise ModelFormatError(f"{where}: the data file ends early (truncated?)")

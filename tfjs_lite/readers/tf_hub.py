@@ -25,6 +25,7 @@ from pathlib import Path
 from tfjs_lite.errors import ModelFormatError, UnsupportedModelError
 from tfjs_lite.ir.graph import Graph
 from tfjs_lite.readers.saved_model import load_saved_model, read_saved_model_proto
+from tfjs_lite.safe_io import read_bytes
 
 __all__ = ["MODULE_DEF_FILE", "is_tf1_hub_module", "load_hub_module", "read_module_def"]
 
@@ -51,12 +52,7 @@ def read_module_def(path: Path):
     from tfjs_lite._proto.module_def_pb2 import ModuleDef
 
     file = Path(path) / MODULE_DEF_FILE
-    try:
-        if file.stat().st_size > _MAX_MODULE_DEF_BYTES:
-            raise ModelFormatError(f"{file}: {file.stat().st_size} bytes is too large for a ModuleDef")
-        data = file.read_bytes()
-    except OSError as e:
-        raise ModelFormatError(f"{file}: cannot read the ModuleDef ({e.strerror})") from None
+    data = read_bytes(file, root=path, limit=_MAX_MODULE_DEF_BYTES, what="TF-Hub ModuleDef")
     proto = ModuleDef()
     try:
         proto.ParseFromString(data)

@@ -1,7 +1,7 @@
 """Read a TF.js graph model (``model.json`` + weight shards) back into a :class:`tfjs_lite.ir.Graph`.
 
 This is the reading half of ``tfjs-lite verify`` and ``tfjs-lite inspect`` on converted models
-(``tfjs_format.md`` §2 and §4):
+(docs/formats.md §1 and §3):
 
 * ``modelTopology`` is the protobuf JSON of a ``GraphDef``; it is parsed back into the GraphDef
   proto with ``json_format.ParseDict`` and handed to :mod:`tfjs_lite.readers.graph_def`.
@@ -13,7 +13,7 @@ This is the reading half of ``tfjs-lite verify`` and ``tfjs-lite inspect`` on co
   by the signature keys. Frozen-model conversions have no signature inputs: every ``Placeholder``
   is then an input, keyed by its node name.
 * ``modelInitializer`` (hash-table initializers) is read into its own graph, kept in
-  ``graph.meta["initializer"]``; its Consts take their values from the same manifest.
+  ``graph.initializer``; its Consts take their values from the same manifest.
 
 Every mismatch between topology and manifest (a Const without a weight, a weight no Const uses,
 a shape that differs, a signature tensor that names no node) is a :class:`ModelFormatError`.
@@ -37,7 +37,7 @@ from tfjs_lite.readers.tfjs_weights import (
     read_weights,
 )
 
-__all__ = ["GraphModel", "find_model_json", "read_graph_model", "read_tfjs_graph", "weight_quantization"]
+__all__ = ["GraphModel", "find_model_json", "read_graph_model", "weight_quantization"]
 
 # Ops whose outputs are fed, when the signature lists no inputs (frozen-model conversions).
 _FED_OPS = ("Placeholder", "PlaceholderV2")
@@ -78,11 +78,6 @@ def weight_quantization(specs: list[dict[str, Any]]) -> list[str]:
     return sorted(found)
 
 
-def read_tfjs_graph(path: Path) -> Graph:
-    """The inference graph of the TF.js graph model at ``path`` (folder or ``model.json``)."""
-    return read_graph_model(path).graph
-
-
 def read_graph_model(path: Path, *, load_weights: bool = True) -> GraphModel:
     """Read a TF.js graph model from its folder or its ``model.json``.
 
@@ -110,7 +105,7 @@ def read_graph_model(path: Path, *, load_weights: bool = True) -> GraphModel:
     initializer = None
     if model_json.get("modelInitializer"):
         initializer = _graph_from_json(model_json["modelInitializer"], model_path, "modelInitializer")
-        graph.meta["initializer"] = initializer
+        graph.initializer = initializer
 
     manifest = model_json["weightsManifest"]
     specs = [spec for group in manifest if isinstance(group, dict) for spec in group.get("weights", [])]
@@ -214,7 +209,7 @@ def _fill_consts(
 def _as_declared(array: np.ndarray, dtype: Any, name: str, model_path: Path) -> np.ndarray:
     """Cast a manifest array back to the Const's declared dtype.
 
-    The writer stores int64 as int32, float64/float16 as float32 (``tfjs_format.md`` §4.1); the
+    The writer stores int64 as int32, float64/float16 as float32 (docs/formats.md §3.2); the
     graph's ops still say int64/float64, so the executor needs the declared type. bfloat16 has no
     numpy type and stays float32, as the GraphDef reader keeps it.
     """

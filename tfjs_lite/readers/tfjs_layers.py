@@ -3,7 +3,7 @@
 This is the reading half of the reverse conversions (tfjs_layers_model → Keras, and layers →
 layers re-sharding). It follows the official ``keras_tfjs_loader``: ``model.json`` must have the
 keys ``modelTopology`` and ``weightsManifest``; every group's shards are read and decoded, and
-quantized weights are dequantized (``tfjs_format.md`` §3.5, §4.4).
+quantized weights are dequantized (docs/formats.md §2, §3.3).
 
 Two topology shapes exist in the wild and both are accepted:
 

@@ -12,6 +12,7 @@ and dtypes are validated.
 from __future__ import annotations
 
 import json
+import os
 import re
 import struct
 from pathlib import Path
@@ -20,7 +21,9 @@ from typing import Any, Dict, List, Tuple, Union
 import numpy as np
 
 from tfjs_lite.errors import ModelFormatError
+from tfjs_lite.limits import MAX_SMALL_FILE_BYTES
 from tfjs_lite.quantization import dequantize
+from tfjs_lite.safe_io import open_binary, read_text, regular_file
 
 __all__ = ["find_model_json", "read_model_json", "read_weights"]
 
@@ -32,7 +35,7 @@ _DTYPES = {
     "uint8": np.dtype("u1"),
     "uint16": np.dtype("<u2"),
 }
-_QUANTIZED = {"float16": np.dtype("<f2"), "uint8": np.dtype("u1"), "uint16": np.dtype("<u2")}
+_QUANTIZED: dict[str, np.dtype] = {"float16": np.dtype("<f2"), "uint8": np.dtype("u1"), "uint16": np.dtype("<u2")}
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 
 
@@ -63,12 +66,7 @@ def read_model_json(path: Union[str, Path]) -> Dict[str, Any]:
             ``weightsManifest`` list.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise ModelFormatError(f"cannot read model.json: {e.strerror or e}", path=path) from e
-    except UnicodeDecodeError as e:
-        raise ModelFormatError("model.json is not UTF-8 text", path=path) from e
+    text = read_text(path, root=path.parent, limit=MAX_SMALL_FILE_BYTES, what="model.json")
     try:
         model = json.loads(text, parse_constant=_reject_constant)
     except ValueError as e:
@@ -140,13 +138,9 @@ def _safe_path(directory: Path, relative: Any) -> Path:
             "(no '..', absolute paths or URLs)"
         )
     path = directory / relative
-    base = directory.resolve()
-    real = path.resolve()
-    if base not in real.parents:
-        raise ModelFormatError(f"weight path {relative!r} leads outside the model folder (a symlink?)")
-    if not real.is_file():
+    if not os.path.lexists(path):
         raise ModelFormatError(f"weight file {relative!r} is missing", path=directory)
-    return real
+    return regular_file(path, root=directory, what=f"weight file {relative!r}")
 
 
 def _spec_layout(spec: Any) -> Tuple[str, Tuple[int, ...], int, np.dtype]:
@@ -203,9 +197,11 @@ def _read_files(files: List[Path], total: int) -> memoryview:
     view = memoryview(buffer)
     offset = 0
     for path in files:
-        with open(path, "rb") as f:
-            size = path.stat().st_size
-            read = f.readinto(view[offset : offset + size])
+        with open_binary(path) as f:
+            size = os.fstat(f.fileno()).st_size
+            if offset + size > total:
+                raise ModelFormatError(f"weight file changed while reading: {path}")
+            read = f.readinto(view[offset : offset + size])  # type: ignore[attr-defined]
             if read != size:
                 raise ModelFormatError(f"weight file changed while reading: {path}")
             offset += size

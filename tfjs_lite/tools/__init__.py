@@ -1,7 +1,7 @@
-"""The parts of the ``tfjs-lite verify`` and ``tfjs-lite inspect`` commands.
+"""The ``tfjs-lite verify`` and ``tfjs-lite inspect`` commands.
 
-The commands themselves are :mod:`tfjs_lite.verify` and :mod:`tfjs_lite.inspect`; this package
-holds what they are built from:
+The commands are :mod:`~tfjs_lite.tools.verify_model` and :mod:`~tfjs_lite.tools.inspect_model`
+(named so that no module shadows the standard library's ``inspect``); they are built from:
 
 * :mod:`~tfjs_lite.tools.args`: the argument parser and source-reading flags every command shares;
 * :mod:`~tfjs_lite.tools.source`: reading a source model as the graph-model converter reads it;

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Optional
 
 __all__ = ["SOURCE_FLAGS", "Parser", "add_source_flags", "source_options"]
 
@@ -23,6 +23,23 @@ class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         sys.stderr.write(f"tfjs-lite: error: {message} (see tfjs-lite {self.command} --help)\n")
         raise SystemExit(2)
+
+    def parse_known_args(self, args: Optional[Sequence[str]] = None,  # type: ignore[override]
+                         namespace: Optional[argparse.Namespace] = None) -> tuple[argparse.Namespace, list[str]]:
+        """As argparse's, with ``--output-format`` accepted for ``--output_format`` (every flag)."""
+        given = sys.argv[1:] if args is None else list(args)
+        return super().parse_known_args(self.with_underscores(given), namespace)
+
+    def with_underscores(self, argv: Sequence[str]) -> list[str]:
+        """``argv`` with ``--a-b[=v]`` spelled ``--a_b[=v]`` wherever ``--a_b`` is one of our flags."""
+        known = set(self._option_string_actions)
+        fixed = []
+        for token in argv:
+            flag, eq, value = token.partition("=")
+            if flag.startswith("--") and flag not in known and "--" + flag[2:].replace("-", "_") in known:
+                token = "--" + flag[2:].replace("-", "_") + eq + value
+            fixed.append(token)
+        return fixed
 
 
 def add_source_flags(

@@ -15,12 +15,13 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from tfjs_lite import formats
 from tfjs_lite.tools.inspect_weights import add_weight, weights_summary
 from tfjs_lite.tools.source import load_source_graph
 
 __all__ = ["GRAPH_FORMATS", "inspect_graph"]
 
-GRAPH_FORMATS = ("tf_saved_model", "tf_hub", "tf_frozen_model", "tfjs_graph_model")
+GRAPH_FORMATS = formats.graph_formats() + ("tfjs_graph_model",)
 
 
 def inspect_graph(path: Path, fmt: str, options: dict[str, Any], notes: list[str] | None = None) -> dict[str, Any]:
@@ -46,7 +47,7 @@ def inspect_graph(path: Path, fmt: str, options: dict[str, Any], notes: list[str
     functions = {
         name: {"nodes": len(body), "ops": _graph_ops(body)} for name, body in sorted(graph.functions.items())
     }
-    initializer = graph.meta.get("initializer")
+    initializer = graph.initializer
     if initializer is not None and hasattr(initializer, "nodes"):
         notes.append(f"has an initializer graph (hash tables) with {len(initializer)} nodes")
     return {
@@ -75,7 +76,7 @@ def _read_converted(path: Path, notes: list[str]) -> tuple[Any, dict[str, Any], 
     by_dtype: dict[str, dict[str, int]] = {}
     values = _named_const_values(model.graph)
     for spec in model.weight_specs:
-        add_weight(by_dtype, *_stored_weight(spec, values.get(spec.get("name"))))
+        add_weight(by_dtype, *_stored_weight(spec, values.get(str(spec.get("name")))))
     if model.quantization_dtypes:
         notes.append(f"weights are stored quantized ({', '.join(model.quantization_dtypes)})")
     notes.append(f"converted by {model.model_json.get('convertedBy', '?')}")
@@ -91,7 +92,10 @@ def _read_source(path: Path, fmt: str, options: dict[str, Any], notes: list[str]
         saved_model_tags=options.get("saved_model_tags") or "serve",
         output_node_names=options.get("output_node_names"),
     )
-    if fmt != "tf_frozen_model":
+    if fmt == "tflite":
+        notes.append("shown as the converter reads it: TFLite operators lowered to TF ops, quantized tensors "
+                     "as the float32 values they stand for")
+    elif fmt != "tf_frozen_model":
         notes.append("shown as the converter reads it: calls inlined, variables frozen, pruned to the signature")
     version = graph.meta.get("tensorflow_version")
     if version:

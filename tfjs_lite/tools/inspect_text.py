@@ -26,7 +26,7 @@ def _fmt_table(rows: list[tuple[str, str]], indent: str = "  ") -> list[str]:
 
 
 def render_text(report: dict[str, Any]) -> str:
-    """The human-readable form of :func:`tfjs_lite.inspect.inspect_path`'s report."""
+    """The human-readable form of :func:`tfjs_lite.tools.inspect_model.inspect_path`'s report."""
     lines = [f"model: {report['path']} ({report['format']}"
              + (f", signature {report['signature']}" if report.get("signature") else "") + ")"]
     lines.extend(f"note: {n}" for n in report.get("notes", []))

@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-__all__ = ["GRAPH_SOURCES", "LAYERS_FORMATS", "NOT_GRAPH", "VERIFY_SOURCES", "load_source_graph"]
+from tfjs_lite import formats
 
-GRAPH_SOURCES = ("tf_saved_model", "tf_hub", "tf_frozen_model")
-LAYERS_FORMATS = ("keras", "keras_keras", "keras_saved_model", "tfjs_layers_model")
+__all__ = ["LAYERS_FORMATS", "NOT_GRAPH", "VERIFY_SOURCES", "load_source_graph"]
+
 # Sources verify can run: TF graphs, and Keras-family models lowered to TF ops as convert lowers them.
-VERIFY_SOURCES = GRAPH_SOURCES + LAYERS_FORMATS
+VERIFY_SOURCES = formats.graph_source_formats()
+LAYERS_FORMATS = formats.layers_source_formats()
 NOT_GRAPH = (
     "verify compares graph models: the numpy reference executor runs TF graphs, not Keras layers; "
     "layers models are verified in TF.js by the test-suite"
@@ -25,7 +26,7 @@ def load_source_graph(
     saved_model_tags: str = "serve",
     output_node_names: str | None = None,
 ) -> tuple[Any, str]:
-    """Read the source model as the graph-model converter reads it.
+    """Read the source model as the graph-model converter reads it (the format table's graph loader).
 
     Returns:
         ``(graph, input_format)``.
@@ -34,29 +35,22 @@ def load_source_graph(
     tfjs_graph_model`` lowers them (before optimization).
 
     Raises:
-        UsageError: A frozen model without output node names, or an unknown format.
+        UsageError: A source that is not read as a graph, or a frozen model without output node names.
     """
     from tfjs_lite.detect import detect_input_format
     from tfjs_lite.errors import UsageError
-    from tfjs_lite.readers.saved_model import load_frozen_graph, load_saved_model
+    from tfjs_lite.options import ConvertOptions
+    from tfjs_lite.report import Report
 
     path = Path(path)
     fmt = input_format or detect_input_format(path)
-    if fmt in LAYERS_FORMATS:
-        from tfjs_lite.options import ConvertOptions
-        from tfjs_lite.pipelines.keras_to_graph import lower_input
-        from tfjs_lite.report import Report
-
-        return lower_input(fmt, path, ConvertOptions(), Report()), fmt
-    if fmt not in GRAPH_SOURCES:
-        raise UsageError(f"cannot verify a {fmt} source; give a SavedModel, TF-Hub folder or frozen .pb")
-    if fmt == "tf_frozen_model":
-        if not output_node_names:
-            raise UsageError('a tf_frozen_model source needs --output_node_names (as for "convert")')
-        return load_frozen_graph(path, output_node_names), fmt
-    if fmt == "tf_hub":  # TF2 (a SavedModel) or TF1 (tfhub_module.pb) module folder
-        from tfjs_lite.readers.tf_hub import load_hub_module
-
-        return load_hub_module(path, tags=saved_model_tags, signature_name=signature_name), fmt
-    graph = load_saved_model(path, tags=saved_model_tags, signature_name=signature_name)
-    return graph, fmt
+    loader = formats.input_format(fmt).graph_loader if fmt in formats.INPUT_FORMATS else None
+    if loader is None:
+        if fmt in LAYERS_FORMATS:
+            raise UsageError(f"the source {path} is a {fmt} model; {NOT_GRAPH}")
+        raise UsageError(f"cannot verify a {fmt} source; give one of: {', '.join(VERIFY_SOURCES)}")
+    if fmt == "tf_frozen_model" and not output_node_names:
+        raise UsageError('a tf_frozen_model source needs --output_node_names (as for "convert")')
+    options = ConvertOptions(input_format=fmt, signature_name=signature_name, saved_model_tags=saved_model_tags,
+                             output_node_names=output_node_names)
+    return formats.load_target(loader)(path, options, Report()), fmt

@@ -1,6 +1,6 @@
 """``ir.Graph`` -> TF.js graph model (``model.json`` + weight shards), as tfjs 4.22 writes it.
 
-Format (docs/tfjs_format.md §2): ``modelTopology`` is the protobuf-JSON (``MessageToDict``) of a
+Format (docs/formats.md §1): ``modelTopology`` is the protobuf-JSON (``MessageToDict``) of a
 GraphDef whose ``Const`` nodes keep only ``dtype`` and the value's ``dtype``/``tensorShape``; every
 Const value (main graph, then function bodies, then the initializer graph) becomes a weight of one
 group, named after its node (function-body Consts: ``<function>/<node>``). Unlike the official
@@ -280,11 +280,11 @@ def build_model_json(
         user["structuredOutputKeys"] = sorted(keys)
     if user:
         model["userDefinedMetadata"] = user
-    init = graph.meta.get("initializer")
+    init = graph.initializer
     if init is not None and len(init):
         model["modelInitializer"] = _to_dict(graph_to_graph_def(init, include_library=False))
         outputs = {}
-        for name, resource_id in sorted(graph.meta.get("initializer_outputs", {}).items()):
+        for name, resource_id in sorted(graph.initializer_outputs.items()):
             outputs[name] = {"name": name, "dtype": "DT_RESOURCE", "tensorShape": {},
                              "resourceId": int(resource_id)}
         model["initializerSignature"] = {"outputs": outputs}
@@ -324,7 +324,7 @@ def write_graph_model(
 
     report = report or Report()
     entries = _weights(graph)
-    init = graph.meta.get("initializer")
+    init = graph.initializer
     if init is not None:
         entries.extend(WeightEntry(n, init.value(n)) for n in init.topo_order() if init.op(n) == "Const")
     _check_weight_dtypes(entries)

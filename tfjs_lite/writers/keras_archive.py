@@ -1,6 +1,6 @@
 """Write a Keras 3 ``.keras`` archive from a Keras 2 style topology (as in a TF.js layers model) and weights.
 
-Archive members (``tf_formats.md`` §4.3), stored uncompressed (ZIP_STORED) with a fixed timestamp:
+Archive members (docs/formats.md §8.3), stored uncompressed (ZIP_STORED) with a fixed timestamp:
 
 * ``metadata.json``: ``{"keras_version": "3.15.1", "date_saved": <fixed>}``;
 * ``config.json``: the model config in Keras 3 form (:mod:`tfjs_lite.keras.keras3_config`);
@@ -24,11 +24,11 @@ from typing import Any
 import numpy as np
 
 from tfjs_lite.errors import ModelFormatError
-from tfjs_lite.report import Report
 from tfjs_lite.keras.keras3_config import keras3_class, keras3_config
 from tfjs_lite.keras.layers import RNN_CELLS, expected_weight_count, layer_name, model_layers, to_snake_case
 from tfjs_lite.keras.manifest_weights import LayerWeights, owned_names
-from tfjs_lite.writers.keras_h5 import h5_value, new_group
+from tfjs_lite.report import Report
+from tfjs_lite.writers.keras_h5 import h5_key, h5_value, new_group
 
 __all__ = ["DATE_SAVED", "KERAS3_VERSION", "keras3_config", "write_keras_archive"]
 
@@ -84,6 +84,7 @@ class _Writer:
 
     def group(self, path: str) -> Any:
         node = self.h5
+        h5_key(path, "layer path")
         for part in path.split("/"):
             node = node[part] if part in node else new_group(node, part)
         return node
@@ -92,7 +93,8 @@ class _Writer:
         self, path: str, name: str, weights: Sequence[tuple[str, np.ndarray]]
     ) -> None:
         group = self.group(f"{path}/vars" if path else "vars")
-        group.attrs["name"] = name
+        # The same rule as for .h5 files, where layer names are group names.
+        group.attrs["name"] = h5_key(name, "layer name").decode("utf-8")
         for i, (weight_name, value) in enumerate(weights):
             group.create_dataset(
                 str(i), data=h5_value(weight_name, value), track_times=False

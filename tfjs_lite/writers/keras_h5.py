@@ -12,7 +12,7 @@ TF.js weights manifest:
   the Keras order (the official converter copies ``weight_names``; tfjs-layers saves
   ``trainableWeights`` then ``nonTrainableWeights``).
 
-Layout written (``tf_formats.md`` §4.1)::
+Layout written (docs/formats.md §8.1)::
 
     /                      attrs keras_version (str), backend (str), model_config (JSON bytes)
     /model_weights         attrs layer_names, backend, keras_version (bytes)
@@ -110,17 +110,43 @@ def h5_value(name: str, value: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(value)
 
 
-def new_group(parent: Any, name: str) -> Any:
+def h5_text(text: Any, what: str) -> bytes:
+    """``text`` (a name from the input) as the UTF-8 bytes of an HDF5 attribute string.
+
+    Names come from the input model: a lone surrogate cannot be encoded and a NUL cannot be
+    stored, so both are refused here, where every name passes on its way into HDF5."""
+    if not isinstance(text, str):
+        raise ModelFormatError(f"{what} {text!r} is not a string")
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ModelFormatError(f"{what} {text!r} is not valid Unicode (it holds a lone surrogate)") from None
+    if b"\x00" in data:
+        raise ModelFormatError(f"{what} {text!r} holds a NUL character, which HDF5 cannot store")
+    return data
+
+
+def h5_key(name: Any, what: str) -> bytes:
+    """``name`` checked as an HDF5 path: every '/'-separated part non-empty and not '.' or '..'."""
+    data = h5_text(name, what)
+    if any(part in ("", ".", "..") for part in name.split("/")):
+        raise ModelFormatError(
+            f"{what} {name!r} cannot be an HDF5 group or dataset name (an empty, '.' or '..' part)")
+    return data
+
+
+def new_group(parent: Any, name: str, what: str = "layer name") -> Any:
     import h5py
 
     gcpl = h5py.h5p.create(h5py.h5p.GROUP_CREATE)
     gcpl.set_obj_track_times(False)
-    gid = h5py.h5g.create(parent.id, name.encode("utf-8"), gcpl=gcpl)
+    gid = h5py.h5g.create(parent.id, h5_key(name, what), gcpl=gcpl)
     return h5py.Group(gid)
 
 
 def _group_path(parent: Any, path: str) -> tuple[Any, str]:
     """Create the intermediate groups of ``path`` (no timestamps); return (group, last segment)."""
+    h5_key(path, "weight name")
     *dirs, leaf = path.split("/")
     group = parent
     for d in dirs:
@@ -146,7 +172,7 @@ def write_keras_h5(
         f.attrs["model_config"] = config_json
         root = new_group(f, "model_weights")
         _chunked_attr(
-            root.attrs, "layer_names", [x.name.encode("utf-8") for x in layers]
+            root.attrs, "layer_names", [h5_key(x.name, "layer name") for x in layers]
         )
         root.attrs["backend"] = backend.encode("utf-8")
         root.attrs["keras_version"] = keras_version.encode("utf-8")
@@ -155,14 +181,16 @@ def write_keras_h5(
             if layer.name in seen:
                 raise ModelFormatError(f"two layers are named {layer.name!r}")
             seen[layer.name] = layer.name
-            group = new_group(root, layer.name)
+            # A "/" in a layer name (DenseNet's conv1/conv) nests the group, as Keras writes it.
+            parent, leaf = _group_path(root, layer.name)
+            group = parent[leaf] if leaf in parent else new_group(parent, leaf)
             names = [_h5_weight_name(layer, n) for n, _ in layer.weights]
             if len(set(names)) != len(names):
                 raise ModelFormatError(
                     f"layer {layer.name!r} has two weights of the same name"
                 )
             _chunked_attr(
-                group.attrs, "weight_names", [n.encode("utf-8") for n in names]
+                group.attrs, "weight_names", [h5_key(n, "weight name") for n in names]
             )
             for h5_name, (manifest_name, value) in zip(names, layer.weights):
                 data = h5_value(manifest_name, value)

@@ -1,4 +1,4 @@
-"""Write a TF.js layers model: ``model.json`` plus weight shards (docs/tfjs_format.md §3.1, §4).
+"""Write a TF.js layers model: ``model.json`` plus weight shards (docs/formats.md §2, §3).
 
 ``model.json`` keys, in the official order: ``format`` ("layers-model"), ``generatedBy``
 (``"keras v<keras_version>"``, null without a topology), ``convertedBy``, ``userDefinedMetadata``

@@ -349,7 +349,7 @@ def _encoded_chunks(plan: _Plan) -> Iterator[Union[bytes, memoryview]]:
                 encoded = float16_codes(values)
         else:
             encoded = chunk.astype(plan.target, copy=False)
-        yield memoryview(np.ascontiguousarray(encoded).reshape(-1).view(np.uint8))
+        yield memoryview(np.ascontiguousarray(encoded).reshape(-1).view(np.uint8))  # type: ignore[arg-type]
 
 
 def _string_bytes(element: Any, name: str) -> bytes:

@@ -1,0 +1,227 @@
+"""Hostile ONNX files: truncated and fuzzed models, huge or negative dims, cycles, undefined
+values, recursive functions, external data that escapes the model's folder or lies about its size,
+unsupported ops and opsets, a > 2 GiB file. One error line, exit 2, nothing left behind."""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+from typing import Any, Callable
+
+from corpus import FIXTURES, Case, byte_mutations, refused_by_size, run_and_judge, truncation_sizes
+
+SOURCE = FIXTURES / "onnx" / "models" / "small_cnn" / "model.onnx"
+CLASS = "ONNX model"
+MUTATIONS = 15
+
+
+def _model() -> Any:
+    from tfjs_lite._proto.onnx_pb2 import ModelProto
+
+    proto = ModelProto()
+    proto.ParseFromString(SOURCE.read_bytes())
+    return proto
+
+
+def _first_weight(proto: Any) -> Any:
+    return max(proto.graph.initializer, key=lambda t: len(t.raw_data))
+
+
+def _huge_dims(proto: Any) -> None:
+    tensor = _first_weight(proto)
+    del tensor.dims[:]
+    tensor.dims.extend([1 << 20, 1 << 20, 1 << 10])
+
+
+def _negative_dims(proto: Any) -> None:
+    _first_weight(proto).dims[0] = -3
+
+
+def _payload_mismatch(proto: Any) -> None:
+    _first_weight(proto).raw_data = b"\0" * 12
+
+
+def _cycle(proto: Any) -> None:
+    nodes = proto.graph.node
+    nodes[0].input[0] = nodes[2].output[0]  # the first conv reads a value computed after it
+
+
+def _undefined_input(proto: Any) -> None:
+    proto.graph.node[1].input[0] = "nobody_defines_this"
+
+
+def _defined_twice(proto: Any) -> None:
+    proto.graph.node[2].output[0] = proto.graph.node[1].output[0]
+
+
+def _function_call(names: list[str]) -> Callable[[Any], None]:
+    """Model-local functions names[i] calling names[i+1] (the last the first), one called per node."""
+
+    def edit(proto: Any) -> None:
+        for i, name in enumerate(names):
+            fn = proto.functions.add(name=name, domain="local", input=["x"], output=["y"])
+            fn.opset_import.add(domain="", version=20)
+            fn.opset_import.add(domain="local", version=1)
+            fn.node.add(op_type=names[(i + 1) % len(names)], domain="local", input=["x"], output=["y"])
+        proto.opset_import.add(domain="local", version=1)
+        relu = next(n for n in proto.graph.node if n.op_type == "Relu")
+        relu.op_type, relu.domain = names[0], "local"
+
+    return edit
+
+
+def _unsupported_ops(proto: Any) -> None:
+    for n in proto.graph.node:
+        if n.op_type == "Relu":
+            n.op_type = "Hardmax"
+        elif n.op_type == "LeakyRelu":
+            n.op_type, n.domain = "FusedGemm", "com.microsoft"
+
+
+def _old_opset(proto: Any) -> None:
+    for o in proto.opset_import:
+        if o.domain in ("", "ai.onnx"):
+            o.version = 7
+
+
+def _no_graph(proto: Any) -> None:
+    proto.ClearField("graph")
+
+
+def _constant_of_huge_shape(proto: Any) -> None:
+    """A ConstantOfShape asking for 2**50 floats feeding an Add: refused or left to the runtime,
+    never materialised."""
+    shape = proto.graph.initializer.add(name="huge_shape", data_type=7, dims=[2])
+    shape.raw_data = (1 << 25).to_bytes(8, "little") * 2
+    node = proto.graph.node.add(op_type="ConstantOfShape", input=["huge_shape"], output=["huge"])
+    attr = node.attribute.add(name="value", type=4)
+    attr.t.data_type, attr.t.raw_data = 1, b"\0\0\x80\x3f"
+    attr.t.dims.append(1)
+    proto.graph.output[0].name = "huge"
+    proto.graph.output[0].type.Clear()
+
+
+PROTO_EDITS = {
+    "initializer dims 2**50": _huge_dims,
+    "negative initializer dim": _negative_dims,
+    "raw_data shorter than the shape": _payload_mismatch,
+    "node cycle": _cycle,
+    "input nothing defines": _undefined_input,
+    "value defined twice": _defined_twice,
+    "self-recursive function": _function_call(["loop"]),
+    "mutually recursive functions": _function_call(["ping", "pong"]),
+    "unsupported ops": _unsupported_ops,
+    "opset 7": _old_opset,
+    "no graph": _no_graph,
+}
+
+
+def _write(proto: Any, folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "model.onnx"
+    path.write_bytes(proto.SerializeToString())
+    return path
+
+
+def test_onnx_structure_hostile(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    cases = []
+    for i, (what, edit) in enumerate(PROTO_EDITS.items()):
+        proto = _model()
+        edit(proto)
+        cases.append(Case(f"onnx {what}", CLASS, _write(proto, tmp_path / f"m{i}"), out / f"m{i}"))
+    proto = _model()
+    _constant_of_huge_shape(proto)
+    cases.append(Case("onnx ConstantOfShape 2**50", CLASS, _write(proto, tmp_path / "cos"), out / "cos",
+                      may_convert=True, converted="converted (the Fill runs in TF.js, not in the converter)"))
+    garbage = tmp_path / "garbage.onnx"
+    garbage.write_bytes(os.urandom(4096))
+    cases.append(Case("onnx random bytes", CLASS, garbage, out / "garbage"))
+    failures = run_and_judge(cases, tmp_path)
+    assert not failures, "\n".join(failures)
+
+
+def test_onnx_truncated_and_fuzzed(tmp_path: Path) -> None:
+    data = SOURCE.read_bytes()
+    rng = random.Random(14)
+    out = tmp_path / "out"
+    out.mkdir()
+    cases = []
+    for size in truncation_sizes(len(data)):
+        path = tmp_path / f"t{size}" / "model.onnx"
+        path.parent.mkdir()
+        path.write_bytes(data[:size])
+        cases.append(Case(f"onnx truncated to {size}", CLASS, path, out / f"t{size}", may_convert=size == len(data)))
+    for i in range(MUTATIONS):
+        path = tmp_path / f"f{i}" / "model.onnx"
+        path.parent.mkdir()
+        path.write_bytes(byte_mutations(data, rng))
+        cases.append(Case(f"onnx fuzzed {i}", CLASS, path, out / f"f{i}", may_convert=True))
+    failures = run_and_judge(cases, tmp_path)
+    assert not failures, "\n".join(failures)
+
+
+def _externalise(proto: Any, folder: Path, location: str, *, offset: int = 0, length: int | None = None,
+                 write: bool = True) -> Path:
+    """Move the biggest initializer to external data at ``location`` (relative to ``folder``)."""
+    tensor = _first_weight(proto)
+    data = tensor.raw_data
+    if write:
+        target = folder / location
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(b"\0" * offset + data)
+    tensor.ClearField("raw_data")
+    tensor.data_location = 1
+    tensor.external_data.add(key="location", value=location)
+    tensor.external_data.add(key="offset", value=str(offset))
+    tensor.external_data.add(key="length", value=str(len(data) if length is None else length))
+    return _write(proto, folder)
+
+
+def test_onnx_external_data_hostile(tmp_path: Path) -> None:
+    """External data outside the model's folder (.., absolute, symlinks), lying offsets and lengths,
+    missing files. The secret file beside the model folder must never be read into the output."""
+    secret = b"SECRET-" + os.urandom(64)
+    out = tmp_path / "out"
+    out.mkdir()
+    outside = tmp_path / "outside.bin"
+    outside.write_bytes(secret * 100)
+    cases = []
+
+    def add(what: str, build: Callable[[Path], Path], **kw: Any) -> None:
+        folder = tmp_path / f"e{len(cases)}"
+        folder.mkdir()
+        cases.append(Case(f"onnx external data {what}", "ONNX external data", build(folder), out / folder.name,
+                          secret=secret, **kw))
+
+    add("../ escape", lambda f: _externalise(_model(), f, "../outside.bin", write=False))
+    add("absolute path", lambda f: _externalise(_model(), f, str(outside), write=False))
+    add("nested ../ escape", lambda f: _externalise(_model(), f, "sub/../../outside.bin", write=False))
+
+    def symlinked(f: Path) -> Path:
+        (f / "weights.bin").symlink_to(outside)
+        return _externalise(_model(), f, "weights.bin", write=False)
+
+    def symlinked_dir(f: Path) -> Path:
+        (f / "sub").symlink_to(tmp_path)
+        return _externalise(_model(), f, "sub/outside.bin", write=False)
+
+    add("symlink to a file outside", symlinked)
+    add("symlinked directory", symlinked_dir)
+    add("missing file", lambda f: _externalise(_model(), f, "gone.bin", write=False))
+    add("offset past the end", lambda f: _externalise(_model(), f, "w.bin", offset=0, length=None) and
+        _externalise(_model(), f, "w.bin", offset=1 << 40, write=False))
+    add("length past the end", lambda f: _externalise(_model(), f, "w.bin", length=1 << 30))
+    add("length not matching the shape", lambda f: _externalise(_model(), f, "w.bin", length=8))
+    add("directory as location", lambda f: (f / "dir").mkdir() or _externalise(_model(), f, "dir", write=False))
+    failures = run_and_judge(cases, tmp_path)
+    assert not failures, "\n".join(failures)
+
+
+def test_onnx_over_2gib_refused_by_size(tmp_path: Path) -> None:
+    """A sparse > 2 GiB .onnx: refused from its size without reading it."""
+    failures = refused_by_size(tmp_path, SOURCE.read_bytes(), ".onnx", "onnx > 2 GiB",
+                               "ONNX over protobuf's 2 GiB limit (sparse file)")
+    assert not failures, "\n".join(failures)

@@ -1,0 +1,124 @@
+"""Lowering details that the fixture comparisons alone do not pin down: which TF form a lowering
+picks, where it must not fire, and that static shape arithmetic never reaches the graph."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tfjs_lite.readers.onnx import read_onnx
+from tfjs_lite.readers.onnx.context import FOLD_LIMIT, tf_name
+from tfjs_lite.readers.onnx.model import OnnxGraph, OnnxNode, ValueInfo
+from tfjs_lite.readers.onnx.reader import lower_graph
+from tfjs_lite.readers.onnx.rewrite import fuse_group_norm
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "onnx"
+
+
+def _ops(path: Path) -> list[str]:
+    graph = read_onnx(path)
+    return [graph.op(n) for n in graph.nodes()]
+
+
+@pytest.mark.parametrize("case, present, absent", [
+    ("Resize_x2_linear_half_pixel", "ResizeBilinear", "BatchMatMulV2"),
+    ("Resize_x2_linear_align_corners", "ResizeBilinear", "BatchMatMulV2"),
+    ("Resize_x2_nearest_asymmetric_floor", "ResizeNearestNeighbor", "GatherV2"),
+    ("Resize_x2_nearest_half_pixel_round_prefer_floor", "ResizeNearestNeighbor", "GatherV2"),
+    # 5 * 1.5 is not a whole size: TF samples with in/out, ONNX with 1/scale, so exact matrices
+    ("Resize_linear_half_pixel", "BatchMatMulV2", "ResizeBilinear"),
+    # 2x down with round_prefer_floor has ties TF.js rounds the other way: exact index gathers
+    ("Resize_nearest_down", "GatherV2", "ResizeNearestNeighbor"),
+    # asymmetric + round_prefer_ceil has no TF.js resize: gathers
+    ("Resize_nearest_asymmetric_round_prefer_ceil", "GatherV2", "ResizeNearestNeighbor"),
+    # half_pixel_symmetric: interpolation matrices
+    ("Resize_linear_half_pixel_symmetric", "BatchMatMulV2", "ResizeBilinear"),
+    ("Conv_depthwise", "DepthwiseConv2dNative", "Conv2D"),
+    ("Conv_stride_dilation", "Conv2D", "DepthwiseConv2dNative"),
+])
+def test_lowering_picks_the_tf_form(case, present, absent):
+    ops = _ops(FIXTURES / "ops" / case / "model.onnx")
+    assert present in ops and absent not in ops
+
+
+def test_static_shape_arithmetic_is_folded_away():
+    # YOLOv8's head computes anchors from Shape(x): with static shapes no Shape op survives
+    assert "Shape" not in _ops(FIXTURES / "models" / "yolov8_w0125" / "model.onnx")
+    # ... while a dynamic batch keeps it, as it must
+    assert "Shape" in _ops(FIXTURES / "models" / "transformer_dynamic_batch" / "model.onnx")
+
+
+def _graph(nodes: list[OnnxNode], initializers: dict, opset: int = 18) -> OnnxGraph:
+    return OnnxGraph(nodes, initializers, [("x", ValueInfo(1, (1, 4, 3, 3)))], [("y", ValueInfo(1, None))], {}, opset)
+
+
+def _group_norm_decomposition(target: list[int], scale_size: int = 2, extra_reader: bool = False) -> OnnxGraph:
+    nodes = [OnnxNode("Reshape", "r1", ["x", "shape"], ["g"], {}),
+             OnnxNode("InstanceNormalization", "norm", ["g", "s", "b"], ["n"], {"epsilon": 1e-5}),
+             OnnxNode("Reshape", "r2", ["n", "back"], ["y"], {})]
+    if extra_reader:
+        nodes.append(OnnxNode("Relu", "other", ["g"], ["z"], {}))
+    return _graph(nodes, {"shape": np.array(target, np.int64), "back": np.array([1, 4, 3, 3], np.int64),
+                          "s": np.ones(scale_size, np.float32), "b": np.zeros(scale_size, np.float32)})
+
+
+def test_group_norm_decomposition_becomes_group_normalization():
+    graph = _group_norm_decomposition([0, 2, -1])
+    assert fuse_group_norm(graph) == 1
+    assert [n.op_type for n in graph.nodes] == ["GroupNormalization", "Reshape"]
+
+
+@pytest.mark.parametrize("target, scale_size, extra_reader", [
+    ([0, 2, 18], 2, False),     # not [N, G, -1]
+    ([0, 2, -1], 4, False),     # per-channel parameters: not this decomposition
+    ([0, 2, -1], 2, True),      # the grouped tensor is read elsewhere
+    ([1, 2, 3, -1], 2, False),  # rank 4 target
+])
+def test_group_norm_rewrite_does_not_fire(target, scale_size, extra_reader):
+    graph = _group_norm_decomposition(target, scale_size, extra_reader)
+    assert fuse_group_norm(graph) == 0
+    assert "GroupNormalization" not in [n.op_type for n in graph.nodes]
+
+
+@pytest.mark.parametrize("dims, folded", [([2, 3], True), ([FOLD_LIMIT + 1], False)])
+def test_constant_of_shape_folds_only_small_results(dims, folded):
+    node = OnnxNode("ConstantOfShape", "fill", ["shape"], ["c"], {"value": np.array([2.0], np.float32)})
+    add = OnnxNode("Add", "add", ["c", "x1"], ["y"], {})
+    graph = OnnxGraph([node, add], {"shape": np.array(dims, np.int64)}, [("x1", ValueInfo(1, (1,)))],
+                      [("y", ValueInfo(1, None))], {}, 18)
+    lowered = lower_graph(graph)
+    ops = [lowered.op(n) for n in lowered.nodes()]
+    assert ("Fill" not in ops) is folded
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("/model.0/conv/Conv", "model.0/conv/Conv"), ("onnx::Conv_12", "onnx__Conv_12"), ("_x", "x"), ("::", "fb"),
+])
+def test_tf_names_are_valid(name, expected):
+    assert tf_name(name, "fb") == expected
+
+
+def test_signature_keeps_onnx_names(tmp_path):
+    from tfjs_lite import convert
+
+    convert(FIXTURES / "ops" / "TopK" / "model.onnx", tmp_path / "m")
+    signature = json.loads((tmp_path / "m" / "model.json").read_text())["signature"]
+    assert list(signature["inputs"]) == ["x"] and list(signature["outputs"]) == ["out0", "out1"]
+    assert signature["outputs"]["out1"]["dtype"] == "DT_INT32"
+
+
+@pytest.mark.parametrize("y_shape, dropped", [
+    ((None, 4, 3, 3), True),    # one symbolic dim, the rest equal: the element count forces it
+    ((None, 4, None, 3), False),  # two symbolic dims could trade sizes: the Reshape stays
+    ((None, 2, 6, 3), False),   # another shape
+])
+def test_reshape_to_a_runtime_shape_like_its_own(y_shape, dropped):
+    x_shape = tuple(None if d is None else (4 if i == 1 else 3) for i, d in enumerate(y_shape))
+    nodes = [OnnxNode("Shape", "shape", ["y"], ["s"], {}), OnnxNode("Reshape", "reshape", ["x", "s"], ["out"], {})]
+    graph = OnnxGraph(nodes, {}, [("x", ValueInfo(1, x_shape)), ("y", ValueInfo(1, y_shape))],
+                      [("out", ValueInfo(1, None))], {}, 18)
+    lowered = lower_graph(graph)
+    assert ("Reshape" not in [lowered.op(n) for n in lowered.nodes()]) is dropped

@@ -1,0 +1,48 @@
+"""Every budget tfjs-lite holds hostile input to, in one place.
+
+A model file of a few bytes can describe gigabytes: a constant whose one stored value is repeated
+to a huge shape, a constant-foldable ``Fill``/``Tile``/``Range``, functions that call each other
+twice at every level. Each limit below is checked by arithmetic on shapes, counts and sizes
+*before* anything is allocated, and its refusal is a one-line ModelFormatError /
+UnsupportedModelError. The numbers are far above what real models need (see docs/design.md,
+"Limits").
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "MAX_DECODED_BYTES",
+    "MAX_EXECUTOR_ELEMENTS",
+    "MAX_FOLD_ELEMENTS",
+    "MAX_INLINED_NODES",
+    "INLINE_GROWTH",
+    "MAX_SMALL_FILE_BYTES",
+    "MAX_SPLAT_BYTES",
+    "PROTOBUF_LIMIT",
+]
+
+# A TensorProto never decodes to more than this (raw ``tensor_content`` is as large in the file).
+MAX_DECODED_BYTES = 1 << 31
+
+# A "splat" constant stores fewer values than its shape holds (TF repeats the last one). Its size
+# costs nothing in the file, so it is capped far below MAX_DECODED_BYTES: real splats are zeros or
+# ones of weight-like sizes. Strings count 8 bytes (one pointer) per element.
+MAX_SPLAT_BYTES = 64 * 1024**2
+
+# Constant folding never computes a result whose predicted element count exceeds both this and
+# the total element count of the node's constant inputs (folding must not bloat the model).
+MAX_FOLD_ELEMENTS = 1 << 22
+
+# The reference executor (``verify``, tests) refuses a node whose predicted output exceeds this.
+MAX_EXECUTOR_ELEMENTS = 1 << 28
+
+# Inlining PartitionedCall bodies may yield at most max(MAX_INLINED_NODES, INLINE_GROWTH x the
+# nodes stored in the file); counted before inlining, from the call tree.
+MAX_INLINED_NODES = 200_000
+INLINE_GROWTH = 16
+
+# Protobuf cannot parse messages of 2 GiB or more.
+PROTOBUF_LIMIT = 2**31
+
+# JSON documents and other small metadata files read whole (model.json, configs).
+MAX_SMALL_FILE_BYTES = 256 * 1024**2

@@ -1,0 +1,296 @@
+"""Conv, ConvTranspose and pooling: channels-last TF ops between two transposes.
+
+1-D ops run as 2-D ones on a height-1 image. Padding: ONNX pads equal to TF's SAME become SAME,
+zero pads VALID; other pads are TF's EXPLICIT padding for convolutions and an explicit ``Pad`` (zeros,
+-inf for max pooling) in front of a VALID pool (TF.js pools know only SAME/VALID; ``ceil_mode`` is
+an extra end pad).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from tfjs_lite.ir.attrs import DType
+from tfjs_lite.readers.onnx.context import LoweringContext, V
+from tfjs_lite.readers.onnx.lowering import lowers
+from tfjs_lite.readers.onnx.lowering.tensor import concat, strided_slice
+
+__all__ = ["pad_channels_last", "spatial_pads"]
+
+
+def spatial_pads(ctx: LoweringContext, in_dims: list[int | None], kernel: list[int], strides: list[int],
+                 dilations: list[int]) -> list[tuple[int, int]]:
+    """Per spatial dim (begin, end) padding from ``auto_pad``/``pads``."""
+    n = len(kernel)
+    auto_pad = ctx.attr("auto_pad", "NOTSET")
+    if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+        pads = []
+        for size, k, s, d in zip(in_dims, kernel, strides, dilations):
+            if size is None:
+                raise ctx.unsupported(f"auto_pad={auto_pad} needs static spatial sizes")
+            total = max((math.ceil(size / s) - 1) * s + (k - 1) * d + 1 - size, 0)
+            small = total // 2
+            pads.append((small, total - small) if auto_pad == "SAME_UPPER" else (total - small, small))
+        return pads
+    if auto_pad == "VALID":
+        return [(0, 0)] * n
+    flat = [int(p) for p in ctx.attr("pads", [0] * (2 * n))]
+    return list(zip(flat[:n], flat[n:]))
+
+
+def _tf_padding(in_dims: list[int | None], kernel: list[int], strides: list[int], dilations: list[int],
+                pads: list[tuple[int, int]]) -> str | None:
+    """"VALID"/"SAME" when TF's own padding equals ``pads``; None when explicit pads are needed."""
+    if all(p == (0, 0) for p in pads):
+        return "VALID"
+    for size, k, s, d, pad in zip(in_dims, kernel, strides, dilations, pads):
+        if size is None:
+            return None
+        total = max((math.ceil(size / s) - 1) * s + (k - 1) * d + 1 - size, 0)
+        if pad != (total // 2, total - total // 2):
+            return None
+    return "SAME"
+
+
+def pad_channels_last(ctx: LoweringContext, x: V, pads: list[tuple[int, int]], value: float = 0.0) -> V:
+    """Pad the spatial dims of a channels-last tensor."""
+    table = np.array([(0, 0), *pads, (0, 0)], dtype=np.int32)
+    shape = None if x.shape is None else tuple(
+        None if d is None else d + (sum(p) if 0 < i < len(x.shape) - 1 else 0)
+        for i, (d, p) in enumerate(zip(x.shape, [(0, 0), *pads, (0, 0)])))
+    if value == 0.0:
+        return ctx.emit("Pad", [x, ctx.const(table)], {"T": DType(x.dtype), "Tpaddings": DType("DT_INT32")},
+                        shape=shape)
+    return ctx.emit("PadV2", [x, ctx.const(table), ctx.const(np.float32(value))],
+                    {"T": DType(x.dtype), "Tpaddings": DType("DT_INT32")}, shape=shape)
+
+
+def _out_size(size: int | None, k: int, s: int, d: int, pad: tuple[int, int], ceil: bool = False) -> int | None:
+    if size is None:
+        return None
+    span = size + pad[0] + pad[1] - ((k - 1) * d + 1)
+    out = (-(-span // s) if ceil else span // s) + 1
+    if ceil and (out - 1) * s >= size + pad[0]:  # the last window must start inside the input
+        out -= 1
+    return out
+
+
+def _as_2d(ctx: LoweringContext, x: V) -> tuple[V, bool]:
+    """Channels-last input; 1-D (N, L, C) gets a height of 1."""
+    nhwc = ctx.to_channels_last(x)
+    if ctx.rank_of(x) == 3:
+        shape = None if nhwc.shape is None else (nhwc.shape[0], 1, *nhwc.shape[1:])
+        return ctx.emit("ExpandDims", [nhwc, ctx.int_const(1)], {"T": DType(x.dtype), "Tdim": DType("DT_INT32")},
+                        shape=shape), True
+    if ctx.rank_of(x) != 4:
+        raise ctx.unsupported(f"only 1-D and 2-D spatial inputs are supported (rank {x.rank})")
+    return nhwc, False
+
+
+def _back(ctx: LoweringContext, y: V, one_d: bool) -> V:
+    if one_d:
+        shape = None if y.shape is None else (y.shape[0], *y.shape[2:])
+        y = ctx.emit("Squeeze", [y], {"T": DType(y.dtype), "squeeze_dims": [1]}, shape=shape)
+    return ctx.to_channels_first(y)
+
+
+def _window_attrs(ctx: LoweringContext, spatial: int, kernel: list[int] | None = None) -> tuple[list[int], ...]:
+    kernel = kernel or [int(k) for k in ctx.attr("kernel_shape")]
+    strides = [int(s) for s in ctx.attr("strides", [1] * spatial)]
+    dilations = [int(d) for d in ctx.attr("dilations", [1] * spatial)]
+    return kernel, strides, dilations
+
+
+def _dilate_filter(w: np.ndarray, dilations: list[int]) -> np.ndarray:
+    """Insert d-1 zeros between the taps of an HW.. filter (TF.js refuses stride and dilation > 1
+    together, and its transposed convolution has no dilation at all)."""
+    kh, kw = w.shape[:2]
+    out = np.zeros(((kh - 1) * dilations[0] + 1, (kw - 1) * dilations[1] + 1, *w.shape[2:]), dtype=w.dtype)
+    out[::dilations[0], ::dilations[1]] = w
+    return out
+
+
+@lowers("Conv")
+def _conv(ctx: LoweringContext) -> list[V]:
+    x, w, bias = ctx.input(0), ctx.input(1), ctx.input(2)
+    assert x is not None and w is not None
+    weights = ctx.const_input(1, "weights")
+    assert weights is not None
+    spatial = weights.ndim - 2
+    kernel, strides, dilations = _window_attrs(ctx, spatial, list(weights.shape[2:]))
+    if spatial == 1:
+        weights, kernel, strides, dilations = weights[:, :, None, :], [1, *kernel], [1, *strides], [1, *dilations]
+    group = int(ctx.attr("group", 1))
+    out_channels, in_per_group = weights.shape[:2]
+    in_dims = [None] * 2 if x.shape is None else list(x.shape[2:])
+    if spatial == 1:
+        in_dims = [1, *in_dims]
+    pads = spatial_pads(ctx, in_dims[-spatial:], kernel[-spatial:], strides[-spatial:], dilations[-spatial:])
+    pads = [(0, 0), *pads] if spatial == 1 else pads
+    nhwc, one_d = _as_2d(ctx, x)
+    depthwise = group > 1 and in_per_group == 1 and out_channels % group == 0 and \
+        (x.shape is None or x.shape[1] in (None, group))
+    if depthwise:
+        hwio = weights.reshape(group, out_channels // group, *weights.shape[2:]).transpose(2, 3, 0, 1)
+    else:
+        hwio = weights.transpose(2, 3, 1, 0)
+    if max(strides) > 1 and max(dilations) > 1:
+        hwio, dilations = _dilate_filter(hwio, dilations), [1, 1]
+        kernel = list(hwio.shape[:2])
+    padding = _tf_padding(in_dims, kernel, strides, dilations, pads) or "EXPLICIT"
+    out_dims = [(None if d is None else -(-d // s)) if padding == "SAME" else _out_size(d, k, s, dl, p)
+                for d, k, s, dl, p in zip(in_dims, kernel, strides, dilations, pads)]
+    explicit = [0, 0, *[p for pair in pads for p in pair], 0, 0] if padding == "EXPLICIT" else []
+    attrs: dict[str, Any] = {"T": DType("DT_FLOAT"), "strides": [1, *strides, 1], "dilations": [1, *dilations, 1],
+                             "padding": padding, "data_format": "NHWC", "explicit_paddings": explicit}
+    shape = None if nhwc.shape is None else (nhwc.shape[0], *out_dims, out_channels)
+    if depthwise:
+        y = ctx.emit("DepthwiseConv2dNative", [nhwc, ctx.const(np.ascontiguousarray(hwio, dtype=np.float32))], attrs, shape=shape)
+    else:
+        attrs["use_cudnn_on_gpu"] = True
+        y = ctx.emit("Conv2D", [nhwc, ctx.const(np.ascontiguousarray(hwio, dtype=np.float32))], attrs, shape=shape)
+    if bias is not None:
+        y = ctx.emit("BiasAdd", [y, bias], {"T": DType("DT_FLOAT"), "data_format": "NHWC"}, shape=shape)
+    return [_back(ctx, y, one_d)]
+
+
+@lowers("ConvTranspose")
+def _conv_transpose(ctx: LoweringContext) -> list[V]:
+    x, bias = ctx.input(0), ctx.input(2)
+    assert x is not None
+    weights = ctx.const_input(1, "weights")
+    assert weights is not None
+    if int(ctx.attr("group", 1)) != 1:
+        raise ctx.unsupported("grouped ConvTranspose is not supported")
+    spatial = weights.ndim - 2
+    kernel, strides, dilations = _window_attrs(ctx, spatial, list(weights.shape[2:]))
+    out_pad = [int(p) for p in ctx.attr("output_padding", [0] * spatial)]
+    if spatial == 1:
+        weights, kernel, strides = weights[:, :, None, :], [1, *kernel], [1, *strides]
+        dilations, out_pad = [1, *dilations], [0, *out_pad]
+    in_dims = [1, *x.shape[2:]] if spatial == 1 and x.shape else (list(x.shape[2:]) if x.shape else [None, None])
+    if any(d is None for d in in_dims) or x.shape is None:
+        raise ctx.unsupported("ConvTranspose needs static spatial input sizes")
+    hwoi = weights.transpose(2, 3, 1, 0)  # ONNX [C_in, C_out, kH, kW] -> TF [kH, kW, C_out, C_in]
+    if max(dilations) > 1:
+        hwoi = _dilate_filter(hwoi, dilations)
+    span = list(hwoi.shape[:2])
+    full = [(d - 1) * s + k for d, s, k in zip(in_dims, strides, span)]
+    if ctx.attr("output_shape") is not None:
+        wanted = [int(v) for v in ctx.attr("output_shape")][-spatial:]
+        wanted = [1, *wanted] if spatial == 1 else wanted
+        totals = [f + p - o for f, p, o in zip(full, out_pad, wanted)]
+        upper = ctx.attr("auto_pad", "NOTSET") == "SAME_UPPER"
+        pads = [(t // 2, t - t // 2) if upper else (t - t // 2, t // 2) for t in totals]
+    elif ctx.attr("auto_pad", "NOTSET") in ("SAME_UPPER", "SAME_LOWER"):
+        totals = [f + p - d * s for f, p, d, s in zip(full, out_pad, in_dims, strides)]
+        upper = ctx.attr("auto_pad") == "SAME_UPPER"
+        pads = [(t // 2, t - t // 2) if upper else (t - t // 2, t // 2) for t in totals]
+    else:
+        pads = spatial_pads(ctx, in_dims[-spatial:], kernel[-spatial:], strides[-spatial:], dilations[-spatial:])
+        pads = [(0, 0), *pads] if spatial == 1 else pads
+    batch, out_channels = x.shape[0], hwoi.shape[2]
+    nhwc, one_d = _as_2d(ctx, x)
+    sizes = ctx.int_const([batch, *full, out_channels]) if batch is not None else _with_runtime_batch(
+        ctx, nhwc, [*full, out_channels])
+    y = ctx.emit("Conv2DBackpropInput", [sizes, ctx.const(np.ascontiguousarray(hwoi, dtype=np.float32)), nhwc],
+                 {"T": DType("DT_FLOAT"), "strides": [1, *strides, 1], "dilations": [1, 1, 1, 1],
+                  "padding": "VALID", "data_format": "NHWC", "explicit_paddings": [], "use_cudnn_on_gpu": True},
+                 shape=(batch, *full, out_channels), dtype="DT_FLOAT")
+    if any(out_pad):
+        y = pad_channels_last(ctx, y, [(0, p) for p in out_pad])
+        full = [f + p for f, p in zip(full, out_pad)]
+    out = [f - b - e for f, (b, e) in zip(full, pads)]
+    if any(p != (0, 0) for p in pads):
+        y = ctx.emit("Slice", [y, ctx.int_const([0, pads[0][0], pads[1][0], 0]),
+                               ctx.int_const([-1, out[0], out[1], -1])],
+                     {"T": DType("DT_FLOAT"), "Index": DType("DT_INT32")}, shape=(batch, *out, out_channels))
+    if bias is not None:
+        y = ctx.emit("BiasAdd", [y, bias], {"T": DType("DT_FLOAT"), "data_format": "NHWC"}, shape=y.shape)
+    return [_back(ctx, y, one_d)]
+
+
+def _with_runtime_batch(ctx: LoweringContext, x: V, rest: list[int]) -> V:
+    """``[batch of x, *rest]`` as an int32 tensor, the batch read at run time."""
+    dims = ctx.emit("Shape", [x], {"T": DType(x.dtype), "out_type": DType("DT_INT32")}, shape=(4,),
+                    dtype="DT_INT32")
+    return concat(ctx, [strided_slice(ctx, dims, [0], [1], [0], [1]), ctx.int_const(rest)], 0)
+
+
+def _pool(ctx: LoweringContext, tf_op: str) -> V:
+    x = ctx.input(0)
+    assert x is not None
+    spatial = ctx.rank_of(x) - 2
+    kernel, strides, dilations = _window_attrs(ctx, spatial)
+    if max(dilations) > 1:
+        raise ctx.unsupported("dilated pooling has no TF.js op")
+    in_dims = list(x.shape[2:])  # type: ignore[index]
+    pads = spatial_pads(ctx, in_dims, kernel, strides, dilations)
+    ceil = bool(ctx.attr("ceil_mode", 0))
+    if spatial == 1:
+        kernel, strides, dilations, in_dims, pads = [1, *kernel], [1, *strides], [1, 1], [1, *in_dims], [(0, 0), *pads]
+    out_dims = [_out_size(d, k, s, 1, p, ceil) for d, k, s, p in zip(in_dims, kernel, strides, pads)]
+    explicit = pads
+    if ceil:  # pad the end so a VALID window covers the ceil-mode overhang
+        if any(d is None for d in in_dims):
+            raise ctx.unsupported("ceil_mode needs static spatial sizes")
+        pads = [(b, max((o - 1) * s + k - d - b, e)) for (b, e), o, s, k, d in zip(pads, out_dims, strides, kernel, in_dims)]
+    nhwc, one_d = _as_2d(ctx, x)
+    padding = "VALID" if ceil else _tf_padding(in_dims, kernel, strides, dilations, pads)
+    include_pad = tf_op == "AvgPool" and bool(ctx.attr("count_include_pad", 0))
+    divisor = None
+    if padding == "SAME" and include_pad or padding is None or (ceil and any(p != (0, 0) for p in pads)):
+        if tf_op == "AvgPool":
+            if any(d is None for d in in_dims):
+                raise ctx.unsupported("padded average pooling needs static spatial sizes")
+            divisor = _avg_divisor(in_dims, kernel, strides, pads, explicit, out_dims, include_pad)
+        nhwc = pad_channels_last(ctx, nhwc, pads, 0.0 if tf_op == "AvgPool" else -3.4028234663852886e38)
+        padding = "VALID"
+    shape = None if nhwc.shape is None else (nhwc.shape[0], *out_dims, nhwc.shape[-1])
+    y = ctx.emit(tf_op, [nhwc], {"T": DType("DT_FLOAT"), "ksize": [1, *kernel, 1], "strides": [1, *strides, 1],
+                                 "padding": padding, "data_format": "NHWC"}, shape=shape)
+    if divisor is not None:
+        y = ctx.emit("Mul", [y, ctx.const(divisor)], {"T": DType("DT_FLOAT")}, shape=shape)
+    return _back(ctx, y, one_d)
+
+
+def _avg_divisor(in_dims: list[Any], kernel: list[int], strides: list[int], pads: list[tuple[int, int]],
+                 explicit: list[tuple[int, int]], out_dims: list[Any], include_pad: bool) -> np.ndarray:
+    """Per output position: window area / number of elements ONNX averages over (the input, plus
+    the explicit pads with ``count_include_pad``, never the ceil-mode overhang)."""
+    counts = []
+    for axis, (d, k, s, (b, _e), o) in enumerate(zip(in_dims, kernel, strides, pads, out_dims)):
+        lo, hi = (0, d)
+        if include_pad:
+            lo, hi = -explicit[axis][0], d + explicit[axis][1]
+        starts = np.arange(o) * s - b
+        counts.append(np.clip(np.minimum(starts + k, hi) - np.maximum(starts, lo), 1, None))
+    area = float(np.prod(kernel))
+    return (area / np.outer(counts[0], counts[1])).astype(np.float32)[None, :, :, None]
+
+
+@lowers("MaxPool")
+def _max_pool(ctx: LoweringContext) -> list[Any]:
+    if len(ctx.node.outputs) > 1 and ctx.node.outputs[1]:  # type: ignore[union-attr]
+        raise ctx.unsupported("MaxPool's Indices output is not supported")
+    return [_pool(ctx, "MaxPool")]
+
+
+@lowers("AveragePool")
+def _average_pool(ctx: LoweringContext) -> list[V]:
+    return [_pool(ctx, "AvgPool")]
+
+
+@lowers("GlobalAveragePool", "GlobalMaxPool")
+def _global_pool(ctx: LoweringContext) -> list[V]:
+    x = ctx.input(0)
+    assert x is not None
+    rank = ctx.rank_of(x)
+    axes = list(range(2, rank))
+    op = "Mean" if ctx.node.op_type == "GlobalAveragePool" else "Max"  # type: ignore[union-attr]
+    shape = None if x.shape is None else (*x.shape[:2], *[1] * len(axes))
+    return [ctx.emit(op, [x, ctx.int_const(axes)], {"T": DType("DT_FLOAT"), "Tidx": DType("DT_INT32"),
+                                                    "keep_dims": True}, shape=shape)]

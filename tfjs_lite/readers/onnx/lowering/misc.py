@@ -1,0 +1,116 @@
+"""Matrix products (MatMul, Gemm, Einsum) and NonMaxSuppression."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tfjs_lite.ir.attrs import DType
+from tfjs_lite.readers.onnx.context import LoweringContext, V
+from tfjs_lite.readers.onnx.lowering import lowers
+from tfjs_lite.readers.onnx.lowering.elementwise import binary, broadcast_shape
+from tfjs_lite.readers.onnx.lowering.tensor import concat, strided_slice
+
+
+def matmul(ctx: LoweringContext, a: V, b: V) -> V:
+    """numpy ``a @ b`` for operands of rank >= 2."""
+    if a.value is not None and b.value is not None:
+        return ctx.const(np.matmul(a.value, b.value))
+    ra, rb = ctx.rank_of(a), ctx.rank_of(b)
+    batch = broadcast_shape(a.shape[:-2], b.shape[:-2])  # type: ignore[index]
+    shape = None if batch is None else (*batch, a.shape[-2], b.shape[-1])  # type: ignore[index]
+    if ra == 2 and rb == 2:
+        return ctx.emit("MatMul", [a, b], {"T": DType("DT_FLOAT"), "transpose_a": False, "transpose_b": False},
+                        shape=shape)
+    return ctx.emit("BatchMatMulV2", [a, b], {"T": DType("DT_FLOAT"), "adj_x": False, "adj_y": False}, shape=shape)
+
+
+def _expand(ctx: LoweringContext, v: V, axis: int) -> V:
+    if v.value is not None:
+        return ctx.const(np.expand_dims(v.value, axis))
+    return ctx.emit("ExpandDims", [v, ctx.int_const(axis)], {"T": DType(v.dtype), "Tdim": DType("DT_INT32")},
+                    shape=None if v.shape is None else (*v.shape[:axis % (len(v.shape) + 1)], 1,
+                                                        *v.shape[axis % (len(v.shape) + 1):]))
+
+
+@lowers("MatMul")
+def _matmul(ctx: LoweringContext) -> list[V]:
+    a, b = ctx.input(0), ctx.input(1)
+    assert a is not None and b is not None
+    vector_a, vector_b = ctx.rank_of(a) == 1, ctx.rank_of(b) == 1
+    if vector_a:
+        a = _expand(ctx, a, 0)
+    if vector_b:
+        b = _expand(ctx, b, -1)
+    y = matmul(ctx, a, b)
+    squeeze = ([y.rank - 2] if vector_a else []) + ([y.rank - 1] if vector_b else [])  # type: ignore[operator]
+    if squeeze:
+        shape = None if y.shape is None else tuple(d for i, d in enumerate(y.shape) if i not in squeeze)
+        y = ctx.emit("Squeeze", [y], {"T": DType(y.dtype), "squeeze_dims": squeeze}, shape=shape)
+    return [y]
+
+
+@lowers("Gemm")
+def _gemm(ctx: LoweringContext) -> list[V]:
+    a, b, c = ctx.input(0), ctx.input(1), ctx.input(2)
+    assert a is not None and b is not None
+    alpha, beta = float(ctx.attr("alpha", 1.0)), float(ctx.attr("beta", 1.0))
+    if ctx.attr("transA", 0):
+        a = ctx.transpose(a, [1, 0])
+    if ctx.attr("transB", 0):
+        b = ctx.transpose(b, [1, 0])
+    if alpha != 1.0:
+        b = binary(ctx, "Mul", b, ctx.const(np.float32(alpha)), np.multiply)
+    y = matmul(ctx, a, b)
+    if c is not None:
+        if beta != 1.0:
+            c = binary(ctx, "Mul", c, ctx.const(np.float32(beta)), np.multiply)
+        y = binary(ctx, "AddV2", y, c, np.add)
+    return [y]
+
+
+@lowers("Einsum")
+def _einsum(ctx: LoweringContext) -> list[V]:
+    values = [v for v in ctx.inputs() if v is not None]
+    equation = str(ctx.attr("equation")).replace(" ", "")
+    if all(v.value is not None for v in values):
+        return [ctx.const(np.einsum(equation, *[v.value for v in values]))]
+    if "..." in equation or len(values) > 2:
+        raise ctx.unsupported("Einsum with '...' or more than two operands has no TF.js form")
+    return [ctx.emit("Einsum", values, {"T": DType("DT_FLOAT"), "N": len(values), "equation": equation}, shape=None)]
+
+
+@lowers("NonMaxSuppression")
+def _nms(ctx: LoweringContext) -> list[V]:
+    boxes, scores = ctx.input(0), ctx.input(1)
+    assert boxes is not None and scores is not None
+    max_out = ctx.const_input(2, "max_output_boxes_per_class")
+    iou = ctx.const_input(3, "iou_threshold")
+    score = ctx.const_input(4, "score_threshold")
+    if boxes.static_shape() is None or scores.static_shape() is None:
+        raise ctx.unsupported("NonMaxSuppression needs static box and score shapes (it is unrolled per class)")
+    batches, classes, count = scores.static_shape()  # type: ignore[misc]
+    limit = 0 if max_out is None else int(max_out.reshape(-1)[0])
+    limit = min(max(limit, 0), count)
+    iou_value = np.float32(0.0 if iou is None else iou.reshape(-1)[0])
+    score_value = np.float32(-np.inf if score is None else score.reshape(-1)[0])
+    if ctx.attr("center_point_box", 0):  # [xc, yc, w, h] -> corners (TF takes any corner order)
+        centre = strided_slice(ctx, boxes, [0], [2], [2], [1])
+        half = binary(ctx, "Mul", strided_slice(ctx, boxes, [2], [4], [2], [1]), ctx.const(np.float32(0.5)))
+        boxes = concat(ctx, [binary(ctx, "Sub", centre, half), binary(ctx, "AddV2", centre, half)], 2)
+    rows = []
+    for b in range(batches):
+        box = ctx.emit("Squeeze", [strided_slice(ctx, boxes, [b], [b + 1], [0], [1])],
+                       {"T": DType("DT_FLOAT"), "squeeze_dims": [0]}, shape=(count, 4))
+        for c in range(classes):
+            sc = ctx.emit("Reshape", [strided_slice(ctx, scores, [b, c], [b + 1, c + 1], [0, 1], [1, 1]),
+                                      ctx.int_const([count])],
+                          {"T": DType("DT_FLOAT"), "Tshape": DType("DT_INT32")}, shape=(count,))
+            picked = ctx.emit("NonMaxSuppressionV3", [box, sc, ctx.int_const(limit), ctx.const(iou_value),
+                                                      ctx.const(score_value)],
+                              {"T": DType("DT_FLOAT"), "T_threshold": DType("DT_FLOAT")}, shape=(None,),
+                              dtype="DT_INT32")
+            ids = ctx.emit("ZerosLike", [picked], {"T": DType("DT_INT32")}, shape=(None,))
+            rows.append(ctx.emit("Pack", [binary(ctx, "AddV2", ids, ctx.int_const(b)),
+                                          binary(ctx, "AddV2", ids, ctx.int_const(c)), picked],
+                                 {"T": DType("DT_INT32"), "N": 3, "axis": 1}, shape=(None, 3)))
+    return [rows[0] if len(rows) == 1 else concat(ctx, rows, 0)]

@@ -1,0 +1,143 @@
+"""Resize (and Upsample): TF.js's ResizeBilinear/ResizeNearestNeighbor where they compute exactly
+what ONNX asks, otherwise exact constant-index formulations in ONNX's layout:
+
+* nearest, any coordinate mode and rounding: two ``GatherV2`` with precomputed source indices;
+* linear, any coordinate mode: two products with precomputed ``[out, in]`` interpolation matrices.
+
+TF's resize samples with ``in / out``; ONNX with ``1 / scale``. They agree when ``sizes`` is given
+or ``in * scale`` is a whole number.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from tfjs_lite.ir.attrs import DType
+from tfjs_lite.readers.onnx.context import LoweringContext, V
+from tfjs_lite.readers.onnx.lowering import lowers
+from tfjs_lite.readers.onnx.lowering.misc import matmul
+
+__all__ = ["source_coordinates"]
+
+_ROUNDING = {
+    "round_prefer_floor": lambda x: np.ceil(x - 0.5),
+    "round_prefer_ceil": lambda x: np.floor(x + 0.5),
+    "floor": np.floor,
+    "ceil": np.ceil,
+}
+
+
+def source_coordinates(mode: str, size_in: int, size_out: int, scale: float) -> np.ndarray:
+    """ONNX's output -> input coordinate transform for one axis (float64)."""
+    y = np.arange(size_out, dtype=np.float64)
+    if mode == "half_pixel":
+        return (y + 0.5) / scale - 0.5
+    if mode == "pytorch_half_pixel":
+        return (y + 0.5) / scale - 0.5 if size_out > 1 else np.zeros_like(y)
+    if mode == "align_corners":
+        return y * (size_in - 1) / (size_out - 1) if size_out > 1 else np.zeros_like(y)
+    if mode == "asymmetric":
+        return y / scale
+    if mode == "tf_half_pixel_for_nn":
+        return (y + 0.5) / scale
+    if mode == "half_pixel_symmetric":
+        adjustment = size_out / (scale * size_in)
+        centre = size_in / 2
+        offset = centre * (1 - adjustment)
+        return offset + (y + 0.5) / scale - 0.5
+    raise ValueError(mode)
+
+
+def _nearest_indices(mode: str, rounding: str, size_in: int, size_out: int, scale: float) -> np.ndarray:
+    x = _ROUNDING[rounding](source_coordinates(mode, size_in, size_out, scale))
+    return np.clip(x, 0, size_in - 1).astype(np.int32)
+
+
+def _linear_matrix(mode: str, size_in: int, size_out: int, scale: float) -> np.ndarray:
+    x = np.clip(source_coordinates(mode, size_in, size_out, scale), 0, size_in - 1)
+    low = np.floor(x).astype(np.int64)
+    high = np.minimum(low + 1, size_in - 1)
+    frac = x - low
+    matrix = np.zeros((size_out, size_in), dtype=np.float64)
+    rows = np.arange(size_out)
+    np.add.at(matrix, (rows, low), 1 - frac)
+    np.add.at(matrix, (rows, high), frac)
+    return matrix.astype(np.float32)
+
+
+def _tf_resize(mode: str, coord: str, rounding: str, sizes_in: list[int], sizes_out: list[int],
+               scales: list[float]) -> tuple[str, bool, bool] | None:
+    """(TF op, align_corners, half_pixel_centers) when TF.js computes exactly ONNX's result."""
+    exact = all(abs(i * s - o) < 1e-6 * max(o, 1) for i, s, o in zip(sizes_in, scales, sizes_out))
+    if not exact:
+        return None
+    if mode == "linear":
+        table = {"half_pixel": (False, True), "align_corners": (True, False), "asymmetric": (False, False)}
+        if coord == "pytorch_half_pixel" and min(sizes_out) > 1:
+            table["pytorch_half_pixel"] = (False, True)
+        flags = table.get(coord)
+        return None if flags is None else ("ResizeBilinear", *flags)
+    upscale = all(o >= i for i, o in zip(sizes_in, sizes_out))
+    if coord == "asymmetric" and rounding == "floor":
+        return "ResizeNearestNeighbor", False, False
+    if coord == "tf_half_pixel_for_nn" or (coord == "half_pixel" and (rounding == "round_prefer_ceil" or upscale)):
+        return "ResizeNearestNeighbor", False, True
+    return None
+
+
+@lowers("Resize")
+def _resize(ctx: LoweringContext) -> list[V]:
+    x = ctx.input(0)
+    assert x is not None
+    mode = ctx.attr("mode", "nearest")
+    coord = ctx.attr("coordinate_transformation_mode", "half_pixel")
+    rounding = ctx.attr("nearest_mode", "round_prefer_floor")
+    if mode not in ("nearest", "linear") or coord == "tf_crop_and_resize" or ctx.attr("antialias", 0):
+        raise ctx.unsupported(f"Resize mode={mode!r} coordinate_transformation_mode={coord!r} "
+                              f"antialias={ctx.attr('antialias', 0)} is not supported")
+    if ctx.attr("axes") is not None or ctx.attr("keep_aspect_ratio_policy", "stretch") != "stretch":
+        raise ctx.unsupported("Resize axes / keep_aspect_ratio_policy are not supported")
+    shape = x.shape
+    if shape is None or len(shape) != 4 or shape[2] is None or shape[3] is None:
+        raise ctx.unsupported("Resize needs a 4-D (NCHW) input with static height and width")
+    scales_value = ctx.const_input(2, "scales")
+    sizes_v = ctx.input(3)
+    sizes_known = None if sizes_v is None else sizes_v.elements()
+    if sizes_known is not None and len(sizes_known) == 4 and None not in sizes_known[2:]:
+        # N and C may be symbolic (read from Shape at run time): only H and W matter
+        sizes_out = [shape[i] if d is None else int(d) for i, d in enumerate(sizes_known)]
+        scales = [o / i if i else 1.0 for o, i in zip(sizes_out, shape)]
+    elif scales_value is not None and scales_value.size:
+        scales = [float(s) for s in scales_value.reshape(-1)]
+        sizes_out = [int(math.floor(i * s + 1e-9)) if i else i for i, s in zip(shape, scales)]
+    else:
+        raise ctx.unsupported("Resize needs constant scales or sizes")
+    if scales[:2] != [1.0, 1.0] or any(i is not None and o != i for i, o in zip(shape[:2], sizes_out[:2])):
+        raise ctx.unsupported("Resize may only change the spatial (H, W) dimensions")
+    out_shape = (*shape[:2], *sizes_out[2:])
+    chosen = _tf_resize(mode, coord, rounding, list(shape[2:]), sizes_out[2:], scales[2:])
+    if chosen is not None:
+        op, align, half = chosen
+        y = ctx.emit(op, [ctx.to_channels_last(x), ctx.int_const(sizes_out[2:])],
+                     {"T": DType("DT_FLOAT"), "align_corners": align, "half_pixel_centers": half},
+                     shape=(shape[0], *sizes_out[2:], shape[1]))
+        return [ctx.to_channels_first(y)]
+    y = x
+    if mode == "nearest":
+        for axis in (2, 3):
+            index = _nearest_indices(coord, rounding, shape[axis], sizes_out[axis], scales[axis])
+            if shape[axis] == sizes_out[axis] and (index == np.arange(shape[axis])).all():
+                continue
+            new_shape = tuple(sizes_out[axis] if i == axis else d for i, d in enumerate(y.shape))  # type: ignore
+            y = ctx.emit("GatherV2", [y, ctx.int_const(index), ctx.int_const(axis)],
+                         {"Tparams": DType(y.dtype), "Tindices": DType("DT_INT32"), "Taxis": DType("DT_INT32"),
+                          "batch_dims": 0}, shape=new_shape)
+        return [y]
+    rows = _linear_matrix(coord, shape[2], sizes_out[2], scales[2])
+    cols = _linear_matrix(coord, shape[3], sizes_out[3], scales[3])
+    y = matmul(ctx, y, ctx.const(cols.T.copy()))               # [N, C, H, W'] = x @ cols^T
+    y = matmul(ctx, ctx.const(rows[None, None]), y)            # [N, C, H', W'] = rows @ (...)
+    y.shape = out_shape
+    return [y]
