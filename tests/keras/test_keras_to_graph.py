@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from tfjs_node import TOLERANCE, compare, load_tensors
 
@@ -172,3 +173,30 @@ def test_graph_flags_apply_to_keras_inputs(tmp_path, tfjs):
     assert model["userDefinedMetadata"] == {"info": {"labels": ["a", "b"]}}
     outputs = tfjs.execute_graph(tmp_path / "out", load_tensors(FIXTURES / "keras/cnn/inputs.json"))
     compare(outputs, load_tensors(FIXTURES / "keras/cnn/expected.json"), rtol=TOLERANCE["float32"])
+
+
+def _sequential(layer: dict, input_shape: list) -> dict:
+    return {"class_name": "Sequential", "config": {"name": "m", "layers": [
+        {"class_name": "InputLayer", "config": {"name": "x", "batch_input_shape": input_shape, "dtype": "float32"}},
+        layer]}}
+
+
+@pytest.mark.parametrize(("layer", "shape", "weights", "problem"), [
+    ({"class_name": "Conv2D", "config": {"name": "c", "filters": 2, "kernel_size": 1, "data_format": "channels_first"}},
+     [None, 3, 4, 4], {"c/kernel": [[[[1.0, 1.0]] * 3]], "c/bias": [0.0, 0.0]}, "channels_first"),
+    ({"class_name": "LSTM", "config": {"name": "r", "units": 1}}, [None, None, 1],
+     {"r/lstm_cell/kernel": [[1.0] * 4], "r/lstm_cell/recurrent_kernel": [[1.0] * 4], "r/lstm_cell/bias": [0.0] * 4},
+     "static sequence length"),
+    ({"class_name": "Activation", "config": {"name": "a", "activation": "sparsemax"}}, [None, 3], {},
+     "'sparsemax' has no graph lowering"),
+    ({"class_name": "MultiHeadAttention", "config": {"name": "m", "num_heads": 1, "key_dim": 1,
+                                                     "attention_axes": [1, 2]}}, [None, 2, 2, 1], {},
+     "attention_axes"),
+])
+def test_options_the_lowering_cannot_honour_are_refused_by_layer(layer, shape, weights, problem):
+    from tfjs_lite.keras.lowering import lower_keras_model
+
+    arrays = {k: np.asarray(v, np.float32) for k, v in weights.items()}
+    with pytest.raises(UnsupportedLayerError, match=problem) as caught:
+        lower_keras_model(_sequential(layer, shape), arrays, keras3=False)
+    assert f"layer {layer['config']['name']!r} ({layer['class_name']})" in str(caught.value)

@@ -57,6 +57,11 @@ def _heads(call: LayerCall, x: KTensor, segment: str, heads: int) -> KTensor:
 
 def multi_head_attention(call: LayerCall) -> Out:
     _check_kwargs(call)
+    axes = call.config.get("attention_axes")
+    if axes not in (None, [1], 1, (1,)):
+        raise call.refuse(f"attention_axes={axes} is not lowered")
+    if call.config.get("use_gate"):
+        raise call.refuse("use_gate=True is not lowered")
     b = call.builder
     query = call.inputs[0]
     value = _argument(call, 1, "value")
@@ -65,11 +70,6 @@ def multi_head_attention(call: LayerCall) -> Out:
         raise call.refuse("the value input is missing")
     if query.rank != 3 or query.shape[1] is None or key.shape[1] is None:
         raise call.refuse("MultiHeadAttention is lowered for [batch, time, features] inputs with a static time length")
-    axes = call.config.get("attention_axes")
-    if axes not in (None, [1], 1, (1,)):
-        raise call.refuse(f"attention_axes={axes} is not lowered")
-    if call.config.get("use_gate"):
-        raise call.refuse("use_gate=True is not lowered")
     heads = int(call.config["num_heads"])
     q = _heads(call, query, "query", heads)
     k = _heads(call, key, "key", heads)
