@@ -74,7 +74,8 @@ def lower_input(input_format: str, input_path: Path, options: ConvertOptions, re
     """The lowered (not yet optimized) graph of a Keras-family input; used by ``verify``/``inspect`` too."""
     input_path = Path(input_path)
     if input_format == "keras_saved_model":
-        topology, groups = read_keras_saved_model_layers(input_path, options, report, preflight=_graph_preflight)
+        topology, groups = read_keras_saved_model_layers(input_path, options, report, preflight=_graph_preflight,
+                                                        plan_names=True)
         return _lower(topology, _weights(groups), input_path)
     if input_format == "tfjs_layers_model":
         model = read_layers_model(input_path, require_topology=False)
@@ -83,7 +84,7 @@ def lower_input(input_format: str, input_path: Path, options: ConvertOptions, re
         if topology is not None:
             _graph_preflight(model.model_config or {}, [], options, report)
         return _lower(topology, {w.name: w.value for w in model.weights}, input_path)
-    with read_keras_file(input_path, options, report, preflight=_graph_preflight) as (topology, groups):
+    with read_keras_file(input_path, options, report, preflight=_graph_preflight, plan_names=True) as (topology, groups):
         return _lower(topology, _weights(groups), input_path)
 
 
