@@ -243,6 +243,16 @@ class Builder:
         batch = broadcast_shapes(a.shape[:-2], b.shape[:-2])
         return self.op("BatchMatMulV2", [a, b], batch + (m, n), {"adj_x": adj_x, "adj_y": adj_y})
 
+    def einsum(self, equation: str, a: KTensor, b: KTensor) -> KTensor:
+        """Two-operand ``Einsum`` (no ellipsis, as TF.js supports it); the shape follows the equation."""
+        inputs, output = equation.split("->")
+        sizes: dict[str, Optional[int]] = {}
+        for labels, tensor in zip(inputs.split(","), (a, b)):
+            for label, dim in zip(labels, tensor.shape):
+                sizes[label] = dim if sizes.get(label) is None else sizes[label]
+        shape = tuple(sizes[label] for label in output)
+        return self.op("Einsum", [a, b], shape, {"equation": equation, "N": 2})
+
     def dense(self, x: KTensor, kernel: np.ndarray, bias: Optional[np.ndarray]) -> KTensor:
         """``x @ kernel + bias`` over the last axis of ``x`` (any rank >= 2), as Keras's Dense."""
         units = int(kernel.shape[-1])
