@@ -74,16 +74,16 @@ def lower_input(input_format: str, input_path: Path, options: ConvertOptions, re
     """The lowered (not yet optimized) graph of a Keras-family input; used by ``verify``/``inspect`` too."""
     input_path = Path(input_path)
     if input_format == "keras_saved_model":
-        topology, groups = read_keras_saved_model_layers(input_path, options, report, preflight=_graph_preflight,
-                                                        plan_names=True)
-        return _lower(topology, _weights(groups), input_path)
+        saved, groups = read_keras_saved_model_layers(input_path, options, report, preflight=_graph_preflight,
+                                                      plan_names=True)
+        return _lower(saved, _weights(groups), input_path)
     if input_format == "tfjs_layers_model":
         model = read_layers_model(input_path, require_topology=False)
-        topology = None if model.model_config is None else {
-            "model_config": model.model_config, "keras_version": model.keras_version}
-        if topology is not None:
-            _graph_preflight(model.model_config or {}, [], options, report)
-        return _lower(topology, {w.name: w.value for w in model.weights}, input_path)
+        layers_topology: Optional[dict[str, Any]] = None
+        if model.model_config is not None:
+            layers_topology = {"model_config": model.model_config, "keras_version": model.keras_version}
+            _graph_preflight(model.model_config, [], options, report)
+        return _lower(layers_topology, {w.name: w.value for w in model.weights}, input_path)
     with read_keras_file(input_path, options, report, preflight=_graph_preflight, plan_names=True) as (topology, groups):
         return _lower(topology, _weights(groups), input_path)
 
