@@ -1,7 +1,7 @@
 """Keras → TF.js graph model: tfjs-lite against the official converter (a script, not a test).
 
     .venv/bin/python benchmarks/keras_graph.py [--official PATH] [--no-official] [--no-inference]
-        [--repeat 10] [--only NAME ...] [--json OUT]
+        [--repeat 10] [--rounds 4] [--only NAME ...] [--json OUT]
 
 Cases: every Keras fixture with recorded outputs (``fixtures/keras``, ``fixtures/keras_graph``,
 ``fixtures/keras_saved_model``) and the benchmark models ``benchmarks/.models/resnet50_h5`` and
@@ -10,14 +10,16 @@ Cases: every Keras fixture with recorded outputs (``fixtures/keras``, ``fixtures
 process, ``measure.py``) and with ``tensorflowjs_converter --input_format keras
 --output_format tfjs_graph_model``, counts the nodes of both outputs (main graph + function
 bodies) and, unless ``--no-inference``, times both graph models and our layers model of the same
-Keras model in real TF.js 4.22 (median ``run_ms``, ``tests/tfjs_node.py``) and checks their
-outputs against Keras's. Prints a markdown table.
+Keras model in real TF.js 4.22 (``tests/tfjs_node.py``: median ``run_ms`` over ``rounds × repeat``
+runs, the models alternating round by round) and checks their outputs against Keras's. Prints a
+markdown table.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -69,13 +71,21 @@ def convert_official(exe, case, out):
     return measure(cmd, env=QUIET)
 
 
-def _speed(node, model_dir, kind, inputs, expected, repeat):
-    try:
-        result = node.benchmark(model_dir, kind, inputs, repeat=repeat)
-        outputs = node.run(model_dir, kind, inputs)
-        return result["run_ms"], compare(outputs, expected)
-    except TfjsError as e:
-        return None, str(e).splitlines()[0][:80]
+def _timings(node, models, inputs, expected, repeat, rounds):
+    """Median ``run_ms`` per model over ``rounds`` rounds of ``repeat`` runs, the models taken in
+    turn and in reversed order every other round (warm-up and drift hit all alike), and each
+    model's error against Keras's outputs."""
+    runs, errors = {name: [] for name in models}, {}
+    for name, (model_dir, kind) in models.items():
+        try:
+            errors[name] = compare(node.run(model_dir, kind, inputs), expected)
+        except TfjsError as e:
+            errors[name] = str(e).splitlines()[0][:80]
+    usable = [name for name in models if not isinstance(errors[name], str)]
+    for round_index in range(rounds):
+        for name in usable if round_index % 2 == 0 else usable[::-1]:
+            runs[name].extend(node.benchmark(*models[name], inputs, repeat=repeat)["run_ms_all"])
+    return {name: statistics.median(v) if v else None for name, v in runs.items()}, errors
 
 
 def main(argv=None):
@@ -84,6 +94,7 @@ def main(argv=None):
     ap.add_argument("--no-official", action="store_true")
     ap.add_argument("--no-inference", action="store_true")
     ap.add_argument("--repeat", type=int, default=10)
+    ap.add_argument("--rounds", type=int, default=4)
     ap.add_argument("--only", nargs="*")
     ap.add_argument("--json")
     args = ap.parse_args(argv)
@@ -103,14 +114,15 @@ def main(argv=None):
                     ok = official.returncode == 0 and (tmp / "official" / "model.json").is_file()
                     row["official_nodes"] = graph_stats(tmp / "official")["nodes"] if ok else None
                 if node is not None:
-                    inputs, expected = load_tensors(case["dir"] / "inputs.json"), load_tensors(case["dir"] / "expected.json")
-                    row["ours_ms"], row["ours_err"] = _speed(node, tmp / "ours", "graph", inputs, expected, args.repeat)
+                    models = {"ours": (tmp / "ours", "graph")}
                     if row.get("official_nodes") is not None:
-                        row["official_ms"], row["official_err"] = _speed(
-                            node, tmp / "official", "graph", inputs, expected, args.repeat)
+                        models["official"] = (tmp / "official", "graph")
                     if convert_ours(case, tmp / "layers", "tfjs_layers_model").returncode == 0:
-                        row["layers_ms"], row["layers_err"] = _speed(
-                            node, tmp / "layers", "layers", inputs, expected, args.repeat)
+                        models["layers"] = (tmp / "layers", "layers")
+                    times, errors = _timings(node, models, load_tensors(case["dir"] / "inputs.json"),
+                                             load_tensors(case["dir"] / "expected.json"), args.repeat, args.rounds)
+                    for name in models:
+                        row[f"{name}_ms"], row[f"{name}_err"] = times[name], errors[name]
                 rows.append(row)
                 print(json.dumps(row), file=sys.stderr)
     finally:

@@ -8,6 +8,8 @@ import random
 import zipfile
 from pathlib import Path
 
+import pytest
+
 from corpus import (
     FIXTURES,
     MB,
@@ -66,20 +68,22 @@ def _dirs(tmp_path: Path) -> tuple[Path, Path]:
     return tmp_path / "in", tmp_path / "out"
 
 
-def test_keras_zip_empty_truncated_mutated(tmp_path: Path) -> None:
+@pytest.mark.parametrize("flags", [[], ["--output_format", "tfjs_graph_model"]], ids=["layers", "graph"])
+def test_keras_zip_empty_truncated_mutated(tmp_path: Path, flags: list[str]) -> None:
     src, out = _dirs(tmp_path)
-    err = pristine_check(KERAS, out / "pristine", tmp_path)
+    err = pristine_check(KERAS, out / "pristine", tmp_path, flags)
     data = KERAS.read_bytes()
     cases = []
     for size in truncation_sizes(len(data)):
         p = src / f"trunc{size}.keras"
         p.write_bytes(data[:size])
-        cases.append(Case(p.stem, ".keras: empty file" if size == 0 else ".keras: truncated zip", p, out / p.stem))
+        cases.append(Case(p.stem, ".keras: empty file" if size == 0 else ".keras: truncated zip", p, out / p.stem,
+                          flags))
     rng = random.Random("keras-zip")
     for i in range(MUTATIONS):
         p = src / f"mut{i}.keras"
         p.write_bytes(byte_mutations(data, rng))
-        cases.append(Case(p.stem, ".keras: bit flips / byte mutations", p, out / p.stem, may_convert=True))
+        cases.append(Case(p.stem, ".keras: bit flips / byte mutations", p, out / p.stem, flags, may_convert=True))
     failures = run_and_judge(cases, tmp_path)
     assert not failures + ([f"pristine fixture does not convert: {err}"] if err else []), "\n".join(failures)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from tfjs_node import TOLERANCE, compare, load_tensors
 
@@ -158,3 +159,44 @@ def test_inspect_shows_what_each_layer_lowers_to():
     assert "graph model lowering" in render_text(report)
     refused = inspect_path(FIXTURES / "keras/refuse_lambda/model.h5")
     assert "lambda (Lambda)" in refused["graph_refused"] and refused["graph_lowering"] == []
+
+
+def test_graph_flags_apply_to_keras_inputs(tmp_path, tfjs):
+    metadata = tmp_path / "meta.json"
+    metadata.write_text('{"labels": ["a", "b"]}')
+    _convert("keras/cnn", "keras", tmp_path / "out", skip_passes=("fuse_conv",), weight_shard_size_bytes=4096,
+             metadata={"info": str(metadata)})
+    model = json.loads((tmp_path / "out" / "model.json").read_text())
+    ops = {n["op"] for n in model["modelTopology"]["node"]}
+    assert "Conv2D" in ops and "_FusedConv2D" not in ops  # --skip_pass fuse_conv
+    assert len(model["weightsManifest"][0]["paths"]) > 1  # sharded at 4 KiB
+    assert model["userDefinedMetadata"] == {"info": {"labels": ["a", "b"]}}
+    outputs = tfjs.execute_graph(tmp_path / "out", load_tensors(FIXTURES / "keras/cnn/inputs.json"))
+    compare(outputs, load_tensors(FIXTURES / "keras/cnn/expected.json"), rtol=TOLERANCE["float32"])
+
+
+def _sequential(layer: dict, input_shape: list) -> dict:
+    return {"class_name": "Sequential", "config": {"name": "m", "layers": [
+        {"class_name": "InputLayer", "config": {"name": "x", "batch_input_shape": input_shape, "dtype": "float32"}},
+        layer]}}
+
+
+@pytest.mark.parametrize(("layer", "shape", "weights", "problem"), [
+    ({"class_name": "Conv2D", "config": {"name": "c", "filters": 2, "kernel_size": 1, "data_format": "channels_first"}},
+     [None, 3, 4, 4], {"c/kernel": [[[[1.0, 1.0]] * 3]], "c/bias": [0.0, 0.0]}, "channels_first"),
+    ({"class_name": "LSTM", "config": {"name": "r", "units": 1}}, [None, None, 1],
+     {"r/lstm_cell/kernel": [[1.0] * 4], "r/lstm_cell/recurrent_kernel": [[1.0] * 4], "r/lstm_cell/bias": [0.0] * 4},
+     "static sequence length"),
+    ({"class_name": "Activation", "config": {"name": "a", "activation": "sparsemax"}}, [None, 3], {},
+     "'sparsemax' has no graph lowering"),
+    ({"class_name": "MultiHeadAttention", "config": {"name": "m", "num_heads": 1, "key_dim": 1,
+                                                     "attention_axes": [1, 2]}}, [None, 2, 2, 1], {},
+     "attention_axes"),
+])
+def test_options_the_lowering_cannot_honour_are_refused_by_layer(layer, shape, weights, problem):
+    from tfjs_lite.keras.lowering import lower_keras_model
+
+    arrays = {k: np.asarray(v, np.float32) for k, v in weights.items()}
+    with pytest.raises(UnsupportedLayerError, match=problem) as caught:
+        lower_keras_model(_sequential(layer, shape), arrays, keras3=False)
+    assert f"layer {layer['config']['name']!r} ({layer['class_name']})" in str(caught.value)

@@ -28,7 +28,7 @@ from tfjs_lite.keras.layers import LEGACY_CLASS_NAMES, MODEL_CLASSES
 from tfjs_lite.keras.preflight import LayerIssue
 
 __all__ = [
-    "NON_TENSOR_ARGS", "OP_CLASS_PREFIX", "POSITIONAL_KEY", "fix_regularizers", "is_keras3", "keras3_to_tfjs",
+    "NON_TENSOR_ARGS", "OP_CLASS_PREFIX", "POSITIONAL_KEY", "TENSOR_ARGUMENT", "fix_regularizers", "is_keras3", "keras3_to_tfjs",
     "translate_class_names",
 ]
 
@@ -39,6 +39,9 @@ __all__ = [
 OP_CLASS_PREFIX = "ops."
 POSITIONAL_KEY = "__positional__"
 NON_TENSOR_ARGS = "is called with non-tensor positional arguments"
+# A tensor keyword argument (Keras 3's explicit ``mask=``, ``value=``): tfjs-layers cannot take it;
+# it is kept as ``[layer, node, tensor]`` like tf.keras 2 writes tensor arguments.
+TENSOR_ARGUMENT = "takes the tensor argument"
 
 _OBJECT_KEYS_TO_DROP = ("module", "registered_name", "build_config", "compile_config", "shared_object_id")
 _DTYPE_POLICIES = ("DTypePolicy", "FloatDTypePolicy", "Policy")
@@ -268,7 +271,10 @@ def _node(node: Any, name: str, class_name: str, issues: list[LayerIssue], model
     node_kwargs = node.get("kwargs")
     for key, value in (node_kwargs if isinstance(node_kwargs, dict) else {}).items():
         if _contains_tensor(value):
-            issues.append(LayerIssue(name, class_name, f"takes the tensor argument {key!r}"))
+            issues.append(LayerIssue(name, class_name, f"{TENSOR_ARGUMENT} {key!r}"))
+            history = _get(value.get("config"), "keras_history") if _is_keras_tensor(value) else None
+            if isinstance(history, list) and len(history) == 3:  # kept in tf.keras 2's form for the graph path
+                kwargs[key] = [history[0], _shift_node_index(history, models), history[2]]
         elif value is not None:
             kwargs[key] = _clean(value)
     return [

@@ -174,6 +174,8 @@ def own_weights(class_name: str, config: Mapping[str, Any]) -> list[str]:
         return ["alpha"]
     if class_name in CELL_GATES:
         return ["kernel", "recurrent_kernel", *bias]
+    if class_name == "Normalization" and config.get("mean") is None:  # adapted: the statistics are variables
+        return ["mean", "variance", "count"]
     if class_name in SUBLAYERS:
         return [f"{segment}/{leaf}" for segment, _ in SUBLAYERS[class_name] for leaf in ["kernel", *bias]]
     if class_name == "Attention":

@@ -35,7 +35,8 @@ def run(input_path: Path, staging_dir: Path, options: ConvertOptions, report: Re
 
 
 def read_keras_saved_model_layers(
-    input_path: Path, options: ConvertOptions, report: Report, *, preflight: Optional[Preflight] = None
+    input_path: Path, options: ConvertOptions, report: Report, *, preflight: Optional[Preflight] = None,
+    plan_names: bool = False,
 ) -> tuple[dict[str, Any], list[list[WeightEntry]]]:
     """The SavedModel's ``(modelTopology, weight groups)``, checked as the ``.h5`` path checks them."""
     model = read_keras_saved_model(Path(input_path), tags=options.saved_model_tags)
@@ -51,4 +52,5 @@ def read_keras_saved_model_layers(
         report=report,
         path=model.path,
         preflight=preflight,
+        plan_names=plan_names,
     )

@@ -20,7 +20,7 @@ import numpy as np
 
 from tfjs_lite.errors import UnsupportedModelError
 from tfjs_lite.ir import Graph
-from tfjs_lite.keras.config import NON_TENSOR_ARGS, OP_CLASS_PREFIX, is_keras3
+from tfjs_lite.keras.config import NON_TENSOR_ARGS, OP_CLASS_PREFIX, TENSOR_ARGUMENT, is_keras3
 from tfjs_lite.keras.lowering import lower_keras_model, lowering_issues
 from tfjs_lite.keras.preflight import LayerIssue, refusal
 from tfjs_lite.options import ConvertOptions
@@ -39,8 +39,10 @@ def _graph_preflight(
     config: Mapping[str, Any], issues: list[LayerIssue], options: ConvertOptions, report: Report
 ) -> set[str]:
     """Refuse layers that cannot be lowered (and configs the translation could not express)."""
-    # keras.ops calls take constants; their lowerings read them (tfjs-layers cannot).
-    issues = [i for i in issues if not (i.class_name.startswith(OP_CLASS_PREFIX) and i.problem == NON_TENSOR_ARGS)]
+    # keras.ops calls take constants and layers take tensor keyword arguments (Keras 3's explicit
+    # masks): the lowering reads both, tfjs-layers cannot.
+    issues = [i for i in issues if not (i.class_name.startswith(OP_CLASS_PREFIX) and i.problem == NON_TENSOR_ARGS)
+              and not i.problem.startswith(TENSOR_ARGUMENT)]
     issues = issues + lowering_issues(config)
     if issues:
         raise refusal(issues, graph=True)
@@ -72,16 +74,17 @@ def lower_input(input_format: str, input_path: Path, options: ConvertOptions, re
     """The lowered (not yet optimized) graph of a Keras-family input; used by ``verify``/``inspect`` too."""
     input_path = Path(input_path)
     if input_format == "keras_saved_model":
-        topology, groups = read_keras_saved_model_layers(input_path, options, report, preflight=_graph_preflight)
-        return _lower(topology, _weights(groups), input_path)
+        saved, groups = read_keras_saved_model_layers(input_path, options, report, preflight=_graph_preflight,
+                                                      plan_names=True)
+        return _lower(saved, _weights(groups), input_path)
     if input_format == "tfjs_layers_model":
         model = read_layers_model(input_path, require_topology=False)
-        topology = None if model.model_config is None else {
-            "model_config": model.model_config, "keras_version": model.keras_version}
-        if topology is not None:
-            _graph_preflight(model.model_config or {}, [], options, report)
-        return _lower(topology, {w.name: w.value for w in model.weights}, input_path)
-    with read_keras_file(input_path, options, report, preflight=_graph_preflight) as (topology, groups):
+        layers_topology: Optional[dict[str, Any]] = None
+        if model.model_config is not None:
+            layers_topology = {"model_config": model.model_config, "keras_version": model.keras_version}
+            _graph_preflight(model.model_config, [], options, report)
+        return _lower(layers_topology, {w.name: w.value for w in model.weights}, input_path)
+    with read_keras_file(input_path, options, report, preflight=_graph_preflight, plan_names=True) as (topology, groups):
         return _lower(topology, _weights(groups), input_path)
 
 

@@ -66,12 +66,15 @@ Preflight = Callable[[Mapping[str, Any], list[LayerIssue], ConvertOptions, Repor
 
 @contextmanager
 def read_keras_file(
-    input_path: Path, options: ConvertOptions, report: Report, *, preflight: Optional[Preflight] = None
+    input_path: Path, options: ConvertOptions, report: Report, *, preflight: Optional[Preflight] = None,
+    plan_names: bool = False,
 ) -> Iterator[tuple[Optional[dict[str, Any]], Layers]]:
     """The model of a Keras ``.h5``/``.keras`` file as ``(modelTopology, weight groups)``, checked.
 
     The weights are read lazily, so they are only valid inside the ``with`` block. ``preflight``
-    replaces the tfjs-layers pre-flight (the graph path checks what it can lower instead).
+    replaces the tfjs-layers pre-flight (the graph path checks what it can lower instead);
+    ``plan_names`` names tf.keras 2 weights by the layer plan (``keras/weight_paths.py``) instead
+    of their stored variable names, as Keras 3 weights always are.
     """
     if input_path.is_dir():
         raise ModelFormatError("expected a Keras .h5 or .keras file, got a folder", path=input_path)
@@ -92,7 +95,7 @@ def read_keras_file(
             yield keras2_layers_model(
                 info.model_config, info.layers, keras_version=info.keras_version, backend=info.backend,
                 training_config=info.training_config, options=options, report=report, path=info.path,
-                preflight=preflight,
+                preflight=preflight, plan_names=plan_names,
             )
 
 
@@ -149,6 +152,7 @@ def keras2_layers_model(
     report: Report,
     path: Path,
     preflight: Optional[Preflight] = None,
+    plan_names: bool = False,
 ) -> tuple[dict[str, Any], Layers]:
     """A tf.keras 2 model (config + each layer's stored weights) → ``(modelTopology, layers)``.
 
@@ -156,17 +160,24 @@ def keras2_layers_model(
     checked by the pre-flight and against the stored weights; ``layers`` is
     ``[(layer name, weights in the layer's order)]`` in the order the weights are to be written.
     Any reader of tf.keras 2 models (HDF5, SavedModel) can feed it. ``path`` names the input in errors.
+    With ``plan_names`` the weights are grouped and named by the layer plan (their stored names
+    can be anything, e.g. ``mean:0`` for a Normalization layer).
     """
     config = fix_regularizers(translate_class_names(model_config))
     refused = _check(preflight, config, [], options, report, keras3=False)
     by_name = dict(layers)
+    planned: Layers = []
     for plan in plan_weights(config):
         if plan.name in refused or plan.opaque:
             continue
-        _check_layer_weights(plan, plan.legacy_h5_slots(), [w.shape for w in by_name.get(plan.name, [])], path)
+        slots, stored = plan.legacy_h5_slots(), by_name.get(plan.name, [])
+        _check_layer_weights(plan, slots, [w.shape for w in stored], path)
+        planned.append([WeightEntry(slot.name, w.dataset) for slot, w in zip(slots, stored)])
     topology: dict[str, Any] = {"keras_version": keras_version, "backend": backend, "model_config": config}
     if training_config is not None:
         topology["training_config"] = training_config
+    if plan_names:
+        return topology, planned
     return topology, [[_official_entry(w) for w in weights] for _, weights in layers]
 
 

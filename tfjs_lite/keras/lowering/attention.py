@@ -48,42 +48,43 @@ def _argument(call: LayerCall, index: int, key: str) -> Optional[KTensor]:
     return value if isinstance(value, KTensor) else None
 
 
-def _heads(call: LayerCall, x: KTensor, segment: str, heads: int) -> KTensor:
-    """EinsumDense ``[B,T,D] × [D,H,K] + [H,K]`` → ``[B,H,T,K]``."""
+def _project(call: LayerCall, x: KTensor, segment: str, equation: str) -> KTensor:
+    """One EinsumDense of the layer (``kernel`` and, with ``use_bias``, ``bias``), as Keras writes it."""
     b = call.builder
-    kernel = call.weight(f"{segment}/kernel")
-    size = int(kernel.shape[-1])
-    bias = call.weight(f"{segment}/bias").reshape(-1) if call.option("use_bias", True) else None
-    y = b.dense(x, kernel.reshape(kernel.shape[0], -1), bias)
-    return b.transpose(b.reshape(y, (None, x.shape[1], heads, size)), [0, 2, 1, 3])
+    y = b.einsum(equation, x, b.const(call.weight(f"{segment}/kernel"), name=f"{segment}_kernel"))
+    if call.option("use_bias", True):
+        y = b.add(y, b.const(call.weight(f"{segment}/bias"), name=f"{segment}_bias"))
+    return y
 
 
 def multi_head_attention(call: LayerCall) -> Out:
+    """Keras's own einsum formulation for [batch, time, features] inputs: projections
+    ``abc,cde->abde`` to [batch, time, heads, size], scores ``aecd,abcd->acbe``, context
+    ``acbe,aecd->abcd``, output ``abcd,cde->abe`` — one Einsum each, as the official converter's
+    traced graph has them, which TF.js runs directly."""
     _check_kwargs(call)
+    axes = call.config.get("attention_axes")
+    if axes not in (None, [1], 1, (1,)):
+        raise call.refuse(f"attention_axes={axes} is not lowered")
+    if call.config.get("use_gate"):
+        raise call.refuse("use_gate=True is not lowered")
     b = call.builder
     query = call.inputs[0]
     value = _argument(call, 1, "value")
     key = _argument(call, 2, "key") or value
     if value is None or key is None:
         raise call.refuse("the value input is missing")
-    if query.rank != 3 or query.shape[1] is None or key.shape[1] is None:
-        raise call.refuse("MultiHeadAttention is lowered for [batch, time, features] inputs with a static time length")
-    axes = call.config.get("attention_axes")
-    if axes not in (None, [1], 1, (1,)):
-        raise call.refuse(f"attention_axes={axes} is not lowered")
-    if call.config.get("use_gate"):
-        raise call.refuse("use_gate=True is not lowered")
-    heads = int(call.config["num_heads"])
-    q = _heads(call, query, "query", heads)
-    k = _heads(call, key, "key", heads)
-    v = _heads(call, value, "value", heads)
-    q = b.scale(q, 1 / math.sqrt(float(q.shape[-1])))  # type: ignore[arg-type]
-    scores = _causal(b, b.batch_matmul(q, k, adj_y=True), call)
-    context = b.batch_matmul(softmax(b, scores), v)  # [B, H, Tq, V]
-    merged = b.reshape(b.transpose(context, [0, 2, 1, 3]), (None, query.shape[1], heads * int(v.shape[-1])))
-    kernel = call.weight("attention_output/kernel")
-    bias = call.weight("attention_output/bias") if call.option("use_bias", True) else None
-    return [b.dense(merged, kernel.reshape(-1, kernel.shape[-1]), bias)]
+    if query.rank != 3 or key.rank != 3 or value.rank != 3:
+        raise call.refuse("MultiHeadAttention is lowered for [batch, time, features] inputs")
+    if call.weight("attention_output/kernel").ndim != 3:
+        raise call.refuse("an output_shape of more than one dimension is not lowered")
+    q = _project(call, query, "query", "abc,cde->abde")
+    k = _project(call, key, "key", "abc,cde->abde")
+    v = _project(call, value, "value", "abc,cde->abde")
+    q = b.scale(q, 1 / math.sqrt(float(call.weight("query/kernel").shape[-1])))
+    scores = _causal(b, b.einsum("aecd,abcd->acbe", k, q), call)  # [B, H, Tq, Tk]
+    context = b.einsum("acbe,aecd->abcd", softmax(b, scores), v)  # [B, Tq, H, V]
+    return [_project(call, context, "attention_output", "abcd,cde->abe")]
 
 
 def _qvk(call: LayerCall) -> tuple[KTensor, KTensor, KTensor]:

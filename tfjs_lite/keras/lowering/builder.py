@@ -33,6 +33,9 @@ class KTensor:
     ref: TensorRef
     shape: Shape
     dtype: DType = FLOAT
+    # Keras's mask of a sequence ([batch, time] bool, True = real step): made by Embedding(mask_zero)
+    # and Masking, carried through the layers that support masking, used by RNNs and pooling.
+    mask: Optional["KTensor"] = None
 
     @property
     def rank(self) -> int:
@@ -135,6 +138,11 @@ class Builder:
     def scale(self, x: KTensor, factor: float) -> KTensor:
         return x if factor == 1 else self.mul(x, self.scalar(factor))
 
+    def select(self, condition: KTensor, a: KTensor, b: KTensor) -> KTensor:
+        """``SelectV2``: ``a`` where ``condition`` (broadcast), else ``b``."""
+        return self.op("SelectV2", [condition, a, b], broadcast_shapes(a.shape, b.shape), {"T": a.dtype},
+                       dtype=a.dtype)
+
     def cast(self, x: KTensor, dtype: DType) -> KTensor:
         if x.dtype == dtype:
             return x
@@ -235,6 +243,16 @@ class Builder:
         batch = broadcast_shapes(a.shape[:-2], b.shape[:-2])
         return self.op("BatchMatMulV2", [a, b], batch + (m, n), {"adj_x": adj_x, "adj_y": adj_y})
 
+    def einsum(self, equation: str, a: KTensor, b: KTensor) -> KTensor:
+        """Two-operand ``Einsum`` (no ellipsis, as TF.js supports it); the shape follows the equation."""
+        inputs, output = equation.split("->")
+        sizes: dict[str, Optional[int]] = {}
+        for labels, tensor in zip(inputs.split(","), (a, b)):
+            for label, dim in zip(labels, tensor.shape):
+                sizes[label] = dim if sizes.get(label) is None else sizes[label]
+        shape = tuple(sizes[label] for label in output)
+        return self.op("Einsum", [a, b], shape, {"equation": equation, "N": 2})
+
     def dense(self, x: KTensor, kernel: np.ndarray, bias: Optional[np.ndarray]) -> KTensor:
         """``x @ kernel + bias`` over the last axis of ``x`` (any rank >= 2), as Keras's Dense."""
         units = int(kernel.shape[-1])
@@ -249,4 +267,4 @@ class Builder:
 
 
 # Ops whose attrs carry no ``T`` (their dtype attr has another name or there is none).
-_NO_T = frozenset({"Cast", "Placeholder", "Const", "GatherV2", "Shape", "Fill"})
+_NO_T = frozenset({"Cast", "Placeholder", "Const", "GatherV2", "Shape", "Fill", "Any", "LogicalAnd"})

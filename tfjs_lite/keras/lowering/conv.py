@@ -24,7 +24,7 @@ def _rank(class_name: str) -> int:
     return next((rank for tag, rank in _RANK.items() if tag in class_name), 2)
 
 
-def _tuple(value: Any, rank: int, default: int = 1) -> tuple[int, ...]:
+def as_tuple(value: Any, rank: int, default: int = 1) -> tuple[int, ...]:
     if value is None:
         return (default,) * rank
     if isinstance(value, int):
@@ -66,7 +66,7 @@ def _from_2d(b: Builder, y: KTensor, rank: int) -> KTensor:
     return b.squeeze(y, [1]) if rank == 1 else y
 
 
-def _conv_nd(b: Builder, x: KTensor, kernel: np.ndarray, strides: Sequence[int], dilations: Sequence[int],
+def conv_nd(b: Builder, x: KTensor, kernel: np.ndarray, strides: Sequence[int], dilations: Sequence[int],
              padding: str, *, depthwise: bool = False) -> KTensor:
     """Conv2D / Conv3D / DepthwiseConv2dNative on a channels_last ``x`` (rank 4 or 5)."""
     spatial = x.rank - 2
@@ -87,8 +87,8 @@ def _geometry(call: LayerCall, *kernels: np.ndarray) -> tuple[list[np.ndarray], 
     """The kernels, strides and dilations of a convolution, 1-D ones lifted to 2-D (height 1)."""
     _check_channels_last(call)
     rank = _rank(call.class_name)
-    strides = _tuple(call.config.get("strides"), rank)
-    dilations = _tuple(call.config.get("dilation_rate"), rank)
+    strides = as_tuple(call.config.get("strides"), rank)
+    dilations = as_tuple(call.config.get("dilation_rate"), rank)
     if rank == 1:
         return [k[np.newaxis] for k in kernels], (1, *strides), (1, *dilations)
     return list(kernels), strides, dilations
@@ -103,7 +103,7 @@ def conv(call: LayerCall) -> Out:
     if padding == "causal":
         x = b.pad(x, [(0, 0), (dilations[-1] * (kernel.shape[-3] - 1), 0), (0, 0)])
         padding = "valid"
-    y = _conv_nd(b, _as_2d(b, x, rank), kernel, strides, dilations, padding)
+    y = conv_nd(b, _as_2d(b, x, rank), kernel, strides, dilations, padding)
     return [_finish(call, _from_2d(b, y, rank))]
 
 
@@ -111,7 +111,7 @@ def depthwise_conv(call: LayerCall) -> Out:
     b, x = call.builder, call.inputs[0]
     rank = _rank(call.class_name)
     (kernel,), strides, dilations = _geometry(call, call.weight("depthwise_kernel"))
-    y = _conv_nd(b, _as_2d(b, x, rank), kernel, strides, dilations, _padding(call), depthwise=True)
+    y = conv_nd(b, _as_2d(b, x, rank), kernel, strides, dilations, _padding(call), depthwise=True)
     return [_finish(call, _from_2d(b, y, rank))]
 
 
@@ -120,8 +120,8 @@ def separable_conv(call: LayerCall) -> Out:
     rank = _rank(call.class_name)
     (depthwise, pointwise), strides, dilations = _geometry(
         call, call.weight("depthwise_kernel"), call.weight("pointwise_kernel"))
-    y = _conv_nd(b, _as_2d(b, x, rank), depthwise, strides, dilations, _padding(call), depthwise=True)
-    y = _conv_nd(b, y, pointwise, (1, 1), (1, 1), "valid")
+    y = conv_nd(b, _as_2d(b, x, rank), depthwise, strides, dilations, _padding(call), depthwise=True)
+    y = conv_nd(b, y, pointwise, (1, 1), (1, 1), "valid")
     return [_finish(call, _from_2d(b, y, rank))]
 
 
@@ -140,10 +140,10 @@ def conv_transpose(call: LayerCall) -> Out:
     b, x = call.builder, call.inputs[0]
     rank = _rank(call.class_name)
     padding = _padding(call)
-    strides = _tuple(call.config.get("strides"), rank)
-    dilations = _tuple(call.config.get("dilation_rate"), rank)
+    strides = as_tuple(call.config.get("strides"), rank)
+    dilations = as_tuple(call.config.get("dilation_rate"), rank)
     out_pad = call.config.get("output_padding")
-    out_pads = [None] * rank if out_pad is None else list(_tuple(out_pad, rank))
+    out_pads = [None] * rank if out_pad is None else list(as_tuple(out_pad, rank))
     kernel = call.weight("kernel")
     if any(d != 1 for d in dilations):
         raise call.refuse("dilated transposed convolutions are not lowered")
@@ -182,9 +182,9 @@ def pooling(call: LayerCall) -> Out:
     _check_channels_last(call)
     b, x = call.builder, call.inputs[0]
     rank = _rank(call.class_name)
-    pool = _tuple(call.config.get("pool_size"), rank, 2)
+    pool = as_tuple(call.config.get("pool_size"), rank, 2)
     strides = call.config.get("strides")
-    strides = pool if strides is None else _tuple(strides, rank)
+    strides = pool if strides is None else as_tuple(strides, rank)
     padding = _padding(call)
     if rank == 1:
         pool, strides = (1, *pool), (1, *strides)
@@ -203,10 +203,14 @@ def pooling(call: LayerCall) -> Out:
 
 def global_pooling(call: LayerCall) -> Out:
     _check_channels_last(call)
-    x = call.inputs[0]
+    b, x = call.builder, call.inputs[0]
     op = "Max" if call.class_name.startswith("GlobalMax") else "Mean"
     keepdims = bool(call.option("keepdims", False))
-    return [call.builder.reduce(op, x, list(range(1, x.rank - 1)), keepdims)]
+    if x.mask is not None and op == "Mean" and x.rank == 3:  # Keras averages the real steps only
+        weights = b.cast(b.expand_dims(x.mask, -1), x.dtype)
+        total = b.reduce("Sum", b.mul(x, weights), [1], keepdims)
+        return [b.div(total, b.reduce("Sum", weights, [1], keepdims))]
+    return [b.reduce(op, x, list(range(1, x.rank - 1)), keepdims)]
 
 
 # --- padding, cropping, resizing ----------------------------------------------------------------
@@ -258,7 +262,7 @@ def upsampling(call: LayerCall) -> Out:
     _check_channels_last(call)
     b, x = call.builder, call.inputs[0]
     rank = _rank(call.class_name)
-    size = _tuple(call.config.get("size", 2), rank, 2)
+    size = as_tuple(call.config.get("size", 2), rank, 2)
     method = str(call.option("interpolation", "nearest"))
     if rank == 2 and method == "bilinear":
         if x.shape[1] is None or x.shape[2] is None:

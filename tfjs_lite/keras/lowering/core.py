@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -58,7 +59,7 @@ def relu(call: LayerCall) -> Out:
     above = x if max_value is None else b.binary("Minimum", x, b.scalar(float(max_value)))
     below = b.scale(b.sub(x, b.scalar(threshold)), slope)
     mask = b.op("GreaterEqual", [x, b.scalar(threshold)], x.shape, dtype=BOOL)
-    return [b.op("SelectV2", [mask, above, below], x.shape, {"T": x.dtype})]
+    return [b.select(mask, above, below)]
 
 
 def leaky_relu(call: LayerCall) -> Out:
@@ -130,13 +131,26 @@ def repeat_vector(call: LayerCall) -> Out:
 
 def embedding(call: LayerCall) -> Out:
     b, x = call.builder, call.inputs[0]
-    if call.config.get("mask_zero"):
-        raise call.refuse("mask_zero=True (masks) is not lowered to graph ops")
     table = call.weight("embeddings")
     ids = b.cast(x, INT32)
     axis = b.const(np.int32(0), np.int32, name="axis")
-    return [b.op("GatherV2", [b.const(table, name="embeddings"), ids, axis], x.shape + (table.shape[1],),
-                 {"Tparams": FLOAT, "Tindices": INT32, "Taxis": INT32, "batch_dims": 0}, dtype=FLOAT)]
+    y = b.op("GatherV2", [b.const(table, name="embeddings"), ids, axis], x.shape + (table.shape[1],),
+             {"Tparams": FLOAT, "Tindices": INT32, "Taxis": INT32, "batch_dims": 0}, dtype=FLOAT)
+    if call.config.get("mask_zero"):  # id 0 is padding: the steps where it appears are masked
+        mask = b.op("NotEqual", [ids, b.scalar(0, like=ids)], ids.shape, {"incompatible_shape_error": True},
+                    dtype=BOOL)
+        y = dataclasses.replace(y, mask=mask)
+    return [y]
+
+
+def masking(call: LayerCall) -> Out:
+    """Steps whose features all equal ``mask_value`` are masked, and zeroed, as Keras's Masking."""
+    b, x = call.builder, call.inputs[0]
+    differs = b.op("NotEqual", [x, b.scalar(float(call.option("mask_value", 0.0)))], x.shape,
+                   {"incompatible_shape_error": True}, dtype=BOOL)
+    mask = b.op("Any", [differs, b.ints([x.rank - 1], name="axis")], x.shape[:-1], {"keep_dims": False, "Tidx": INT32},
+                dtype=BOOL)
+    return [dataclasses.replace(b.mul(x, b.cast(b.expand_dims(mask, -1), x.dtype)), mask=mask)]
 
 
 # --- merging ------------------------------------------------------------------------------------

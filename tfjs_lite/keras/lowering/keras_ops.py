@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Callable
 
 from tfjs_lite.keras.config import POSITIONAL_KEY
-from tfjs_lite.keras.lowering.builder import KTensor, broadcast_shapes
+from tfjs_lite.keras.lowering.builder import BOOL, KTensor, broadcast_shapes
 from tfjs_lite.keras.lowering.model import LayerCall
 
 Out = list[KTensor]
@@ -52,9 +52,24 @@ def _broadcast_all(args: list[KTensor]) -> tuple:
     return shape
 
 
+def _not_equal(call: LayerCall) -> Out:
+    a, b = _arguments(call)
+    b = call.builder.cast(b, a.dtype)
+    return [call.builder.op("NotEqual", [a, b], broadcast_shapes(a.shape, b.shape),
+                            {"incompatible_shape_error": True}, dtype=BOOL)]
+
+
+def _any(call: LayerCall) -> Out:
+    (x,) = _arguments(call)
+    axis = call.config.get("axis")
+    axes = list(range(x.rank)) if axis is None else [a % x.rank for a in (axis if isinstance(axis, list) else [axis])]
+    return [call.builder.reduce("Any", x, axes, bool(call.config.get("keepdims", False)))]
+
+
 BINARY = {"Add": "AddV2", "Subtract": "Sub", "Multiply": "Mul", "Divide": "RealDiv", "TrueDivide": "RealDiv",
           "Maximum": "Maximum", "Minimum": "Minimum", "Power": "Pow"}
 UNARY = {"Negative": "Neg", "Sqrt": "Sqrt", "Square": "Square", "Exp": "Exp", "Abs": "Abs", "Tanh": "Tanh",
          "Sigmoid": "Sigmoid", "Relu": "Relu", "Relu6": "Relu6", "Log": "Log", "Reciprocal": "Reciprocal"}
 # ``ops.<class>`` → lowering, merged into the registry.
-OPS = {**{k: _elementwise(v, 2) for k, v in BINARY.items()}, **{k: _elementwise(v, 1) for k, v in UNARY.items()}}
+OPS = {**{k: _elementwise(v, 2) for k, v in BINARY.items()}, **{k: _elementwise(v, 1) for k, v in UNARY.items()},
+       "NotEqual": _not_equal, "Any": _any}

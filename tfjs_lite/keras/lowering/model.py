@@ -15,6 +15,7 @@ names. The batch dimension stays free.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional, Sequence
 
@@ -97,12 +98,16 @@ class ModelLowerer:
         lowering = self.lowerings.get(class_name)
         if lowering is None:  # the check before lowering refuses these; a safety net
             raise UnsupportedLayerError(f"layer {name!r} ({class_name}) has no graph lowering")
+        mask = kwargs.get("mask")
+        if isinstance(mask, KTensor) and inputs:  # Keras 3 passes masks explicitly
+            inputs = [dataclasses.replace(inputs[0], mask=mask), *inputs[1:]]
+            kwargs = {k: v for k, v in kwargs.items() if k != "mask"}
         saved_scope = self.builder.scope
         self.builder.scope = name if not saved_scope or saved_scope == name else f"{saved_scope}/{name}"
         try:
             call = LayerCall(self.builder, name, class_name, config if config is not None else layer.get("config") or {},
                              inputs, weight_prefix, self, kwargs)
-            return lowering(call)
+            return _carry_mask(class_name, inputs, lowering(call), self.builder)
         except UnsupportedLayerError as e:
             if f"layer {name!r}" not in str(e):
                 raise UnsupportedLayerError(f"layer {name!r} ({class_name}): {e}") from None
@@ -188,6 +193,28 @@ class ModelLowerer:
                 raise ModelFormatError(f"output {ref[0]!r} is not produced by the model")
             outputs.append(produced[(ref[0], ref[1])][ref[2]])
         return outputs
+
+
+# Layers that pass the mask of their input on (Keras: ``supports_masking`` without changing the
+# time axis). Masked tensors reaching any other layer lose their mask, as in Keras; the layers that
+# use it (RNNs, GlobalAveragePooling1D) read it themselves and say what they return.
+MASK_CARRIERS = frozenset({
+    "Dense", "Activation", "Dropout", "AlphaDropout", "GaussianDropout", "GaussianNoise", "SpatialDropout1D",
+    "ActivityRegularization", "Identity", "BatchNormalization", "LayerNormalization", "TimeDistributed",
+    "ReLU", "LeakyReLU", "PReLU", "ELU", "ThresholdedReLU", "Softmax", "Rescaling",
+    "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate",
+})
+
+
+def _carry_mask(class_name: str, inputs: list[KTensor], outputs: list[KTensor], builder: Builder) -> list[KTensor]:
+    masks = [t.mask for t in inputs if t.mask is not None]
+    if not masks or class_name not in MASK_CARRIERS:
+        return outputs
+    mask = masks[0]
+    for other in masks[1:]:  # merge layers: a step is real when it is real in every input
+        mask = builder.op("LogicalAnd", [mask, other], mask.shape, dtype=mask.dtype)
+    return [dataclasses.replace(t, mask=mask) if t.rank >= 2 and t.shape[:2] == inputs[0].shape[:2] else t
+            for t in outputs]
 
 
 def _is_ref(value: Any) -> bool:

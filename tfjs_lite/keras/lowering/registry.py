@@ -25,6 +25,7 @@ LOWERINGS: dict[str, Lowering] = {
     "GaussianNoise": core.identity, "SpatialDropout1D": core.identity, "SpatialDropout2D": core.identity,
     "SpatialDropout3D": core.identity, "ActivityRegularization": core.identity,
     "Embedding": core.embedding,
+    "Masking": core.masking,
     # activation layers
     "ReLU": core.relu,
     "LeakyReLU": core.leaky_relu,
@@ -68,6 +69,7 @@ LOWERINGS: dict[str, Lowering] = {
     "UnitNormalization": core.unit_normalization,
     # recurrent
     "SimpleRNN": rnn.recurrent, "GRU": rnn.recurrent, "LSTM": rnn.recurrent, "RNN": rnn.recurrent,
+    "ConvLSTM2D": rnn.recurrent,
     "Bidirectional": rnn.bidirectional,
     "TimeDistributed": rnn.time_distributed,
     # attention

@@ -1,5 +1,5 @@
-"""Lowerings of the recurrent layers (SimpleRNN, GRU incl. ``reset_after``, LSTM, RNN of one of
-those cells), Bidirectional and TimeDistributed.
+"""Lowerings of the recurrent layers (SimpleRNN, GRU incl. ``reset_after``, LSTM, ConvLSTM2D, RNN
+of one of those cells), Bidirectional and TimeDistributed.
 
 Recurrences are unrolled: the input projection of every step is one matmul over the whole
 sequence (``x·W + b``, then ``Unpack`` along time), and each step adds ``h·U`` and applies the
@@ -8,10 +8,14 @@ gates. Unrolling needs a static sequence length; TF.js 4.22's graph executor run
 for the short sequences Keras models on the web use costs more than the larger unrolled graph
 (see docs/keras_graph.md). The first step uses the zero initial state symbolically (no ``h·U``),
 as the zero state would contribute nothing.
+
+Masks (Embedding ``mask_zero``, Masking) follow Keras's ``rnn``: a masked step keeps the state, and
+its output repeats the previous one (or is zero inside a Bidirectional returning sequences).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Mapping, Optional
 
 import numpy as np
@@ -19,6 +23,7 @@ import numpy as np
 from tfjs_lite.keras.layers import CELL_GATES, cell_of, layer_name
 from tfjs_lite.keras.lowering.activations import activation
 from tfjs_lite.keras.lowering.builder import KTensor
+from tfjs_lite.keras.lowering.conv import as_tuple, conv_nd
 from tfjs_lite.keras.lowering.model import LayerCall
 from tfjs_lite.limits import MAX_UNROLLED_STEPS
 
@@ -30,7 +35,13 @@ class _Cell:
 
     def __init__(self, call: LayerCall, cell_class: str, config: Mapping[str, Any], prefix: str) -> None:
         self.call, self.b, self.cell_class, self.config = call, call.builder, cell_class, config
-        weight = lambda leaf: call.lowerer.weights.get(f"{prefix}/{leaf}")  # noqa: E731
+        weights = call.lowerer.weights
+        layer_prefix = prefix.rsplit("/", 1)[0]
+
+        def weight(leaf: str) -> Any:
+            # <layer>/<cell>/<leaf>; tf.keras 2 names ConvLSTM2D's weights <layer>/<leaf>
+            found = weights.get(f"{prefix}/{leaf}")
+            return weights.get(f"{layer_prefix}/{leaf}") if found is None else found
         self.kernel, self.recurrent = _need(call, prefix, "kernel", weight), _need(call, prefix, "recurrent_kernel", weight)
         use_bias = config.get("use_bias", True) is not False
         bias = _need(call, prefix, "bias", weight) if use_bias else None
@@ -63,7 +74,7 @@ class _Cell:
         h = state[0]
         if self.cell_class == "SimpleRNNCell":
             return [self.act(self._plus(xw, self._rec(h, self.recurrent, None)), "activation", "tanh")]
-        if self.cell_class == "LSTMCell":
+        if self.cell_class in ("LSTMCell", "ConvLSTM2DCell"):
             z = self._plus(xw, self._rec(h, self.recurrent, None))
             i, f, g, o = b.split(z, 4, -1)
             i, f, o = (self.act(t, "recurrent_activation", "sigmoid") for t in (i, f, o))
@@ -91,6 +102,33 @@ class _Cell:
         return [new_h if h is None else b.add(b.mul(z, h), new_h)]
 
 
+class _ConvLSTMCell(_Cell):
+    """ConvLSTM2D's cell: the LSTM gates with convolutions for ``x·W`` (the layer's strides, padding
+    and dilation) and for ``h·U`` (stride 1, ``same``)."""
+
+    def __init__(self, call: LayerCall, cell_class: str, config: Mapping[str, Any], prefix: str) -> None:
+        super().__init__(call, cell_class, config, prefix)
+        self.units = int(self.recurrent.shape[-1]) // 4
+        if config.get("data_format") == "channels_first":
+            raise call.refuse("data_format='channels_first' is not lowered (channels_last only)")
+
+    def project_inputs(self, x: KTensor) -> list[KTensor]:
+        b = self.b
+        if x.rank != 5 or any(d is None for d in x.shape[1:]):
+            raise self.call.refuse("ConvLSTM2D is lowered for [batch, time, height, width, channels] with static sizes")
+        strides, dilations = as_tuple(self.config.get("strides"), 2), as_tuple(self.config.get("dilation_rate"), 2)
+        padding = str(self.config.get("padding") or "valid").lower()
+        y = conv_nd(b, b.reshape(x, (None, *x.shape[2:])), self.kernel, strides, dilations, padding)
+        if self.input_bias is not None:
+            y = b.bias_add(y, self.input_bias)
+        return b.unstack(b.reshape(y, (None, x.shape[1], *y.shape[1:])), 1)
+
+    def _rec(self, h: Optional[KTensor], kernel: np.ndarray, bias: Optional[np.ndarray]) -> Optional[KTensor]:
+        if h is None:
+            return None
+        return conv_nd(self.b, h, kernel, (1, 1), (1, 1), "same")
+
+
 def _need(call: LayerCall, prefix: str, leaf: str, weight: Any) -> np.ndarray:
     value = weight(leaf)
     if value is None:
@@ -99,36 +137,51 @@ def _need(call: LayerCall, prefix: str, leaf: str, weight: Any) -> np.ndarray:
 
 
 def _run(call: LayerCall, layer_class: str, config: Mapping[str, Any], x: KTensor, prefix: str,
-         go_backwards: bool) -> tuple[list[KTensor], list[KTensor]]:
-    """Unrolled recurrence: (outputs in processing order, final states)."""
+         go_backwards: bool, *, zero_output_for_mask: bool = False) -> tuple[list[KTensor], list[KTensor]]:
+    """Unrolled recurrence: (outputs in processing order, final states).
+
+    With a mask, a masked step keeps the previous state, and its output is the previous output
+    (zeros with ``zero_output_for_mask``, which Bidirectional sets for sequences), as Keras's rnn.
+    """
     cell = cell_of(layer_class, config)
-    if cell is None or cell[0] not in CELL_GATES or cell[0] == "ConvLSTM2DCell":
-        raise call.refuse("only SimpleRNN, GRU and LSTM cells are lowered")
+    if cell is None or cell[0] not in CELL_GATES:
+        raise call.refuse("only SimpleRNN, GRU, LSTM and ConvLSTM2D cells are lowered")
     cell_class, cell_config, cell_name = cell
-    if x.rank != 3 or x.shape[1] is None:
+    if x.rank < 3 or x.shape[1] is None:
         raise call.refuse("recurrent layers are lowered for a static sequence length only")
     if config.get("time_major"):
         raise call.refuse("time_major=True is not lowered")
     if x.shape[1] > MAX_UNROLLED_STEPS:
         raise call.refuse(f"the sequence has {x.shape[1]} time steps; up to {MAX_UNROLLED_STEPS} are unrolled")
-    rnn = _Cell(call, cell_class, cell_config, f"{prefix}/{cell_name}")
+    rnn = (_ConvLSTMCell if cell_class == "ConvLSTM2DCell" else _Cell)(call, cell_class, cell_config,
+                                                                     f"{prefix}/{cell_name}")
+    b = call.builder
     steps = rnn.project_inputs(x)
+    masks: list[Optional[KTensor]] = [None] * len(steps)
+    if x.mask is not None:
+        masks = [b.expand_dims(m, -1) for m in b.unstack(x.mask, 1)]
     if go_backwards:
-        steps = steps[::-1]
-    state: list[Optional[KTensor]] = [None, None] if cell_class == "LSTMCell" else [None]
-    outputs = []
-    for xw in steps:
+        steps, masks = steps[::-1], masks[::-1]
+    state: list[Optional[KTensor]] = [None, None] if cell_class in ("LSTMCell", "ConvLSTM2DCell") else [None]
+    outputs: list[KTensor] = []
+    for xw, mask in zip(steps, masks):
         new_state = rnn.step(xw, state)
+        output = new_state[0]
+        if mask is not None:
+            zeros = b.unary("ZerosLike", output)
+            new_state = [b.select(mask, new, zeros if old is None else old) for new, old in zip(new_state, state)]
+            previous = zeros if zero_output_for_mask or not outputs else outputs[-1]
+            output = b.select(mask, output, previous)
         state = list(new_state)
-        outputs.append(new_state[0])
+        outputs.append(output)
     return outputs, [s for s in state if s is not None]
 
 
 def _check_call(call: LayerCall) -> None:
     if len(call.inputs) != 1:
         raise call.refuse("initial states or constants passed as inputs are not lowered")
-    if call.kwargs.get("mask") is not None or call.kwargs.get("initial_state") is not None:
-        raise call.refuse("masks and initial states are not lowered")
+    if isinstance(call.kwargs.get("mask"), KTensor) or call.kwargs.get("initial_state") is not None:
+        raise call.refuse("an explicit mask or initial state argument is not lowered")
 
 
 def recurrent(call: LayerCall) -> Out:
@@ -136,7 +189,10 @@ def recurrent(call: LayerCall) -> Out:
     x = call.inputs[0]
     outputs, states = _run(call, call.class_name, call.config, x, call.weight_prefix,
                            bool(call.config.get("go_backwards")))
-    sequence = call.builder.stack(outputs, 1) if call.config.get("return_sequences") else outputs[-1]
+    if call.config.get("return_sequences"):
+        sequence = dataclasses.replace(call.builder.stack(outputs, 1), mask=x.mask)
+    else:
+        sequence = outputs[-1]
     return [sequence, *states] if call.config.get("return_state") else [sequence]
 
 
@@ -148,12 +204,14 @@ def bidirectional(call: LayerCall) -> Out:
         raise call.refuse("a separate backward_layer is not lowered")
     inner_class, inner_config, inner_name = str(inner.get("class_name")), inner.get("config") or {}, layer_name(inner)
     go_backwards = bool(inner_config.get("go_backwards"))
+    sequences = bool(inner_config.get("return_sequences"))
     fwd, fwd_states = _run(call, inner_class, inner_config, x, f"{call.weight_prefix}/forward_{inner_name}",
-                           go_backwards)
+                           go_backwards, zero_output_for_mask=sequences)
     bwd, bwd_states = _run(call, inner_class, inner_config, x, f"{call.weight_prefix}/backward_{inner_name}",
-                           not go_backwards)
-    if inner_config.get("return_sequences"):
-        forward, backward = b.stack(fwd, 1), b.stack(bwd[::-1], 1)  # Keras re-reverses the backward sequence
+                           not go_backwards, zero_output_for_mask=sequences)
+    if sequences:  # Keras re-reverses the backward sequence
+        forward = dataclasses.replace(b.stack(fwd, 1), mask=x.mask)
+        backward = dataclasses.replace(b.stack(bwd[::-1], 1), mask=x.mask)
     else:
         forward, backward = fwd[-1], bwd[-1]
     mode = call.config.get("merge_mode", "concat")
@@ -169,6 +227,8 @@ def bidirectional(call: LayerCall) -> Out:
         merged = [b.scale(b.add(forward, backward), 0.5)]
     else:
         raise call.refuse(f"merge_mode={mode!r} is not supported")
+    if sequences and x.mask is not None:
+        merged = [dataclasses.replace(t, mask=x.mask) for t in merged]
     return merged + fwd_states + bwd_states if inner_config.get("return_state") else merged
 
 
