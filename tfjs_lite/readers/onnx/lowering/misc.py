@@ -72,8 +72,9 @@ def _gemm(ctx: LoweringContext) -> list[V]:
 def _einsum(ctx: LoweringContext) -> list[V]:
     values = [v for v in ctx.inputs() if v is not None]
     equation = str(ctx.attr("equation")).replace(" ", "")
-    if all(v.value is not None for v in values):
-        return [ctx.const(np.einsum(equation, *[v.value for v in values]))]
+    constants = [v.value for v in values if v.value is not None]
+    if len(constants) == len(values):
+        return [ctx.const(np.einsum(equation, *constants))]
     if "..." in equation or len(values) > 2:
         raise ctx.unsupported("Einsum with '...' or more than two operands has no TF.js form")
     return [ctx.emit("Einsum", values, {"T": DType("DT_FLOAT"), "N": len(values), "equation": equation}, shape=None)]
