@@ -1,7 +1,7 @@
 """The floor: read every weight byte of a model and write the same bytes out, nothing else.
 
-`python floor.py MODEL OUT_DIR` — MODEL is a Keras .h5 file (every dataset is read) or a
-SavedModel folder (every variables.data-* shard is read). Output is written in 4 MiB files, as a
+`python floor.py MODEL OUT_DIR` — MODEL is a Keras .h5 file (every dataset is read), a
+SavedModel folder (every variables.data-* shard is read) or a .tflite file (read whole). Output is written in 4 MiB files, as a
 converter would shard it. No converter can be faster than this on the same machine.
 """
 
@@ -31,10 +31,22 @@ def _saved_model_chunks(path: Path):
                 yield block
 
 
+def _file_chunks(path: Path):
+    """A .tflite file: its constants are most of its bytes, so the whole file is read."""
+    with open(path, "rb") as f:
+        while block := f.read(CHUNK):
+            yield block
+
+
 def main() -> None:
     source, out = Path(sys.argv[1]), Path(sys.argv[2])
     out.mkdir(parents=True, exist_ok=True)
-    chunks = _saved_model_chunks(source) if source.is_dir() else _h5_chunks(source)
+    if source.is_dir():
+        chunks = _saved_model_chunks(source)
+    elif source.suffix == ".tflite":
+        chunks = _file_chunks(source)
+    else:
+        chunks = _h5_chunks(source)
     buffer = bytearray()
     index = 0
     for chunk in chunks:

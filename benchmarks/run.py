@@ -92,10 +92,15 @@ def discover_models(models_dir: Path, only: List[str], huge: bool = False) -> Li
             cases.append(
                 {"model": folder.name, "kind": "SavedModel → graph", "input": str(saved_model), "format": "tf_saved_model"}
             )
+    for path in sorted(models_dir.glob("*.tflite")):  # made by fixtures/generate_tflite.py --benchmark
+        if not only or path.stem in only or path.name in only:
+            cases.append({"model": path.stem, "kind": "TFLite → graph", "input": str(path), "format": "tflite"})
     return cases
 
 
 def weight_bytes(path: Path) -> int:
+    if path.suffix == ".tflite":
+        return path.stat().st_size
     if path.is_dir():
         return sum(p.stat().st_size for p in (path / "variables").glob("variables.data-*"))
     import h5py
@@ -193,7 +198,8 @@ def run_conversions(cases, official: Optional[Path], work: Path, python: str,
                                        capture_output=True, text=True, env=ENV)
                 row["bit_exact_check"] = (check.stdout.strip().splitlines() or ["(no output)"])[-1]
                 row["bit_exact_ok"] = check.returncode == 0
-            if official is not None and (not is_huge or huge_official):
+            # The official converter has no TFLite input.
+            if official is not None and (not is_huge or huge_official) and case["format"] != "tflite":
                 official_out = work / f"official-{case['model']}-{case['format']}-{quant or 'none'}"
                 theirs = run(_official(official) + _flags(case, quant) + [str(source), str(official_out)])
                 row["official"] = _row(theirs)

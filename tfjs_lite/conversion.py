@@ -122,8 +122,9 @@ def _suggested_outputs(frozen_graph: Path) -> str:
 
 
 def _check_flag_scope(options: ConvertOptions, source: Path, input_format: str, output_format: str) -> None:
-    if options.signature_name is not None and input_format not in ("tf_saved_model", "tf_hub"):
-        raise UsageError("--signature_name applies only to tf_saved_model and tf_hub inputs")
+    if options.signature_name is not None and not formats.input_format(input_format).takes_signature:
+        takers = [f.name for f in formats.INPUT_TABLE if f.takes_signature]
+        raise UsageError(f"--signature_name applies only to {', '.join(takers)} inputs")
     if input_format == "tf_frozen_model" and not options.output_node_names:
         raise UsageError('the --output_node_names flag is required for "tf_frozen_model"'
                          + _suggested_outputs(source))

@@ -72,7 +72,7 @@ def detect_input_format(path: Path) -> str:
             return fmt.name
     for fmt in candidates:
         if any(path.name.endswith(suffix) for suffix in fmt.suffixes):
-            if fmt.magic is not None:
+            if fmt.magic is not None and fmt.magic_required:
                 raise ModelFormatError(f"the file does not start as a {fmt.name} file despite its name", path=path)
             return _layers_or_graph(path) if fmt.name == "tfjs_layers_model" else fmt.name
     raise UsageError(f"cannot tell what kind of model {path} is; give --input_format")

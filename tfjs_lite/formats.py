@@ -49,11 +49,14 @@ class InputFormat:
         pipelines: output format -> ``"module:function"`` taking (input, staging path, options, report).
         folder_markers: a folder holding one of these files is this format (checked in table order).
         magic: ``(offset, bytes)`` a file of this format has at that offset.
+        magic_required: a file named like this format but without the magic is refused at once
+            (False where the magic is optional in the format, as a FlatBuffer's file identifier is).
         suffixes: file name endings that identify the format when no magic matched.
         graph_loader: ``"module:function"`` taking (input path, options, report) and returning the source
             read into the IR, as the graph pipeline reads it (for ``verify`` and ``inspect``); None
             when the source is not read as a TF graph.
         detected: False for formats never guessed from a path (only chosen by flags).
+        takes_signature: the source has named signatures that ``--signature_name`` picks.
     """
 
     name: str
@@ -63,9 +66,11 @@ class InputFormat:
     pipelines: Mapping[str, str]
     folder_markers: Tuple[str, ...] = ()
     magic: Optional[Tuple[int, bytes]] = None
+    magic_required: bool = True
     suffixes: Tuple[str, ...] = ()
     graph_loader: Optional[str] = None
     detected: bool = True
+    takes_signature: bool = False
 
 
 @dataclass(frozen=True)
@@ -89,12 +94,14 @@ INPUT_TABLE: Tuple[InputFormat, ...] = (
         {_GRAPH: f"{_SAVED_MODEL_PIPELINES}:run_hub"},
         folder_markers=("tfhub_module.pb",),
         graph_loader=f"{_SAVED_MODEL_PIPELINES}:read_hub",
+        takes_signature=True,
     ),
     InputFormat(
         "tf_saved_model", "graph", "a TF2 or TF1 SavedModel folder", _GRAPH,
         {_GRAPH: f"{_SAVED_MODEL_PIPELINES}:run"},
         folder_markers=("saved_model.pb", "saved_model.pbtxt"),
         graph_loader=f"{_SAVED_MODEL_PIPELINES}:read_saved_model",
+        takes_signature=True,
     ),
     InputFormat(
         "keras_saved_model", "layers", "a tf.keras SavedModel folder (with keras_metadata.pb)", _LAYERS,
@@ -133,6 +140,15 @@ INPUT_TABLE: Tuple[InputFormat, ...] = (
         {_GRAPH: f"{_SAVED_MODEL_PIPELINES}:run_frozen"},
         suffixes=(".pb",),
         graph_loader=f"{_SAVED_MODEL_PIPELINES}:read_frozen",
+    ),
+    InputFormat(
+        "tflite", "graph", "a TFLite / LiteRT .tflite FlatBuffer, float or quantized", _GRAPH,
+        {_GRAPH: "tfjs_lite.pipelines.tflite_to_graph:run"},
+        magic=(4, b"TFL3"),  # the FlatBuffer file identifier
+        magic_required=False,
+        suffixes=(".tflite",),
+        graph_loader="tfjs_lite.pipelines.tflite_to_graph:read_tflite",
+        takes_signature=True,
     ),
     InputFormat(
         "onnx", "graph", "an ONNX model .onnx (PyTorch exports; external data files beside it)", _GRAPH,

@@ -36,6 +36,18 @@ JSON = st.recursive(
 )
 
 
+def edited_bytes(data: bytes) -> st.SearchStrategy[bytes]:
+    """``data`` with one to six bytes overwritten."""
+
+    def apply(edits: list) -> bytes:
+        mutated = bytearray(data)
+        for pos, value in edits:
+            mutated[pos] = value
+        return bytes(mutated)
+
+    return st.lists(st.tuples(st.integers(0, len(data) - 1), st.integers(0, 255)), min_size=1, max_size=6).map(apply)
+
+
 def _signature(error: BaseException) -> str:
     frames = [f for f in traceback.extract_tb(error.__traceback__) if "tfjs_lite" in f.filename]
     last = Path(frames[-1].filename) if frames else None
@@ -266,12 +278,9 @@ def test_frozen_graph_bytes_fuzzed(tmp_path: Path) -> None:
     pb = tmp_path / "model.pb"
 
     @SETTINGS
-    @given(st.lists(st.tuples(st.integers(0, len(data) - 1), st.integers(0, 255)), min_size=1, max_size=6))
-    def check(edits: list) -> None:
-        mutated_bytes = bytearray(data)
-        for pos, value in edits:
-            mutated_bytes[pos] = value
-        pb.write_bytes(bytes(mutated_bytes))
+    @given(edited_bytes(data))
+    def check(mutated_bytes: bytes) -> None:
+        pb.write_bytes(mutated_bytes)
         findings.run(lambda: load_frozen_graph(pb, "Identity"))
 
     check()

@@ -178,6 +178,10 @@ function tensorToJSON(t, encoding) {
   } else if (encoding === 'base64') {
     let typed = values;
     if (t.dtype === 'bool') typed = Uint8Array.from(values);
+    // The CPU backend's int32 -> float32 Cast keeps the Int32Array (same values, float32 dtype):
+    // send the bytes the dtype announces.
+    if (t.dtype === 'float32' && !(values instanceof Float32Array)) typed = Float32Array.from(values);
+    if (t.dtype === 'int32' && !(values instanceof Int32Array)) typed = Int32Array.from(values);
     out.b64 = Buffer.from(typed.buffer, typed.byteOffset, typed.byteLength).toString('base64');
   } else if (t.dtype === 'bool') {
     out.data = Array.from(values, (x) => x !== 0);
