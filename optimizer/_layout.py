@@ -153,7 +153,9 @@ def shape_of(graph: Graph, ref: TensorRef, _depth: int = 0) -> tuple[int | None,
     inputs = graph.inputs_of(node)
     if graph.op(node) == "Transpose":
         perm = transpose_perm(graph, node)
-        inner = None if perm is None else shape_of(graph, inputs[0], _depth + 1)
+        if perm is None:
+            return None
+        inner = shape_of(graph, inputs[0], _depth + 1)
         return None if inner is None or len(inner) != len(perm) else tuple(inner[d] for d in perm)
     if graph.op(node) in UNARY_ELEMENTWISE and inputs:
         return shape_of(graph, inputs[0], _depth + 1)
@@ -174,8 +176,10 @@ def known_ones(graph: Graph, ref: TensorRef, _depth: int = 0) -> tuple[bool, ...
     inputs = graph.inputs_of(node)
     if op == "Transpose":
         perm = transpose_perm(graph, node)
-        inner = None if perm is None else known_ones(graph, inputs[0], _depth + 1)
-        return None if inner is None or len(inner) != len(perm) else tuple(inner[d] for d in perm)
+        if perm is None:
+            return None
+        ones = known_ones(graph, inputs[0], _depth + 1)
+        return None if ones is None or len(ones) != len(perm) else tuple(ones[d] for d in perm)
     if op in UNARY_ELEMENTWISE and inputs:
         return known_ones(graph, inputs[0], _depth + 1)
     if op in REDUCTIONS and graph.attrs(node).get("keep_dims") and len(inputs) == 2:

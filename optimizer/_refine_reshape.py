@@ -164,7 +164,7 @@ def _rewrite(graph: Graph, n: str, region: list[str], coarse: list[int], parts: 
                 axes = sorted(k for a in (int(v) % rank for v in value.reshape(-1)) for k in parts[a])
                 new = np.asarray(axes, value.dtype)
             elif value.ndim:
-                new = value.reshape(_refined_shape(value.shape, coarse, parts, fine))  # type: ignore[arg-type]
+                new = value.reshape(_refined_shape(value.shape, coarse, parts, fine))
             else:
                 continue
             graph.set_input(node, slot, graph.add_const(new, name=graph.unique_name(f"{ref.node}/refined")))

@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 
 from tfjs_lite import executor
-from tfjs_lite.ir import Graph, numpy_dtype
+from tfjs_lite.ir import Graph, TensorRef, TensorType, dtype_of, numpy_dtype
 
-__all__ = ["assert_pass_preserves", "op_histogram", "random_feeds"]
+__all__ = ["assert_pass_preserves", "op_histogram", "random_feeds", "record_shapes"]
 
 # Unknown (None) dims in a placeholder shape are fed with this size.
 UNKNOWN_DIM = 2
@@ -80,3 +80,19 @@ def assert_pass_preserves(graph: Graph, pass_: Any, *, feeds: dict[str, np.ndarr
         assert op_histogram(g2) == dict(sorted(expect_ops.items()))
     assert pass_.run(g2) is False, f"{type(pass_).__name__} is not idempotent"
     return g2
+
+
+def record_shapes(graph: Graph, seed: int = 0) -> Graph:
+    """Record every computed node's output-0 type from one run, as readers that know shapes do.
+
+    Returns ``graph`` itself (changed in place).
+    """
+    probe = graph.copy()
+    nodes = [n for n in graph.nodes() if graph.op(n) not in ("Const", "Placeholder")]
+    for n in nodes:
+        probe.outputs[f"probe/{n}"] = TensorRef(n, 0)
+    values = executor.run(probe, random_feeds(graph, seed))
+    for n in nodes:
+        value = values[f"probe/{n}"]
+        graph.set_out_types(n, [TensorType(dtype_of(value), value.shape)])
+    return graph

@@ -14,6 +14,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from builders import GraphBuilder
+from harness import record_shapes
 from tfjs_lite.ir import Graph, TensorRef
 
 __all__ = ["float_arrays", "random_graphs", "random_nchw_graphs"]
@@ -110,7 +111,8 @@ NHWC_TO_NCHW = (0, 3, 1, 2)
 
 def _nchw_step(state: _State, data: st.DataObject) -> None:
     ref, shape = state.tensors[data.draw(st.integers(0, len(state.tensors) - 1))]
-    kind = data.draw(st.sampled_from(("unary", "binary", "const", "conv", "concat", "pool", "gate")))
+    kind = data.draw(st.sampled_from(("unary", "binary", "const", "conv", "concat", "pool", "gate",
+                                      "shuffle", "group_norm")))
     b = state.b
     n, c, h, w = shape
 
@@ -139,9 +141,22 @@ def _nchw_step(state: _State, data: st.DataObject) -> None:
     elif kind == "pool":
         out = b.op("Mean", ref, b.const(np.array([2, 3], np.int32)), keep_dims=True)
         new_shape = (n, c, 1, 1)
-    else:  # squeeze-excite style gate: x * sigmoid(mean(x))
+    elif kind == "gate":  # squeeze-excite style gate: x * sigmoid(mean(x))
         gate = b.op("Sigmoid", b.op("Mean", ref, b.const(np.array([2, 3], np.int32)), keep_dims=True))
         out, new_shape = b.op("Mul", ref, gate), shape
+    elif c % 2:
+        return
+    elif kind == "shuffle":  # ShuffleNet's channel shuffle with 2 groups
+        split = b.op("Reshape", ref, b.const(np.array([n, 2, c // 2, h, w], np.int32)))
+        swapped = b.op("Transpose", split, perm((0, 2, 1, 3, 4)))
+        out, new_shape = b.op("Reshape", swapped, b.const(np.array(shape, np.int32))), shape
+    else:  # GroupNorm(2 groups) as torch exports it
+        grouped = b.op("Reshape", ref, b.const(np.array([n, 2, -1], np.int32)))
+        axis = b.const(np.array([2], np.int32))
+        centered = b.op("Sub", grouped, b.op("Mean", grouped, axis, keep_dims=True))
+        variance = b.op("Mean", b.op("Square", centered), axis, keep_dims=True)
+        normed = b.op("Mul", centered, b.op("Rsqrt", b.op("AddV2", variance, b.const(np.float32(1e-3)))))
+        out, new_shape = b.op("Reshape", normed, b.const(np.array(shape, np.int32))), shape
     state.tensors.append((out, new_shape))
 
 
@@ -149,5 +164,7 @@ def _nchw_step(state: _State, data: st.DataObject) -> None:
 def random_nchw_graphs(draw: st.DrawFn, max_steps: int = 10) -> Graph:
     """A small random NCHW DAG as an ONNX lowering emits it (convs wrapped in transposes)."""
     data, state = _new_state(draw)
-    shape = (1, draw(st.integers(1, 3)), draw(st.integers(1, 4)), draw(st.integers(1, 4)))
-    return _grow(draw, state, data, shape, _nchw_step, max_steps, final="Identity")
+    shape = (1, draw(st.integers(1, 4)), draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    graph = _grow(draw, state, data, shape, _nchw_step, max_steps, final="Identity")
+    # The ONNX reader records every output shape; the Reshape rules need them.
+    return record_shapes(graph) if draw(st.booleans()) else graph

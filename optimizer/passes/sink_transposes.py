@@ -26,7 +26,12 @@ Before => after (``T = Transpose(., p)``, ``p⁻¹`` its inverse; ``n`` the op m
 * ``GatherV2`` on ``params`` with a Const axis and scalar or vector indices;
 * ``Softmax``/``LogSoftmax`` only when ``p`` keeps the last axis last;
 * ``FusedBatchNorm*`` (inference) when the channel axis lands on axis 1 or 3 (``data_format``
-  becomes NCHW/NHWC accordingly).
+  becomes NCHW/NHWC accordingly);
+* ``Reshape`` (static shapes needed) that splits/merges dims which stay adjacent and in order
+  under ``p``; a channel shuffle keeps its in-group transpose and the rest moves on (optimistic
+  round only); a Flatten read only by MatMuls with Const weights reorders the weight rows
+  instead; a group-norm region (merging Reshape, element-wise ops and keep-dims reductions,
+  Reshape back) is first rewritten to the finest common shape (``_refine_reshape``).
 
 Cost model: a move adds one transpose per used output and one per non-Const operand that is not
 already transposed by ``p``; it removes every input transpose that only ``n`` reads.  A move is
@@ -179,8 +184,8 @@ def _axes(graph: Graph, ref: TensorRef, rank: int) -> list[int] | None:
     values = const_ints(graph, ref)
     if values is None:
         return None
-    axes = [_axis(v, rank) for v in values]
-    return None if None in axes else sorted(set(axes))  # type: ignore[type-var]
+    axes = [a for a in (_axis(v, rank) for v in values) if a is not None]
+    return sorted(set(axes)) if len(axes) == len(values) else None
 
 
 def _dropped_perm(p: Perm, dropped: set[int]) -> Perm:
@@ -287,8 +292,10 @@ def _reduction(graph: Graph, n: str, p: Perm) -> _Plan | None:
     axes = _axes(graph, ref, len(p))
     if axes is None:
         return None
-    new_axes = np.asarray(sorted(p[a] for a in axes), const_value(graph, ref).dtype)
-    if const_value(graph, ref).ndim == 0:
+    old = const_value(graph, ref)
+    assert old is not None  # _axes read it
+    new_axes = np.asarray(sorted(p[a] for a in axes), old.dtype)
+    if old.ndim == 0:
         new_axes = new_axes.reshape(())
     keeps_rank = graph.op(n) == "ReverseV2" or graph.attrs(n).get("keep_dims")
     out = p if keeps_rank else _dropped_perm(p, set(axes))
@@ -365,7 +372,7 @@ def _reshape(graph: Graph, n: str, p: Perm) -> _Plan | None:
     target = const_ints(graph, inputs[1])
     if y_shape is None or None in y_shape or target is None or len(y_shape) != len(p):
         return None
-    size = int(np.prod(y_shape))
+    size = int(np.prod([int(d) for d in y_shape if d is not None]))
     if target.count(-1) == 1:
         known = int(np.prod([d for d in target if d != -1]))
         target[target.index(-1)] = size // known if known else -1
@@ -426,6 +433,7 @@ def _flatten_into_matmuls(graph: Graph, n: str, p: Perm, y_shape: tuple[int, ...
     weights = {}
     for dst, _ in readers:
         weight = const_value(graph, graph.inputs_of(dst)[1])
+        assert weight is not None  # checked above
         rows_last = bool(graph.attrs(dst).get("transpose_b"))
         weights[(dst, 1)] = np.ascontiguousarray(weight[:, order] if rows_last else weight[order])
     return _Plan([0], None, reader_params=weights)
@@ -656,10 +664,10 @@ def _apply(graph: Graph, n: str, p: Perm, plan: _Plan, new_inputs: dict[int, Any
         ref = TensorRef(n, port)
         t = add_transpose(graph, ref, plan.out_perm, name=f"{n}/{_SUFFIX}_out", dtype=out_dtype)  # type: ignore[arg-type]
         graph.replace_uses(ref, t, skip={t.node})
-    for t in sorted(moved):
-        if t in graph:
-            perm_node = graph.inputs_of(t)[1].node
-            if remove_if_dead(graph, t):
+    for node in sorted(moved):
+        if node in graph:
+            perm_node = graph.inputs_of(node)[1].node
+            if remove_if_dead(graph, node):
                 remove_if_dead(graph, perm_node)
 
 

@@ -7,11 +7,11 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 from builders import GraphBuilder
-from harness import assert_pass_preserves, random_feeds
+from harness import assert_pass_preserves, random_feeds, record_shapes
 from layout_graphs import TO_NCHW, TO_NHWC, NchwBuilder, resnet_like
 
 from tfjs_lite import executor
-from tfjs_lite.ir import Graph, TensorRef, TensorType, dtype_of
+from tfjs_lite.ir import Graph, TensorRef
 from tfjs_lite.optimizer import optimize
 from tfjs_lite.optimizer.passes.sink_transposes import SinkTransposes, transpose_count
 
@@ -270,20 +270,7 @@ def _shuffle_net_block(groups: int = 2) -> Graph:
     swapped = b.g.op("Transpose", split, b.g.const(_i32([0, 2, 1, 3, 4])))
     shuffled = b.g.op("Reshape", swapped, b.g.const(_i32([1, 6, 4, 4])))
     b.g.output("y", b.g.op("Identity", b.conv(b.relu(shuffled), 6, 2)))
-    return _record_shapes(b.g.build())
-
-
-def _record_shapes(graph: Graph) -> Graph:
-    """Record every node's output shape, as the ONNX lowering does (the Reshape rules need them)."""
-    probe = graph.copy()
-    nodes = [n for n in graph.nodes() if graph.op(n) not in ("Const", "Placeholder")]
-    for n in nodes:
-        probe.outputs[f"probe/{n}"] = TensorRef(n, 0)
-    values = executor.run(probe, random_feeds(graph, seed=0))
-    for n in nodes:
-        value = values[f"probe/{n}"]
-        graph.set_out_types(n, [TensorType(dtype_of(value), value.shape)])
-    return graph
+    return record_shapes(b.g.build())
 
 
 def test_channel_shuffle_keeps_only_the_shuffle_transpose() -> None:
@@ -304,7 +291,7 @@ def test_flatten_before_matmul_permutes_the_weight_rows() -> None:
     dense_t = b.g.op("MatMul", flat, b.weights((3, 60)), transpose_a=False, transpose_b=True)
     b.g.output("y", b.g.op("Identity", dense))
     b.g.output("z", b.g.op("Identity", dense_t))
-    g2 = assert_pass_preserves(_record_shapes(b.g.build()), SinkTransposes(), rtol=1e-5, atol=1e-5)
+    g2 = assert_pass_preserves(record_shapes(b.g.build()), SinkTransposes(), rtol=1e-5, atol=1e-5)
     assert transpose_count(g2) == 1  # only P(x) at the NCHW input
 
 
@@ -314,7 +301,7 @@ def test_flatten_read_by_something_else_keeps_its_transpose() -> None:
     flat = b.g.op("Reshape", b.conv(x, 3, 5), b.g.const(_i32([2, -1])))
     b.g.output("y", b.g.op("Identity", b.g.op("MatMul", flat, b.weights((60, 7)))))
     b.g.output("z", b.g.op("Identity", b.g.op("Relu", flat)))
-    g2 = assert_pass_preserves(_record_shapes(b.g.build()), SinkTransposes(), expect_modified=False)
+    g2 = assert_pass_preserves(record_shapes(b.g.build()), SinkTransposes(), expect_modified=False)
     assert transpose_count(g2) == 2
 
 
@@ -334,7 +321,7 @@ def _group_norm_block(*, extra_reader: bool = False) -> Graph:
     g.output("y", g.op("Identity", b.conv(h, 4, 2)))
     if extra_reader:  # something that needs the merged [1, 2, 18] view as it is
         g.output("z", g.op("Identity", g.op("Softmax", normed)))
-    return _record_shapes(g.build())
+    return record_shapes(g.build())
 
 
 def test_group_norm_region_is_refined_and_crossed() -> None:
