@@ -285,3 +285,22 @@ def test_frozen_graph_bytes_fuzzed(tmp_path: Path) -> None:
 
     check()
     findings.check()
+
+
+def test_onnx_bytes_fuzzed(tmp_path: Path) -> None:
+    """Edited bytes of a PyTorch ONNX export through the reader and the lowering (our own wire walk
+    of ModelProto/GraphProto included): only ConversionErrors, never a crash or a hang."""
+    from tfjs_lite.readers.onnx import read_onnx
+
+    data = (FIXTURES / "onnx" / "models" / "small_cnn" / "model.onnx").read_bytes()
+    findings = Findings("fuzz: ONNX model bytes (hypothesis)")
+    path = tmp_path / "model.onnx"
+
+    @SETTINGS
+    @given(edited_bytes(data))
+    def check(mutated_bytes: bytes) -> None:
+        path.write_bytes(mutated_bytes)
+        findings.run(lambda: read_onnx(path))
+
+    check()
+    findings.check()
