@@ -1,19 +1,19 @@
-"""TF.js inference time of our graph models against the official converter's (a script, not a test).
+"""TF.js inference time of our models against the official converter's (a script, not a test).
 
-    /work/venv/bin/python benchmarks/inference.py [--official PATH] [--repeat 20] [--rounds 4]
-        [--budget-s 20] [--only NAME ...] [--no-fixtures] [--no-models] [--json OUT]
+    .venv/bin/python benchmarks/inference.py [--official PATH] [--runs 50] [--backends cpu wasm]
+        [--only NAME ...] [--no-fixtures] [--no-models] [--no-keras] [--json OUT]
 
-For every graph fixture (``fixtures/graph/<case>``) and every SavedModel benchmark model
-(``benchmarks/.models/<model>/saved_model``: resnet50, transformer, lstm, cnn, mlp) it converts
-the model with tfjs-lite (``python -m tfjs_lite convert``) and with ``tensorflowjs_converter``
-4.22 — default flags and ``--control_flow_v2=True``; for the graph fixtures the official outputs
-already committed in ``fixtures/official/<case>/<variant>`` are used — into a temp dir, then runs
-each in real TF.js 4.22 (Node, CPU backend, ``tests/tfjs_node.py``). For each model it reports the
-median ``run_ms`` over ``rounds × repeat`` timed runs (ours and the official alternate round by
-round, in reversed order every other round; slow models get fewer runs per round, ``--budget-s``),
-the weight bytes, the node count (main graph + function bodies, ``fixtures/_model_stats``) and the
-max normalised error against TF's expected outputs. The "official" column is the faster of
-the official variants that run and match (the one most favourable to the official converter).
+For every graph fixture (``fixtures/graph/<case>``), the Keras fixtures in ``KERAS_CASES`` and every
+SavedModel benchmark model (``benchmarks/.models/<model>/saved_model``, when made by
+``make_models.py``) it converts the model with tfjs-lite and takes the official converter's
+output (``tensorflowjs_converter`` 4.22: default flags, else ``--control_flow_v2=True``; for the
+graph fixtures the outputs committed in ``fixtures/official/<case>/<variant>``; Keras fixtures and
+models are converted with ``--official`` into a temp dir). Each pair is timed by ``tfjs-lite bench
+OURS --compare OFFICIAL --json`` on each backend (Node, real TF.js 4.22): both models on the same
+inputs (the fixture's ``inputs.json``), one warm-up run, then ``--runs`` timed runs interleaved
+(order reversed every other run), each reading every output back. The ratio is ours/official
+median. Also reported: node counts (``fixtures/_model_stats``), kernel calls per inference
+(``tf.profile``) and the max normalised error of our output against TF's ``expected.json``.
 
 Prints a markdown table (and writes JSON with ``--json``).
 """
@@ -24,28 +24,28 @@ import argparse
 import json
 import os
 import platform
-import statistics
+import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "fixtures"))
 
 from _model_stats import graph_stats, weight_bytes
-from tfjs_node import TfjsError, TfjsNode, compare_stats, load_tensors
 
 GRAPH = ROOT / "fixtures" / "graph"
+KERAS = ROOT / "fixtures" / "keras"
 OFFICIAL_FIXTURES = ROOT / "fixtures" / "official"
 MODELS = HERE / ".models"
 BENCH_MODELS = ("mlp", "cnn", "lstm", "transformer", "resnet50")
-OFFICIAL_DEFAULT = "/work/official/bin/tensorflowjs_converter"
+KERAS_CASES = ("mlp", "cnn", "multi_io", "rnn", "layers_zoo")
+OFFICIAL_DEFAULT = "/work/envs/official/bin/tensorflowjs_converter"
 VARIANTS = {"default": [], "control_flow_v2": ["--control_flow_v2=True"]}
 QUIET = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+TFJS_LITE = [sys.executable, "-m", "tfjs_lite"]
 
 
 def _flags(fmt, signature=None, output_node_names=None):
@@ -57,7 +57,7 @@ def _flags(fmt, signature=None, output_node_names=None):
     return flags
 
 
-def discover(include_fixtures, include_models, only):
+def discover(include_fixtures, include_models, include_keras, only):
     cases = []
     if include_fixtures:
         for d in sorted(GRAPH.iterdir()):
@@ -65,10 +65,20 @@ def discover(include_fixtures, include_models, only):
                 continue
             case = json.loads((d / "case.json").read_text())
             cases.append({
-                "name": d.name, "group": "fixture", "source": d / case["path"],
+                "name": d.name, "group": "graph fixture", "source": d / case["path"],
                 "flags": _flags(case["format"], case.get("signature"), case.get("output_node_names")),
                 "inputs": d / "inputs.json", "expected": d / "expected.json",
                 "official_dir": OFFICIAL_FIXTURES / d.name,
+            })
+    if include_keras:
+        for name in KERAS_CASES:
+            d = KERAS / name
+            case = json.loads((d / "case.json").read_text())
+            cases.append({
+                "name": "keras_" + name, "group": "keras fixture", "source": d / case["file"],
+                "flags": ["--input_format", "keras", "--output_format", "tfjs_layers_model"],
+                "inputs": d / "inputs.json", "expected": d / "expected.json", "official_dir": None,
+                "variants": ["default"],
             })
     if include_models:
         for name in BENCH_MODELS:
@@ -93,18 +103,15 @@ def discover(include_fixtures, include_models, only):
 
 
 def _run(cmd, env=None):
-    t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
-    secs = time.perf_counter() - t0
     if proc.returncode != 0:
         tail = [ln for ln in (proc.stderr + proc.stdout).splitlines() if ln.strip()][-3:]
-        return "exit %d: %s" % (proc.returncode, " | ".join(tail)), secs
-    return None, secs
+        return "exit %d: %s" % (proc.returncode, " | ".join(tail))
+    return None
 
 
 def convert_ours(case, out):
-    cmd = [sys.executable, "-m", "tfjs_lite", "convert"] + case["flags"] + [str(case["source"]), str(out)]
-    return _run(cmd)
+    return _run(TFJS_LITE + ["convert"] + case["flags"] + [str(case["source"]), str(out)])
 
 
 def convert_official(exe, case, variant, out):
@@ -116,88 +123,89 @@ def convert_official(exe, case, variant, out):
         if not summary.get("weights_committed"):
             return d, "weights not committed in %s" % d
         return d, None
-    err, _ = _run([exe] + case["flags"] + VARIANTS[variant] + [str(case["source"]), str(out)], env=QUIET)
+    err = _run([exe] + case["flags"] + VARIANTS[variant] + [str(case["source"]), str(out)], env=QUIET)
     return out, err
 
 
-def check(node, model_dir, case):
-    """Run once: (error text or None, max normalised error)."""
-    inputs = load_tensors(case["inputs"])
-    expected = load_tensors(case["expected"])
+def check(model_dir, case):
+    """``tfjs-lite verify --runtime tfjs`` against TF's outputs: (error text or None, max rel error)."""
+    proc = subprocess.run(
+        TFJS_LITE + ["verify", str(case["source"]), str(model_dir), "--runtime", "tfjs", "--json",
+                     "--inputs", str(case["inputs"]), "--expected", str(case["expected"])],
+        capture_output=True, text=True, check=False)
     try:
-        got = node.execute_graph(str(model_dir), inputs)
-    except TfjsError as exc:
-        return str(exc).splitlines()[0][:160], None
-    import numpy as np
+        report = json.loads(proc.stdout)
+    except ValueError:
+        return (proc.stderr.strip().splitlines() or ["exit %d" % proc.returncode])[-1][:160], None
+    worst = max(float(o["max_rel_error"]) for o in report["outputs"])
+    return (None if report["ok"] else "outputs differ from TF's (max rel error %.2g)" % worst), worst
 
-    try:
-        stats = compare_stats({k: np.atleast_1d(v) for k, v in got.items()},
-                              {k: np.atleast_1d(v) for k, v in expected.items()})
-    except AssertionError as exc:
-        return str(exc)[:160], None
-    return None, max(s["rel"] for s in stats.values())
+
+def bench_pair(ours, official, case, backend, runs):
+    """``tfjs-lite bench OURS --compare OFFICIAL`` on one backend: the parsed JSON, or an error text."""
+    proc = subprocess.run(
+        TFJS_LITE + ["bench", str(ours), "--compare", str(official), "--backend", backend, "--runs", str(runs),
+                     "--inputs", str(case["inputs"]), "--json"],
+        capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        return (proc.stderr.strip().splitlines() or ["exit %d" % proc.returncode])[-1][:160]
+    return json.loads(proc.stdout)
 
 
 def describe(model_dir):
-    return {"nodes": graph_stats(model_dir)["nodes"], "weight_bytes": weight_bytes(model_dir)}
+    model = json.loads((Path(model_dir) / "model.json").read_text())
+    nodes = graph_stats(model_dir)["nodes"] if model.get("format") == "graph-model" else None
+    return {"nodes": nodes, "weight_bytes": weight_bytes(model_dir)}
 
 
-def bench_case(node, exe, case, tmp, repeat, rounds, budget_s=None):
-    row = {"name": case["name"], "group": case["group"]}
+def bench_case(exe, case, tmp, runs, backends):
+    row = {"name": case["name"], "group": case["group"], "backends": {}}
     ours_dir = tmp / case["name"] / "ours"
-    err, secs = convert_ours(case, ours_dir)
-    row["ours_convert_s"] = round(secs, 2)
+    err = convert_ours(case, ours_dir)
     if err:
         row["ours_error"] = err
         print("  ours: conversion failed: %s" % err, file=sys.stderr)
         return row
     row["ours"] = describe(ours_dir)
-    run_err, rel = check(node, ours_dir, case)
-    row["ours"].update(error=run_err, rel_error=rel)
-
-    candidates = {}
-    for variant in VARIANTS:
+    row["ours"]["error"], row["ours"]["rel_error"] = check(ours_dir, case)
+    candidates = []  # official variants that run in TF.js (cpu) and match TF, default flags first
+    for variant in case.get("variants", VARIANTS):
         d, cerr = convert_official(exe, case, variant, tmp / case["name"] / ("official_" + variant))
+        if not cerr:
+            cerr, rel = check(d, case)
         if cerr:
             row.setdefault("official_errors", {})[variant] = cerr
             continue
-        info = describe(d)
-        info["model_json"] = json.loads((d / "model.json").read_text())["modelTopology"]
-        if any(c["model_json"] == info["model_json"] for c in candidates.values()):
-            continue  # the flag changed nothing: time it once
-        run_err, rel = check(node, d, case)
-        info.update(error=run_err, rel_error=rel, dir=d, variant=variant)
-        if run_err:
-            row.setdefault("official_errors", {})[variant] = "TF.js: " + run_err
-        candidates[variant] = info
-
-    runnable = {v: c for v, c in candidates.items() if not c["error"]}
-    timed = {"ours": ours_dir} if not row["ours"]["error"] else {}
-    timed.update({"official_" + v: c["dir"] for v, c in runnable.items()})
-    times = {k: [] for k in timed}
-    inputs = load_tensors(case["inputs"])
-    for i in range(rounds):  # alternate the order: the first model timed in a round is often slower
-        for key, d in (list(timed.items()) if i % 2 == 0 else list(timed.items())[::-1]):
-            n = repeat
-            if budget_s and times[key]:  # after the first round: fit the budget
-                n = max(3, min(repeat, int(budget_s * 1000 / statistics.median(times[key]))))
-            elif budget_s:
-                first = node.run(str(d), "graph", inputs).run_ms  # one untimed probe
-                n = max(3, min(repeat, int(budget_s * 1000 / max(first, 1e-3))))
-            r = node.benchmark(str(d), "graph", inputs, repeat=n)
-            times[key] += r["run_ms_all"]
-    row["timed_runs"] = {k: len(v) for k, v in times.items()}
-    for key in timed:
-        ms = statistics.median(times[key])
-        if key == "ours":
-            row["ours"]["run_ms"] = ms
-        else:
-            runnable[key[len("official_"):]]["run_ms"] = ms
-    row["official_variants"] = {v: {k: c.get(k) for k in ("nodes", "weight_bytes", "run_ms", "rel_error")}
-                                for v, c in candidates.items()}
-    if runnable:
-        best = min(runnable.values(), key=lambda c: c["run_ms"])
-        row["official"] = {k: best.get(k) for k in ("variant", "nodes", "weight_bytes", "run_ms", "rel_error")}
+        candidates.append(dict(describe(d), variant=variant, rel_error=rel, dir=str(d)))
+    row["official"] = candidates[0] if candidates else None
+    if not candidates or row["ours"]["error"]:
+        return row
+    # A/A: ours against a byte-identical copy of itself shows how far the ratio moves by noise alone.
+    copy_dir = tmp / case["name"] / "ours_copy"
+    shutil.copytree(ours_dir, copy_dir)
+    aa = bench_pair(ours_dir, copy_dir, case, backends[0], runs)
+    row["aa_ratio"] = None if isinstance(aa, str) else aa["compare"]["speed_ratio"]
+    for backend in backends:
+        for official in candidates:  # a variant may fail on one backend only: then try the next
+            result = bench_pair(ours_dir, official["dir"], case, backend, runs)
+            if isinstance(result, str):
+                row["backends"][backend] = {"error": result}
+                if result.find("compare model:") >= 0:
+                    row.setdefault("official_errors", {})["%s on %s" % (official["variant"], backend)] = result
+                    continue
+                break
+            mine, theirs = result["models"]
+            row["backends"][backend] = {
+                "ours_ms": mine["stats"]["median"], "official_ms": theirs["stats"]["median"],
+                "ratio": result["compare"]["speed_ratio"], "median_ratio": result["compare"]["median_ratio"],
+                "variant": official["variant"],
+                "official_nodes": official["nodes"],
+                "ours_kernels": mine["profile"]["kernel_count"], "official_kernels": theirs["profile"]["kernel_count"],
+                "max_abs_diff": max((d.get("max_abs", float("inf")) for d in result["compare"]["differences"]),
+                                    default=0.0),
+                "runs": mine["stats"]["count"],
+            }
+            break
     return row
 
 
@@ -205,14 +213,11 @@ def _fmt_ms(v):
     return "—" if v is None else ("%.3f" % v if v < 1 else "%.2f" % v if v < 100 else "%.0f" % v)
 
 
-def _ratio(a, b):
-    return "—" if not a or not b else "%.2f" % (a / b)
-
-
-def table(rows):
-    out = [("| model | ours ms | official ms (variant) | time ours/official | ours nodes | official nodes "
-            "| ours weight bytes | official weight bytes | ours max rel err | note |"),
-           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+def table(rows, backends):
+    head = "| model | " + " | ".join("%s ours ms | %s official ms | %s ours/official" % (b, b, b) for b in backends)
+    head += " | %s A/A (ours/copy of ours) | kernels per run ours / official | nodes ours / official " % backends[0]
+    head += "| ours max rel err vs TF | note |"
+    out = [head, "|---|" + "---:|---:|---:|" * len(backends) + "---:|---:|---:|---:|---|"]
     for r in rows:
         o, f = r.get("ours") or {}, r.get("official") or {}
         note = []
@@ -222,12 +227,22 @@ def table(rows):
             note.append("ours TF.js: " + o["error"][:80])
         for v, e in (r.get("official_errors") or {}).items():
             note.append("official %s: %s" % (v, e.splitlines()[-1][:90]))
-        name = r["name"] + (" (fixture)" if r["group"] == "fixture" else "")
-        out.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
-            name, _fmt_ms(o.get("run_ms")),
-            "%s (%s)" % (_fmt_ms(f.get("run_ms")), f.get("variant")) if f else "—",
-            _ratio(o.get("run_ms"), f.get("run_ms")),
-            o.get("nodes", "—"), f.get("nodes", "—"), o.get("weight_bytes", "—"), f.get("weight_bytes", "—"),
+        cells, kernels = [], "—"
+        for b in backends:
+            t = r["backends"].get(b) or {}
+            if "error" in t:
+                note.append("%s: %s" % (b, t["error"][:80]))
+            official_ms = _fmt_ms(t.get("official_ms"))
+            if t.get("variant") and t["variant"] != "default":
+                official_ms += " (%s)" % t["variant"]
+            cells += [_fmt_ms(t.get("ours_ms")), official_ms, "—" if t.get("ratio") is None else "%.2f" % t["ratio"]]
+            if "ours_kernels" in t and kernels == "—":
+                kernels = "%d / %d" % (t["ours_kernels"], t["official_kernels"])
+                f = dict(f, nodes=t["official_nodes"])
+        nodes = "%s / %s" % (o.get("nodes") or "—", f.get("nodes") or "—") if o.get("nodes") else "—"
+        aa = "—" if r.get("aa_ratio") is None else "%.2f" % r["aa_ratio"]
+        out.append("| %s (%s) | %s | %s | %s | %s | %s | %s |" % (
+            r["name"], r["group"], " | ".join(cells), aa, kernels, nodes,
             "—" if o.get("rel_error") is None else "%.1e" % o["rel_error"],
             "; ".join(note).replace("|", "/")))
     return "\n".join(out)
@@ -250,30 +265,31 @@ def machine():
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--official", default=OFFICIAL_DEFAULT, help="tensorflowjs_converter executable")
-    p.add_argument("--repeat", type=int, default=20, help="timed runs per round (median reported)")
-    p.add_argument("--rounds", type=int, default=4, help="alternating rounds (ours, official, ...)")
-    p.add_argument("--budget-s", type=float, default=20.0,
-                   help="cap on timed seconds per model, converter and round: slow models get fewer "
-                        "runs (at least 3) than --repeat")
+    p.add_argument("--runs", type=int, default=50, help="timed runs per model and backend (after 1 warm-up)")
+    p.add_argument("--model-runs", type=int, default=10,
+                   help="timed runs for the benchmark models (ResNet-50 takes seconds per run on cpu)")
+    p.add_argument("--backends", nargs="+", default=["cpu", "wasm"], choices=["cpu", "wasm"])
     p.add_argument("--only", nargs="*", default=[])
     p.add_argument("--no-fixtures", action="store_true")
+    p.add_argument("--no-keras", action="store_true")
     p.add_argument("--no-models", action="store_true")
     p.add_argument("--json", help="also write the rows here")
     a = p.parse_args(argv)
 
-    cases = discover(not a.no_fixtures, not a.no_models, a.only)
+    cases = discover(not a.no_fixtures, not a.no_models, not a.no_keras, a.only)
     rows = []
-    with TfjsNode(timeout=1800) as node, tempfile.TemporaryDirectory(prefix="tfjs_bench_") as tmp:
+    with tempfile.TemporaryDirectory(prefix="tfjs_bench_") as tmp:
         for case in cases:
             print("%s ..." % case["name"], file=sys.stderr, flush=True)
-            rows.append(bench_case(node, a.official, case, Path(tmp), a.repeat, a.rounds, a.budget_s))
+            runs = a.model_runs if case["group"] == "model" else a.runs
+            rows.append(bench_case(a.official, case, Path(tmp), runs, a.backends))
     print("machine: " + machine())
     print("command: " + " ".join(["python", "benchmarks/inference.py"] + (argv if argv is not None else sys.argv[1:])))
-    print("TF.js 4.22.0, CPU backend; per model and converter: median of %d alternating rounds × up to %d "
-          "timed runs (fewer for slow models: about %g s per round, at least 3), each round after one "
-          "warm-up run" % (a.rounds, a.repeat, a.budget_s))
+    print("TF.js 4.22.0 in Node via `tfjs-lite bench OURS --compare OFFICIAL`, backends %s; per model: 1 warm-up "
+          "run, then %d timed runs (%d for the benchmark models) of each model interleaved; ms = medians, "
+          "ratio = median of per-run ratios" % (", ".join(a.backends), a.runs, a.model_runs))
     print()
-    print(table(rows))
+    print(table(rows, a.backends))
     if a.json:
         Path(a.json).write_text(json.dumps(rows, indent=2, default=str) + "\n")
 

@@ -137,6 +137,9 @@ def test_wheel_installs_no_generic_top_level_names(tmp_path: Path) -> None:
     assert "tfjs_lite/optimizer/__init__.py" in names
     assert "tfjs_lite/_proto/graph_pb2.py" in names
     assert "tfjs_lite/data/tfjs_ops.json" in names
+    # The JavaScript side of `bench` / `verify --runtime tfjs` and the npm pins ship in the wheel.
+    for js in ("bench.js", "bench_core.js", "page.js", "page.html", "package.json", "package-lock.json"):
+        assert f"tfjs_lite/js/{js}" in names
 
 
 def test_no_module_is_named_like_a_standard_library_module() -> None:

@@ -86,6 +86,14 @@ def test_output_format_offers_only_what_is_written(tmp_path: Path) -> None:
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("flag", ["--nhwc_inputs", "--nhwc_outputs"])
+def test_nhwc_flags_need_a_graph_model_output(tmp_path: Path, flag: str) -> None:
+    done = run_cli("convert", flag, str(MLP_H5), str(tmp_path / "out"))
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "tfjs_graph_model" in done.stderr
+    assert not (tmp_path / "out").exists()
+
+
 def test_not_hdf5_file(tmp_path: Path) -> None:
     bogus = tmp_path / "model.h5"
     bogus.write_text("not a model")

@@ -131,3 +131,15 @@ def test_output_is_readable_by_others_like_any_new_file(tmp_path: Path) -> None:
     with StagedFile(single) as staged:
         staged.path.write_text("x")
     assert single.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_an_output_symlink_to_a_model_folder_is_replaced_not_followed(tmp_path: Path) -> None:
+    real = tmp_path / "real"
+    real.mkdir()
+    (real / "model.json").write_text("old")
+    link = tmp_path / "out"
+    link.symlink_to(real)
+    with StagedDirectory(link) as staged:
+        (staged.path / "model.json").write_text("new")
+    assert (link / "model.json").read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "real"]  # no staging entry left

@@ -18,7 +18,7 @@ from typing import Any, List, Optional, Sequence, Tuple
 
 __all__ = ["main"]
 
-_SUBCOMMANDS = ("convert", "verify", "inspect")
+_SUBCOMMANDS = ("convert", "verify", "inspect", "bench")
 _TRUE = {"true", "t", "yes", "y", "1", "on"}
 _FALSE = {"false", "f", "no", "n", "0", "off", ""}
 
@@ -234,9 +234,9 @@ def _run_convert(argv: Sequence[str]) -> int:
     with progress:
         result = convert_with_options(args.input_path, args.output_path, options)
     for warning in result.warnings:
-        sys.stderr.write(f"tfjs-lite: warning: {warning}\n")
+        _emit(f"tfjs-lite: warning: {warning}")
     if not args.quiet:
-        sys.stderr.write(_summary(result) + "\n")
+        _emit(_summary(result))
     if args.verify:
         from tfjs_lite.tools.verify_model import verify_conversion
 
@@ -263,7 +263,7 @@ class _Progress:
 
     def _show(self) -> None:
         self.shown = True
-        sys.stderr.write(f"tfjs-lite: {self.message}\n")
+        _emit(f"tfjs-lite: {self.message}")
         sys.stderr.flush()
 
     def __enter__(self) -> _Progress:
@@ -288,6 +288,12 @@ def _run_subcommand(command: str, argv: List[str]) -> int:
         from tfjs_lite.tools.verify_model import main as verify_main
 
         return verify_main(argv)
+    # ---- bench: run a converted model in the real TF.js runtime (tfjs_lite/tools/bench*.py) ----
+    if command == "bench":
+        from tfjs_lite.tools.bench import main as bench_main
+
+        return bench_main(argv)
+    # ---- end bench ----
     from tfjs_lite.tools.inspect_model import main as inspect_main
 
     return inspect_main(argv)
@@ -303,7 +309,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if not args or args[0] in ("-h", "--help"):
         print(
             "usage: tfjs-lite convert INPUT OUTPUT [tensorflowjs_converter flags]\n"
-            "       tfjs-lite verify SOURCE CONVERTED\n"
+            "       tfjs-lite verify SOURCE CONVERTED [--runtime numpy|tfjs]\n"
+            "       tfjs-lite bench MODEL [--backend cpu|wasm|webgl|webgpu] [--browser] [--compare OTHER] [--serve]\n"
             "       tfjs-lite inspect PATH\n"
             "       tfjs-lite --version\n"
             "Run 'tfjs-lite convert --help' for the conversion flags."
@@ -311,7 +318,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 0 if args else 2
     unknown = _unknown_command(args[0])
     if unknown:
-        sys.stderr.write(f"tfjs-lite: error: {unknown}\n")
+        _emit(f"tfjs-lite: error: {unknown}")
         return 2
     command, rest = (args[0], args[1:]) if args[0] in _SUBCOMMANDS else ("convert", args)
     if debug:
@@ -351,7 +358,7 @@ def _unknown_command(word: str) -> Optional[str]:
 
 
 def _report_failure(error: Exception) -> int:
-    from tfjs_lite.errors import ConversionError, one_line
+    from tfjs_lite.errors import ConversionError
 
     if isinstance(error, ConversionError):
         status, line = error.exit_code, f"tfjs-lite: error: {error}"
@@ -365,10 +372,17 @@ def _report_failure(error: Exception) -> int:
             f"tfjs-lite: internal error: {type(error).__name__}: {error} "
             "(this is a bug in tfjs-lite; rerun with --debug for a traceback and report it)"
         )
-    # The one place every failure is printed: names from the model may hold newlines, escape
-    # sequences or lone surrogates; one_line escapes them so the message stays one safe line.
-    sys.stderr.write(one_line(line) + "\n")
+    _emit(line)
     return status
+
+
+def _emit(line: str) -> None:
+    """The one place the CLI prints a status line (errors, warnings, progress, summary): names and
+    paths from the model may hold newlines, escape sequences or lone surrogates; ``one_line``
+    escapes them so every message stays one safe line."""
+    from tfjs_lite.errors import one_line
+
+    sys.stderr.write(one_line(line) + "\n")
 
 
 class _Terminated(BaseException):

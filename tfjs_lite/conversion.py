@@ -56,8 +56,10 @@ def convert_with_options(input_path: PathLike, output_path: PathLike, options: C
     pipeline = _load_pipeline(input_format, output_format)
     report = Report()
     staged = StagedFile(target) if single_file else StagedDirectory(target)
+    from tfjs_lite.dtypes import splat_budget
+
     try:
-        with staged:
+        with staged, splat_budget():
             assert staged.path is not None
             pipeline(source, staged.path, options, report)
     except ConversionError as e:
@@ -130,6 +132,8 @@ def _check_flag_scope(options: ConvertOptions, source: Path, input_format: str, 
                          + _suggested_outputs(source))
     if options.split_weights_by_layer and output_format != "tfjs_layers_model":
         raise UsageError("--split_weights_by_layer applies only to tfjs_layers_model output")
+    if (options.nhwc_inputs or options.nhwc_outputs) and output_format != "tfjs_graph_model":
+        raise UsageError("--nhwc_inputs/--nhwc_outputs apply only to tfjs_graph_model output")
 
 
 def convert(
@@ -153,6 +157,8 @@ def convert(
     use_structured_outputs_names: bool = False,
     force: bool = False,
     skip_passes: tuple[str, ...] = (),
+    nhwc_inputs: bool = False,
+    nhwc_outputs: bool = False,
 ) -> ConversionResult:
     """Convert a model, as ``tfjs-lite convert`` does, and return what was written.
 
@@ -168,6 +174,8 @@ def convert(
         split_weights_by_layer: one weight group per layer (layers models).
         metadata: ``{key: path to a JSON file}``, stored under ``userDefinedMetadata``.
         force: write a layers model even when some layers would not load in TF.js.
+        nhwc_inputs, nhwc_outputs: graph models from NCHW sources (ONNX): declare the 4-D inputs /
+            outputs NHWC, so no transpose is left at the boundary (docs/layout.md).
         Other arguments: as the ``tensorflowjs_converter`` flags of the same names.
 
     Returns:
@@ -194,5 +202,7 @@ def convert(
         use_structured_outputs_names=use_structured_outputs_names,
         force=force,
         skip_passes=tuple(skip_passes),
+        nhwc_inputs=nhwc_inputs,
+        nhwc_outputs=nhwc_outputs,
     )
     return convert_with_options(input_path, output_path, options)

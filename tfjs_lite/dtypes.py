@@ -18,8 +18,11 @@ inverse and always writes ``tensor_content`` (or ``string_val``).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any, Optional, Union
 
 import numpy as np
 
@@ -41,6 +44,7 @@ __all__ = [
     "get",
     "numpy_dtype",
     "numpy_to_tensor_proto",
+    "splat_budget",
     "tensor_proto_to_numpy",
 ]
 
@@ -265,6 +269,36 @@ def _typed_values(proto: TensorProto, dt: DType) -> np.ndarray:
         raise ModelFormatError(f"{dt.name} tensor holds values out of range") from None
 
 
+# Bytes splat constants may still expand to in the current conversion (see splat_budget).
+_SPLAT_BUDGET: ContextVar[Optional[list[int]]] = ContextVar("tfjs_lite_splat_budget", default=None)
+
+
+@contextmanager
+def splat_budget(limit: int = MAX_SPLAT_BYTES) -> Iterator[None]:
+    """Cap the bytes all splat constants decoded inside the block expand to, together.
+
+    One splat is capped at MAX_SPLAT_BYTES anyway; a conversion wraps its whole run in this so a
+    file of many small splats cannot add up to gigabytes either. Per context (thread-safe)."""
+    token = _SPLAT_BUDGET.set([limit])
+    try:
+        yield
+    finally:
+        _SPLAT_BUDGET.reset(token)
+
+
+def _spend_splat_budget(size: int, what: str, stored: int) -> None:
+    # A few stored values repeated to a huge shape: bytes that cost nothing in the file.
+    if size > MAX_SPLAT_BYTES:
+        raise ModelFormatError(f"{what} repeats {stored} stored value(s) to {size} bytes; splat constants "
+                               f"over {MAX_SPLAT_BYTES} bytes are refused")
+    budget = _SPLAT_BUDGET.get()
+    if budget is not None:
+        if size > budget[0]:
+            raise ModelFormatError(f"{what} repeats {stored} stored value(s) to {size} bytes; the model's splat "
+                                   f"constants together would exceed {MAX_SPLAT_BYTES} bytes")
+        budget[0] -= size
+
+
 def tensor_proto_to_numpy(proto: TensorProto, *, max_bytes: int = MAX_DECODED_BYTES) -> np.ndarray:
     """Decode a TensorProto with TF's ``MakeNdarray`` semantics.
 
@@ -294,12 +328,11 @@ def tensor_proto_to_numpy(proto: TensorProto, *, max_bytes: int = MAX_DECODED_BY
         return np.array(decode_raw(proto.tensor_content, dt, shape))
 
     stored = len(getattr(proto, dt.field)) if dt.field else 0
-    if stored < count and count * decoded_itemsize > MAX_SPLAT_BYTES:
-        # A few stored values repeated to a huge shape: bytes that cost nothing in the file.
-        raise ModelFormatError(
-            f"{dt.name} constant of shape {list(shape)} repeats {stored} stored value(s) to "
-            f"{count * decoded_itemsize} bytes; splat constants over {MAX_SPLAT_BYTES} bytes are refused"
-        )
+    if stored < count:
+        # A repeated string costs its length again in every copy the weight writer writes.
+        repeated = len(proto.string_val[-1]) if dt.is_string and stored else 0
+        _spend_splat_budget(count * (decoded_itemsize + repeated), f"{dt.name} constant of shape {list(shape)}",
+                            stored)
     values = _typed_values(proto, dt)
     if values.size == count:
         return values.reshape(shape)

@@ -13,11 +13,13 @@ from __future__ import annotations
 __all__ = [
     "MAX_DECODED_BYTES",
     "MAX_EXECUTOR_ELEMENTS",
-    "MAX_FOLD_ELEMENTS",
+    "MAX_FOLD_TOTAL_BYTES",
     "MAX_INLINED_NODES",
     "INLINE_GROWTH",
+    "MAX_SHAPE_DERIVED_ELEMENTS",
     "MAX_SMALL_FILE_BYTES",
     "MAX_SPLAT_BYTES",
+    "MAX_UNROLLED_STEPS",
     "PROTOBUF_LIMIT",
 ]
 
@@ -29,9 +31,10 @@ MAX_DECODED_BYTES = 1 << 31
 # ones of weight-like sizes. Strings count 8 bytes (one pointer) per element.
 MAX_SPLAT_BYTES = 64 * 1024**2
 
-# Constant folding never computes a result whose predicted element count exceeds both this and
-# the total element count of the node's constant inputs (folding must not bloat the model).
-MAX_FOLD_ELEMENTS = 1 << 22
+# Constant folding never computes a result predicted larger than the node's constant inputs
+# (folding must not bloat the model), and the results of one optimize() call add up to at most
+# max(this, 2 x the constant bytes the graph holds).
+MAX_FOLD_TOTAL_BYTES = 64 * 1024**2
 
 # The reference executor (``verify``, tests) refuses a node whose predicted output exceeds this.
 MAX_EXECUTOR_ELEMENTS = 1 << 28
@@ -40,6 +43,15 @@ MAX_EXECUTOR_ELEMENTS = 1 << 28
 # nodes stored in the file); counted before inlining, from the call tree.
 MAX_INLINED_NODES = 200_000
 INLINE_GROWTH = 16
+
+# Recurrent layers lowered by unrolling (Keras -> graph model, TFLite LSTMs) add ~15 nodes a time
+# step; longer sequences make graphs TF.js loads too slowly, and a declared input shape could ask
+# for billions of steps.
+MAX_UNROLLED_STEPS = 2048
+
+# Constants a lowering builds from declared shapes rather than from stored weights (a causal
+# attention mask is seq x seq): a shape in a tiny config must not allocate gigabytes.
+MAX_SHAPE_DERIVED_ELEMENTS = 1 << 24
 
 # Protobuf cannot parse messages of 2 GiB or more.
 PROTOBUF_LIMIT = 2**31

@@ -20,13 +20,19 @@ returns the checked real path to hand them. docs/design.md ("Reading input files
 
 from __future__ import annotations
 
-import fcntl
 import os
 import stat
 from pathlib import Path
 from typing import BinaryIO, Optional, Union
 
 from tfjs_lite.errors import ModelFormatError
+
+try:
+    import fcntl
+except ImportError:  # Windows: no FIFOs to block on, no O_NONBLOCK
+    fcntl = None  # type: ignore[assignment]
+
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
 
 __all__ = ["check_input_path", "open_binary", "read_bytes", "read_text", "regular_file"]
 
@@ -81,14 +87,15 @@ def open_binary(path: PathLike, *, root: Optional[PathLike] = None, what: str = 
     """Open a checked regular file for reading (never blocks on a FIFO or device)."""
     real = regular_file(path, root=root, what=what)
     try:
-        fd = os.open(real, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW)
+        fd = os.open(real, _OPEN_FLAGS | getattr(os, "O_NOFOLLOW", 0))
     except OSError as e:
         raise ModelFormatError(f"cannot read the {what}: {e.strerror}", path=path) from None
     try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):  # replaced between the check and the open
             raise ModelFormatError(f"the {what} is {_kind(mode)}, not a regular file", path=path)
-        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+        if fcntl is not None:  # reads of a regular file never block; clear the flag all the same
+            fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
         return os.fdopen(fd, "rb")
     except BaseException:
         os.close(fd)

@@ -173,14 +173,18 @@ def remove_stale_staging(folder: Path) -> None:
         match = _STAGING_NAME.match(entry.name)
         if match is None or int(match.group(1)) == os.getpid() or _pid_alive(int(match.group(1))):
             continue
-        path = Path(entry.path)
-        try:
-            if entry.is_dir(follow_symlinks=False):
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                path.unlink()
-        except OSError:
-            pass
+        _remove_entry(Path(entry.path))
+
+
+def _remove_entry(path: Path) -> None:
+    """Remove a staging entry: a folder tree, or a file or symlink (never what a link points to)."""
+    try:
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=True)
+        elif os.path.lexists(path):
+            os.unlink(path)
+    except OSError:
+        pass
 
 
 def _staging_name() -> str:
@@ -208,7 +212,7 @@ def _exchange(a: Path, b: Path) -> bool:
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         renameat2 = libc.renameat2
-    except (OSError, AttributeError):
+    except (OSError, AttributeError, TypeError):  # no glibc 2.28+, or not Linux
         return False
     renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
     if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
@@ -260,8 +264,8 @@ class StagedDirectory:
             if exc_type is None:
                 self._commit()
         finally:
-            if self.path is not None and os.path.lexists(self.path):
-                shutil.rmtree(self.path, ignore_errors=True)
+            if self.path is not None:
+                _remove_entry(self.path)
 
     def _commit(self) -> None:
         assert self.path is not None

@@ -16,8 +16,10 @@ Does NOT fire on:
 * results larger than ``max(MIN_FOLD_ELEMENTS, total elements of the const inputs)``: folding must
   never bloat the weights (``Fill``/``Tile``/``BroadcastTo`` of a scalar stay as they are);
 * nodes whose output, predicted from input shapes and shape-like values before running the kernel
-  (``tfjs_lite.kernels.sizes``), exceeds both that and ``limits.MAX_FOLD_ELEMENTS``: a size bomb
-  is never computed, not even to be thrown away;
+  (``tfjs_lite.kernels.sizes``), exceeds that: a size bomb is never computed, not even to be
+  thrown away;
+* any node once the folds of one ``optimize`` call have made ``max(limits.MAX_FOLD_TOTAL_BYTES,
+  2 x the graph's constant bytes)``: one constant read by thousands of nodes must not multiply;
 * results of dtypes TF.js cannot hold as weights (``int64``/``uint`` stay allowed, they are cast
   by the writer; ``object`` arrays of non-bytes are refused).
 
@@ -44,7 +46,7 @@ from tfjs_lite.ir import Graph, TensorType, dtype_of
 from tfjs_lite.kernels import KERNELS, NodeContext
 from tfjs_lite.kernels.sizes import predicted_elements
 from tfjs_lite.lazy_tensor import is_lazy
-from tfjs_lite.limits import MAX_FOLD_ELEMENTS
+from tfjs_lite.limits import MAX_FOLD_TOTAL_BYTES
 
 __all__ = ["MIN_FOLD_ELEMENTS", "FoldConstants"]
 
@@ -60,8 +62,18 @@ class FoldConstants(Pass):
 
     name = "fold_constants"
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._folded_bytes = 0  # made by folding so far, over every round of one optimize() call
+        self._budget: int | None = None
+
     def run(self, graph: Graph) -> bool:
         """Fold in one topological sweep; returns True iff any node was folded."""
+        if self._budget is None:
+            # Folding replaces constants by others about as large; a graph whose folds would add
+            # far more than the constants it holds (one const read by 10k Mul nodes) stops early.
+            held = sum(int(getattr(graph.value(n), "nbytes", 0)) for n in graph.nodes_by_op("Const"))
+            self._budget = max(MAX_FOLD_TOTAL_BYTES, 2 * held)
         changed = False
         for n in graph.topo_order():
             if n not in graph or not self._foldable(graph, n):
@@ -84,8 +96,7 @@ class FoldConstants(Pass):
         return bool(inputs) and all(graph.op(r.node) == "Const" and not is_lazy(graph.value(r.node))
                                     for r in inputs)
 
-    @staticmethod
-    def _evaluate(graph: Graph, n: str) -> list[np.ndarray] | None:
+    def _evaluate(self, graph: Graph, n: str) -> list[np.ndarray] | None:
         op = graph.op(n)
         inputs = graph.inputs_of(n)
         if op in SHAPE_OPS:
@@ -98,7 +109,9 @@ class FoldConstants(Pass):
             budget = max(MIN_FOLD_ELEMENTS, sum(int(a.size) for a in args))
             # Predict before computing: Fill/Tile/Range of a few bytes must not allocate gigabytes.
             predicted = predicted_elements(op, args, graph.attrs(n))
-            if predicted > max(budget, MAX_FOLD_ELEMENTS):
+            itemsize = max((np.asarray(a).dtype.itemsize for a in args), default=4)
+            assert self._budget is not None
+            if predicted > budget or self._folded_bytes + predicted * itemsize > self._budget:
                 logger.debug("fold_constants: %s (%s) would produce %d elements, not folded", n, op, predicted)
                 return None
         ctx = NodeContext(name=n, op=op)
@@ -109,6 +122,7 @@ class FoldConstants(Pass):
             return None
         if any(o.dtype == object and not all(isinstance(v, bytes) for v in o.flat) for o in outputs):
             return None
+        self._folded_bytes += sum(int(o.nbytes) for o in outputs)
         return outputs
 
     @staticmethod

@@ -88,6 +88,10 @@ from tfjs_lite.lazy_tensor import is_lazy
 
 __all__ = ["SinkTransposes", "transpose_count"]
 
+# Stands for one unknown dim in Reshape arithmetic: a prime larger than any real dim size times
+# lcm(1..16), so a split of the unknown dim by small factors (batch*heads -> batch, heads) divides.
+_UNKNOWN_PRIME = 2_147_483_647
+_UNKNOWN = _UNKNOWN_PRIME * 720_720
 # Bounds on the rewrite loop: rounds over the graph, and growth of the optimistic trial.
 MAX_ROUNDS = 64
 MAX_TRIAL_GROWTH = 2
@@ -368,26 +372,36 @@ def _reshape_groups(a: tuple[int, ...], b: tuple[int, ...]) -> list[tuple[list[i
 def _reshape(graph: Graph, n: str, p: Perm) -> _Plan | None:
     """Reshape that merges or splits dims which stay adjacent and in order under ``p``."""
     inputs = graph.inputs_of(n)
-    y_shape = shape_of(graph, inputs[0])
+    shape = shape_of(graph, inputs[0])
     target = const_ints(graph, inputs[1])
-    if y_shape is None or None in y_shape or target is None or len(y_shape) != len(p):
+    if shape is None or target is None or len(shape) != len(p) or sum(d is None for d in shape) > 1:
         return None
-    size = int(np.prod([int(d) for d in y_shape if d is not None]))
+    # One unknown dim (a dynamic batch) stands for a number no real size shares, so the group
+    # arithmetic below tracks it; the target dim that ends up holding it is written as -1.
+    y_shape = tuple(_UNKNOWN if d is None else int(d) for d in shape)
+    size = int(np.prod(y_shape, dtype=object))
     if target.count(-1) == 1:
-        known = int(np.prod([d for d in target if d != -1]))
-        target[target.index(-1)] = size // known if known else -1
-    if int(np.prod(target)) != size:
+        known = int(np.prod([d for d in target if d != -1], dtype=object))
+        if known <= 0 or size % known:
+            return None
+        target[target.index(-1)] = size // known
+    if int(np.prod(target, dtype=object)) != size:
         return None
-    groups = _reshape_groups(tuple(y_shape), tuple(target))  # type: ignore[arg-type]
+    groups = _reshape_groups(y_shape, tuple(target))
     if groups is None:
         return None
-    flatten = _flatten_into_matmuls(graph, n, p, y_shape, groups)  # type: ignore[arg-type]
-    if flatten is not None:
-        return flatten
+    if None not in shape:
+        flatten = _flatten_into_matmuls(graph, n, p, y_shape, groups)
+        if flatten is not None:
+            return flatten
+    full = groups
+    # Size-1 dims carry no elements: they may sit anywhere in x.
+    groups = [([j for j in gi if y_shape[j] != 1] or gi[:1], gk) for gi, gk in groups]
     pre = None
     if any([p[j] for j in gi] != list(range(p[gi[0]], p[gi[0]] + len(gi))) for gi, _ in groups):
         # A group's dims are adjacent in x but out of order (a channel shuffle): reorder them in x
         # first (that transpose is the shuffle itself), then the rest of p moves on.
+        groups = full
         if any(sorted(p[j] for j in gi) != list(range(min(p[j] for j in gi), min(p[j] for j in gi) + len(gi)))
                for gi, _ in groups):
             return None
@@ -398,7 +412,7 @@ def _reshape(graph: Graph, n: str, p: Perm) -> _Plan | None:
             return None  # the transpose is the shuffle itself: nothing would move
     # In x the groups come in the order of their first x dim; the result is those groups' new dims.
     x_order = sorted(range(len(groups)), key=lambda g: p[groups[g][0][0]])
-    new_shape = [target[d] for g in x_order for d in groups[g][1]]
+    new_shape = [-1 if target[d] % _UNKNOWN_PRIME == 0 else target[d] for g in x_order for d in groups[g][1]]
     start, offset = {}, 0
     for g in x_order:
         start[g], offset = offset, offset + len(groups[g][1])
@@ -437,6 +451,19 @@ def _flatten_into_matmuls(graph: Graph, n: str, p: Perm, y_shape: tuple[int, ...
         rows_last = bool(graph.attrs(dst).get("transpose_b"))
         weights[(dst, 1)] = np.ascontiguousarray(weight[:, order] if rows_last else weight[order])
     return _Plan([0], None, reader_params=weights)
+
+
+def _pointwise_conv(graph: Graph, n: str, p: Perm) -> _Plan | None:
+    """A 1x1, stride-1 NHWC Conv2D is the same at every pixel: it commutes with swapping H and W."""
+    attrs = graph.attrs(n)
+    filt = const_value(graph, graph.inputs_of(n)[1])
+    fmt = attrs.get("data_format", "NHWC")
+    if len(p) != 4 or p[0] != 0 or p[3] != 3 or filt is None or filt.shape[:2] != (1, 1) \
+            or (fmt.decode() if isinstance(fmt, bytes) else str(fmt)) != "NHWC" \
+            or any(int(v) != 1 for v in attrs.get("strides", [1, 1, 1, 1])) \
+            or str(attrs.get("padding", "VALID")) == "EXPLICIT":
+        return None
+    return _Plan([0], p)
 
 
 def _fused_batch_norm(graph: Graph, n: str, p: Perm) -> _Plan | None:
@@ -483,6 +510,7 @@ _PLANNERS: dict[str, _Planner] = {
     "FusedBatchNormV2": _fused_batch_norm,
     "FusedBatchNormV3": _fused_batch_norm,
     "Reshape": _reshape,
+    "Conv2D": _pointwise_conv,
 }
 
 

@@ -59,3 +59,12 @@ def test_only_inputs_declared(tmp_path):
     assert _ops(model)["Transpose"] == 1  # before the NCHW features output
     assert _dims(model["signature"]["inputs"]["image"]) == [1, 16, 16, 3]
     assert _dims(model["signature"]["outputs"]["features"]) == [1, 6, 16, 16]
+
+
+def test_python_api_takes_the_flags(tmp_path):
+    from tfjs_lite.conversion import convert
+
+    convert(FIXTURE / "saved_model", tmp_path / "m", nhwc_inputs=True, nhwc_outputs=True)
+    model = json.loads((tmp_path / "m" / "model.json").read_text())
+    assert _ops(model)["Transpose"] == 0
+    assert _dims(model["signature"]["inputs"]["image"]) == [1, 16, 16, 3]

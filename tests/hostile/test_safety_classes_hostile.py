@@ -163,7 +163,6 @@ def _frozen(body: Callable[[Any], str]) -> bytes:
     big = body(graph_def)
     _const(graph_def, "axes", [0], np.int32)
     _node(graph_def, "total", "Sum", [big, "axes"], T=1, Tidx=3)
-    _node(graph_def, "sum_all", "Sum", ["total", "axes"], T=1, Tidx=3) if False else None
     _node(graph_def, "add", "AddV2", ["x", "total"], T=1)
     _node(graph_def, "out", "Identity", ["add"], T=1)
     return graph_def.SerializeToString()
@@ -249,6 +248,33 @@ def _splat(dtype: int, field: str, shape: list[int], values: list[Any]) -> Calla
     return build
 
 
+def _many_splats(g: Any) -> str:
+    names = []
+    for i in range(40):  # each under the per-constant cap, 1.25 GiB together
+        names.append(f"s{i}")
+        node = g.node.add(name=f"s{i}", op="Const")
+        node.attr["dtype"].type = 1
+        tensor = node.attr["value"].tensor
+        tensor.dtype = 1
+        tensor.tensor_shape.dim.add().size = 1 << 23
+        tensor.float_val.append(float(i))
+    node = _node(g, "big", "AddN", names, T=1)
+    node.attr["N"].i = len(names)
+    return "big"
+
+
+def _shared_const_amplified(g: Any) -> str:
+    _const(g, "shared", np.arange(1 << 20, dtype=np.float32))  # 4 MiB of real bytes in the file
+    names = []
+    for i in range(300):  # each Mul folds to 4 MiB: 1.2 GB if nothing capped the total
+        _const(g, f"k{i}", float(i + 2), np.float32)
+        _node(g, f"m{i}", "Mul", ["shared", f"k{i}"], T=1)
+        names.append(f"m{i}")
+    node = _node(g, "big", "AddN", names, T=1)
+    node.attr["N"].i = len(names)
+    return "big"
+
+
 SIZE_BOMBS: dict[str, tuple[Callable[[Any], str], bool]] = {
     # what -> (graph body, may convert: the op stays unfolded and TF.js computes it at run time)
     "Fill of 2**30 floats": (_fill, True),
@@ -264,6 +290,10 @@ SIZE_BOMBS: dict[str, tuple[Callable[[Any], str], bool]] = {
     "Const splat: one int_val to 2**28 ints": (_splat(3, "int_val", [1 << 14, 1 << 14], [7]), False),
     "Const splat: 2**28 empty strings": (_splat(7, "string_val", [1 << 28], []), False),
     "Const splat: one string to 2**26 strings": (_splat(7, "string_val", [1 << 26], [b"x"]), False),
+    "Const splat: one 1 MiB string repeated 2**12 times (4 GiB of weights)": (
+        _splat(7, "string_val", [1 << 12], [b"y" * (1 << 20)]), False),
+    "40 splat constants of 32 MiB each": (_many_splats, False),
+    "one 4 MiB constant read by 300 foldable Mul nodes": (_shared_const_amplified, True),
 }
 
 
@@ -311,6 +341,34 @@ def _exploding_library(depth: int, calls: int = 2) -> bytes:
     call.attr["f"].func.name = f"f_{depth}"
     _node(graph_def, "out", "Identity", ["call"], T=1)
     return graph_def.SerializeToString()
+
+
+RNN_H5 = FIXTURES / "keras" / "rnn" / "model.h5"
+
+
+def _long_sequence(steps: int) -> Callable[[Path], Path]:
+    """The RNN fixture declaring ``steps`` time steps: unrolled by the Keras -> graph lowering."""
+    def apply(dst: Path) -> Path:
+        import h5py
+
+        shutil.copyfile(RNN_H5, dst)
+        with h5py.File(dst, "r+") as f:
+            config = json.loads(f.attrs["model_config"])
+            config["config"]["layers"][0]["config"]["batch_input_shape"] = [None, steps]
+            f.attrs["model_config"] = json.dumps(config)
+        return dst
+    return apply
+
+
+def test_lowerings_refuse_shapes_that_explode(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    cases = [Case(f"Keras LSTM unrolled over {steps} steps", "tiny files, huge memory: unrolling and shape-derived constants",
+                  _long_sequence(steps)(tmp_path / f"rnn{steps}.h5"), out / f"r{steps}",
+                  ["--output_format", "tfjs_graph_model"])
+             for steps in (10**7, 2**31 - 1)]
+    failures = run_and_judge(cases, tmp_path)
+    assert not failures, "\n".join(failures)
 
 
 def test_inlining_explosions_are_refused_before_inlining(tmp_path: Path) -> None:
@@ -371,6 +429,10 @@ def test_fifos_and_devices_are_never_read(tmp_path: Path) -> None:
              names=("zero.h5",)),
         Case("input is a symlink to /dev/urandom (.keras)", cls, _devlink(tmp_path / "rnd.keras", "/dev/urandom"),
              out / "d", ["--input_format", "keras_keras"], names=("rnd.keras",)),
+        Case("input is a FIFO (.tflite)", cls, _fifo(tmp_path / "model.tflite"), out / "e",
+             ["--input_format", "tflite"]),
+        Case("input is a symlink to /dev/zero (.tflite)", cls, _devlink(tmp_path / "zero.tflite"), out / "f",
+             ["--input_format", "tflite"], names=("zero.tflite",)),
     ]
     inside: dict[str, tuple[Path, str, Callable[[Path], Path]]] = {
         "saved_model.pb is a FIFO": (SAVED, "saved_model.pb", _fifo),
@@ -508,6 +570,35 @@ LAYER_NAMES = {"lone surrogate": "dense\udc80", "NUL": "den\x00se", "'.'": ".", 
                "empty part": "a//b", "newline and escape": "x\n\x1b[31mred"}
 
 
+def _h5_names(layer: str | None = None, weight: str | None = None) -> Callable[[Path], Path]:
+    """The MLP .h5 with the first layer renamed (config, layer_names, group) or a weight name replaced."""
+    def apply(dst: Path) -> Path:
+        import h5py
+
+        shutil.copyfile(H5, dst)
+        with h5py.File(dst, "r+") as f:
+            weights = f["model_weights"]
+            if weight is not None:
+                weights["dense"].attrs["weight_names"] = [weight.encode(), b"dense/bias:0"]
+            if layer is not None:
+                config = json.loads(f.attrs["model_config"])
+                config["config"]["layers"][1]["config"]["name"] = layer
+                f.attrs["model_config"] = json.dumps(config)
+                weights.attrs["layer_names"] = [layer.encode("utf-8", "surrogateescape"), b"dense_1"]
+        return dst
+    return apply
+
+
+H5_NAMES = {
+    "layer named '.'": _h5_names(layer="."),
+    "layer named '..'": _h5_names(layer=".."),
+    "layer named '/'": _h5_names(layer="/"),
+    "weight named '..'": _h5_names(weight=".."),
+    "weight named '.'": _h5_names(weight="."),
+    "weight named '/model_weights/../dense'": _h5_names(weight="/model_weights/../dense"),
+}
+
+
 def test_internal_errors_become_one_line(tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()
@@ -523,6 +614,9 @@ def test_internal_errors_become_one_line(tmp_path: Path) -> None:
             cases.append(Case(f"layer name {what} -> {fmt}", "internal errors: names HDF5 cannot hold", folder,
                               out / f"n{i}.{fmt}", ["--output_format", fmt], may_convert=what == "newline and escape",
                               converted="converted (a legal if odd name)"))
+    for i, (what, make) in enumerate(H5_NAMES.items()):
+        h5 = make(tmp_path / f"h{i}.h5")
+        cases.append(Case(f".h5 {what}", "internal errors: names HDF5 cannot hold", h5, out / f"h{i}"))
     failures = run_and_judge(cases, tmp_path)
     assert not failures, "\n".join(failures)
 
@@ -567,6 +661,40 @@ KERAS_GRAPH_EDITS: dict[str, Callable[[dict], None]] = {
         "output_layers", [["head1", 5, 0], ["head2", 0, 0]]),
     "input layer tensor index out of range": lambda ls: ls["__model__"]["config"].__setitem__(
         "input_layers", [["a", 0, 3], ["b", 0, 0]]),
+    "an input layer that is a Dense layer": lambda ls: ls["__model__"]["config"].__setitem__(
+        "input_layers", [["proj_a", 0, 0], ["b", 0, 0]]),
+    "reading a layer that is never called": _set_inbound("head2", [[["head1", 1, 0, {}]]]),
+}
+
+
+K3_FUNCTIONAL = FIXTURES / "keras" / "k3_functional_keras" / "model.keras"
+
+
+def _keras3_history(layer: str, history: list) -> Callable[[Path], Path]:
+    """The Keras 3 functional .keras with ``layer``'s first input tensor coming from ``history``."""
+    def apply(dst: Path) -> Path:
+        import zipfile
+
+        with zipfile.ZipFile(K3_FUNCTIONAL) as src, zipfile.ZipFile(dst, "w") as out:
+            for info in src.infolist():
+                data = src.read(info)
+                if info.filename == "config.json":
+                    config = json.loads(data)
+                    target = next(x for x in config["config"]["layers"] if x["name"] == layer)
+                    arg = target["inbound_nodes"][0]["args"][0]
+                    tensor = arg[0] if isinstance(arg, list) else arg
+                    tensor["config"]["keras_history"] = history
+                    data = json.dumps(config).encode()
+                out.writestr(info, data)
+        return dst
+    return apply
+
+
+KERAS3_GRAPH_EDITS = {
+    "reads its own output": _keras3_history("bn", ["bn", 0, 0]),
+    "cycle through a shared layer": _keras3_history("concat", ["out1", 0, 0]),
+    "node index out of range": _keras3_history("out1", ["bn", 4, 0]),
+    "tensor index out of range": _keras3_history("out2", ["add", 0, 3]),
 }
 
 
@@ -583,6 +711,13 @@ def test_invalid_models_are_never_written(tmp_path: Path) -> None:
     for i, (what, edit) in enumerate(KERAS_GRAPH_EDITS.items()):
         h5 = _keras_edit(edit)(tmp_path / f"k{i}.h5")
         cases.append(Case(f"Keras functional: {what}", "invalid models: Keras functional graphs", h5, out / f"k{i}"))
+        if i % 3 == 0:  # the Keras -> graph model lowering reads the same validated config
+            cases.append(Case(f"Keras functional: {what} (graph model)", "invalid models: Keras functional graphs",
+                              h5, out / f"kg{i}", ["--output_format", "tfjs_graph_model"]))
+    for i, (what, make) in enumerate(KERAS3_GRAPH_EDITS.items()):
+        archive = make(tmp_path / f"k3_{i}.keras")
+        cases.append(Case(f"Keras 3 .keras functional: {what}", "invalid models: Keras functional graphs", archive,
+                          out / f"k3_{i}"))
     failures = run_and_judge(cases, tmp_path)
     assert not failures, "\n".join(failures)
 
@@ -639,3 +774,7 @@ def test_stale_staging_long_names_and_escaped_errors(tmp_path: Path, capsys: pyt
     assert rc == 2 and err.count("\n") == 1 and "\x1b" not in err and "bad\\nname" not in err, err
     assert "bad\\n\\x1b[2Jname.h5" in err, err
     record("interruptions: control characters in the error line", "escaped on one line")
+    rc, err = _run(capsys, H5, tmp_path / "out\nwith\x1b]0;title\x07newline")
+    assert rc == 0 and all(line.startswith("tfjs-lite: ") for line in err.splitlines()), err
+    assert "\x1b" not in err and "\x07" not in err, err
+    record("interruptions: control characters in the error line", "summary line of a success escaped too")

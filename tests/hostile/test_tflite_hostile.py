@@ -76,6 +76,17 @@ def _builder_cases() -> dict[str, tuple[str, bytes]]:
     def bad_call(b: TfliteBuilder, x: int, y: int) -> None:
         b.op("WHILE", [y], [b.tensor("z", [1, 4])], {"cond_subgraph_index": 5, "body_subgraph_index": 9})
 
+    def no_buffers(b: TfliteBuilder, x: int, y: int) -> None:
+        b.buffers.clear()
+        b.sub.tensors[x]["buffer"] = 1
+
+    def unfit_constants(b: TfliteBuilder, x: int, y: int) -> None:
+        # y = x + (a + c), where a [4] and c [3, 2] do not broadcast
+        a, c = b.const("a", np.ones(4, np.float32)), b.const("c", np.ones((3, 2), np.float32))
+        s = b.tensor("s", [4])
+        add = {"code": b.code("ADD"), "options": {}, "table": "AddOptions"}
+        b.sub.ops[:] = [{**add, "inputs": [a, c], "outputs": [s]}, {**add, "inputs": [x, s], "outputs": [y]}]
+
     def wrong_options(b: TfliteBuilder, x: int, y: int) -> None:
         b.sub.ops[0]["table"] = "Conv2DOptions"
         b.sub.ops[0]["options"] = {"padding": 1}
@@ -92,7 +103,9 @@ def _builder_cases() -> dict[str, tuple[str, bytes]]:
                        ("tensor written twice", written_twice),
                        ("buffer offset past the end of the file", outside_buffer),
                        ("WHILE calling subgraphs that do not exist", bad_call),
-                       ("options table of another operator", wrong_options)]:
+                       ("options table of another operator", wrong_options),
+                       ("constant operands that do not broadcast", unfit_constants),
+                       ("no buffers at all, a tensor naming buffer 1", no_buffers)]:
         cases[name] = ("tflite: bad indices and shapes", _relu_model(edit))
     cases["LSTM over 2**30 time steps"] = ("tflite: bad indices and shapes", _long_lstm())
     cases["WHILE body calling itself"] = ("tflite: subgraph cycles", _cycle([2]))
@@ -186,6 +199,8 @@ REASONS = {
     "buffer offset past the end of the file": "lies outside the file",
     "WHILE calling subgraphs that do not exist": "calls subgraph 5 of 1",
     "options table of another operator": "expected AddOptions",
+    "constant operands that do not broadcast": "constant inputs do not fit them (ValueError",
+    "no buffers at all, a tensor naming buffer 1": "names buffer 1 of 1",
     "LSTM over 2**30 time steps": "up to 2048 are unrolled",
     "WHILE body calling itself": "cycle (2 -> 2)",
     "WHILE bodies calling each other": "cycle (2 -> 3 -> 2)",

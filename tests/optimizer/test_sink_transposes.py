@@ -336,3 +336,57 @@ def test_group_norm_region_with_an_unknown_reader_is_left() -> None:
     graph = _group_norm_block(extra_reader=True)
     g2 = assert_pass_preserves(graph, SinkTransposes(), rtol=1e-5, atol=1e-5, expect_modified=False)
     assert not any(len(g2.value(g2.inputs_of(r)[1].node)) == 5 for r in g2.nodes_by_op("Reshape"))
+
+
+def _spatial_swap_conv(k: int, perm: list[int]) -> Graph:
+    """YOLOv8's DFL: a transpose that swaps H and W before a 1x1 conv, then a Reshape."""
+    g = GraphBuilder()
+    t = g.op("Transpose", g.input("x", (1, 5, 4, 6)), g.const(_i32(perm)))
+    conv = g.op("Conv2D", t, g.const(_f32((k, k, 6, 1))), strides=[1, 1, 1, 1], padding="SAME",
+                data_format="NHWC")
+    g.output("y", g.op("Identity", g.op("Reshape", conv, g.const(_i32([1, 4, 5])))))
+    return record_shapes(g.build())
+
+
+def test_pointwise_conv_commutes_with_a_spatial_swap() -> None:
+    g2 = assert_pass_preserves(_spatial_swap_conv(1, [0, 2, 1, 3]), SinkTransposes())
+    assert g2.inputs_of(g2.nodes_by_op("Conv2D")[0])[0].node == "x"
+    # ... and the trailing size-1 channel does not stop the Reshape after it.
+    assert g2.op(g2.inputs_of("Identity")[0].node) == "Transpose"
+
+
+def test_conv_not_crossed_with_a_wider_kernel() -> None:
+    g2 = assert_pass_preserves(_spatial_swap_conv(3, [0, 2, 1, 3]), SinkTransposes(), expect_modified=False)
+    assert g2.op(g2.inputs_of(g2.nodes_by_op("Conv2D")[0])[0].node) == "Transpose"
+
+
+def test_conv_not_crossed_when_channels_move() -> None:
+    g = GraphBuilder()
+    t = g.op("Transpose", g.input("x", (1, 4, 6, 5)), g.const(_i32([0, 3, 1, 2])))  # (1, 5, 4, 6)
+    conv = g.op("Conv2D", t, g.const(_f32((1, 1, 6, 1))), strides=[1, 1, 1, 1], padding="SAME",
+                data_format="NHWC")
+    g.output("y", g.op("Identity", conv))
+    assert_pass_preserves(g.build(), SinkTransposes(), expect_modified=False)
+
+
+def test_group_norm_of_a_pooled_tensor() -> None:
+    # Reshape groups with size-1 dims beside real ones (found by the random NCHW graphs).
+    b = NchwBuilder()
+    g = b.g
+    pooled = b.relu(b.global_pool(b.conv(g.input("x", (1, 3, 4, 4)), 3, 4)))    # (1, 4, 1, 1)
+    grouped = g.op("Reshape", pooled, g.const(_i32([1, 2, -1])))
+    axis = g.const(_i32([2]))
+    centered = g.op("Sub", grouped, g.op("Mean", grouped, axis, keep_dims=True))
+    back = g.op("Reshape", g.op("Relu", centered), g.const(_i32([1, 4, 1, 1])))
+    g.output("y", g.op("Identity", b.conv(back, 4, 2, k=1)))
+    assert_pass_preserves(record_shapes(g.build()), SinkTransposes(), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("target", [[-1, 6, 12], [-1, 2, 3, 3, 4]])
+def test_reshape_with_a_dynamic_batch(target: list[int]) -> None:
+    g = GraphBuilder()
+    t = g.op("Transpose", g.input("x", (None, 3, 4, 6)), g.const(_i32(TO_NCHW)))   # (?, 6, 3, 4)
+    g.output("y", g.op("Identity", g.op("Reshape", t, g.const(_i32(target)))))
+    g2 = assert_pass_preserves(g.build(), SinkTransposes())
+    reshape = g2.nodes_by_op("Reshape")[0]
+    assert g2.inputs_of(reshape)[0].node == "x" and g2.value(g2.inputs_of(reshape)[1].node)[0] == -1

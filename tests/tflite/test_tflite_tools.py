@@ -9,7 +9,7 @@ import pytest
 
 from tfjs_lite import cli, convert
 from tfjs_lite.detect import detect_input_format
-from tfjs_lite.errors import ModelFormatError
+from tfjs_lite.errors import ModelFormatError, UnsupportedOpError
 from tfjs_lite.tools.inspect_model import inspect_path
 from tfjs_lite.tools.verify_model import verify
 
@@ -38,11 +38,17 @@ def test_inspect_report():
     assert "Dequantize" not in ops and "Quantize" not in ops
     assert report["unsupported_ops"] == {}
     assert report["optimizer"]["changes"]["_FusedConv2D"]["after"] == 2
+    notes = "\n".join(report["notes"])
+    assert "operators: CONV_2D 2, FULLY_CONNECTED 2" in notes and "int8 per-channel 5" in notes
 
 
-def test_inspect_cli_names_flex_ops(capsys):
-    assert cli.main(["inspect", str(FIXTURES / "flex_op" / "model.tflite")]) == 2
-    assert "FlexMatrixInverse" in capsys.readouterr().err
+def test_inspect_lists_operators_without_lowering(tmp_path):
+    flex = FIXTURES / "flex_op" / "model.tflite"
+    report = inspect_path(flex)
+    assert list(report["unsupported_ops"]) == ["FlexMatrixInverse"]
+    convert(CNN, tmp_path / "other")
+    with pytest.raises(UnsupportedOpError, match="FlexMatrixInverse"):  # convert and verify stay strict
+        verify(flex, tmp_path / "other")
 
 
 @pytest.mark.parametrize("name", ["cnn_uint8_io_per_tensor", "ops_control", "lstm_text"])

@@ -353,7 +353,7 @@ def _check_functional_graph(layers: list[Any], names: list[str], config: dict[st
         nodes = layer.get("inbound_nodes")
         count = len(nodes) if isinstance(nodes, list) else 0
         class_name = layer.get("class_name")
-        calls[name] = max(count, 1) if class_name == "InputLayer" or not count else count
+        calls[name] = max(count, 1) if class_name == "InputLayer" else count
         if class_name in _MODELS:
             calls[name] += 1  # a nested model's own construction is its call 0 when it is rebuilt
             inner = layer.get("config")
@@ -379,9 +379,13 @@ def _check_functional_graph(layers: list[Any], names: list[str], config: dict[st
         nodes = layer.get("inbound_nodes")
         for index, node in enumerate(nodes if isinstance(nodes, list) else []):
             edges[(name, index)] = [check(r, f"layer {name!r} call {index}") for r in _references(node)]
+    classes = {name: layer.get("class_name") for layer, name in zip(layers, names)}
     for key in ("input_layers", "output_layers"):
         for ref in _triples_loose(config.get(key)):
             check(ref, f"{key!r}")
+            if key == "input_layers" and classes.get(ref[0]) != "InputLayer":
+                raise ModelFormatError(f"{label}: 'input_layers' names {ref[0]!r} ({classes.get(ref[0])}), "
+                                       "which is not an InputLayer")
     # Iterative DFS (configs of thousands of layers must not hit the recursion limit).
     state: dict[tuple[str, int], int] = {}  # 1 = on the current path, 2 = done
     for start in edges:

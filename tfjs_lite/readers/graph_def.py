@@ -37,9 +37,11 @@ from tfjs_lite.ir.graph import (
     TensorRef,
     TensorType,
     describe_cycle,
+    one_cycle,
 )
 from tfjs_lite.ir.names import parse_input
 from tfjs_lite.limits import PROTOBUF_LIMIT  # protobuf cannot parse (nor TF write) 2 GiB or more
+from tfjs_lite.safe_io import read_bytes
 
 __all__ = ["ArgSpec", "OpRegistry", "OpSpec", "PROTOBUF_LIMIT", "check_proto_size",
            "read_function_def", "read_graph_def"]
@@ -432,10 +434,9 @@ def _check_recursion(calls: dict[str, list[str]]) -> None:
     graph = nx.DiGraph()
     graph.add_nodes_from(sorted(calls))
     graph.add_edges_from((name, callee) for name in sorted(calls) for callee in calls[name])
-    try:
-        cycle = [str(edge[0]) for edge in nx.find_cycle(graph)]
-    except nx.NetworkXNoCycle:
+    if nx.is_directed_acyclic_graph(graph):
         return
+    cycle = one_cycle(graph)
     if len(cycle) == 1:
         raise ModelFormatError(f"function {cycle[0]!r} calls itself; recursive functions are not supported")
     path = " -> ".join(repr(n) for n in [*cycle[:6], cycle[0] if len(cycle) <= 6 else "..."])
@@ -529,11 +530,10 @@ def frozen_graph_outputs(path: Path) -> list[str]:
     from tfjs_lite._proto.graph_pb2 import GraphDef
 
     check_proto_size(path, "not a GraphDef TF could have written")
+    data = read_bytes(path, limit=PROTOBUF_LIMIT - 1, what="frozen graph")
     graph_def = GraphDef()
     try:
-        graph_def.ParseFromString(path.read_bytes())
-    except OSError as e:
-        raise ModelFormatError(f"cannot read ({e.strerror})", path=path) from None
+        graph_def.ParseFromString(data)
     except DecodeError as e:
         raise ModelFormatError(f"not a binary GraphDef ({e})", path=path) from None
     consumed = {i.lstrip("^").split(":")[0] for n in graph_def.node for i in n.input}

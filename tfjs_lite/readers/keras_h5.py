@@ -165,8 +165,12 @@ def hard_get(group: h5py.Group, name: str, path: Path) -> Any:
     Every component of ``name`` is checked: an external link (another file), a soft link or a
     user-defined link is refused with a ModelFormatError; a missing one raises KeyError.
     """
+    parts = [p for p in name.split("/") if p]
+    if not parts or any(p in (".", "..") for p in parts):
+        # A name from the file meaning "this group" or "the parent" would read the wrong object.
+        raise ModelFormatError(f"{group.name}: the name {name!r} does not name an object below it", path=path)
     obj: Any = group.file if name.startswith("/") else group
-    for part in [p for p in name.split("/") if p and p != "."]:
+    for part in parts:
         if not isinstance(obj, h5py.Group):
             raise KeyError(name)
         link = obj.get(part, getlink=True)

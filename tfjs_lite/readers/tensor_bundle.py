@@ -416,7 +416,7 @@ def _block_entries(block: bytes, path: Path) -> Iterator[tuple[bytes, bytes]]:
         pos += value_length
 
 
-def _read_table(path: Path, verify: bool, root: Path) -> dict[bytes, bytes]:
+def _read_table(path: Path, verify: bool, root: Path | None = None) -> dict[bytes, bytes]:
     """All key/value pairs of an SSTable file (the whole index is small: one entry per tensor)."""
     index = read_bytes(path, root=root, limit=PROTOBUF_LIMIT, what="checkpoint index")
     if len(index) < _FOOTER_SIZE:

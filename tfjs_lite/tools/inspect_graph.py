@@ -91,10 +91,12 @@ def _read_source(path: Path, fmt: str, options: dict[str, Any], notes: list[str]
         signature_name=options.get("signature_name"),
         saved_model_tags=options.get("saved_model_tags") or "serve",
         output_node_names=options.get("output_node_names"),
+        keep_unsupported=True,
     )
     if fmt == "tflite":
         notes.append("shown as the converter reads it: TFLite operators lowered to TF ops, quantized tensors "
                      "as the float32 values they stand for")
+        notes.extend(graph.meta.get("source_notes", []))
     elif fmt != "tf_frozen_model":
         notes.append("shown as the converter reads it: calls inlined, variables frozen, pruned to the signature")
     version = graph.meta.get("tensorflow_version")

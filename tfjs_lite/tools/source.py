@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from inspect import signature
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +26,12 @@ def load_source_graph(
     signature_name: str | None = None,
     saved_model_tags: str = "serve",
     output_node_names: str | None = None,
+    keep_unsupported: bool = False,
 ) -> tuple[Any, str]:
     """Read the source model as the graph-model converter reads it (the format table's graph loader).
+
+    ``keep_unsupported`` (``inspect``): TFLite operators without a lowering become nodes named
+    after the operator instead of an error, so the report can list them.
 
     Returns:
         ``(graph, input_format)``.
@@ -53,4 +58,7 @@ def load_source_graph(
         raise UsageError('a tf_frozen_model source needs --output_node_names (as for "convert")')
     options = ConvertOptions(input_format=fmt, signature_name=signature_name, saved_model_tags=saved_model_tags,
                              output_node_names=output_node_names)
-    return formats.load_target(loader)(path, options, Report()), fmt
+    read = formats.load_target(loader)
+    # Readers that can keep ops without a lowering as named nodes take ``keep_unsupported``.
+    extra = {"keep_unsupported": True} if keep_unsupported and "keep_unsupported" in signature(read).parameters else {}
+    return read(path, options, Report(), **extra), fmt

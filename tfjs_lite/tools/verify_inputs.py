@@ -23,14 +23,16 @@ def read_inputs_json(path: Path) -> dict[str, Any]:
     """
     import numpy as np
 
-    from tfjs_lite.errors import UsageError
+    from tfjs_lite.errors import ConversionError, UsageError
+    from tfjs_lite.limits import MAX_SMALL_FILE_BYTES
+    from tfjs_lite.safe_io import read_text
 
     path = Path(path)
     try:
-        spec = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise UsageError(f"--inputs: cannot read {path}: {e.strerror or e}") from None
-    except ValueError as e:
+        spec = json.loads(read_text(path, limit=MAX_SMALL_FILE_BYTES, what="--inputs file"))
+    except ConversionError as e:
+        raise UsageError(f"--inputs: {e}") from None
+    except (ValueError, RecursionError) as e:
         raise UsageError(f"--inputs: {path} is not valid JSON: {e}") from None
     if not isinstance(spec, dict):
         raise UsageError(f"--inputs: {path} must hold an object {{name: {{dtype, shape, data}}}}")

@@ -213,6 +213,13 @@ def _parser() -> Parser:
         format_help="source format (detected when omitted)",
         output_node_names_help="frozen model outputs (default: the converted model's outputs)",
     )
+    p.add_argument("--runtime", choices=("numpy", "tfjs"), default="numpy",
+                   help="where the converted model runs: the numpy reference executor (default) or real "
+                        "TensorFlow.js 4.22 in Node (graph and layers models)")
+    p.add_argument("--expected", help="--runtime tfjs: expected outputs as JSON (same format as --inputs) "
+                                      "instead of running the source")
+    p.add_argument("--backend", choices=("cpu", "wasm"), default="cpu", help="--runtime tfjs: TF.js backend (default cpu)")
+    p.add_argument("--node-modules", help="--runtime tfjs: node_modules with the TF.js 4.22.0 packages")
     p.add_argument("--json", action="store_true", help="print the comparison as JSON")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     return p
@@ -228,15 +235,33 @@ def main(argv: Sequence[str]) -> int:
         if value is not None and not (value >= 0 and math.isfinite(value)):
             raise UsageError(f"--{name} must be a non-negative number, got {value}")
     inputs = read_inputs_json(Path(args.inputs)) if args.inputs else None
-    result = verify(
-        Path(args.source),
-        Path(args.converted),
-        inputs=inputs,
-        seed=args.seed,
-        rtol=args.rtol,
-        atol=args.atol,
-        **source_options(args),
-    )
+    if args.runtime == "tfjs":
+        from tfjs_lite.tools.verify_tfjs import verify_in_tfjs
+
+        result = verify_in_tfjs(
+            Path(args.source),
+            Path(args.converted),
+            inputs=inputs,
+            expected=read_inputs_json(Path(args.expected)) if args.expected else None,
+            seed=args.seed,
+            rtol=args.rtol,
+            atol=args.atol,
+            backend=args.backend,
+            node_modules=args.node_modules,
+            source_flags=source_options(args),
+        )
+    elif args.expected:
+        raise UsageError("--expected is for --runtime tfjs")
+    else:
+        result = verify(
+            Path(args.source),
+            Path(args.converted),
+            inputs=inputs,
+            seed=args.seed,
+            rtol=args.rtol,
+            atol=args.atol,
+            **source_options(args),
+        )
     if args.json:
         print(json.dumps(result_json(result), indent=2))
         return 0 if result.ok else 2

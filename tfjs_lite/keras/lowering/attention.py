@@ -16,6 +16,7 @@ import numpy as np
 from tfjs_lite.keras.lowering.activations import softmax
 from tfjs_lite.keras.lowering.builder import Builder, KTensor
 from tfjs_lite.keras.lowering.model import LayerCall
+from tfjs_lite.limits import MAX_SHAPE_DERIVED_ELEMENTS
 
 Out = list[KTensor]
 
@@ -34,6 +35,8 @@ def _causal(b: Builder, scores: KTensor, call: LayerCall) -> KTensor:
     tq, tk = scores.shape[-2], scores.shape[-1]
     if tq is None or tk is None:
         raise call.refuse("a causal mask needs static sequence lengths")
+    if tq * tk > MAX_SHAPE_DERIVED_ELEMENTS:
+        raise call.refuse(f"a {tq} x {tk} causal mask is over the limit of {MAX_SHAPE_DERIVED_ELEMENTS} elements")
     allowed = np.tril(np.ones((tq, tk), bool))
     return b.add(scores, b.const(np.where(allowed, 0.0, -1e9).astype(np.float32), name="causal_mask"))
 

@@ -20,6 +20,7 @@ from tfjs_lite.keras.layers import CELL_GATES, cell_of, layer_name
 from tfjs_lite.keras.lowering.activations import activation
 from tfjs_lite.keras.lowering.builder import KTensor
 from tfjs_lite.keras.lowering.model import LayerCall
+from tfjs_lite.limits import MAX_UNROLLED_STEPS
 
 Out = list[KTensor]
 
@@ -108,6 +109,8 @@ def _run(call: LayerCall, layer_class: str, config: Mapping[str, Any], x: KTenso
         raise call.refuse("recurrent layers are lowered for a static sequence length only")
     if config.get("time_major"):
         raise call.refuse("time_major=True is not lowered")
+    if x.shape[1] > MAX_UNROLLED_STEPS:
+        raise call.refuse(f"the sequence has {x.shape[1]} time steps; up to {MAX_UNROLLED_STEPS} are unrolled")
     rnn = _Cell(call, cell_class, cell_config, f"{prefix}/{cell_name}")
     steps = rnn.project_inputs(x)
     if go_backwards:

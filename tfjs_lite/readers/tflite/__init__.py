@@ -15,8 +15,9 @@ if TYPE_CHECKING:
 __all__ = ["IDENTIFIER", "TfliteModel", "load_tflite", "load_tflite_graph"]
 
 
-def load_tflite_graph(path: Path | str, signature_key: str | None = None) -> Graph:
-    """Read a ``.tflite`` file and lower it to a :class:`tfjs_lite.ir.Graph`."""
+def load_tflite_graph(path: Path | str, signature_key: str | None = None, *, keep_unsupported: bool = False) -> Graph:
+    """Read a ``.tflite`` file and lower it to a :class:`tfjs_lite.ir.Graph` (see
+    :func:`tfjs_lite.readers.tflite.builder.build_graph` for ``keep_unsupported``)."""
     from tfjs_lite.readers.tflite.builder import build_graph
 
-    return build_graph(load_tflite(path), signature_key)
+    return build_graph(load_tflite(Path(path)), signature_key, keep_unsupported=keep_unsupported)

@@ -8,6 +8,7 @@ lowering; all unsupported operators are reported at once, with their operator in
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Callable
 
 import networkx as nx
@@ -17,7 +18,7 @@ from tfjs_lite.errors import ModelFormatError, UnsupportedOpError, UsageError
 from tfjs_lite.ir import ArgDef, FunctionSignature, Graph, TensorRef, TensorType
 from tfjs_lite.readers.tflite.context import FLOAT, INT32, Lowering, graph_dtype, node_name
 from tfjs_lite.readers.tflite.lower import LOWERINGS
-from tfjs_lite.readers.tflite.model import Signature, SubGraph, Tensor, TfliteModel
+from tfjs_lite.readers.tflite.model import Operator, Signature, SubGraph, Tensor, TfliteModel
 from tfjs_lite.readers.tflite.tensors import is_quantized
 
 __all__ = ["build_graph", "called_subgraphs"]
@@ -88,11 +89,18 @@ def _pick_signature(model: TfliteModel, key: str | None) -> Signature | None:
     raise UsageError(f"signature {key!r} does not exist in the TFLite model (signatures: {known})")
 
 
-def build_graph(model: TfliteModel, signature_key: str | None = None) -> Graph:
-    """The float32 TF graph of ``model``'s signature (or of subgraph 0 without SignatureDefs)."""
+def build_graph(model: TfliteModel, signature_key: str | None = None, *, keep_unsupported: bool = False) -> Graph:
+    """The float32 TF graph of ``model``'s signature (or of subgraph 0 without SignatureDefs).
+
+    With ``keep_unsupported`` (for ``inspect``), an operator without a lowering becomes one node
+    whose op is the operator's name (the custom code for custom ops), which the op check then
+    reports; the graph cannot run.
+    """
     sig = _pick_signature(model, signature_key)
     main = sig.subgraph if sig is not None else 0
-    _check_supported(model, _reachable(model, main))
+    reachable = _reachable(model, main)
+    if not keep_unsupported:
+        _check_supported(model, reachable)
     graph = Graph()
     functions: dict[int, str] = {}
 
@@ -119,7 +127,22 @@ def build_graph(model: TfliteModel, signature_key: str | None = None) -> Graph:
     graph.meta["signature"] = signature
     graph.meta["signature_key"] = sig.key if sig is not None else None
     graph.meta["structured_outputs"] = list(graph.outputs) if sig is not None else None
+    graph.meta["source_notes"] = _source_notes(model, main)
     return graph
+
+
+def _source_notes(model: TfliteModel, main: int) -> list[str]:
+    """What the TFLite file holds, for ``inspect``: its operators and how its constants are stored."""
+    ops = Counter(op.opcode for sub in model.subgraphs for op in sub.operators)
+    stored = Counter()
+    for sub in model.subgraphs:
+        for tensor in sub.tensors:
+            if model.buffers[tensor.buffer][1]:
+                per_channel = tensor.quantization is not None and len(tensor.quantization.scale) > 1
+                stored[tensor.type_name.lower() + (" per-channel" if per_channel else "")] += 1
+    histogram = ", ".join(f"{name} {n}" for name, n in sorted(ops.items(), key=lambda kv: (-kv[1], kv[0])))
+    return [f"TFLite file: {len(model.subgraphs)} subgraph(s), main = {main}; operators: {histogram}",
+            "TFLite constants by stored type: " + ", ".join(f"{k} {v}" for k, v in sorted(stored.items()))]
 
 
 def _info(tensor: Tensor, quantized_input: bool = False) -> dict:
@@ -154,7 +177,16 @@ def _placeholder(graph: Graph, key: str, tensor: Tensor) -> TensorRef:
 
 def _lower_operators(ctx: Lowering) -> None:
     for op in ctx.sub.operators:
-        LOWERINGS[op.opcode](ctx, op)
+        LOWERINGS.get(op.opcode, _opaque)(ctx, op)
+
+
+def _opaque(ctx: Lowering, op: Operator) -> None:
+    """An operator without a lowering, kept as a node named after it (``keep_unsupported``)."""
+    name = op.opcode.split("'")[1] if op.custom and "'" in op.opcode else op.opcode
+    inputs = [ctx.need(op, k) for k in range(len(op.inputs)) if op.inputs[k] >= 0]
+    refs = ctx.emit(name, inputs, {}, base=ctx.name_for(op) if op.outputs else name, outputs=len(op.outputs))
+    for port, ref in enumerate(refs):
+        ctx.set_output(op, port, ref)
 
 
 def _function(model: TfliteModel, sub: SubGraph, graph: Graph, function: Callable[[int], str]) -> str:

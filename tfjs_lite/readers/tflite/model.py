@@ -9,6 +9,7 @@ into the file's bytes, decoded (and dequantized) only when a lowering asks for t
 from __future__ import annotations
 
 import mmap
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import numpy as np
 from tfjs_lite.errors import ModelFormatError, UnsupportedModelError
 from tfjs_lite.readers.tflite import schema as S
 from tfjs_lite.readers.tflite.flatbuf import FlatTable, root_table
+from tfjs_lite.safe_io import open_binary
 
 __all__ = ["Operator", "Quantization", "Signature", "SubGraph", "Tensor", "TfliteModel", "load_tflite",
            "read_tflite_bytes"]
@@ -100,9 +102,8 @@ def load_tflite(path: Path) -> TfliteModel:
     """Read and check a ``.tflite`` file."""
     path = Path(path)
     try:
-        with open(path, "rb") as f:
-            size = f.seek(0, 2)
-            f.seek(0)
+        with open_binary(path, what=".tflite file") as f:  # a regular file: never a FIFO or device
+            size = os.fstat(f.fileno()).st_size
             if size >= _MMAP_FROM:
                 data: Any = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
             else:
@@ -117,7 +118,8 @@ def read_tflite_bytes(data: Any, path: Path) -> TfliteModel:
         raise ModelFormatError("not a TFLite file (no 'TFL3' identifier at bytes 4-8)", path=path)
     root = root_table(data)
     codes = [_operator_code(t) for t in root.tables(S.MODEL["operator_codes"], "operator_codes")]
-    buffers = [_buffer(t, len(data)) for t in root.tables(S.MODEL["buffers"], "buffers")]
+    # buffers[0] is the empty sentinel; a file without any buffer gets one, so index 0 stays valid.
+    buffers = [_buffer(t, len(data)) for t in root.tables(S.MODEL["buffers"], "buffers")] or [(0, 0)]
     graph_tables = root.tables(S.MODEL["subgraphs"], "subgraphs")
     if not graph_tables:
         raise ModelFormatError("the TFLite file has no subgraphs", path=path)
@@ -186,13 +188,13 @@ def _tensor(index: int, t: FlatTable, n_buffers: int) -> Tensor:
         raise UnsupportedModelError(f"tensor {index} keeps its data in an external file (external_buffer), "
                                     "which is not supported")
     buffer = t.scalar(S.TENSOR["buffer"], "u32", 0, "buffer")
-    if buffer >= max(n_buffers, 1):
+    if buffer >= n_buffers:
         raise ModelFormatError(f"not a valid TFLite file: tensor {index} names buffer {buffer} of {n_buffers}")
     quant = t.table(S.TENSOR["quantization"], "quantization")
     return Tensor(
         index=index, name=t.string(S.TENSOR["name"], "name") or f"tensor_{index}",
         type=t.scalar(S.TENSOR["type"], "i8", 0, "type"), shape=shape, signature=signature,
-        buffer=buffer if n_buffers else 0,
+        buffer=buffer,
         quantization=None if quant is None else _quantization(quant, index),
         is_variable=t.scalar(S.TENSOR["is_variable"], "b", False, "is_variable"),
         sparse=t.table(S.TENSOR["sparsity"], "sparsity") is not None,

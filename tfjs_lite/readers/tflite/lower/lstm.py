@@ -19,14 +19,12 @@ import numpy as np
 
 from tfjs_lite.errors import UnsupportedModelError
 from tfjs_lite.ir import TensorRef
+from tfjs_lite.limits import MAX_UNROLLED_STEPS
 from tfjs_lite.readers.tflite.context import FLOAT, INT32, Lowering
 from tfjs_lite.readers.tflite.lower import lowering
 from tfjs_lite.readers.tflite.model import Operator
 
 _ACT = {1: "Relu", 3: "Relu6", 4: "Tanh"}
-# Unrolling adds ~15 nodes a step; longer sequences would make graphs TF.js loads too slowly (and a
-# hostile shape could ask for billions of steps).
-MAX_UNROLLED_STEPS = 2048
 _OPTIONAL_UNSUPPORTED = {1: "CIFG (no input gate)", 9: "peepholes", 10: "peepholes", 11: "peepholes",
                          16: "a projection", 20: "layer normalisation", 21: "layer normalisation",
                          22: "layer normalisation", 23: "layer normalisation"}

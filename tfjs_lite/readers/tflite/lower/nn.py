@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from tfjs_lite.errors import UnsupportedModelError
+from tfjs_lite.errors import ModelFormatError, UnsupportedModelError
 from tfjs_lite.ir import TensorRef
 from tfjs_lite.readers.tflite.context import FLOAT, INT32, Lowering
 from tfjs_lite.readers.tflite.lower import lowering
@@ -46,6 +46,10 @@ def _weight(ctx: Lowering, op: Operator, k: int, perm: tuple[int, ...], what: st
     """A weight input in TF layout: transposed once at conversion when constant, else by a node."""
     value = ctx.const_of(op, k)
     name = ctx.name_for(op) + "/" + what
+    rank = len(ctx.in_tensor(op, k).shape)
+    if rank != len(perm):
+        raise ModelFormatError(f"not a valid TFLite file: operator {op.index} ({op.opcode}) has a {rank}-D "
+                               f"{what}, expected {len(perm)}-D")
     if value is not None:
         return ctx.graph.add_const(readonly(np.ascontiguousarray(value.transpose(perm))),
                                    name=ctx.graph.unique_name(name))
