@@ -270,18 +270,32 @@ def test_graph_def_fuzzed(tmp_path: Path) -> None:
     findings.check()
 
 
-def test_frozen_graph_bytes_fuzzed(tmp_path: Path) -> None:
-    from tfjs_lite.readers.saved_model import load_frozen_graph
-
-    data = FROZEN.read_bytes()
-    findings = Findings("fuzz: frozen GraphDef bytes (hypothesis)")
-    pb = tmp_path / "model.pb"
+def _fuzz_file_bytes(source: Path, path: Path, label: str, read: Callable[[Path], Any]) -> None:
+    """Hypothesis-edited bytes of ``source`` written to ``path`` and handed to ``read``."""
+    data = source.read_bytes()
+    findings = Findings(label)
 
     @SETTINGS
     @given(edited_bytes(data))
     def check(mutated_bytes: bytes) -> None:
-        pb.write_bytes(mutated_bytes)
-        findings.run(lambda: load_frozen_graph(pb, "Identity"))
+        path.write_bytes(mutated_bytes)
+        findings.run(lambda: read(path))
 
     check()
     findings.check()
+
+
+def test_frozen_graph_bytes_fuzzed(tmp_path: Path) -> None:
+    from tfjs_lite.readers.saved_model import load_frozen_graph
+
+    _fuzz_file_bytes(FROZEN, tmp_path / "model.pb", "fuzz: frozen GraphDef bytes (hypothesis)",
+                     lambda pb: load_frozen_graph(pb, "Identity"))
+
+
+def test_onnx_bytes_fuzzed(tmp_path: Path) -> None:
+    """Edited bytes of a PyTorch ONNX export through the reader and the lowering (our own wire walk
+    of ModelProto/GraphProto included): only ConversionErrors, never a crash or a hang."""
+    from tfjs_lite.readers.onnx import read_onnx
+
+    _fuzz_file_bytes(FIXTURES / "onnx" / "models" / "small_cnn" / "model.onnx", tmp_path / "model.onnx",
+                     "fuzz: ONNX model bytes (hypothesis)", read_onnx)

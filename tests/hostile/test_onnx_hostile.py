@@ -136,6 +136,13 @@ def test_onnx_structure_hostile(tmp_path: Path) -> None:
     _constant_of_huge_shape(proto)
     cases.append(Case("onnx ConstantOfShape 2**50", CLASS, _write(proto, tmp_path / "cos"), out / "cos",
                       may_convert=True, converted="converted (the Fill runs in TF.js, not in the converter)"))
+    # a node name that is not UTF-8 (proto2 parsers hand such string fields back as bytes)
+    data = SOURCE.read_bytes()
+    name = _model().graph.node[0].name.encode()
+    bad = tmp_path / "bad_name"
+    bad.mkdir()
+    (bad / "model.onnx").write_bytes(data.replace(name, b"\xff" + name[1:]))
+    cases.append(Case("onnx node name not UTF-8", CLASS, bad / "model.onnx", out / "bad_name"))
     garbage = tmp_path / "garbage.onnx"
     garbage.write_bytes(os.urandom(4096))
     cases.append(Case("onnx random bytes", CLASS, garbage, out / "garbage"))

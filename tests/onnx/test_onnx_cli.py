@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from tfjs_node import compare, load_tensors
+
 from tfjs_lite import convert, executor
 from tfjs_lite.errors import UnsupportedOpError
 from tfjs_lite.readers.onnx import read_onnx

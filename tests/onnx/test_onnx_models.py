@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from tfjs_node import compare, load_tensors
+
 from tfjs_lite import executor
 from tfjs_lite.options import ConvertOptions
 from tfjs_lite.pipelines import onnx_to_graph

@@ -30,14 +30,14 @@ def onnxruntime_outputs(model: Path, feeds: Mapping[str, np.ndarray]) -> dict[st
     """onnxruntime's outputs for ``feeds`` (keyed by ONNX input names), as TF.js dtypes; None when
     onnxruntime cannot be imported."""
     try:
-        import onnxruntime  # type: ignore[import-not-found]
+        import onnxruntime
     except ImportError:
         return None
     from tfjs_lite.errors import UnsupportedModelError
 
     try:
         session: Any = onnxruntime.InferenceSession(str(model), providers=["CPUExecutionProvider"])
-        typed = {i.name: np.asarray(feeds[i.name]).astype(_FEED_TYPES.get(i.type, np.float32))
+        typed: dict[str, np.ndarray] = {i.name: np.asarray(feeds[i.name]).astype(_FEED_TYPES.get(i.type, np.float32))
                  for i in session.get_inputs()}
         names = [o.name for o in session.get_outputs()]
         values = session.run(names, typed)

@@ -10,7 +10,6 @@ evaluates an op at once with the numpy kernels when every input is a small const
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -21,6 +20,7 @@ from tfjs_lite.errors import UnsupportedModelError
 from tfjs_lite.ir.attrs import DType
 from tfjs_lite.ir.graph import Graph, TensorRef, TensorType
 from tfjs_lite.kernels import KERNELS, NodeContext
+from tfjs_lite.kernels.sizes import predicted_elements
 from tfjs_lite.readers.onnx.model import OnnxNode
 
 __all__ = ["FOLD_LIMIT", "LoweringContext", "Shape", "V", "tf_name"]
@@ -31,8 +31,6 @@ Shape = tuple[int | None, ...] | None
 # hostile ConstantOfShape/Tile/Range cannot make the converter allocate without bound.
 FOLD_LIMIT = 1 << 20
 _INT32 = np.iinfo(np.int32)
-# Ops whose output size follows from a shape-like input: checked before folding.
-_SIZED_BY_INPUT = {"Fill": 0, "BroadcastTo": 1, "ZerosLike": None}
 _NAME_BAD = re.compile(r"[^A-Za-z0-9_.\-/]")
 
 
@@ -136,7 +134,8 @@ class LoweringContext:
         if v is None:
             return None
         if v.value is None and v.known is not None and None not in v.known:
-            return np.array(v.known, dtype=np.int64).reshape(v.shape or (len(v.known),))
+            elements = np.array(v.known, dtype=np.int64)
+            return elements.reshape(()) if v.rank == 0 else elements
         if v.value is None:
             raise self.unsupported(f"input {i}{' (' + what + ')' if what else ''} must be a constant "
                                    "or computable from static shapes")
@@ -169,7 +168,7 @@ class LoweringContext:
         return v.ref
 
     def emit(self, op: str, inputs: Sequence[V], attrs: dict[str, Any] | None = None, *,
-             shape: Shape = None, dtype: str | None = None, outputs: int = 1, name: str | None = None) -> Any:
+             shape: Shape | list[Shape] = None, dtype: str | None = None, outputs: int = 1, name: str | None = None) -> Any:
         """Add TF op ``op`` (or compute it now when every input is a small constant).
 
         Returns one :class:`V` (``outputs == 1``) or a list. ``shape``/``dtype`` describe output 0
@@ -189,21 +188,11 @@ class LoweringContext:
         return result[0] if outputs == 1 else result
 
     def _fold(self, op: str, inputs: Sequence[V], attrs: dict[str, Any]) -> list[np.ndarray] | None:
-        if not inputs or any(v.value is None for v in inputs) or op not in KERNELS:
+        values = [v.value for v in inputs if v.value is not None]
+        if not inputs or len(values) != len(inputs) or op not in KERNELS:
             return None
-        values = [v.value for v in inputs]
-        if any(a.size > FOLD_LIMIT for a in values):  # type: ignore[union-attr]
-            return None
-        if op in _SIZED_BY_INPUT and _SIZED_BY_INPUT[op] is not None:
-            dims = np.asarray(values[_SIZED_BY_INPUT[op]]).reshape(-1)
-            if dims.size and (dims.min() < 0 or math.prod(int(d) for d in dims) > FOLD_LIMIT):
-                return None
-        if op == "Tile" and values[0].size * math.prod(max(int(m), 0) for m in values[1].reshape(-1)) > FOLD_LIMIT:
-            return None
-        if op == "Range":
-            start, limit, delta = (float(np.asarray(a).reshape(-1)[0]) for a in values)
-            if delta == 0 or (limit - start) / delta > FOLD_LIMIT:
-                return None
+        if any(a.size > FOLD_LIMIT for a in values) or predicted_elements(op, values, attrs) > FOLD_LIMIT:
+            return None  # sizes set by input values (Fill, Tile, Range...) are predicted first
         try:
             with np.errstate(all="ignore"):
                 out = KERNELS[op]([np.asarray(a) for a in values], attrs, NodeContext(name=self.base, op=op))

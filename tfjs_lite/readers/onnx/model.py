@@ -59,6 +59,18 @@ class OnnxGraph:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
+def _text(value: Any, what: str) -> str:
+    """A string field as ``str``. proto2 hands back ``bytes`` for a string field that is not
+    UTF-8; ONNX names must be text, so such a file is refused."""
+    if isinstance(value, bytes):
+        raise ModelFormatError(f"{what} is not UTF-8 text ({value[:40]!r})")
+    return str(value)
+
+
+def _texts(values: Any, what: str) -> list[str]:
+    return [_text(v, what) for v in values]
+
+
 def _value_info(proto: Any) -> ValueInfo:
     kind = proto.type.WhichOneof("value")
     if kind is None:  # no type given: known only after lowering
@@ -96,12 +108,17 @@ def _attr_value(attr: Any, model_dir: Path, where: str) -> Any:
 
 
 def _node(proto: Any, model_dir: Path) -> OnnxNode:
-    where = f"node {proto.name or proto.op_type!r} ({proto.op_type})"
+    name, op_type = _text(proto.name, "a node name"), _text(proto.op_type, "an op type")
+    where = f"node {name or op_type!r} ({op_type})"
     attrs = {}
     for a in proto.attribute:
-        attrs[a.name] = ("ref", a.ref_attr_name) if a.ref_attr_name else _attr_value(a, model_dir, where)
-    domain = "" if proto.domain in _DEFAULT_DOMAINS else proto.domain
-    return OnnxNode(proto.op_type, proto.name, list(proto.input), list(proto.output), attrs, domain)
+        key = _text(a.name, f"{where}: an attribute name")
+        ref = _text(a.ref_attr_name, f"{where}: an attribute reference")
+        attrs[key] = ("ref", ref) if ref else _attr_value(a, model_dir, where)
+    domain = _text(proto.domain, f"{where}: the domain")
+    domain = "" if domain in _DEFAULT_DOMAINS else domain
+    return OnnxNode(op_type, name, _texts(proto.input, f"{where}: an input name"),
+                    _texts(proto.output, f"{where}: an output name"), attrs, domain)
 
 
 def _parse(path: Path, initializers: dict[str, np.ndarray]) -> Any:
@@ -117,10 +134,10 @@ def _parse(path: Path, initializers: dict[str, np.ndarray]) -> Any:
             tensor.ParseFromString(serialized)
         except Exception as e:  # protobuf's DecodeError
             raise ModelFormatError(f"{path}: not an ONNX model (an initializer does not parse: {e})") from None
-        if tensor.name in initializers:
-            raise ModelFormatError(f"{path}: two initializers are named {tensor.name!r}")
-        initializers[tensor.name] = tensor_to_numpy(tensor, path.parent, f"initializer {tensor.name!r}",
-                                                    raw_data=read_raw)
+        name = _text(tensor.name, f"{path}: an initializer name")
+        if name in initializers:
+            raise ModelFormatError(f"{path}: two initializers are named {name!r}")
+        initializers[name] = tensor_to_numpy(tensor, path.parent, f"initializer {name!r}", raw_data=read_raw)
 
     try:
         with open(path, "rb") as f:
@@ -155,8 +172,8 @@ class _Inliner:
             raise ModelFormatError(f"functions nested deeper than {_MAX_FUNCTION_DEPTH} at {key!r}")
         self.counter += 1
         prefix = f"{node.name or node.op_type}__{self.counter}/"
-        rename = {formal: actual for formal, actual in zip(fn.input, node.inputs)}
-        rename.update({formal: actual for formal, actual in zip(fn.output, node.outputs)})
+        rename = dict(zip(_texts(fn.input, f"function {key!r}: an input"), node.inputs))
+        rename.update(zip(_texts(fn.output, f"function {key!r}: an output"), node.outputs))
         defaults = {a.name: _attr_value(a, self.model_dir, key) for a in fn.attribute_proto}
         out = []
         for proto in fn.node:
@@ -218,7 +235,8 @@ def load_onnx(path: Path) -> OnnxGraph:
     initializers: dict[str, np.ndarray] = {}
     model = _parse(path, initializers)
     model_dir = path.parent
-    opsets = {("" if o.domain in _DEFAULT_DOMAINS else o.domain): int(o.version) for o in model.opset_import}
+    domains = [_text(o.domain, f"{path}: an opset domain") for o in model.opset_import]
+    opsets = {("" if d in _DEFAULT_DOMAINS else d): int(o.version) for d, o in zip(domains, model.opset_import)}
     opset = opsets.get("", 0)
     if not OPSET_RANGE[0] <= opset <= OPSET_RANGE[1]:
         raise UnsupportedModelError(f"{path}: default-domain opset {opset} is outside the supported "
@@ -228,17 +246,18 @@ def load_onnx(path: Path) -> OnnxGraph:
         raise ModelFormatError(f"{path}: {len(graph.node)} nodes, more than {_MAX_NODES}")
     if len(graph.sparse_initializer):
         raise UnsupportedModelError(f"{path}: sparse initializers are not supported")
-    functions = {("" if f.domain in _DEFAULT_DOMAINS else f.domain, f.name): f for f in model.functions}
+    functions = {("" if _text(f.domain, "a function domain") in _DEFAULT_DOMAINS else f.domain,
+                  _text(f.name, "a function name")): f for f in model.functions}
     inliner = _Inliner(functions, model_dir)
     nodes: list[OnnxNode] = []
     for proto in graph.node:
         nodes.extend(inliner.expand(_node(proto, model_dir)))
-    inputs = [(v.name, _value_info(v)) for v in graph.input if v.name not in initializers]
-    outputs = [(v.name, _value_info(v)) for v in graph.output]
+    inputs = [(_text(v.name, "an input name"), _value_info(v)) for v in graph.input if v.name not in initializers]
+    outputs = [(_text(v.name, "an output name"), _value_info(v)) for v in graph.output]
     value_info = {}
     for v in graph.value_info:
         try:
-            value_info[v.name] = _value_info(v)
+            value_info[_text(v.name, "a value_info name")] = _value_info(v)
         except UnsupportedModelError:
             continue
     known = set(initializers) | {name for name, _ in inputs}
@@ -247,6 +266,9 @@ def load_onnx(path: Path) -> OnnxGraph:
     for name, _ in outputs:
         if name not in defined:
             raise ModelFormatError(f"{path}: graph output {name!r} is not computed by any node")
-    meta = {"producer": f"{model.producer_name} {model.producer_version}".strip(), "ir_version": model.ir_version,
-            "opsets": opsets, "metadata_props": {p.key: p.value for p in model.metadata_props}}
+    meta = {"producer": f"{_text(model.producer_name, 'the producer')} "
+                        f"{_text(model.producer_version, 'the producer version')}".strip(),
+            "ir_version": model.ir_version, "opsets": opsets,
+            "metadata_props": {_text(p.key, "a metadata key"): _text(p.value, "a metadata value")
+                               for p in model.metadata_props}}
     return OnnxGraph(ordered, initializers, inputs, outputs, value_info, opset, meta)

@@ -53,11 +53,11 @@ def lower_graph(onnx: OnnxGraph) -> Graph:
     signature: dict[str, dict] = {"inputs": {}, "outputs": {}}
     for name, info in onnx.inputs:
         dtype = tf_dtype_of(info.elem_type, f"graph input {name!r}")
-        node = graph.add_op("Placeholder", attrs={"dtype": DType(dtype), "shape": info.shape},
-                            name=graph.unique_name(tf_name(name, "input")),
-                            out_types=[TensorType(DType(dtype), info.shape)])
-        graph.inputs[name] = TensorRef(node, 0)
-        ctx.values[name] = V(TensorRef(node, 0), info.shape, dtype)
+        placeholder = graph.add_op("Placeholder", attrs={"dtype": DType(dtype), "shape": info.shape},
+                                   name=graph.unique_name(tf_name(name, "input")),
+                                   out_types=[TensorType(DType(dtype), info.shape)])
+        graph.inputs[name] = TensorRef(placeholder, 0)
+        ctx.values[name] = V(TensorRef(placeholder, 0), info.shape, dtype)
         signature["inputs"][name] = {"dtype": DType(dtype), "shape": info.shape}
     for name, array in onnx.initializers.items():
         ctx.values[name] = ctx.const(array)
@@ -93,10 +93,10 @@ def lower_graph(onnx: OnnxGraph) -> Graph:
         value = ctx.values[name]
         dtype = value.dtype if value.value is None else tf_dtype(value.value)
         shape = info.shape if info.shape is not None else value.shape
-        node = graph.add_op("Identity", [ctx.ref(value)], {"T": DType(dtype)},
-                            name=graph.unique_name(tf_name(name, "output")),
-                            out_types=[TensorType(DType(dtype), shape)])
-        graph.outputs[name] = TensorRef(node, 0)
+        identity = graph.add_op("Identity", [ctx.ref(value)], {"T": DType(dtype)},
+                                name=graph.unique_name(tf_name(name, "output")),
+                                out_types=[TensorType(DType(dtype), shape)])
+        graph.outputs[name] = TensorRef(identity, 0)
         signature["outputs"][name] = {"dtype": DType(dtype), "shape": shape}
     graph.meta["signature"] = signature
     graph.meta["versions"] = {"producer": 0, "min_consumer": 0}

@@ -100,7 +100,7 @@ def _split_raw_data(f: IO[bytes], start: int, end: int) -> tuple[bytes, Callable
 
         buffer = np.empty(span[1] - span[0], dtype=np.uint8)
         f.seek(span[0])
-        if f.readinto(memoryview(buffer)) != buffer.size:  # type: ignore[attr-defined]
+        if f.readinto(buffer.data) != buffer.size:  # type: ignore[attr-defined]
             raise ModelFormatError("truncated protobuf (file shorter than a tensor)")
         return buffer
 

@@ -9,6 +9,7 @@ an extra end pad).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -21,7 +22,7 @@ from tfjs_lite.readers.onnx.lowering.tensor import concat, strided_slice
 __all__ = ["pad_channels_last", "spatial_pads"]
 
 
-def spatial_pads(ctx: LoweringContext, in_dims: list[int | None], kernel: list[int], strides: list[int],
+def spatial_pads(ctx: LoweringContext, in_dims: Sequence[int | None], kernel: list[int], strides: list[int],
                  dilations: list[int]) -> list[tuple[int, int]]:
     """Per spatial dim (begin, end) padding from ``auto_pad``/``pads``."""
     n = len(kernel)
@@ -125,7 +126,7 @@ def _conv(ctx: LoweringContext) -> list[V]:
         weights, kernel, strides, dilations = weights[:, :, None, :], [1, *kernel], [1, *strides], [1, *dilations]
     group = int(ctx.attr("group", 1))
     out_channels, in_per_group = weights.shape[:2]
-    in_dims = [None] * 2 if x.shape is None else list(x.shape[2:])
+    in_dims: list[int | None] = [None] * 2 if x.shape is None else list(x.shape[2:])
     if spatial == 1:
         in_dims = [1, *in_dims]
     pads = spatial_pads(ctx, in_dims[-spatial:], kernel[-spatial:], strides[-spatial:], dilations[-spatial:])
@@ -171,9 +172,11 @@ def _conv_transpose(ctx: LoweringContext) -> list[V]:
     if spatial == 1:
         weights, kernel, strides = weights[:, :, None, :], [1, *kernel], [1, *strides]
         dilations, out_pad = [1, *dilations], [0, *out_pad]
-    in_dims = [1, *x.shape[2:]] if spatial == 1 and x.shape else (list(x.shape[2:]) if x.shape else [None, None])
-    if any(d is None for d in in_dims) or x.shape is None:
+    declared: list[int | None] = [None, None] if x.shape is None else [1, *x.shape[2:]] if spatial == 1 \
+        else list(x.shape[2:])
+    if any(d is None for d in declared) or x.shape is None:
         raise ctx.unsupported("ConvTranspose needs static spatial input sizes")
+    in_dims = [int(d) for d in declared if d is not None]
     hwoi = weights.transpose(2, 3, 1, 0)  # ONNX [C_in, C_out, kH, kW] -> TF [kH, kW, C_out, C_in]
     if max(dilations) > 1:
         hwoi = _dilate_filter(hwoi, dilations)
@@ -235,9 +238,11 @@ def _pool(ctx: LoweringContext, tf_op: str) -> V:
     out_dims = [_out_size(d, k, s, 1, p, ceil) for d, k, s, p in zip(in_dims, kernel, strides, pads)]
     explicit = pads
     if ceil:  # pad the end so a VALID window covers the ceil-mode overhang
-        if any(d is None for d in in_dims):
+        sizes = [d for d in in_dims if d is not None]
+        ends = [o for o in out_dims if o is not None]
+        if len(sizes) != len(in_dims) or len(ends) != len(out_dims):
             raise ctx.unsupported("ceil_mode needs static spatial sizes")
-        pads = [(b, max((o - 1) * s + k - d - b, e)) for (b, e), o, s, k, d in zip(pads, out_dims, strides, kernel, in_dims)]
+        pads = [(b, max((o - 1) * s + k - d - b, e)) for (b, e), o, s, k, d in zip(pads, ends, strides, kernel, sizes)]
     nhwc, one_d = _as_2d(ctx, x)
     padding = "VALID" if ceil else _tf_padding(in_dims, kernel, strides, dilations, pads)
     include_pad = tf_op == "AvgPool" and bool(ctx.attr("count_include_pad", 0))
@@ -262,7 +267,7 @@ def _avg_divisor(in_dims: list[Any], kernel: list[int], strides: list[int], pads
     """Per output position: window area / number of elements ONNX averages over (the input, plus
     the explicit pads with ``count_include_pad``, never the ceil-mode overhang)."""
     counts = []
-    for axis, (d, k, s, (b, _e), o) in enumerate(zip(in_dims, kernel, strides, pads, out_dims)):
+    for axis, (d, k, s, (b, _end), o) in enumerate(zip(in_dims, kernel, strides, pads, out_dims)):
         lo, hi = (0, d)
         if include_pad:
             lo, hi = -explicit[axis][0], d + explicit[axis][1]

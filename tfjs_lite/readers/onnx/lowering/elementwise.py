@@ -21,16 +21,17 @@ __all__ = ["broadcast_shape"]
 
 def broadcast_shape(*shapes: Shape) -> Shape:
     """The numpy broadcast of static shapes (None dims stay unknown unless another side fixes them)."""
-    if any(s is None for s in shapes):
+    known = [s for s in shapes if s is not None]
+    if len(known) != len(shapes):
         return None
-    rank = max(len(s) for s in shapes)  # type: ignore[arg-type]
+    rank = max(len(s) for s in known)
     out: list[int | None] = []
     for i in range(rank):
-        dims = [s[len(s) - rank + i] for s in shapes if len(s) - rank + i >= 0]  # type: ignore[arg-type]
-        known = {d for d in dims if d is not None and d != 1}
-        if len(known) == 1:
-            out.append(known.pop())
-        elif known:
+        dims = [s[len(s) - rank + i] for s in known if len(s) - rank + i >= 0]
+        sizes = {d for d in dims if d is not None and d != 1}
+        if len(sizes) == 1:
+            out.append(sizes.pop())
+        elif sizes:
             out.append(None)
         else:
             out.append(None if any(d is None for d in dims) else 1)

@@ -72,8 +72,9 @@ def _gemm(ctx: LoweringContext) -> list[V]:
 def _einsum(ctx: LoweringContext) -> list[V]:
     values = [v for v in ctx.inputs() if v is not None]
     equation = str(ctx.attr("equation")).replace(" ", "")
-    if all(v.value is not None for v in values):
-        return [ctx.const(np.einsum(equation, *[v.value for v in values]))]
+    constants = [v.value for v in values if v.value is not None]
+    if len(constants) == len(values):
+        return [ctx.const(np.einsum(equation, *constants))]
     if "..." in equation or len(values) > 2:
         raise ctx.unsupported("Einsum with '...' or more than two operands has no TF.js form")
     return [ctx.emit("Einsum", values, {"T": DType("DT_FLOAT"), "N": len(values), "equation": equation}, shape=None)]
@@ -114,3 +115,63 @@ def _nms(ctx: LoweringContext) -> list[V]:
                                           binary(ctx, "AddV2", ids, ctx.int_const(c)), picked],
                                  {"T": DType("DT_INT32"), "N": 3, "axis": 1}, shape=(None, 3)))
     return [rows[0] if len(rows) == 1 else concat(ctx, rows, 0)]
+
+
+@lowers("LRN")
+def _lrn(ctx: LoweringContext) -> list[V]:
+    """Across channels: TF's window is ``2r+1`` centred channels, so only odd ONNX sizes map; ONNX
+    divides alpha by the size."""
+    x = ctx.input(0)
+    assert x is not None
+    size = int(ctx.attr("size"))
+    if size % 2 == 0 or ctx.rank_of(x) != 4:
+        raise ctx.unsupported("LRN needs an odd size and a 4-D input")
+    y = ctx.emit("LRN", [ctx.to_channels_last(x)],
+                 {"T": DType("DT_FLOAT"), "depth_radius": (size - 1) // 2, "bias": float(ctx.attr("bias", 1.0)),
+                  "alpha": float(ctx.attr("alpha", 1e-4)) / size, "beta": float(ctx.attr("beta", 0.75))},
+                 shape=None if x.shape is None else (x.shape[0], *x.shape[2:], x.shape[1]))
+    return [ctx.to_channels_first(y)]
+
+
+@lowers("OneHot")
+def _one_hot(ctx: LoweringContext) -> list[V]:
+    indices = ctx.input(0)
+    assert indices is not None
+    depth = int(ctx.const_input(1, "depth").reshape(-1)[0])  # type: ignore[union-attr]
+    off, on = (float(v) for v in ctx.const_input(2, "values").reshape(-1)[:2])  # type: ignore[union-attr]
+    rank = ctx.rank_of(indices) + 1
+    axis = ctx.axis(int(ctx.attr("axis", -1)), rank)
+    # ONNX counts negative indices from the end; TF.js ignores OneHot's axis (moved with a transpose)
+    wrapped = ctx.emit("FloorMod", [ctx.cast(indices, "DT_INT32"), ctx.int_const(depth)], {"T": DType("DT_INT32")},
+                       shape=indices.shape)
+    shape = None if indices.shape is None else (*indices.shape, depth)
+    y = ctx.emit("OneHot", [wrapped, ctx.int_const(depth), ctx.const(np.float32(on)), ctx.const(np.float32(off))],
+                 {"T": DType("DT_FLOAT"), "TI": DType("DT_INT32"), "axis": -1}, shape=shape)
+    perm = [*range(axis), rank - 1, *range(axis, rank - 1)]
+    return [ctx.transpose(y, perm)]
+
+
+@lowers("Trilu")
+def _trilu(ctx: LoweringContext) -> list[V]:
+    x = ctx.input(0)
+    assert x is not None
+    k_value = ctx.const_input(1, "k")
+    k = 0 if k_value is None else int(k_value.reshape(-1)[0])
+    shape = x.static_shape()
+    if shape is None or len(shape) < 2:
+        raise ctx.unsupported("Trilu needs a static shape of rank >= 2")
+    rows, cols = np.indices(shape[-2:])
+    keep = (cols - rows >= k) if ctx.attr("upper", 1) else (cols - rows <= k)
+    return [ctx.emit("SelectV2", [ctx.const(keep), x, ctx.emit("ZerosLike", [x], {"T": DType(x.dtype)}, shape=shape)],
+                     {"T": DType(x.dtype)}, shape=shape)]
+
+
+@lowers("NonZero")
+def _non_zero(ctx: LoweringContext) -> list[V]:
+    x = ctx.input(0)
+    assert x is not None
+    if x.value is not None:
+        return [ctx.const(np.array(np.nonzero(x.value), dtype=np.int64))]
+    rank = ctx.rank_of(x)
+    found = ctx.emit("Where", [x], {"T": DType(x.dtype)}, shape=(None, rank), dtype="DT_INT32")
+    return [ctx.transpose(found, [1, 0])]

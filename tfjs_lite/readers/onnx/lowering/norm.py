@@ -107,6 +107,8 @@ def _group_norm(ctx: LoweringContext) -> list[V]:
                                          ctx.const(np.float32(ctx.attr("epsilon", 1e-5)))))
     y = binary(ctx, "Mul", centred, inv_std)
     scale, bias = ctx.const_input(1, "scale"), ctx.const_input(2, "bias")
+    if scale is None or bias is None:
+        raise ctx.unsupported("GroupNormalization needs its scale and bias")
     per_group = ctx.attr("_per_group", 0) or ctx.opset < 21  # opset 18 (and our rewrite): one value per group
     if per_group and scale is not None and scale.size == groups and groups != channels:
         scale, bias = np.repeat(scale, channels // groups), np.repeat(bias, channels // groups)

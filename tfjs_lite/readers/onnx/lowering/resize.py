@@ -11,6 +11,7 @@ or ``in * scale`` is a whole number.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -21,7 +22,7 @@ from tfjs_lite.readers.onnx.lowering.misc import matmul
 
 __all__ = ["source_coordinates"]
 
-_ROUNDING = {
+_ROUNDING: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "round_prefer_floor": lambda x: np.ceil(x - 0.5),
     "round_prefer_ceil": lambda x: np.floor(x + 0.5),
     "floor": np.floor,
@@ -99,25 +100,27 @@ def _resize(ctx: LoweringContext) -> list[V]:
                               f"antialias={ctx.attr('antialias', 0)} is not supported")
     if ctx.attr("axes") is not None or ctx.attr("keep_aspect_ratio_policy", "stretch") != "stretch":
         raise ctx.unsupported("Resize axes / keep_aspect_ratio_policy are not supported")
-    shape = x.shape
-    if shape is None or len(shape) != 4 or shape[2] is None or shape[3] is None:
+    if x.shape is None or len(x.shape) != 4 or x.shape[2] is None or x.shape[3] is None:
         raise ctx.unsupported("Resize needs a 4-D (NCHW) input with static height and width")
+    shape = x.shape
+    height, width = int(x.shape[2]), int(x.shape[3])
     scales_value = ctx.const_input(2, "scales")
     sizes_v = ctx.input(3)
     sizes_known = None if sizes_v is None else sizes_v.elements()
     if sizes_known is not None and len(sizes_known) == 4 and None not in sizes_known[2:]:
         # N and C may be symbolic (read from Shape at run time): only H and W matter
-        sizes_out = [shape[i] if d is None else int(d) for i, d in enumerate(sizes_known)]
-        scales = [o / i if i else 1.0 for o, i in zip(sizes_out, shape)]
+        sizes = [shape[i] if d is None else int(d) for i, d in enumerate(sizes_known)]
+        scales = [o / i if i and o else 1.0 for o, i in zip(sizes, shape)]
     elif scales_value is not None and scales_value.size:
         scales = [float(s) for s in scales_value.reshape(-1)]
-        sizes_out = [int(math.floor(i * s + 1e-9)) if i else i for i, s in zip(shape, scales)]
+        sizes = [int(math.floor(i * s + 1e-9)) if i else i for i, s in zip(shape, scales)]
     else:
         raise ctx.unsupported("Resize needs constant scales or sizes")
-    if scales[:2] != [1.0, 1.0] or any(i is not None and o != i for i, o in zip(shape[:2], sizes_out[:2])):
+    if scales[:2] != [1.0, 1.0] or any(i is not None and o != i for i, o in zip(shape[:2], sizes[:2])):
         raise ctx.unsupported("Resize may only change the spatial (H, W) dimensions")
+    sizes_out = [0, 0, int(sizes[2]), int(sizes[3])]  # type: ignore[arg-type]
     out_shape = (*shape[:2], *sizes_out[2:])
-    chosen = _tf_resize(mode, coord, rounding, list(shape[2:]), sizes_out[2:], scales[2:])
+    chosen = _tf_resize(mode, coord, rounding, [height, width], sizes_out[2:], scales[2:])
     if chosen is not None:
         op, align, half = chosen
         y = ctx.emit(op, [ctx.to_channels_last(x), ctx.int_const(sizes_out[2:])],
@@ -126,17 +129,17 @@ def _resize(ctx: LoweringContext) -> list[V]:
         return [ctx.to_channels_first(y)]
     y = x
     if mode == "nearest":
-        for axis in (2, 3):
-            index = _nearest_indices(coord, rounding, shape[axis], sizes_out[axis], scales[axis])
-            if shape[axis] == sizes_out[axis] and (index == np.arange(shape[axis])).all():
+        for axis, size_in in ((2, height), (3, width)):
+            index = _nearest_indices(coord, rounding, size_in, sizes_out[axis], scales[axis])
+            if size_in == sizes_out[axis] and (index == np.arange(size_in)).all():
                 continue
             new_shape = tuple(sizes_out[axis] if i == axis else d for i, d in enumerate(y.shape))  # type: ignore
             y = ctx.emit("GatherV2", [y, ctx.int_const(index), ctx.int_const(axis)],
                          {"Tparams": DType(y.dtype), "Tindices": DType("DT_INT32"), "Taxis": DType("DT_INT32"),
                           "batch_dims": 0}, shape=new_shape)
         return [y]
-    rows = _linear_matrix(coord, shape[2], sizes_out[2], scales[2])
-    cols = _linear_matrix(coord, shape[3], sizes_out[3], scales[3])
+    rows = _linear_matrix(coord, height, sizes_out[2], scales[2])
+    cols = _linear_matrix(coord, width, sizes_out[3], scales[3])
     y = matmul(ctx, y, ctx.const(cols.T.copy()))               # [N, C, H, W'] = x @ cols^T
     y = matmul(ctx, ctx.const(rows[None, None]), y)            # [N, C, H', W'] = rows @ (...)
     y.shape = out_shape

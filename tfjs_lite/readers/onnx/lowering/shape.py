@@ -105,7 +105,7 @@ def _reshape(ctx: LoweringContext) -> list[V]:
                               shape=(len(target),), dtype="DT_INT32")
             out = tuple(x.shape[i] if d == 0 else (None if d == -1 else d) for i, d in enumerate(target))  # type: ignore[index]
             return [reshape(ctx, x, packed, out)]
-        target = [dims[i] if d == 0 else d for i, d in enumerate(target)]  # type: ignore[misc]
+        target = [dims[i] if d == 0 else d for i, d in enumerate(target)]
     return [reshape(ctx, x, target)]
 
 
@@ -121,8 +121,8 @@ def _flatten(ctx: LoweringContext) -> list[V]:
     rank = ctx.rank_of(x)
     axis = ctx.axis(int(ctx.attr("axis", 1)), rank + 1)
     head, tail = x.shape[:axis], x.shape[axis:]  # type: ignore[index]
-    lead = None if None in head else math.prod(head)  # type: ignore[arg-type]
-    trail = None if None in tail else math.prod(tail)  # type: ignore[arg-type]
+    lead = None if None in head else math.prod(head)
+    trail = None if None in tail else math.prod(tail)
     if lead is None and trail is None:
         raise ctx.unsupported("Flatten needs static dims on at least one side of the axis")
     return [reshape(ctx, x, [-1 if lead is None else lead, -1 if trail is None else trail], (lead, trail))]
@@ -166,7 +166,8 @@ def _unsqueeze(ctx: LoweringContext) -> list[V]:
         return [ctx.const(np.expand_dims(x.value, tuple(axes)))]
     known = x.known
     for a in axes:
-        shape = (*x.shape[:a], 1, *x.shape[a:])  # type: ignore[index,misc]
+        dims = list(x.shape or ())  # rank_of() proved the shape's rank
+        shape = (*dims[:a], 1, *dims[a:])
         x = ctx.emit("ExpandDims", [x, ctx.int_const(a)], {"T": DType(x.dtype), "Tdim": DType("DT_INT32")},
                      shape=shape)
     x.known = known
@@ -226,9 +227,9 @@ def _range(ctx: LoweringContext) -> list[V]:
     start, limit, delta = ctx.input(0), ctx.input(1), ctx.input(2)
     assert start is not None and limit is not None and delta is not None
     if start.value is not None and limit.value is not None and delta.value is not None:
-        s, lim, d = (a.reshape(()) for a in (start.value, limit.value, delta.value))
+        s, lim, d = (a.reshape(-1)[0].item() for a in (start.value, limit.value, delta.value))
         if d != 0 and max(math.ceil((lim - s) / d), 0) <= FOLD_LIMIT:
-            return [ctx.const(np.arange(s, lim, d, dtype=start.value.dtype))]
+            return [ctx.const(np.arange(s, lim, d).astype(start.value.dtype))]
     return [ctx.emit("Range", [start, limit, delta], {"Tidx": DType(start.dtype)}, shape=(None,))]
 
 

@@ -29,7 +29,7 @@ def _transpose(ctx: LoweringContext) -> list[V]:
 
 def concat(ctx: LoweringContext, values: list[V], axis: int) -> V:
     if all(v.value is not None for v in values):
-        return ctx.const(np.concatenate([v.value for v in values], axis=axis))  # type: ignore[misc]
+        return ctx.const(np.concatenate([v.value for v in values], axis=axis))
     pieces = [v.elements() for v in values]
     known = None
     if all(p is not None and v.rank == 1 for p, v in zip(pieces, values)):
@@ -51,9 +51,9 @@ def concat(ctx: LoweringContext, values: list[V], axis: int) -> V:
 
 @lowers("Concat")
 def _concat(ctx: LoweringContext) -> list[V]:
-    values = [v for v in ctx.inputs() if v is not None and v.shape != (0,)] or [ctx.input(0)]
-    rank = ctx.rank_of(values[0])  # type: ignore[arg-type]
-    return [concat(ctx, values, ctx.axis(int(ctx.attr("axis")), rank))]  # type: ignore[arg-type]
+    present = [v for v in ctx.inputs() if v is not None]
+    values = [v for v in present if v.shape != (0,)] or present[:1]  # empty pieces add nothing
+    return [concat(ctx, values, ctx.axis(int(ctx.attr("axis")), ctx.rank_of(values[0])))]
 
 
 @lowers("Split")
