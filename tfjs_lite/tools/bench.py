@@ -21,6 +21,10 @@ NODE_BACKENDS = ("cpu", "wasm")
 BROWSER_BACKENDS = ("cpu", "wasm", "webgl", "webgpu")
 
 
+def _progress_line(text: str) -> None:
+    sys.stderr.write(f"tfjs-lite: {text}\n")
+
+
 def model_entry(path: str, label: str) -> dict[str, Any]:
     """``{label, kind, dir}`` for a TF.js model folder or its ``model.json``."""
     from tfjs_lite.detect import tfjs_model_format
@@ -94,7 +98,7 @@ def run_bench(request: dict[str, Any], *, browser: bool = False, chromium: Optio
 
         modules = ensure_node_modules(node_modules)
         return run_in_browser(request, modules, chromium=chromium, timeout=timeout,
-                              progress=lambda text: sys.stderr.write(f"tfjs-lite: {text}\n"))
+                              progress=_progress_line)
     return run_node_bench(request, node_modules=node_modules, timeout=timeout)
 
 

@@ -152,7 +152,7 @@ class Chromium:
         self.webgl = webgl
         self.proc: Optional[subprocess.Popen] = None
         self.session: Optional[str] = None
-        self._profile = None
+        self._profile: Optional[str] = None
         self._next_id = 0
         self._replies: dict[int, dict] = {}
         self._events: list[dict] = []
@@ -206,7 +206,8 @@ class Chromium:
                 os.close(fd)
             except OSError:
                 pass
-        shutil.rmtree(self._profile, ignore_errors=True)
+        if self._profile is not None:
+            shutil.rmtree(self._profile, ignore_errors=True)
 
     def _read_replies(self) -> None:
         buffer = b""
