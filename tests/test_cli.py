@@ -292,3 +292,11 @@ def test_progress_line_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch, capsy
             time.sleep(0.2)
         assert progress.shown is tty
         assert ("converting x" in capsys.readouterr().err) is tty
+
+
+def test_flags_may_follow_the_input_path(tmp_path: Path) -> None:
+    # "tfjs-lite convert model.h5 --output_format tfjs_graph_model out/" as people type it.
+    out = tmp_path / "out"
+    done = run_cli("convert", str(MLP_H5), "--output_format", "tfjs_graph_model", "--quiet", str(out))
+    assert done.returncode == 0, done.stderr
+    assert json.loads((out / "model.json").read_text())["format"] == "graph-model"

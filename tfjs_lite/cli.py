@@ -152,7 +152,7 @@ def _pass_names() -> Tuple[str, ...]:
 def _parse_convert_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = _convert_parser()
     completed, doubtful = _complete_bool_flags(argv)
-    args, extras = parser.parse_known_args(completed)
+    args, extras = parser.parse_known_intermixed_args(completed)
     if extras:
         # "--strip_debug_ops maybe in out": "maybe" was taken for the input path, so "out" is extra.
         for flag, value in doubtful:
