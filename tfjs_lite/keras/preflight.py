@@ -251,9 +251,8 @@ def _check_computed_differently(class_name: str, config: Mapping[str, Any], rank
     if class_name == "DepthwiseConv2D" and not _is_default(config.get("dilation_rate", 1), 1):
         out.append(f"option dilation_rate={config.get('dilation_rate')} is ignored by tfjs-layers 4.22 "
                    "(wrong values)")
+    # keepdims=True is translated (tfjs_lite/keras/keepdims.py), not refused.
     if class_name.startswith("Global") and "Pooling" in class_name:
-        if config.get("keepdims"):
-            out.append("option keepdims=True is ignored by tfjs-layers 4.22 (the pooled axes are dropped)")
         if class_name.endswith("1D") and config.get("data_format") == "channels_first":
             out.append("option data_format='channels_first' is ignored by tfjs-layers 4.22 for 1-D "
                        "global pooling (it pools the other axis)")
