@@ -13,7 +13,8 @@ Why this order:
    ``simplify_arithmetic`` removes ``x*1``/``x+0`` that folding reveals, ``cse`` merges what
    became equal, ``prune`` drops the rest.  Each can enable the others, hence the fixpoint.
 3. ``lower`` (once): rewrite ops TF.js lacks into ops it has (``Erfc``, ``Softsign``,
-   ``BatchMatMulV3``, ``StringSplitV2``, aliases, grouped ``Conv2D``).  After simplify so constant
+   ``BatchMatMulV3``, ``StringSplitV2``, aliases, grouped ``Conv2D``, segment reductions,
+   ``Xlogy``/``Xdivy``/``Xlog1py``, ``TensorScatterAdd``/``Sub``).  After simplify so constant
    cases are already folded, before fusion so a lowered op can take part in patterns (a grouped
    conv lowered to ``DepthwiseConv2dNative`` then fuses with its bias and activation).
 4. ``fuse`` (once, in this order): ``fold_batch_norm`` must see bare contractions (before they are
@@ -48,8 +49,11 @@ from tfjs_lite.optimizer.passes.lower_aliases import LowerAliases
 from tfjs_lite.optimizer.passes.lower_batch_matmul_v3 import LowerBatchMatMulV3
 from tfjs_lite.optimizer.passes.lower_erfc import LowerErfc
 from tfjs_lite.optimizer.passes.lower_grouped_conv import LowerGroupedConv
+from tfjs_lite.optimizer.passes.lower_segment_ops import LowerSegmentOps
 from tfjs_lite.optimizer.passes.lower_softsign import LowerSoftsign
 from tfjs_lite.optimizer.passes.lower_string_split import LowerStringSplit
+from tfjs_lite.optimizer.passes.lower_tensor_scatter import LowerTensorScatter
+from tfjs_lite.optimizer.passes.lower_xlogy import LowerXlogy
 from tfjs_lite.optimizer.passes.normalize_bias_add import NormalizeBiasAdd
 from tfjs_lite.optimizer.passes.prune import Prune
 from tfjs_lite.optimizer.passes.remove_identity import RemoveIdentity
@@ -63,7 +67,8 @@ PASS_NAMES: tuple[str, ...] = (
     "strip_debug", "prune", "remove_identity", "bypass_switch_identity", "fold_enter_const",
     "fold_constants", "simplify_arithmetic", "cse",
     "lower_erfc", "lower_softsign", "lower_batch_matmul_v3", "lower_aliases",
-    "lower_string_split", "lower_grouped_conv",
+    "lower_string_split", "lower_grouped_conv", "lower_segment_ops", "lower_xlogy",
+    "lower_tensor_scatter",
     "fold_batch_norm", "batch_norm_to_mul_add", "normalize_bias_add", "fuse_conv", "fuse_matmul",
     "fuse_depthwise", "fuse_prelu", "function_identities",
 )
@@ -93,7 +98,8 @@ def default_groups(*, skip: frozenset[str] = frozenset(), strip_debug_ops: bool 
                                    CommonSubexpressionElimination(), Prune()),
                   fixpoint=True, max_iterations=8),
         PassGroup("lower", keep(LowerErfc(), LowerSoftsign(), LowerBatchMatMulV3(),
-                                LowerAliases(), LowerStringSplit(), LowerGroupedConv())),
+                                LowerAliases(), LowerStringSplit(), LowerGroupedConv(),
+                                LowerSegmentOps(), LowerXlogy(), LowerTensorScatter())),
         PassGroup("fuse", keep(FoldBatchNorm(), BatchNormToMulAdd(), NormalizeBiasAdd(), FuseConv(),
                                FuseMatMul(), FuseDepthwise(), FusePrelu())),
         PassGroup("cleanup", keep(FunctionIdentities(strip_debug=strip_debug_ops),
