@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator, Mapping, Optional
 
 from tfjs_lite.errors import UnsupportedLayerError
+from tfjs_lite.keras.normalization import translatable
 from tfjs_lite.keras.ranks import input_ranks
 
 __all__ = [
@@ -155,6 +156,8 @@ def _unsupported_class(class_name: str) -> Optional[str]:
 def _check_layer(name: str, class_name: str, config: Mapping[str, Any], *, keras3: bool,
                  rank: Optional[int] = None) -> list[LayerIssue]:
     problems: list[str] = []
+    if class_name == "Normalization" and translatable(config, rank):
+        return []  # becomes a BatchNormalization (tfjs_lite/keras/normalization.py)
     reason = _unsupported_class(class_name)
     if reason:
         return [LayerIssue(name, class_name, reason)]

@@ -46,6 +46,8 @@ def own_weights(class_name: str, config: Mapping[str, Any]) -> list[str]:
         return (["gamma"] if _flag(config, "scale") else []) + (["beta"] if _flag(config, "center") else [])
     if class_name == "Embedding":
         return ["embeddings"]
+    if class_name == "Normalization" and config.get("mean") is None:
+        return ["mean", "variance", "count"]
     if class_name == "PReLU":
         return ["alpha"]
     if class_name in _CELLS:

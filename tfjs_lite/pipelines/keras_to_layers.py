@@ -23,6 +23,7 @@ import h5py
 from tfjs_lite.errors import ModelFormatError
 from tfjs_lite.keras.config import fix_regularizers, is_keras3, keras3_to_tfjs, translate_class_names
 from tfjs_lite.keras.keepdims import expand_keepdims_pooling
+from tfjs_lite.keras.normalization import translate_normalization
 from tfjs_lite.keras.preflight import LayerIssue, check_model, refusal
 from tfjs_lite.keras.weight_paths import LayerPlan, WeightSlot, plan_weights, vars_group_name
 from tfjs_lite.keras.weight_specs import check_shape
@@ -156,10 +157,11 @@ def keras2_layers_model(
         if plan.name in refused or plan.opaque:
             continue
         _check_layer_weights(plan, plan.legacy_h5_slots(), [w.shape for w in by_name.get(plan.name, [])], path)
+    config, entries = translate_normalization(config, [[_official_entry(w) for w in weights] for _, weights in layers])
     topology: dict[str, Any] = {"keras_version": keras_version, "backend": backend, "model_config": expand_keepdims_pooling(config)}
     if training_config is not None:
         topology["training_config"] = training_config
-    return topology, [[_official_entry(w) for w in weights] for _, weights in layers]
+    return topology, entries
 
 
 # --- Keras 3 ---------------------------------------------------------------------------------
@@ -180,6 +182,7 @@ def _from_keras3_h5(info: KerasH5, options: ConvertOptions, report: Report) -> t
         slots = plan.legacy_h5_slots()
         _check_layer_weights(plan, slots, [w.shape for w in stored], info.path)
         layers.append([WeightEntry(slot.name, w.dataset) for slot, w in zip(slots, stored)])
+    config, layers = translate_normalization(config, layers)
     topology = {"keras_version": info.keras_version, "backend": info.backend, "model_config": expand_keepdims_pooling(config)}
     return topology, layers
 
@@ -197,6 +200,7 @@ def _from_archive(archive: KerasArchive, options: ConvertOptions, report: Report
         _check_layer_weights(plan, plan.slots, [tuple(d.shape) for d in datasets], archive.path)
         _check_no_extra_vars(archive, plan)
         layers.append([WeightEntry(slot.name, d) for slot, d in zip(plan.slots, datasets)])
+    config, layers = translate_normalization(config, layers)
     topology = {"keras_version": archive.keras_version, "model_config": expand_keepdims_pooling(config)}
     return topology, layers
 
