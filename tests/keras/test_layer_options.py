@@ -28,7 +28,7 @@ REFUSED = {
     "global_average_pooling1d_channels_first", "global_max_pooling1d_channels_first",
     "relu_negative_slope", "relu_threshold", "resizing_bicubic",
     "resizing_bilinear", "resizing_crop_to_aspect_ratio", "resizing_nearest", "softmax_axis1",
-    "upsampling2d_bicubic", "upsampling2d_bilinear",
+    "upsampling2d_bicubic", "upsampling2d_bilinear", "normalization_invert",
 }
 
 

@@ -7,11 +7,13 @@ sqrt(moving_variance + epsilon)``. With ``epsilon = 0`` and ``moving_variance = 
 1e-14)`` the two are the same function (up to float rounding), and tfjs-layers 4.22 runs
 ``BatchNormalization`` over the last axis correctly.
 
-Translated only when that is exact: ``invert=False``, the statistics stored as weights (not given
-in the config), and the normalised axis the last one of an input of known rank (tf.keras 2 stores
-``axis: [3]`` for images). Anything else stays a ``Normalization`` for the pre-flight check to
-refuse. Weights ``<layer>/mean`` and ``<layer>/variance`` become ``<layer>/moving_mean`` and
-``<layer>/moving_variance``; ``<layer>/count`` (only used by ``adapt``) is dropped.
+Translated only when that is exact: ``invert=False``, the normalised axis the last one of an
+input of known rank (tf.keras 2 stores ``axis: [3]`` for images), and the statistics either stored
+as weights or given in the config as per-channel lists (ConvNeXt's ImageNet mean/variance).
+Anything else stays a ``Normalization`` for the pre-flight check to refuse. Weights
+``<layer>/mean`` and ``<layer>/variance`` become ``<layer>/moving_mean`` and
+``<layer>/moving_variance`` (config statistics become such weights); ``<layer>/count`` (only used
+by ``adapt``) is dropped.
 """
 
 from __future__ import annotations
@@ -33,7 +35,10 @@ _KERAS_EPSILON = 1e-7
 
 def translatable(config: Mapping[str, Any], rank: Optional[int]) -> bool:
     """True if this Normalization layer config can become an exact BatchNormalization."""
-    if config.get("invert") or config.get("mean") is not None or config.get("variance") is not None:
+    if config.get("invert"):
+        return False
+    given = [config.get("mean"), config.get("variance")]
+    if given != [None, None] and not all(isinstance(v, list) and v and len(v) == len(given[0]) for v in given):
         return False
     axis = config.get("axis", -1)
     axes = axis if isinstance(axis, (list, tuple)) else [axis]
@@ -66,6 +71,19 @@ def _clamped_variance(data: Any) -> Any:
     return lambda: np.maximum(np.asarray(data[()], np.float32), np.float32(_KERAS_EPSILON**2))
 
 
+def _with_config_statistics(layers: list[list["WeightEntry"]],
+                            from_config: dict[str, tuple[np.ndarray, np.ndarray]]) -> list[list["WeightEntry"]]:
+    """Append the config-given statistics as ``<layer>/mean`` / ``<layer>/variance`` weights."""
+    if not from_config:
+        return layers
+    entry_type = next((type(e) for entries in layers for e in entries), None)
+    if entry_type is None:
+        from tfjs_lite.writers.weights import WeightEntry as entry_type
+    extra = [entry_type(f"{name}/{leaf}", value) for name, (mean, variance) in sorted(from_config.items())
+             for leaf, value in (("mean", mean), ("variance", variance))]
+    return [*layers, extra]
+
+
 def translate_normalization(model_config: dict[str, Any], layers: list[list["WeightEntry"]]
                             ) -> tuple[dict[str, Any], list[list["WeightEntry"]]]:
     """Rewrite every translatable top-level Normalization layer and its weights."""
@@ -73,12 +91,17 @@ def translate_normalization(model_config: dict[str, Any], layers: list[list["Wei
     if not names:
         return model_config, layers
     model = copy.deepcopy(model_config)
+    from_config: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for layer in model["config"]["layers"]:
         if isinstance(layer, dict) and layer.get("class_name") == "Normalization":
             name = str(layer.get("name") or layer["config"].get("name"))
             if name in names:
+                if layer["config"].get("mean") is not None:
+                    from_config[name] = (np.asarray(layer["config"]["mean"], np.float32),
+                                         np.asarray(layer["config"]["variance"], np.float32))
                 layer["class_name"] = "BatchNormalization"
                 layer["config"] = normalization_as_batch_norm(layer["config"])
+    layers = _with_config_statistics(layers, from_config)
     renamed: list[list["WeightEntry"]] = []
     for entries in layers:
         out = []
