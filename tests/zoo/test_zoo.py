@@ -31,6 +31,8 @@ KERAS3_PATHS = [("keras_layers", "model.keras", "layers", "inputs.json", "expect
 REFUSED = {
     ("MiniConvNeXt", "h5_layers"): "LayerScale",
     ("MiniRegNetX", "h5_layers"): "groups=",
+    ("k3_MiniConvNeXt", "keras_layers"): "LayerScale",
+    ("k3_MiniConvNeXt", "h5_layers"): "LayerScale",
 }
 
 
