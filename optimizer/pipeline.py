@@ -14,7 +14,8 @@ Why this order:
    became equal, ``prune`` drops the rest.  Each can enable the others, hence the fixpoint.
 3. ``lower`` (once): rewrite ops TF.js lacks into ops it has (``Erfc``, ``Softsign``,
    ``BatchMatMulV3``, ``StringSplitV2``, aliases, grouped ``Conv2D``, segment reductions,
-   ``Xlogy``/``Xdivy``/``Xlog1py``, ``TensorScatterAdd``/``Sub``, fake quantization, TF's truncating ``Mod``).  After simplify so constant
+   ``Xlogy``/``Xdivy``/``Xlog1py``, ``TensorScatterAdd``/``Sub``, fake quantization, TF's truncating ``Mod``,
+   ``SpaceToDepth``).  After simplify so constant
    cases are already folded, before fusion so a lowered op can take part in patterns (a grouped
    conv lowered to ``DepthwiseConv2dNative`` then fuses with its bias and activation).
 4. ``fuse`` (once, in this order): ``fold_batch_norm`` must see bare contractions (before they are
@@ -51,6 +52,7 @@ from tfjs_lite.optimizer.passes.lower_erfc import LowerErfc
 from tfjs_lite.optimizer.passes.lower_fake_quant import LowerFakeQuant
 from tfjs_lite.optimizer.passes.lower_grouped_conv import LowerGroupedConv
 from tfjs_lite.optimizer.passes.lower_segment_ops import LowerSegmentOps
+from tfjs_lite.optimizer.passes.lower_space_to_depth import LowerSpaceToDepth
 from tfjs_lite.optimizer.passes.lower_softsign import LowerSoftsign
 from tfjs_lite.optimizer.passes.lower_string_split import LowerStringSplit
 from tfjs_lite.optimizer.passes.lower_tensor_scatter import LowerTensorScatter
@@ -70,7 +72,7 @@ PASS_NAMES: tuple[str, ...] = (
     "fold_constants", "simplify_arithmetic", "cse",
     "lower_erfc", "lower_softsign", "lower_batch_matmul_v3", "lower_aliases",
     "lower_string_split", "lower_grouped_conv", "lower_segment_ops", "lower_xlogy",
-    "lower_tensor_scatter", "lower_fake_quant", "lower_truncate_mod",
+    "lower_tensor_scatter", "lower_fake_quant", "lower_truncate_mod", "lower_space_to_depth",
     "fold_batch_norm", "batch_norm_to_mul_add", "normalize_bias_add", "fuse_conv", "fuse_matmul",
     "fuse_depthwise", "fuse_prelu", "function_identities",
 )
@@ -102,7 +104,7 @@ def default_groups(*, skip: frozenset[str] = frozenset(), strip_debug_ops: bool 
         PassGroup("lower", keep(LowerErfc(), LowerSoftsign(), LowerBatchMatMulV3(),
                                 LowerAliases(), LowerStringSplit(), LowerGroupedConv(),
                                 LowerSegmentOps(), LowerXlogy(), LowerTensorScatter(),
-                                LowerFakeQuant(), LowerTruncateMod())),
+                                LowerFakeQuant(), LowerTruncateMod(), LowerSpaceToDepth())),
         PassGroup("fuse", keep(FoldBatchNorm(), BatchNormToMulAdd(), NormalizeBiasAdd(), FuseConv(),
                                FuseMatMul(), FuseDepthwise(), FusePrelu())),
         PassGroup("cleanup", keep(FunctionIdentities(strip_debug=strip_debug_ops),
