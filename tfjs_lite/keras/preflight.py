@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator, Mapping, Optional
 
 from tfjs_lite.errors import UnsupportedLayerError
+from tfjs_lite.keras.keepdims import unresolved_keepdims
 from tfjs_lite.keras.normalization import translatable
 from tfjs_lite.keras.ranks import input_ranks
 
@@ -95,6 +96,9 @@ def check_model(model_config: Mapping[str, Any], *, keras3: bool) -> list[LayerI
     """Every problem in a (translated, tfjs-form) model config, in layer order."""
     issues: list[LayerIssue] = []
     ranks = input_ranks(model_config)
+    for name in unresolved_keepdims(dict(model_config)):
+        issues.append(LayerIssue(name, "GlobalPooling", "option keepdims=True with a channel count the "
+                                 "config does not tell (tfjs-layers 4.22 ignores keepdims)"))
     for name, class_name, config in _walk_layers(model_config):
         issues.extend(_check_layer(name, class_name, config, keras3=keras3, rank=ranks.get(name)))
     return issues
