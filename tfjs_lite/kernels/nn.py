@@ -183,7 +183,8 @@ def _lrn(inputs: list[Array], attrs: dict[str, Any], ctx: NodeContext) -> list[A
     return [(_acc(x) / (bias + alpha * windows) ** beta).astype(x.dtype)]
 
 
-def fake_quant_nudge(low: float, high: float, num_bits: int, narrow_range: bool) -> tuple[np.float32, np.float32, np.float32, np.float32]:
+def fake_quant_nudge(low: float, high: float, num_bits: int,
+                     narrow_range: bool) -> tuple[np.float32, np.float32, np.float32, np.float32]:
     """TF's ``Nudge``: (nudged_min, nudged_max, scale, inverse scale) in float32, zero point rounded."""
     quant_min = np.float32(1 if narrow_range else 0)
     quant_max = np.float32((1 << num_bits) - 1)

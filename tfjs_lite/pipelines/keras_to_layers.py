@@ -110,6 +110,14 @@ def _preflight(
     return {issue.layer for issue in issues}
 
 
+def _translated(config: dict[str, Any], layers: Layers) -> tuple[dict[str, Any], Layers]:
+    """The config and weights as written for tfjs-layers, after the weights were checked against the
+    original layers: exact translations of what tfjs-layers lacks (``Normalization``) or ignores
+    (global pooling ``keepdims``)."""
+    config, layers = translate_normalization(config, layers)
+    return expand_keepdims_pooling(config), layers
+
+
 # --- tf.keras 2 ------------------------------------------------------------------------------
 
 
@@ -157,8 +165,8 @@ def keras2_layers_model(
         if plan.name in refused or plan.opaque:
             continue
         _check_layer_weights(plan, plan.legacy_h5_slots(), [w.shape for w in by_name.get(plan.name, [])], path)
-    config, entries = translate_normalization(config, [[_official_entry(w) for w in weights] for _, weights in layers])
-    topology: dict[str, Any] = {"keras_version": keras_version, "backend": backend, "model_config": expand_keepdims_pooling(config)}
+    config, entries = _translated(config, [[_official_entry(w) for w in weights] for _, weights in layers])
+    topology: dict[str, Any] = {"keras_version": keras_version, "backend": backend, "model_config": config}
     if training_config is not None:
         topology["training_config"] = training_config
     return topology, entries
@@ -182,8 +190,8 @@ def _from_keras3_h5(info: KerasH5, options: ConvertOptions, report: Report) -> t
         slots = plan.legacy_h5_slots()
         _check_layer_weights(plan, slots, [w.shape for w in stored], info.path)
         layers.append([WeightEntry(slot.name, w.dataset) for slot, w in zip(slots, stored)])
-    config, layers = translate_normalization(config, layers)
-    topology = {"keras_version": info.keras_version, "backend": info.backend, "model_config": expand_keepdims_pooling(config)}
+    config, layers = _translated(config, layers)
+    topology = {"keras_version": info.keras_version, "backend": info.backend, "model_config": config}
     return topology, layers
 
 
@@ -200,8 +208,8 @@ def _from_archive(archive: KerasArchive, options: ConvertOptions, report: Report
         _check_layer_weights(plan, plan.slots, [tuple(d.shape) for d in datasets], archive.path)
         _check_no_extra_vars(archive, plan)
         layers.append([WeightEntry(slot.name, d) for slot, d in zip(plan.slots, datasets)])
-    config, layers = translate_normalization(config, layers)
-    topology = {"keras_version": archive.keras_version, "model_config": expand_keepdims_pooling(config)}
+    config, layers = _translated(config, layers)
+    topology = {"keras_version": archive.keras_version, "model_config": config}
     return topology, layers
 
 
