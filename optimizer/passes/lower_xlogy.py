@@ -1,4 +1,4 @@
-"""Lower ``Xlogy``, ``Xdivy`` and ``Xlog1py`` (absent from TF.js 4.22): one lowering per op.
+"""Lower ``Xlogy``, ``Xdivy``, ``Xlog1py`` and ``MulNoNan`` (absent from TF.js 4.22): one lowering per op.
 
 Before => after: ``z = Xlogy(x, y)`` => ``z = SelectV2(Equal(x, 0), 0, Mul(x, Log(y)))``; likewise
 ``Xdivy`` with ``RealDiv(x, y)`` and ``Xlog1py`` with ``Mul(x, Log1p(y))``.  The SelectV2 keeps the
@@ -8,6 +8,9 @@ Algebra: TF defines these as exactly 0 wherever ``x == 0``, whatever ``y`` is (0
 ``x·log(y)`` (``x/y``, ``x·log1p(y)``) elsewhere; the select takes the 0 branch exactly there, so
 the nan/inf the other branch computes for such ``y`` never reaches the output.  Used by
 cross-entropy and KL-divergence terms (``tf.math.xlogy``) in exported losses and samplers.
+
+``z = MulNoNan(x, y)`` => ``z = SelectV2(Equal(y, 0), 0, Mul(x, y))``: TF defines it as 0 wherever
+``y == 0``, even where ``x`` is inf or nan (the guard is on ``y``).
 
 Does NOT fire on any other op.
 """
@@ -34,12 +37,17 @@ def _divide(graph: Graph, node: str, x: TensorRef, y: TensorRef, t: DType) -> Te
     return TensorRef(graph.add_op("RealDiv", [x, y], {"T": t}, name=graph.unique_name(f"{node}/quotient")), 0)
 
 
-# One lowering per op: the value where x != 0.
-LOWERINGS = {"Xlogy": _log_times("Log"), "Xlog1py": _log_times("Log1p"), "Xdivy": _divide}
+def _multiply(graph: Graph, node: str, x: TensorRef, y: TensorRef, t: DType) -> TensorRef:
+    return TensorRef(graph.add_op("Mul", [x, y], {"T": t}, name=graph.unique_name(f"{node}/product")), 0)
+
+
+# One lowering per op: (the input whose zeros force a 0 result, the value elsewhere).
+LOWERINGS = {"Xlogy": (0, _log_times("Log")), "Xlog1py": (0, _log_times("Log1p")), "Xdivy": (0, _divide),
+             "MulNoNan": (1, _multiply)}
 
 
 class LowerXlogy(Pass):
-    """Xlogy/Xdivy/Xlog1py => SelectV2(x == 0, 0, value)."""
+    """Xlogy/Xdivy/Xlog1py => SelectV2(x == 0, 0, value); MulNoNan => SelectV2(y == 0, 0, x·y)."""
 
     name = "lower_xlogy"
 
@@ -49,9 +57,11 @@ class LowerXlogy(Pass):
         for node in nodes:
             t = DType(graph.attrs(node).get("T", "DT_FLOAT"))
             x, y = graph.inputs_of(node)
+            guard, value_of = LOWERINGS[graph.op(node)]
             zero = graph.add_const(np.zeros((), numpy_dtype(t)), name=graph.unique_name(f"{node}/zero"))
-            is_zero = graph.add_op("Equal", [x, zero], {"T": t}, name=graph.unique_name(f"{node}/x_is_zero"))
-            value = LOWERINGS[graph.op(node)](graph, node, x, y, t)
+            is_zero = graph.add_op("Equal", [(x, y)[guard], zero], {"T": t},
+                                   name=graph.unique_name(f"{node}/guard_is_zero"))
+            value = value_of(graph, node, x, y, t)
             graph.set_op(node, "SelectV2")
             graph.set_inputs(node, [TensorRef(is_zero, 0), zero, value])
             graph.attrs(node).clear()

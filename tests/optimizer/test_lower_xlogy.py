@@ -20,6 +20,16 @@ def test_zero_x_wins_over_any_y(op: str) -> None:
     assert g2.op("z") == "SelectV2" and not g2.nodes_by_op(op)
 
 
+def test_mul_no_nan_guards_on_y() -> None:
+    g = GraphBuilder()
+    x, y = g.input("x", (5,)), g.input("y", (5,))
+    g.output("z", g.op("MulNoNan", x, y, name="z", T="DT_FLOAT"))
+    feeds = {"x": np.array([np.inf, np.nan, 2, 0, -3], np.float32),
+             "y": np.array([0, 0, 0.5, np.inf, 2], np.float32)}
+    g2 = assert_pass_preserves(g.build(), LowerXlogy(), feeds=feeds)
+    assert g2.op("z") == "SelectV2"
+
+
 def test_nothing_to_lower() -> None:
     g = GraphBuilder()
     g.output("z", g.op("Log", g.input("x", (3,)), T="DT_FLOAT"))

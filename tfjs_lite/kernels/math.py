@@ -154,6 +154,7 @@ _BINARY: dict[str, Callable[[Array, Array], Array]] = {
     "Xlogy": lambda x, y: np.where(x == 0, 0, x * np.log(y)),
     "Xdivy": lambda x, y: np.where(x == 0, 0, x / y),
     "Xlog1py": lambda x, y: np.where(x == 0, 0, x * np.log1p(y)),
+    "MulNoNan": lambda x, y: np.where(y == 0, 0, x * y),  # 0 wherever y == 0, even for x = inf/nan
     "Equal": np.equal,
     "NotEqual": np.not_equal,
     "Greater": np.greater,
