@@ -69,7 +69,7 @@ def generate(tf_python: str, names: list[str], out: Path, keras3: bool) -> None:
 
 def _one_line(text: str) -> str:
     lines = [ln for ln in text.strip().splitlines() if ln.strip()]
-    return lines[-1][:600] if lines else ""
+    return lines[-1][:4000] if lines else ""
 
 
 def convert_and_check(node: TfjsNode, case_dir: Path, path_spec: tuple, work: Path) -> dict:
@@ -159,6 +159,8 @@ def _short(message: str) -> str:
             reason = re.sub(r"=\d+", "=…", "(" + why)  # groups=16 and groups=32: one reason
             if reason not in reasons:
                 reasons.append(reason)
+        # a reason cut short by the stored message's length limit is a prefix of a full one
+        reasons = [r for r in reasons if not any(o != r and o.startswith(r) for o in reasons)]
         message = f"{head.split()[-1]} layers: " + "; ".join(reasons)
     return message[:300] + ("…" if len(message) > 300 else "")
 
