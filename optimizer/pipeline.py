@@ -17,7 +17,9 @@ Why this order:
    merges what became equal, ``prune`` drops the rest.  Each can enable the others, hence the
    fixpoint.
 3. ``lower`` (once): rewrite ops TF.js lacks into ops it has (``Erfc``, ``Softsign``,
-   ``BatchMatMulV3``, ``StringSplitV2``, aliases, grouped ``Conv2D``).  After simplify so constant
+   ``BatchMatMulV3``, ``StringSplitV2``, aliases, grouped ``Conv2D``, segment reductions,
+   ``Xlogy``/``Xdivy``/``Xlog1py``, ``TensorScatterAdd``/``Sub``, fake quantization, TF's truncating ``Mod``,
+   ``SpaceToDepth``).  After simplify so constant
    cases are already folded, before fusion so a lowered op can take part in patterns (a grouped
    conv lowered to ``DepthwiseConv2dNative`` then fuses with its bias and activation).
 4. ``fuse`` (once, in this order): ``fold_batch_norm`` must see bare contractions (before they are
@@ -52,9 +54,15 @@ from tfjs_lite.optimizer.passes.fuse_prelu import FusePrelu
 from tfjs_lite.optimizer.passes.lower_aliases import LowerAliases
 from tfjs_lite.optimizer.passes.lower_batch_matmul_v3 import LowerBatchMatMulV3
 from tfjs_lite.optimizer.passes.lower_erfc import LowerErfc
+from tfjs_lite.optimizer.passes.lower_fake_quant import LowerFakeQuant
 from tfjs_lite.optimizer.passes.lower_grouped_conv import LowerGroupedConv
+from tfjs_lite.optimizer.passes.lower_segment_ops import LowerSegmentOps
 from tfjs_lite.optimizer.passes.lower_softsign import LowerSoftsign
+from tfjs_lite.optimizer.passes.lower_space_to_depth import LowerSpaceToDepth
 from tfjs_lite.optimizer.passes.lower_string_split import LowerStringSplit
+from tfjs_lite.optimizer.passes.lower_tensor_scatter import LowerTensorScatter
+from tfjs_lite.optimizer.passes.lower_truncate_mod import LowerTruncateMod
+from tfjs_lite.optimizer.passes.lower_xlogy import LowerXlogy
 from tfjs_lite.optimizer.passes.merge_transposes import MergeTransposes
 from tfjs_lite.optimizer.passes.normalize_bias_add import NormalizeBiasAdd
 from tfjs_lite.optimizer.passes.prune import Prune
@@ -89,7 +97,9 @@ def default_groups(*, skip: frozenset[str] = frozenset(), strip_debug_ops: bool 
                                    SinkTransposes(), CommonSubexpressionElimination(), Prune()),
                   fixpoint=True, max_iterations=8),
         PassGroup("lower", keep(LowerErfc(), LowerSoftsign(), LowerBatchMatMulV3(),
-                                LowerAliases(), LowerStringSplit(), LowerGroupedConv())),
+                                LowerAliases(), LowerStringSplit(), LowerGroupedConv(),
+                                LowerSegmentOps(), LowerXlogy(), LowerTensorScatter(),
+                                LowerFakeQuant(), LowerTruncateMod(), LowerSpaceToDepth())),
         PassGroup("fuse", keep(FoldBatchNorm(), BatchNormToMulAdd(), NormalizeBiasAdd(), FuseConv(),
                                FuseMatMul(), FuseDepthwise(), FusePrelu())),
         PassGroup("cleanup", keep(FunctionIdentities(strip_debug=strip_debug_ops),

@@ -20,6 +20,10 @@ asserts of the ``tfjs-core`` ops it calls):
 * dilations > 1 on ``Conv2DBackpropInput``: the executor never reads them (wrong numbers).
 * ``EXPLICIT`` padding on pools and ``Conv3D``: only ``Conv2D``, depthwise and transposed
   convolutions translate ``explicit_paddings``.
+* ``Mod`` at all: TF's ``Mod`` truncates (C ``fmod``), TF.js's is a floor modulo (they differ
+  for operands of mixed sign); the optimizer lowers it (``lower_truncate_mod``).
+* ``FakeQuantWithMinMaxVars`` at all: the executor returns its input unchanged ("This op is
+  currently ignored"); the optimizer lowers the ones with constant bounds.
 """
 
 from __future__ import annotations
@@ -128,6 +132,10 @@ def attribute_problems(graph: Graph, node: str) -> list[str]:
                             "must be 1)")
     if op == "Conv2DBackpropInput" and any(d > 1 for d in _spatial(attrs.get("dilations"), channels_first)):
         problems.append("dilations > 1 (TF.js ignores them on transposed convolutions)")
+    if op == "Mod":
+        problems.append("truncated remainder semantics (TF.js 4.22 computes a floor modulo)")
+    if op == "FakeQuantWithMinMaxVars":
+        problems.append("no quantization (TF.js 4.22 runs it as an identity; only constant bounds are lowered)")
     if op in _NO_EXPLICIT_PADDING_OPS and _text(attrs.get("padding"), "VALID") == "EXPLICIT":
         problems.append("EXPLICIT padding (TF.js reads only SAME/VALID here)")
     return problems

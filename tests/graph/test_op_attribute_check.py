@@ -83,3 +83,10 @@ def test_explicit_pool_padding_is_refused() -> None:
                        strides=[1, 2, 2, 1], padding="EXPLICIT",
                        explicit_paddings=[0, 0, 1, 1, 1, 1, 0, 0], **NHWC))
     assert _single(g.build()) == ["EXPLICIT padding (TF.js reads only SAME/VALID here)"]
+
+
+def test_tf_mod_is_refused_because_tfjs_floors() -> None:
+    g = GraphBuilder()
+    g.output("y", g.op("Mod", g.input("a", (3,), "DT_INT32"), g.input("b", (3,), "DT_INT32"), name="node",
+                       T="DT_INT32"))
+    assert _single(g.build()) == ["truncated remainder semantics (TF.js 4.22 computes a floor modulo)"]

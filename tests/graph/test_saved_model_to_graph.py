@@ -26,11 +26,17 @@ FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "graph"
 RUNNABLE = ["cnn", "multi_io", "frozen", "asserts", "control_flow", "rnn", "hash_table", "hub_module",
             "tf1_control_flow", "prelu", "gelu_exact",  # gelu_exact: the optimizer lowers Erfc
             "int64_string_consts",  # StringSplitV2 is lowered to the StringSplit TF.js has
-            "grouped_conv"]  # grouped Conv2D is lowered to depthwise or split/conv/concat
+            "grouped_conv",  # grouped Conv2D is lowered to depthwise or split/conv/concat
+            "segment_ops",  # segment reductions, Xlogy & co., TensorScatterAdd/Sub are lowered
+            "fake_quant",  # TF.js would run FakeQuantWithMinMaxVars as an identity
+            "truncate_mod"]  # TF.js runs Mod as a floor modulo and lacks TruncateMod
 # Switching off a lowering leaves an op TF.js cannot run; the op check must then name it.
 WITHOUT_LOWERING = {"int64_string_consts": ("lower_string_split", "StringSplitV2"),
                     "gelu_exact": ("lower_erfc", "Erfc"),
-                    "grouped_conv": ("lower_grouped_conv", "Conv2D with a grouped filter")}
+                    "grouped_conv": ("lower_grouped_conv", "Conv2D with a grouped filter"),
+                    "segment_ops": ("lower_segment_ops", "SegmentSum"),
+                    "fake_quant": ("lower_fake_quant", "FakeQuantWithMinMaxVars with no quantization"),
+                    "truncate_mod": ("lower_truncate_mod", "Mod with truncated remainder")}
 
 
 def _case(name: str) -> dict:

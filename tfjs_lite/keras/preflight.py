@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from typing import Any, Iterator, Mapping, Optional
 
 from tfjs_lite.errors import UnsupportedLayerError
+from tfjs_lite.keras.keepdims import unresolved_keepdims
 from tfjs_lite.keras.layers import MODEL_CLASSES
+from tfjs_lite.keras.normalization import translatable
 from tfjs_lite.keras.ranks import input_ranks
 
 __all__ = [
@@ -99,6 +101,9 @@ def check_model(model_config: Mapping[str, Any], *, keras3: bool) -> list[LayerI
     """Every problem in a (translated, tfjs-form) model config, in layer order."""
     issues: list[LayerIssue] = []
     ranks = input_ranks(model_config)
+    for name in unresolved_keepdims(dict(model_config)):
+        issues.append(LayerIssue(name, "GlobalPooling", "option keepdims=True with a channel count the "
+                                 "config does not tell (tfjs-layers 4.22 ignores keepdims)"))
     for name, class_name, config in walk_layers(model_config):
         issues.extend(_check_layer(name, class_name, config, keras3=keras3, rank=ranks.get(name)))
     return issues
@@ -169,6 +174,8 @@ def _unsupported_class(class_name: str) -> Optional[str]:
 def _check_layer(name: str, class_name: str, config: Mapping[str, Any], *, keras3: bool,
                  rank: Optional[int] = None) -> list[LayerIssue]:
     problems: list[str] = []
+    if class_name == "Normalization" and translatable(config, rank):
+        return []  # becomes a BatchNormalization (tfjs_lite/keras/normalization.py)
     reason = _unsupported_class(class_name)
     if reason:
         return [LayerIssue(name, class_name, reason)]
@@ -265,9 +272,8 @@ def _check_computed_differently(class_name: str, config: Mapping[str, Any], rank
     if class_name == "DepthwiseConv2D" and not _is_default(config.get("dilation_rate", 1), 1):
         out.append(f"option dilation_rate={config.get('dilation_rate')} is ignored by tfjs-layers 4.22 "
                    "(wrong values)")
+    # keepdims=True is translated (tfjs_lite/keras/keepdims.py), not refused.
     if class_name.startswith("Global") and "Pooling" in class_name:
-        if config.get("keepdims"):
-            out.append("option keepdims=True is ignored by tfjs-layers 4.22 (the pooled axes are dropped)")
         if class_name.endswith("1D") and config.get("data_format") == "channels_first":
             out.append("option data_format='channels_first' is ignored by tfjs-layers 4.22 for 1-D "
                        "global pooling (it pools the other axis)")

@@ -78,4 +78,4 @@ def kernel(*ops: str) -> Callable[[Kernel], Kernel]:
 
 
 # Imported for their registration side effect; kept last because they import `kernel` from here.
-from tfjs_lite.kernels import array_ops, control, conv, conv3d, fused, image, lists, math_ops, nn, reduce  # noqa: E402,F401
+from tfjs_lite.kernels import array_ops, control, conv, conv3d, fused, image, lists, math_ops, nn, reduce, segment  # noqa: E402,F401

@@ -224,3 +224,13 @@ def _top_k(inputs: list[Array], attrs: dict[str, Any], ctx: NodeContext) -> list
     # sorted=False leaves the order unspecified in TF, so sorted output is always valid.
     order = np.argsort(key, axis=-1, kind="stable")[..., :k]
     return [np.take_along_axis(x, order, axis=-1), order.astype(np.int32)]
+
+
+@kernel("SpaceToDepth")
+def _space_to_depth(inputs: list[Array], attrs: dict[str, Any], ctx: NodeContext) -> list[Array]:
+    """NHWC: block ``(i, j)`` of each ``b × b`` tile goes to channels ``(i·b + j)·C ... + C``."""
+    (x,) = inputs
+    b = int(attrs["block_size"])
+    n, h, w, c = x.shape
+    tiles = x.reshape(n, h // b, b, w // b, b, c).transpose(0, 1, 3, 2, 4, 5)
+    return [tiles.reshape(n, h // b, w // b, b * b * c)]

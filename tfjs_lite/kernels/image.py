@@ -1,6 +1,7 @@
-"""Kernels for the rearrangement, scatter and box-selection ops ONNX models lower to:
-DepthToSpace, TensorScatterUpdate, NonMaxSuppressionV3 (tested against onnxruntime through the
-ONNX op fixtures: tests/onnx/test_onnx_ops.py)."""
+"""Kernels for the rearrangement and box-selection ops ONNX models lower to: DepthToSpace and
+NonMaxSuppressionV3 (tested against onnxruntime through the ONNX op fixtures,
+tests/onnx/test_onnx_ops.py). TensorScatterUpdate lives with the other scatters in
+:mod:`tfjs_lite.kernels.segment`."""
 
 from __future__ import annotations
 
@@ -27,22 +28,6 @@ def _depth_to_space(inputs: list[Array], attrs: dict[str, Any], ctx: NodeContext
     n, h, w, c = x.shape
     y = x.reshape(n, h, w, s, s, c // (s * s)).transpose(0, 1, 3, 2, 4, 5)
     return [y.reshape(n, h * s, w * s, c // (s * s))]
-
-
-def _scatter(base: Array, indices: Array, updates: Array) -> Array:
-    out = base.copy()
-    depth = indices.shape[-1]
-    flat_idx = indices.reshape(-1, depth)
-    flat_upd = updates.reshape(flat_idx.shape[0], *base.shape[depth:])
-    for idx, upd in zip(flat_idx, flat_upd):
-        out[tuple(int(i) for i in idx)] = upd  # later updates win, as in TF and ONNX
-    return out
-
-
-@kernel("TensorScatterUpdate")
-def _tensor_scatter_update(inputs: list[Array], attrs: dict[str, Any], ctx: NodeContext) -> list[Array]:
-    x, indices, updates = inputs
-    return [_scatter(x, indices, updates)]
 
 
 def _iou(a: Array, b: Array) -> float:

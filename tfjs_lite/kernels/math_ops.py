@@ -150,6 +150,11 @@ _BINARY: dict[str, Callable[[Array, Array], Array]] = {
     "Pow": _pow,
     "SquaredDifference": lambda x, y: np.square(x - y),
     "Atan2": np.arctan2,
+    # x·log(y), x/y, x·log1p(y), defined as 0 wherever x == 0 (even for y = 0, inf or nan)
+    "Xlogy": lambda x, y: np.where(x == 0, 0, x * np.log(y)),
+    "Xdivy": lambda x, y: np.where(x == 0, 0, x / y),
+    "Xlog1py": lambda x, y: np.where(x == 0, 0, x * np.log1p(y)),
+    "MulNoNan": lambda x, y: np.where(y == 0, 0, x * y),  # 0 wherever y == 0, even for x = inf/nan
     "Equal": np.equal,
     "NotEqual": np.not_equal,
     "Greater": np.greater,

@@ -181,3 +181,51 @@ def _lrn(inputs: list[Array], attrs: dict[str, Any], ctx: NodeContext) -> list[A
     sq = np.pad(np.square(_acc(x)), [(0, 0)] * (x.ndim - 1) + [(radius, radius)])
     windows = np.lib.stride_tricks.sliding_window_view(sq, 2 * radius + 1, axis=-1).sum(axis=-1)
     return [(_acc(x) / (bias + alpha * windows) ** beta).astype(x.dtype)]
+
+
+def fake_quant_nudge(low: float, high: float, num_bits: int,
+                     narrow_range: bool) -> tuple[np.float32, np.float32, np.float32, np.float32]:
+    """TF's ``Nudge``: (nudged_min, nudged_max, scale, inverse scale) in float32, zero point rounded."""
+    quant_min = np.float32(1 if narrow_range else 0)
+    quant_max = np.float32((1 << num_bits) - 1)
+    low32, high32 = np.float32(low), np.float32(high)
+    scale = np.float32((high32 - low32) / (quant_max - quant_min))
+    zero_point = np.float32(quant_min - low32 / scale)
+    if zero_point < quant_min:
+        nudged_zero = quant_min
+    elif zero_point > quant_max:
+        nudged_zero = quant_max
+    else:
+        nudged_zero = np.float32(np.floor(zero_point + np.float32(0.5)))  # std::round, zero_point >= 0
+    nudged_min = np.float32((quant_min - nudged_zero) * scale)
+    nudged_max = np.float32((quant_max - nudged_zero) * scale)
+    return nudged_min, nudged_max, scale, np.float32(np.float32(1.0) / scale)
+
+
+def fake_quant(x: Array, low: float, high: float, num_bits: int, narrow_range: bool) -> Array:
+    """``FakeQuantWithMinMax*`` in TF's float32 operation order."""
+    nudged_min, nudged_max, scale, inv_scale = fake_quant_nudge(low, high, num_bits, narrow_range)
+    clamped = np.maximum(np.minimum(x.astype(np.float32), nudged_max), nudged_min)
+    steps = np.floor((clamped - nudged_min) * inv_scale + np.float32(0.5))
+    return (steps * scale + nudged_min).astype(np.float32)
+
+
+@kernel("FakeQuantWithMinMaxArgs")
+def _fake_quant_args(inputs: list[Array], attrs: dict[str, Any], ctx: NodeContext) -> list[Array]:
+    return [fake_quant(inputs[0], float(attrs.get("min", -6.0)), float(attrs.get("max", 6.0)),
+                       int(attrs.get("num_bits", 8)), bool(attrs.get("narrow_range", False)))]
+
+
+@kernel("FakeQuantWithMinMaxVars")
+def _fake_quant_vars(inputs: list[Array], attrs: dict[str, Any], ctx: NodeContext) -> list[Array]:
+    x, low, high = inputs
+    return [fake_quant(x, float(low), float(high), int(attrs.get("num_bits", 8)),
+                       bool(attrs.get("narrow_range", False)))]
+
+
+@kernel("FakeQuantWithMinMaxVarsPerChannel")
+def _fake_quant_per_channel(inputs: list[Array], attrs: dict[str, Any], ctx: NodeContext) -> list[Array]:
+    x, low, high = inputs
+    bits, narrow = int(attrs.get("num_bits", 8)), bool(attrs.get("narrow_range", False))
+    channels = [fake_quant(x[..., i], float(low[i]), float(high[i]), bits, narrow) for i in range(x.shape[-1])]
+    return [np.stack(channels, axis=-1)]

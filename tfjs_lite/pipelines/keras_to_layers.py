@@ -23,7 +23,9 @@ import h5py
 
 from tfjs_lite.errors import ModelFormatError
 from tfjs_lite.keras.config import fix_regularizers, is_keras3, keras3_to_tfjs, translate_class_names
+from tfjs_lite.keras.keepdims import expand_keepdims_pooling
 from tfjs_lite.keras.layers import check_shape
+from tfjs_lite.keras.normalization import translate_normalization
 from tfjs_lite.keras.preflight import LayerIssue, check_model, refusal
 from tfjs_lite.keras.weight_paths import LayerPlan, WeightSlot, plan_weights, vars_group_name
 from tfjs_lite.options import ConvertOptions
@@ -133,6 +135,14 @@ def _preflight(
     return {issue.layer for issue in issues}
 
 
+def _translated(config: dict[str, Any], layers: Layers) -> tuple[dict[str, Any], Layers]:
+    """The config and weights as written for tfjs-layers, after the weights were checked against the
+    original layers: exact translations of what tfjs-layers lacks (``Normalization``) or ignores
+    (global pooling ``keepdims``)."""
+    config, layers = translate_normalization(config, layers)
+    return expand_keepdims_pooling(config), layers
+
+
 # --- tf.keras 2 ------------------------------------------------------------------------------
 
 
@@ -173,12 +183,14 @@ def keras2_layers_model(
         slots, stored = plan.legacy_h5_slots(), by_name.get(plan.name, [])
         _check_layer_weights(plan, slots, [w.shape for w in stored], path)
         planned.append([WeightEntry(slot.name, w.dataset) for slot, w in zip(slots, stored)])
+    if plan_names:  # the graph lowering reads the Keras config itself: no tfjs-layers translations
+        entries = planned
+    else:
+        config, entries = _translated(config, [[_official_entry(w) for w in weights] for _, weights in layers])
     topology: dict[str, Any] = {"keras_version": keras_version, "backend": backend, "model_config": config}
     if training_config is not None:
         topology["training_config"] = training_config
-    if plan_names:
-        return topology, planned
-    return topology, [[_official_entry(w) for w in weights] for _, weights in layers]
+    return topology, entries
 
 
 # --- Keras 3 ---------------------------------------------------------------------------------
@@ -210,6 +222,7 @@ def _from_keras3_h5(
         slots = plan.legacy_h5_slots()
         _check_layer_weights(plan, slots, [w.shape for w in stored], info.path)
         layers.append([WeightEntry(slot.name, w.dataset) for slot, w in zip(slots, stored)])
+    config, layers = _translated(config, layers)
     topology = {"keras_version": info.keras_version, "backend": info.backend, "model_config": config}
     return topology, layers
 
@@ -229,6 +242,7 @@ def _from_archive(
         _check_layer_weights(plan, plan.slots, [tuple(d.shape) for d in datasets], archive.path)
         _check_no_extra_vars(archive, plan)
         layers.append([WeightEntry(slot.name, d) for slot, d in zip(plan.slots, datasets)])
+    config, layers = _translated(config, layers)
     topology = {"keras_version": archive.keras_version, "model_config": config}
     return topology, layers
 

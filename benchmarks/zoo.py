@@ -1,0 +1,237 @@
+"""The model zoo: every keras.applications architecture, converted on every path, checked in TF.js.
+
+    python benchmarks/zoo.py [--tf-python PATH] [--keras3] [--only NAME ...] [--keep] [--reuse]
+                             [--results benchmarks/.zoo/results.json] [--table docs/zoo.md]
+
+For each architecture (``fixtures/generate_zoo.py --list``), in chunks:
+
+1. generate it with real TF (``fixtures/generate_zoo.py``, run by ``--tf-python``): random
+   weights under a fixed seed, batch norms calibrated, ``model.h5`` + ``saved_model/`` and TF's
+   outputs (Keras 3 twins with ``--keras3``: ``model.keras`` + ``model.h5``);
+2. convert ``h5 → tfjs_layers_model`` and ``SavedModel → tfjs_graph_model`` (Keras 3:
+   ``.keras → layers`` and ``h5 → layers``) with ``python -m tfjs_lite convert``;
+3. load each output in real TF.js 4.22 (``tests/tfjs_node.py``) and compare with TF's outputs
+   (normalised error: max |a - b| / max(1, max |b|));
+4. record per path: the error, or the converter's refusal (its one-line message), or the TF.js
+   error; then delete the generated model unless ``--keep``.
+
+Results accumulate in ``--results`` (one entry per architecture and path, re-running replaces
+entries); ``--table`` rewrites the results table of ``docs/zoo.md`` from them.  A conversion
+counts as proven when the error is ≤ 1e-4.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from tfjs_node import TfjsError, TfjsNode, compare_stats, load_tensors  # noqa: E402
+
+OUT = HERE / ".zoo"
+DEFAULT_TF_PYTHON = "/work/envs/tf/bin/python"
+TOLERANCE = 1e-4
+CONVERT_TIMEOUT_S = 1800
+GENERATE_TIMEOUT_S = 3600
+TABLE_START = "<!-- zoo table start -->"
+TABLE_END = "<!-- zoo table end -->"
+# (path key, source file in the case folder, converter flags, TF.js kind, inputs, expected)
+TF_KERAS_PATHS = (
+    ("h5_layers", "model.h5", ["--input_format", "keras"], "layers", "inputs.json", "expected.json"),
+    ("saved_model_graph", "saved_model", ["--input_format", "tf_saved_model"], "graph",
+     "inputs_graph.json", "expected_graph.json"),
+)
+KERAS3_PATHS = (
+    ("keras_layers", "model.keras", ["--input_format", "keras_keras"], "layers", "inputs.json", "expected.json"),
+    ("h5_layers", "model.h5", ["--input_format", "keras"], "layers", "inputs.json", "expected.json"),
+)
+
+
+def architectures(tf_python: str, keras3: bool) -> list[str]:
+    cmd = [tf_python, str(ROOT / "fixtures" / "generate_zoo.py"), "--list"] + (["--keras3"] if keras3 else [])
+    return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.split()
+
+
+def generate(tf_python: str, names: list[str], out: Path, keras3: bool) -> None:
+    cmd = [tf_python, str(ROOT / "fixtures" / "generate_zoo.py"), "--out", str(out), *names]
+    subprocess.run(cmd + (["--keras3"] if keras3 else []), check=False, timeout=GENERATE_TIMEOUT_S,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _one_line(text: str) -> str:
+    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
+    return lines[-1][:4000] if lines else ""
+
+
+def convert_and_check(node: TfjsNode, case_dir: Path, path_spec: tuple, work: Path) -> dict:
+    key, source, flags, kind, inputs, expected = path_spec
+    out = work / key
+    shutil.rmtree(out, ignore_errors=True)
+    start = time.time()
+    proc = subprocess.run([sys.executable, "-m", "tfjs_lite", "convert", *flags, str(case_dir / source), str(out)],
+                          capture_output=True, text=True, timeout=CONVERT_TIMEOUT_S, cwd=ROOT)
+    result: dict = {"convert_seconds": round(time.time() - start, 1)}
+    if proc.returncode != 0:
+        result.update(status="refused" if proc.returncode == 2 else "converter_error",
+                      message=_one_line(proc.stderr))
+        return result
+    try:
+        got = node.run(out, kind, load_tensors(case_dir / inputs))
+        stats = compare_stats(dict(got), load_tensors(case_dir / expected))
+    except (TfjsError, AssertionError) as e:
+        result.update(status="tfjs_error", message=_one_line(str(e)))
+        return result
+    error = max(s["rel"] for s in stats.values())
+    result.update(status="ok" if error <= TOLERANCE else "mismatch", error=float(error))
+    if result["status"] == "mismatch" and kind == "graph":
+        result.update(_float64_arbiter(case_dir / source, load_tensors(case_dir / inputs),
+                                       load_tensors(case_dir / expected), dict(got)))
+    return result
+
+
+def _float64_arbiter(saved_model: Path, inputs: dict, expected: dict, got: dict) -> dict:
+    """Is TF itself that far from the exact result? Our numpy reference executor (an independent
+    implementation of every op, accumulating in float64) decides: when TF.js is no farther from it
+    than 2x TF's own distance, the model is ill-conditioned in float32, not mis-converted."""
+    from tfjs_lite import executor
+    from tfjs_lite.optimizer import optimize
+    from tfjs_lite.pipelines.saved_model_to_graph import _strip_debug_ops
+    from tfjs_lite.readers.saved_model import load_saved_model
+
+    graph = load_saved_model(saved_model)
+    optimize(graph)
+    _strip_debug_ops(graph)
+    reference = executor.run(graph, inputs)
+    tf_error = max(s["rel"] for s in compare_stats({k: reference[k] for k in expected}, expected).values())
+    tfjs_error = max(s["rel"] for s in compare_stats(got, {k: reference[k] for k in expected}).values())
+    verdict = "within_tf_float32_error" if tfjs_error <= 2 * tf_error else "mismatch"
+    return {"status": verdict, "tf_vs_float64": float(tf_error), "tfjs_vs_float64": float(tfjs_error)}
+
+
+def run(args: argparse.Namespace) -> None:
+    results_path = Path(args.results[0])
+    results: dict = {}
+    names = args.only or architectures(args.tf_python, args.keras3)
+    paths = KERAS3_PATHS if args.keras3 else TF_KERAS_PATHS
+    prefix = "k3_" if args.keras3 else ""
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    with TfjsNode() as node:
+        for start in range(0, len(names), args.chunk):
+            chunk = names[start:start + args.chunk]
+            missing = [n for n in chunk if not (args.reuse and (out / (prefix + n) / "case.json").is_file())]
+            if missing:
+                generate(args.tf_python, missing, out, args.keras3)
+            for name in chunk:
+                case_dir = out / (prefix + name)
+                info_path = case_dir / "case.json"
+                entry: dict = {"architecture": name, "keras": "keras 3" if args.keras3 else "tf_keras"}
+                if not info_path.is_file():
+                    entry["generate_error"] = "the generator wrote no case.json (crashed or timed out)"
+                else:
+                    info = json.loads(info_path.read_text())
+                    entry.update({k: info.get(k) for k in ("params", "input_size", "error")})
+                    if not info.get("error"):
+                        work = out / "_work" / (prefix + name)
+                        for spec in paths:
+                            entry[spec[0]] = convert_and_check(node, case_dir, spec, work)
+                        shutil.rmtree(work, ignore_errors=True)
+                print(json.dumps(entry), flush=True)
+                # Re-read before writing: several runs (tf_keras, --keras3) may share the file.
+                results = json.loads(results_path.read_text()) if results_path.is_file() else {}
+                results[prefix + name] = entry
+                results_path.parent.mkdir(parents=True, exist_ok=True)
+                results_path.write_text(json.dumps(results, indent=1, sort_keys=True))
+                if not args.keep:
+                    shutil.rmtree(case_dir, ignore_errors=True)
+    if args.table:
+        write_table(json.loads(results_path.read_text()), Path(args.table))
+
+
+def _cell(r: dict | None) -> str:
+    if r is None:
+        return "–"
+    if r["status"] == "within_tf_float32_error":
+        return (f"{r['error']:.1e} (TF itself is {r['tf_vs_float64']:.1e} from the float64 reference, "
+                f"TF.js {r['tfjs_vs_float64']:.1e})")
+    if r["status"] in ("ok", "mismatch"):
+        mark = "" if r["status"] == "ok" else " **MISMATCH**"
+        return f"{r['error']:.1e}{mark}"
+    label = {"refused": "refused", "converter_error": "**converter error**",
+             "tfjs_error": "**TF.js error**"}[r["status"]]
+    return f"{label}: {_short(r.get('message', ''))}"
+
+
+def _short(message: str) -> str:
+    """The refusal without the path and the way-out sentence; for many layers, the distinct reasons."""
+    message = message.replace("|", "/").replace("tfjs-lite: error: ", "")
+    message = message.split(": ", 1)[-1] if message.startswith("/") else message
+    message = message.split(". convert a SavedModel")[0]
+    head, sep, issues = message.partition(" layers: ")
+    if sep:  # "cannot load 13 layers: a (X): why; b (Y): why; ..." -> the distinct (class: why)
+        reasons = []
+        for issue in issues.split("; "):
+            layer, _, why = issue.partition(" (")
+            reason = re.sub(r"=\d+", "=…", "(" + why)  # groups=16 and groups=32: one reason
+            if reason not in reasons:
+                reasons.append(reason)
+        # a reason cut short by the stored message's length limit is a prefix of a full one
+        reasons = [r for r in reasons if not any(o != r and o.startswith(r) for o in reasons)]
+        message = f"{head.split()[-1]} layers: " + "; ".join(reasons)
+    return message[:300] + ("…" if len(message) > 300 else "")
+
+
+def write_table(results: dict, doc: Path) -> None:
+    rows = ["| architecture | params | input | h5 → layers | SavedModel → graph | Keras 3 .keras → layers "
+            "| Keras 3 h5 → layers | h5/keras → graph |", "|---|---:|---:|---|---|---|---|---|"]
+    names = sorted({k[3:] if k.startswith("k3_") else k for k in results})
+    for name in names:
+        tfk, k3 = results.get(name, {}), results.get("k3_" + name, {})
+        base = tfk or k3
+        if base.get("error") or base.get("generate_error"):
+            why = _short(base.get("error") or base.get("generate_error"))
+            rows.append(f"| {name} | | | not generated: {why} | | | | |")
+            continue
+        rows.append(f"| {name} | {base.get('params', ''):,} | {base.get('input_size', '')} | "
+                    f"{_cell(tfk.get('h5_layers'))} | {_cell(tfk.get('saved_model_graph'))} | "
+                    f"{_cell(k3.get('keras_layers'))} | {_cell(k3.get('h5_layers'))} | (later) |")
+    text = doc.read_text() if doc.is_file() else f"{TABLE_START}\n{TABLE_END}\n"
+    head, rest = text.split(TABLE_START, 1)
+    _, tail = rest.split(TABLE_END, 1)
+    doc.write_text(head + TABLE_START + "\n" + "\n".join(rows) + "\n" + TABLE_END + tail)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--tf-python", default=DEFAULT_TF_PYTHON, help="python of a TF 2.19 + tf_keras env")
+    p.add_argument("--keras3", action="store_true", help="the Keras 3 twins")
+    p.add_argument("--only", nargs="*", help="architectures (default: all)")
+    p.add_argument("--out", default=str(OUT))
+    p.add_argument("--results", nargs="+", default=[str(OUT / "results.json")],
+                   help="results file (several are merged for --table-only)")
+    p.add_argument("--table", help="rewrite the results table in this markdown file")
+    p.add_argument("--chunk", type=int, default=6, help="architectures generated per TF process")
+    p.add_argument("--keep", action="store_true", help="keep the generated models")
+    p.add_argument("--reuse", action="store_true", help="use models already generated in --out")
+    p.add_argument("--table-only", action="store_true", help="only rewrite --table from --results")
+    a = p.parse_args(argv)
+    if a.table_only:
+        merged: dict = {}
+        for path in a.results:
+            merged.update(json.loads(Path(path).read_text()))
+        write_table(merged, Path(a.table))
+        return
+    run(a)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

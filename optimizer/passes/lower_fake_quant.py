@@ -1,0 +1,83 @@
+"""Lower fake quantization to arithmetic: TF.js 4.22 runs ``FakeQuantWithMinMaxVars`` as an
+identity (its graph executor says "This op is currently ignored") and lacks the other forms.
+
+Quantization-aware-trained models (tfmot) export these ops after every quantized layer; as an
+identity the TF.js model computes un-quantized values, which is wrong, not approximate.
+
+Before => after, for ``FakeQuantWithMinMaxArgs`` (bounds as attrs), ``FakeQuantWithMinMaxVars``
+and ``FakeQuantWithMinMaxVarsPerChannel`` (bounds as constants; per channel along the last axis):
+``y = FakeQuant(x)`` => ``y = AddV2(Mul(Floor(AddV2(Mul(Sub(Maximum(Minimum(x, hi), lo), lo),
+inv_scale), 0.5)), scale), lo)`` with ``lo``/``hi`` the nudged bounds, computed here in float32
+exactly as TF's ``Nudge`` does (``tfjs_lite/kernels/nn.py``), and the same float32 operation order
+as TF's kernel (``floor((clamp(x) - lo) · inv_scale + 0.5) · scale + lo``).
+
+Does NOT fire when the bounds of a ``*Vars*`` op are not constants (the nudge cannot be computed
+ahead; the op check then refuses the node).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from tfjs_lite.optimizer._util import const_value
+from tfjs_lite.optimizer.pass_base import Pass
+
+from tfjs_lite.ir import DType, Graph, TensorRef
+from tfjs_lite.kernels.nn import fake_quant_nudge
+
+__all__ = ["LowerFakeQuant"]
+
+_FLOAT = DType("DT_FLOAT")
+_OPS = ("FakeQuantWithMinMaxArgs", "FakeQuantWithMinMaxVars", "FakeQuantWithMinMaxVarsPerChannel")
+
+
+def _bounds(graph: Graph, node: str) -> tuple[np.ndarray, np.ndarray] | None:
+    attrs = graph.attrs(node)
+    if graph.op(node) == "FakeQuantWithMinMaxArgs":
+        return np.asarray(attrs.get("min", -6.0), np.float32), np.asarray(attrs.get("max", 6.0), np.float32)
+    low, high = (const_value(graph, ref) for ref in graph.inputs_of(node)[1:3])
+    if low is None or high is None:
+        return None
+    return np.asarray(low, np.float32), np.asarray(high, np.float32)
+
+
+class LowerFakeQuant(Pass):
+    """FakeQuantWithMinMax{Args,Vars,VarsPerChannel} with known bounds => clamp/scale/floor arithmetic."""
+
+    name = "lower_fake_quant"
+
+    def run(self, graph: Graph) -> bool:
+        """Lower every fake-quant node with known bounds; True iff any was lowered."""
+        changed = False
+        for node in graph.nodes_by_op(*_OPS):
+            bounds = _bounds(graph, node)
+            if bounds is None:
+                continue
+            attrs = graph.attrs(node)
+            num_bits, narrow = int(attrs.get("num_bits", 8)), bool(attrs.get("narrow_range", False))
+            nudged = [fake_quant_nudge(float(lo), float(hi), num_bits, narrow)
+                      for lo, hi in zip(np.ravel(bounds[0]), np.ravel(bounds[1]))]
+            shape = np.shape(bounds[0])
+            lo, hi, scale, inv_scale = (np.asarray([n[i] for n in nudged], np.float32).reshape(shape)
+                                        for i in range(4))
+            x = graph.inputs_of(node)[0]
+
+            def const(what: str, value: np.ndarray, node: str = node) -> TensorRef:
+                return graph.add_const(value, name=graph.unique_name(f"{node}/{what}"))
+
+            def op(what: str, kind: str, a: TensorRef, b: TensorRef, node: str = node) -> TensorRef:
+                return TensorRef(graph.add_op(kind, [a, b], {"T": _FLOAT},
+                                              name=graph.unique_name(f"{node}/{what}")), 0)
+
+            lo_ref = const("nudged_min", lo)
+            clamped = op("clamp_max", "Maximum", op("clamp_min", "Minimum", x, const("nudged_max", hi)), lo_ref)
+            steps = op("shifted", "Sub", clamped, lo_ref)
+            steps = op("in_steps", "AddV2", op("scaled", "Mul", steps, const("inv_scale", inv_scale)),
+                       const("half", np.asarray(0.5, np.float32)))
+            floor = TensorRef(graph.add_op("Floor", [steps], {"T": _FLOAT},
+                                           name=graph.unique_name(f"{node}/floor")), 0)
+            graph.set_op(node, "AddV2")
+            graph.set_inputs(node, [op("rescaled", "Mul", floor, const("scale", scale)), lo_ref])
+            attrs.clear()
+            attrs["T"] = _FLOAT
+            changed = True
+        return changed

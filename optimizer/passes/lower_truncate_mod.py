@@ -1,0 +1,59 @@
+"""Lower TF's truncating remainders, which TF.js 4.22 gets wrong or lacks: one lowering per op.
+
+TF's ``Mod`` and ``TruncateMod`` follow C (``fmod``): the remainder has the sign of the dividend,
+``-7 mod 3 = -1``. TF.js lacks ``TruncateMod`` and runs ``Mod`` as a *floor* modulo (the sign of
+the divisor, ``-7 mod 3 = 2``): a graph with ``Mod`` converts cleanly and then computes wrong
+numbers whenever the operands' signs differ.
+
+Before => after: ``z = Mod(x, y)`` (or ``TruncateMod``) =>
+``r = FloorMod(x, y)``; ``z = SelectV2(r != 0 and (x < 0) != (y < 0), r - y, r)`` (the SelectV2
+keeps the name ``z``).
+
+Algebra: the floor and truncated remainders agree when the signs of ``x`` and ``y`` agree or the
+remainder is 0; otherwise they differ by exactly ``y`` (floor = truncated + y). Exact for
+integers; for floats ``r - y`` is rounded once.
+
+Does NOT fire on ``FloorMod`` (TF.js computes it like TF).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from tfjs_lite.optimizer.pass_base import Pass
+
+from tfjs_lite.ir import DType, Graph, TensorRef, numpy_dtype
+
+__all__ = ["LowerTruncateMod"]
+
+_BOOL = DType("DT_BOOL")
+# One lowering per op; both are the same truncated remainder.
+LOWERED_OPS = ("Mod", "TruncateMod")
+
+
+class LowerTruncateMod(Pass):
+    """Mod/TruncateMod => FloorMod corrected by the divisor where the signs differ."""
+
+    name = "lower_truncate_mod"
+
+    def run(self, graph: Graph) -> bool:
+        """Lower every such op; returns True iff any was found."""
+        nodes = graph.nodes_by_op(*LOWERED_OPS)
+        for node in nodes:
+            t = DType(graph.attrs(node).get("T", "DT_FLOAT"))
+            x, y = graph.inputs_of(node)
+
+            def op(what: str, kind: str, inputs: list[TensorRef], attr_t: DType | None = t, node: str = node) -> TensorRef:
+                attrs = {} if attr_t is None else {"T": attr_t}
+                return TensorRef(graph.add_op(kind, inputs, attrs, name=graph.unique_name(f"{node}/{what}")), 0)
+
+            zero = graph.add_const(np.zeros((), numpy_dtype(t)), name=graph.unique_name(f"{node}/zero"))
+            floor_rem = op("floor_mod", "FloorMod", [x, y])
+            signs_differ = op("signs_differ", "NotEqual", [op("x_negative", "Less", [x, zero]),
+                                                           op("y_negative", "Less", [y, zero])], _BOOL)
+            inexact = op("remainder_nonzero", "NotEqual", [floor_rem, zero])
+            fix = op("needs_fix", "LogicalAnd", [inexact, signs_differ], None)
+            graph.set_op(node, "SelectV2")
+            graph.set_inputs(node, [fix, op("fixed", "Sub", [floor_rem, y]), floor_rem])
+            graph.attrs(node).clear()
+            graph.attrs(node)["T"] = t
+        return bool(nodes)

@@ -1,0 +1,69 @@
+"""Lower ``Xlogy``, ``Xdivy``, ``Xlog1py`` and ``MulNoNan`` (absent from TF.js 4.22): one lowering per op.
+
+Before => after: ``z = Xlogy(x, y)`` => ``z = SelectV2(Equal(x, 0), 0, Mul(x, Log(y)))``; likewise
+``Xdivy`` with ``RealDiv(x, y)`` and ``Xlog1py`` with ``Mul(x, Log1p(y))``.  The SelectV2 keeps the
+name ``z``; ``SelectV2`` broadcasts condition, product and the scalar 0 like the original op.
+
+Algebra: TF defines these as exactly 0 wherever ``x == 0``, whatever ``y`` is (0, inf or nan), and
+``x·log(y)`` (``x/y``, ``x·log1p(y)``) elsewhere; the select takes the 0 branch exactly there, so
+the nan/inf the other branch computes for such ``y`` never reaches the output.  Used by
+cross-entropy and KL-divergence terms (``tf.math.xlogy``) in exported losses and samplers.
+
+``z = MulNoNan(x, y)`` => ``z = SelectV2(Equal(y, 0), 0, Mul(x, y))``: TF defines it as 0 wherever
+``y == 0``, even where ``x`` is inf or nan (the guard is on ``y``).
+
+Does NOT fire on any other op.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from tfjs_lite.optimizer.pass_base import Pass
+
+from tfjs_lite.ir import DType, Graph, TensorRef, numpy_dtype
+
+__all__ = ["LOWERINGS", "LowerXlogy"]
+
+
+def _log_times(log_op: str):
+    def value(graph: Graph, node: str, x: TensorRef, y: TensorRef, t: DType) -> TensorRef:
+        log = graph.add_op(log_op, [y], {"T": t}, name=graph.unique_name(f"{node}/{log_op.lower()}"))
+        return TensorRef(graph.add_op("Mul", [x, TensorRef(log, 0)], {"T": t},
+                                      name=graph.unique_name(f"{node}/product")), 0)
+    return value
+
+
+def _divide(graph: Graph, node: str, x: TensorRef, y: TensorRef, t: DType) -> TensorRef:
+    return TensorRef(graph.add_op("RealDiv", [x, y], {"T": t}, name=graph.unique_name(f"{node}/quotient")), 0)
+
+
+def _multiply(graph: Graph, node: str, x: TensorRef, y: TensorRef, t: DType) -> TensorRef:
+    return TensorRef(graph.add_op("Mul", [x, y], {"T": t}, name=graph.unique_name(f"{node}/product")), 0)
+
+
+# One lowering per op: (the input whose zeros force a 0 result, the value elsewhere).
+LOWERINGS = {"Xlogy": (0, _log_times("Log")), "Xlog1py": (0, _log_times("Log1p")), "Xdivy": (0, _divide),
+             "MulNoNan": (1, _multiply)}
+
+
+class LowerXlogy(Pass):
+    """Xlogy/Xdivy/Xlog1py => SelectV2(x == 0, 0, value); MulNoNan => SelectV2(y == 0, 0, x·y)."""
+
+    name = "lower_xlogy"
+
+    def run(self, graph: Graph) -> bool:
+        """Lower every such op; returns True iff any was found."""
+        nodes = graph.nodes_by_op(*LOWERINGS)
+        for node in nodes:
+            t = DType(graph.attrs(node).get("T", "DT_FLOAT"))
+            x, y = graph.inputs_of(node)
+            guard, value_of = LOWERINGS[graph.op(node)]
+            zero = graph.add_const(np.zeros((), numpy_dtype(t)), name=graph.unique_name(f"{node}/zero"))
+            is_zero = graph.add_op("Equal", [(x, y)[guard], zero], {"T": t},
+                                   name=graph.unique_name(f"{node}/guard_is_zero"))
+            value = value_of(graph, node, x, y, t)
+            graph.set_op(node, "SelectV2")
+            graph.set_inputs(node, [TensorRef(is_zero, 0), zero, value])
+            graph.attrs(node).clear()
+            graph.attrs(node)["T"] = t
+        return bool(nodes)

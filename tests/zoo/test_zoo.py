@@ -1,0 +1,76 @@
+"""The committed part of the model zoo (fixtures/zoo), proven by real TF.js 4.22 on every path.
+
+``fixtures/generate_zoo.py`` builds keras.applications architectures with random weights and TF's
+outputs; the small ones are committed (the real architecture builders with fewer/narrower stages,
+and the smallest public variants). For each architecture and path (tf_keras h5 → layers, SavedModel
+→ graph; Keras 3 .keras and h5 → layers) the conversion either loads in TF.js and matches TF
+within 1e-4 (normalised error), or is refused before writing anything with the reason listed in
+``REFUSED``. The whole zoo (every architecture) runs with ``python benchmarks/zoo.py``
+(docs/zoo.md).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from tfjs_node import compare_stats, load_tensors
+
+from tfjs_lite.conversion import convert
+from tfjs_lite.errors import UnsupportedLayerError, UnsupportedOpError
+
+ZOO = Path(__file__).resolve().parents[2] / "fixtures" / "zoo"
+TOLERANCE = 1e-4
+# (path, source in the case folder, TF.js kind, inputs file, expected file)
+TF_KERAS_PATHS = [("h5_layers", "model.h5", "layers", "inputs.json", "expected.json"),
+                  ("saved_model_graph", "saved_model", "graph", "inputs_graph.json", "expected_graph.json")]
+KERAS3_PATHS = [("keras_layers", "model.keras", "layers", "inputs.json", "expected.json"),
+                ("h5_layers", "model.h5", "layers", "inputs.json", "expected.json")]
+# (case, path) -> what the refusal must name: the architectures tfjs-layers cannot run as built.
+REFUSED = {
+    ("MiniConvNeXt", "h5_layers"): "LayerScale",
+    ("MiniRegNetX", "h5_layers"): "groups=",
+    ("k3_MiniConvNeXt", "keras_layers"): "LayerScale",
+    ("k3_MiniConvNeXt", "h5_layers"): "LayerScale",
+}
+
+
+def _cases() -> list[tuple[str, tuple]]:
+    found = []
+    for case in sorted(p.parent.name for p in ZOO.glob("*/case.json")):
+        for spec in (KERAS3_PATHS if case.startswith("k3_") else TF_KERAS_PATHS):
+            found.append((case, spec))
+    return found
+
+
+CASES = _cases()
+
+
+def test_the_zoo_is_committed():
+    names = {case for case, _ in CASES}
+    assert len(names) >= 5 and any(n.startswith("k3_") for n in names)
+    assert all((case, path) in {(c, s[0]) for c, s in CASES} for case, path in REFUSED)
+
+
+@pytest.mark.parametrize("case,spec", CASES, ids=[f"{c}-{s[0]}" for c, s in CASES])
+def test_architecture_converts_and_matches_tf_or_is_refused(case, spec, tmp_path, tfjs):
+    path, source, kind, inputs, expected = spec
+    out = tmp_path / "out"
+    if (case, path) in REFUSED:
+        with pytest.raises((UnsupportedLayerError, UnsupportedOpError), match=REFUSED[case, path]) as info:
+            convert(ZOO / case / source, out)
+        assert "\n" not in str(info.value) and "tfjs_graph_model" in str(info.value)
+        assert not out.exists()
+        return
+    convert(ZOO / case / source, out)
+    got = tfjs.run(out, kind, load_tensors(ZOO / case / inputs))
+    stats = compare_stats(dict(got), load_tensors(ZOO / case / expected))
+    worst = max(s["rel"] for s in stats.values())
+    assert worst <= TOLERANCE, f"{case} {path}: normalised error {worst:.2e}"
+
+
+def test_case_records_name_the_source():
+    for case_json in ZOO.glob("*/case.json"):
+        info = json.loads(case_json.read_text())
+        assert info["script"] == "fixtures/generate_zoo.py" and info.get("params")
