@@ -80,9 +80,10 @@ def _shape(graph: Graph, ref: TensorRef) -> tuple[int | None, ...] | None:
     if graph.op(ref.node) == "Const" and ref.port == 0 and graph.value(ref.node) is not None:
         return tuple(graph.value(ref.node).shape)  # type: ignore[union-attr]
     types = graph.out_types(ref.node)
-    if not types or ref.port >= len(types) or types[ref.port].shape is None:
+    shape = types[ref.port].shape if types and ref.port < len(types) else None
+    if shape is None:
         return None
-    return tuple(None if d is None or d < 0 else int(d) for d in types[ref.port].shape)
+    return tuple(None if d is None or d < 0 else int(d) for d in shape)
 
 
 def conv_groups(graph: Graph, node: str) -> int | None:

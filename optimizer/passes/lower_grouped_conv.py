@@ -40,6 +40,13 @@ def _channel_axis(graph: Graph, node: str) -> int:
     return 1 if (fmt.decode() if isinstance(fmt, bytes) else str(fmt)) == "NCHW" else 3
 
 
+def _dims(graph: Graph, ref: TensorRef) -> tuple[int, ...]:
+    """The static shape of ``ref``, which :func:`conv_groups` has already proven fully known."""
+    shape = static_shape(graph, ref)
+    assert shape is not None and None not in shape, "conv_groups checked the shapes"
+    return tuple(d for d in shape if d is not None)
+
+
 class LowerGroupedConv(Pass):
     """Grouped Conv2D => DepthwiseConv2dNative (one channel per group) or Split/Conv2D/ConcatV2."""
 
@@ -53,7 +60,7 @@ class LowerGroupedConv(Pass):
             if groups is None or groups == 1:
                 continue
             x, w = graph.inputs_of(node)[:2]
-            channels = static_shape(graph, x)[_channel_axis(graph, node)]  # type: ignore[index]
+            channels = _dims(graph, x)[_channel_axis(graph, node)]
             if groups == channels:
                 self._to_depthwise(graph, node, x, w)
             else:
@@ -63,8 +70,8 @@ class LowerGroupedConv(Pass):
 
     @staticmethod
     def _to_depthwise(graph: Graph, node: str, x: TensorRef, w: TensorRef) -> None:
-        kh, kw, _, out = static_shape(graph, w)  # type: ignore[misc]
-        channels = static_shape(graph, x)[_channel_axis(graph, node)]  # type: ignore[index]
+        kh, kw, _, out = _dims(graph, w)
+        channels = _dims(graph, x)[_channel_axis(graph, node)]
         shape = (kh, kw, channels, out // channels)
         value = const_value(graph, w)
         if value is not None:
@@ -87,7 +94,7 @@ class LowerGroupedConv(Pass):
         axis = _channel_axis(graph, node)
         attrs = dict(graph.attrs(node))
         dtype = attrs.get("T", DType("DT_FLOAT"))
-        out = static_shape(graph, w)[3]  # type: ignore[index]
+        out = _dims(graph, w)[3]
         per_group = out // groups
         split_axis = graph.add_const(np.asarray(axis, np.int32), name=graph.unique_name(f"{node}/split_axis"))
         split = graph.add_op("Split", [split_axis, x], {"T": dtype, "num_split": groups},
