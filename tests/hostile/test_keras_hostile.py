@@ -294,3 +294,24 @@ def test_h5_memory_bombs(tmp_path: Path) -> None:
         failures.extend(account(case, outcome, problems))
         shutil.rmtree(case.output.parent)  # a killed bomb leaves up to DISK_LIMIT of staging files
     _finish(failures, [])
+
+
+GRAPH = ["--output_format", "tfjs_graph_model"]
+
+
+def test_h5_structurally_broken_to_graph_model(tmp_path: Path) -> None:
+    """The Keras -> graph lowering refuses the same broken configs the layers path refuses."""
+    import h5py
+
+    src, out = _dirs(tmp_path)
+    with h5py.File(MLP, "r") as f:
+        _kernel_path_cache[:] = [_kernel_path(f)]
+    cases = []
+    for i, (what, edit) in enumerate(STRUCTURAL.items()):
+        p = h5_edit(MLP, src / f"g{i}.h5", edit)
+        benign = what in ("weight NaN and Inf", "keras_version an int")
+        cases.append(Case(f"g{i} {what} (graph model)", "Keras -> graph model: broken configs", p, out / f"g{i}",
+                          flags=GRAPH, may_convert=benign, converted="converted (NaN/Inf weights or a harmless change)"))
+    bomb = _bomb_cases(src, out)[0]
+    cases.append(Case("bomb-config-consistent (graph model)", bomb.cls, bomb.input, out / "gbomb", flags=GRAPH))
+    _finish(run_and_judge(cases, tmp_path), [])

@@ -216,6 +216,9 @@ def test_onnx_external_data_hostile(tmp_path: Path) -> None:
     add("length past the end", lambda f: _externalise(_model(), f, "w.bin", length=1 << 30))
     add("length not matching the shape", lambda f: _externalise(_model(), f, "w.bin", length=8))
     add("directory as location", lambda f: (f / "dir").mkdir() or _externalise(_model(), f, "dir", write=False))
+    add("a FIFO as location", lambda f: os.mkfifo(f / "w.bin") or _externalise(_model(), f, "w.bin", write=False))
+    add("a symlink to /dev/zero", lambda f: (f / "w.bin").symlink_to("/dev/zero")
+        or _externalise(_model(), f, "w.bin", write=False))
     failures = run_and_judge(cases, tmp_path)
     assert not failures, "\n".join(failures)
 
@@ -224,4 +227,65 @@ def test_onnx_over_2gib_refused_by_size(tmp_path: Path) -> None:
     """A sparse > 2 GiB .onnx: refused from its size without reading it."""
     failures = refused_by_size(tmp_path, SOURCE.read_bytes(), ".onnx", "onnx > 2 GiB",
                                "ONNX over protobuf's 2 GiB limit (sparse file)")
+    assert not failures, "\n".join(failures)
+
+
+def _shadowed_input(proto: Any) -> None:
+    """An initializer named like the graph input (its default value) with a shape the first conv's
+    weights contradict: constant folding meets the contradiction."""
+    name = proto.graph.input[0].name
+    proto.graph.initializer.add(name=name, data_type=1, dims=[1, 1, 2, 2], raw_data=b"\0" * 16)
+
+
+def _reads_own_output(proto: Any) -> None:
+    node = proto.graph.node[1]
+    node.input[0] = node.output[0]
+
+
+def _control_chars(proto: Any) -> None:
+    proto.graph.node[1].op_type = "Bogus\nOp\x1b[31m"
+    proto.graph.node[2].input[0] = "evil\nname\r\x07"
+
+
+def _opset(version: int) -> Callable[[Any], None]:
+    def edit(proto: Any) -> None:
+        for o in proto.opset_import:
+            if o.domain in ("", "ai.onnx"):
+                o.version = version
+    return edit
+
+
+def _subgraph(op: str, attribute: str) -> Callable[[Any], None]:
+    def edit(proto: Any) -> None:
+        relu = next(n for n in proto.graph.node if n.op_type == "Relu")
+        relu.op_type = op
+        body = relu.attribute.add(name=attribute, type=5).g
+        body.name = "body"
+        body.node.add(op_type=op, input=list(relu.input), output=["inner"])  # calls itself again
+        body.output.add(name="inner")
+    return edit
+
+
+REDTEAM_EDITS = {
+    "graph input shadowed by a contradicting initializer": _shadowed_input,
+    "node reads its own output": _reads_own_output,
+    "control characters in names": _control_chars,
+    "opset 10**12": _opset(10**12),
+    "opset -5": _opset(-5),
+    "If subgraph": _subgraph("If", "then_branch"),
+    "Loop subgraph nesting a Loop": _subgraph("Loop", "body"),
+    "Scan subgraph": _subgraph("Scan", "body"),
+}
+
+
+def test_onnx_redteam_structure(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    cases = []
+    for i, (what, edit) in enumerate(REDTEAM_EDITS.items()):
+        proto = _model()
+        edit(proto)
+        cases.append(Case(f"onnx {what}", CLASS, _write(proto, tmp_path / f"r{i}"), out / f"r{i}",
+                          forbid=("out of memory", "\x1b", "\x07")))
+    failures = run_and_judge(cases, tmp_path)
     assert not failures, "\n".join(failures)
