@@ -121,8 +121,8 @@ class FoldConstants(Pass):
         except (ValueError, ArithmeticError, IndexError) as e:
             # Constants whose shapes contradict the op (weights for 3 channels applied to an input
             # with 1): the model cannot run anywhere, so refuse it rather than write it.
-            raise ModelFormatError(f"node {n!r} ({op}) cannot be computed from its constant inputs "
-                                   f"{[tuple(np.shape(a)) for a in args]}: {type(e).__name__}: {e}") from e
+            raise ModelFormatError(f"node {n!r} ({op}): its constant inputs {[tuple(np.shape(a)) for a in args]} "
+                                   f"do not fit it ({type(e).__name__}: {' '.join(str(e).split())[:200]})") from e
         outputs = [np.asarray(o) for o in outputs]
         if budget is not None and any(o.size > budget for o in outputs):
             logger.debug("fold_constants: %s (%s) result too large, not folded", n, op)
