@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
-
 from corpus import FIXTURES, PYTHON
 
 MODEL = FIXTURES / "official" / "nchw_cnn" / "default"
