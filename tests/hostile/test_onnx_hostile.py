@@ -266,7 +266,41 @@ def _subgraph(op: str, attribute: str) -> Callable[[Any], None]:
     return edit
 
 
+def _doubling_functions(proto: Any, depth: int = 24) -> None:
+    """f0 calls f1 twice, f1 calls f2 twice, ...: 2**24 nodes when inlined, from 48 stored."""
+    for i in range(depth):
+        fn = proto.functions.add(name=f"f{i}", domain="local", input=["x"], output=["y"])
+        fn.opset_import.add(domain="", version=20)
+        fn.opset_import.add(domain="local", version=1)
+        if i + 1 < depth:
+            fn.node.add(op_type=f"f{i + 1}", domain="local", input=["x"], output=["a"])
+            fn.node.add(op_type=f"f{i + 1}", domain="local", input=["a"], output=["y"])
+        else:
+            fn.node.add(op_type="Relu", input=["x"], output=["y"])
+    proto.opset_import.add(domain="local", version=1)
+    relu = next(n for n in proto.graph.node if n.op_type == "Relu")
+    relu.op_type, relu.domain = "f0", "local"
+
+
+def _reshape_to_2_40(proto: Any) -> None:
+    proto.graph.initializer.add(name="rs", data_type=7, dims=[2], raw_data=(1 << 40).to_bytes(8, "little") * 2)
+    proto.graph.node.add(op_type="Reshape", input=[proto.graph.output[0].name, "rs"], output=["big"])
+    proto.graph.output[0].name = "big"
+    proto.graph.output[0].type.Clear()
+
+
+def _conv_dilations_2_40(proto: Any) -> None:
+    conv = next(n for n in proto.graph.node if n.op_type == "Conv")
+    for attr in conv.attribute:
+        if attr.name == "dilations":
+            del attr.ints[:]
+            attr.ints.extend([1 << 40, 1 << 40])
+
+
 REDTEAM_EDITS = {
+    "functions each calling the next twice (2**24 nodes inlined)": _doubling_functions,
+    "Reshape to 2**40 x 2**40": _reshape_to_2_40,
+    "Conv dilations 2**40": _conv_dilations_2_40,
     "graph input shadowed by a contradicting initializer": _shadowed_input,
     "node reads its own output": _reads_own_output,
     "control characters in names": _control_chars,

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from tfjs_lite.errors import ModelFormatError, UnsupportedModelError
+from tfjs_lite.limits import INLINE_GROWTH, MAX_INLINED_NODES
 from tfjs_lite.readers.graph_def import check_proto_size
 from tfjs_lite.readers.onnx.tensors import tensor_to_numpy
 from tfjs_lite.readers.onnx.wire import read_model
@@ -139,10 +140,14 @@ def _parse(path: Path, initializers: dict[str, np.ndarray]) -> Any:
 class _Inliner:
     """Expands calls of model-local functions (recursively, with a depth limit)."""
 
-    def __init__(self, functions: dict[tuple[str, str], Any], model_dir: Path) -> None:
+    def __init__(self, functions: dict[tuple[str, str], Any], model_dir: Path, stored_nodes: int) -> None:
         self.functions = functions
         self.model_dir = model_dir
         self.counter = 0
+        # Functions that each call the next twice double at every level: count the nodes copied
+        # out of bodies and stop at the same budget as SavedModel function inlining.
+        self.copied = 0
+        self.limit = max(MAX_INLINED_NODES, INLINE_GROWTH * stored_nodes)
 
     def expand(self, node: OnnxNode, stack: tuple[str, ...] = ()) -> list[OnnxNode]:
         fn = self.functions.get((node.domain, node.op_type))
@@ -160,6 +165,11 @@ class _Inliner:
         defaults = {a.name: _attr_value(a, self.model_dir, key) for a in fn.attribute_proto}
         out = []
         for proto in fn.node:
+            self.copied += 1
+            if self.copied > self.limit:
+                raise UnsupportedModelError(
+                    f"inlining the model's local functions would make more than {self.limit} nodes; "
+                    "functions calling each other repeatedly explode when inlined")
             inner = _node(proto, self.model_dir)
             inner.name = prefix + (inner.name or inner.op_type)
             inner.inputs = [rename.get(v, prefix + v) if v else "" for v in inner.inputs]
@@ -229,7 +239,7 @@ def load_onnx(path: Path) -> OnnxGraph:
     if len(graph.sparse_initializer):
         raise UnsupportedModelError(f"{path}: sparse initializers are not supported")
     functions = {("" if f.domain in _DEFAULT_DOMAINS else f.domain, f.name): f for f in model.functions}
-    inliner = _Inliner(functions, model_dir)
+    inliner = _Inliner(functions, model_dir, len(graph.node) + sum(len(f.node) for f in model.functions))
     nodes: list[OnnxNode] = []
     for proto in graph.node:
         nodes.extend(inliner.expand(_node(proto, model_dir)))
