@@ -323,3 +323,63 @@ def test_onnx_redteam_structure(tmp_path: Path) -> None:
                           forbid=("out of memory", "\x1b", "\x07")))
     failures = run_and_judge(cases, tmp_path)
     assert not failures, "\n".join(failures)
+
+
+def _one_node(op: str, inits: tuple = (), attrs: tuple = (), extra_inputs: tuple = ()) -> Any:
+    """A model computing ``y = op(x, *extra_inputs)`` on a [1, 3, 8, 8] float input; ``inits`` are
+    (name, data_type, dims, raw_data), ``attrs`` (name, int or list of ints)."""
+    from tfjs_lite._proto.onnx_pb2 import ModelProto
+
+    proto = ModelProto(ir_version=8)
+    proto.opset_import.add(domain="", version=17)
+    graph = proto.graph
+    x = graph.input.add(name="x")
+    x.type.tensor_type.elem_type = 1
+    for d in (1, 3, 8, 8):
+        x.type.tensor_type.shape.dim.add(dim_value=d)
+    for name, data_type, dims, raw in inits:
+        graph.initializer.add(name=name, data_type=data_type, dims=dims, raw_data=raw)
+    node = graph.node.add(op_type=op, input=["x", *extra_inputs], output=["y"], name="n")
+    for name, value in attrs:
+        attr = node.attribute.add(name=name)
+        if isinstance(value, list):
+            attr.type, attr.ints[:] = 7, value
+        else:
+            attr.type, attr.i = 2, value
+    graph.output.add(name="y").type.tensor_type.elem_type = 1
+    return proto
+
+
+def _int64s(*values: int) -> bytes:
+    return b"".join(v.to_bytes(8, "little", signed=True) for v in values)
+
+
+BIG = 1 << 40
+ATTRIBUTE_CASES = {
+    # what: (model, may convert: the value is the TF.js runtime's to refuse, nothing allocated here)
+    "Pad by 2**40": (_one_node("Pad", (("p", 7, [8], _int64s(0, 0, BIG, BIG, 0, 0, BIG, BIG)),), extra_inputs=("p",)), False),
+    "MaxPool pads 2**40": (_one_node("MaxPool", attrs=(("kernel_shape", [2, 2]), ("pads", [BIG] * 4))), False),
+    "SpaceToDepth blocksize 0": (_one_node("SpaceToDepth", attrs=(("blocksize", 0),)), False),
+    "Transpose perm naming axis 9": (_one_node("Transpose", attrs=(("perm", [0, 9, BIG, -1]),)), False),
+    "Expand to 2**40": (_one_node("Expand", (("s", 7, [4], _int64s(BIG, 3, 8, 8)),), extra_inputs=("s",)), False),
+    "Resize sizes 2**40": (_one_node("Resize", (("s", 7, [4], _int64s(1, 3, BIG, BIG)),), extra_inputs=("", "", "s")), False),
+    "TopK k 2**40": (_one_node("TopK", (("k", 7, [1], _int64s(BIG)),), extra_inputs=("k",)), False),
+    "Slice axis 2**40": (_one_node("Slice", (("a", 7, [1], _int64s(-BIG)), ("b", 7, [1], _int64s(BIG)),
+                                            ("c", 7, [1], _int64s(BIG))), extra_inputs=("a", "b", "c")), False),
+    "Tile by 2**40": (_one_node("Tile", (("r", 7, [4], _int64s(1, 1, BIG, BIG)),), extra_inputs=("r",)), True),
+    "MaxPool kernel 2**40": (_one_node("MaxPool", attrs=(("kernel_shape", [BIG, BIG]),)), True),
+}
+
+
+def test_onnx_attributes_out_of_range(tmp_path: Path) -> None:
+    """Attributes and constant inputs far out of range: one line from the lowering (never an
+    internal error, never an allocation of their size)."""
+    out = tmp_path / "out"
+    out.mkdir()
+    cases = []
+    for i, (what, (proto, may_convert)) in enumerate(ATTRIBUTE_CASES.items()):
+        cases.append(Case(f"onnx {what}", "ONNX attributes out of range", _write(proto, tmp_path / f"a{i}"),
+                          out / f"a{i}", may_convert=may_convert,
+                          converted="converted (left to the TF.js runtime, nothing allocated here)"))
+    failures = run_and_judge(cases, tmp_path)
+    assert not failures, "\n".join(failures)
