@@ -297,7 +297,21 @@ def _conv_dilations_2_40(proto: Any) -> None:
             attr.ints.extend([1 << 40, 1 << 40])
 
 
+def _no_outputs(proto: Any) -> None:
+    del proto.graph.output[:]
+
+
+def _listed_twice(field: str) -> Callable[[Any], None]:
+    def edit(proto: Any) -> None:
+        values = getattr(proto.graph, field)
+        values.add().CopyFrom(values[0])
+    return edit
+
+
 REDTEAM_EDITS = {
+    "no graph outputs": _no_outputs,
+    "graph input listed twice": _listed_twice("input"),
+    "graph output listed twice": _listed_twice("output"),
     "functions each calling the next twice (2**24 nodes inlined)": _doubling_functions,
     "Reshape to 2**40 x 2**40": _reshape_to_2_40,
     "Conv dilations 2**40": _conv_dilations_2_40,

@@ -9,6 +9,7 @@ so the lowering never touches protobuf. Initializers are decoded one at a time w
 from __future__ import annotations
 
 import heapq
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -254,6 +255,12 @@ def load_onnx(path: Path) -> OnnxGraph:
     known = set(initializers) | {name for name, _ in inputs}
     ordered = _topological(nodes, known)
     defined = known | {o for n in ordered for o in n.outputs}
+    if not outputs:
+        raise ModelFormatError(f"{path}: the graph has no outputs")
+    for kind, values in (("input", [v.name for v in graph.input]), ("output", [name for name, _ in outputs])):
+        twice = sorted(name for name, n in Counter(values).items() if n > 1)  # linear: lists may be long
+        if twice:
+            raise ModelFormatError(f"{path}: graph {kind} {twice[0]!r} is listed twice")
     for name, _ in outputs:
         if name not in defined:
             raise ModelFormatError(f"{path}: graph output {name!r} is not computed by any node")
