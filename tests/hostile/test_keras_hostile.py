@@ -160,6 +160,78 @@ def test_h5_structurally_broken(tmp_path: Path) -> None:
     _finish(run_and_judge(cases, tmp_path), [])
 
 
+def test_h5_external_data_never_read(tmp_path: Path) -> None:
+    """External storage, external links and virtual datasets would read files beside the input."""
+    import h5py
+
+    src, out = _dirs(tmp_path)
+    secret = b"SECRET-" + bytes(range(256)) * 8
+    secret_file = tmp_path / "secret.bin"
+    secret_file.write_bytes(secret * 4)
+    other = tmp_path / "other.h5"
+    with h5py.File(MLP, "r") as f:
+        kernel = _kernel_path(f)
+        shape = f[kernel].shape
+    count = int(np.prod(shape))
+    with h5py.File(other, "w") as g:
+        g.create_dataset("k", data=np.frombuffer((secret * 64)[: count * 4], "<f4").reshape(shape))
+        g.create_group("dense").attrs["weight_names"] = [b"k"]
+        g["dense"].create_dataset("k", data=g["k"][()])
+    edits = {
+        "external raw storage": lambda f: _replace_dataset(
+            f, kernel, shape=shape, dtype="<f4", external=[(str(secret_file), 0, count * 4)]
+        ),
+        "external link to another file": lambda f: (
+            f.__delitem__(kernel), f.__setitem__(kernel, h5py.ExternalLink(str(other), "/k"))
+        ),
+        "external link replacing a layer group": lambda f: (
+            f.__delitem__("model_weights/dense"),
+            f.__setitem__("model_weights/dense", h5py.ExternalLink(str(other), "/dense")),
+        ),
+        "virtual dataset over another file": lambda f: (
+            f.__delitem__(kernel),
+            f.create_virtual_dataset(kernel, _vds(other, shape)),
+        ),
+    }
+    cases = []
+    for i, (what, edit) in enumerate(edits.items()):
+        p = h5_edit(MLP, src / f"x{i}.h5", edit)
+        cases.append(Case(f"x{i} {what}", "HDF5: external storage / links / virtual datasets (file escape)", p,
+                          out / f"x{i}", may_convert=True, secret=secret[:64]))
+    _finish(run_and_judge(cases, tmp_path), [])
+
+
+def _vds(other: Path, shape: tuple) -> object:
+    import h5py
+
+    layout = h5py.VirtualLayout(shape=shape, dtype="<f4")
+    layout[...] = h5py.VirtualSource(str(other), "k", shape=shape)
+    return layout
+
+
+def test_lambda_bytecode_never_runs(tmp_path: Path) -> None:
+    import h5py
+
+    src, out = _dirs(tmp_path)
+    marker = tmp_path / "LAMBDA_RAN"
+    with h5py.File(LAMBDA, "r") as f:
+        config = json.loads(f.attrs["model_config"])
+    for layer in config["config"]["layers"]:
+        if layer["class_name"] == "Lambda":
+            layer["config"]["function"] = lambda_payload(marker)
+            layer["config"]["output_shape"] = lambda_payload(marker)
+            layer["config"]["output_shape_type"] = "lambda"
+    p = h5_edit(LAMBDA, src / "lambda.h5", lambda f: f.attrs.__setitem__("model_config", json.dumps(config)))
+    cases = [
+        Case("lambda", "Lambda layer with marshalled code (must never run)", p, out / "a", marker=marker),
+        Case("lambda --force", "Lambda layer with marshalled code (must never run)", p, out / "b", ["--force"],
+             marker=marker, may_convert=True, converted="converted with --force; the code never ran"),
+    ]
+    failures = run_and_judge(cases, tmp_path)
+    assert not marker.exists()
+    _finish(failures, [])
+
+
 def _fresh(folder: Path) -> Path:
     folder.mkdir()
     return folder
