@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
-from corpus import FIXTURES, PYTHON
+from corpus import FIXTURES, PYTHON, record
 
 MODEL = FIXTURES / "official" / "nchw_cnn" / "default"
 SHARD = "group1-shard1of1.bin"
@@ -63,5 +63,7 @@ def test_bench_and_verify_refuse_hostile_model_folders(tmp_path: Path, what: str
             else ["verify", str(MODEL), str(folder), "--runtime", "tfjs"])
     result = subprocess.run([PYTHON, "-m", "tfjs_lite.cli", *argv], capture_output=True, text=True, timeout=60)
     lines = result.stderr.strip().splitlines()
+    record("bench / verify --runtime tfjs: model folders Node must not read",
+           "refused (exit 2, one line)" if result.returncode == 2 else f"BUG: exit {result.returncode}")
     assert result.returncode == 2, result.stderr
     assert len(lines) == 1 and lines[0].startswith("tfjs-lite: error:") and reason in lines[0], lines
