@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from tfjs_lite.optimizer.pass_base import Pass
 
-from tfjs_lite.errors import InvariantError, PassError
+from tfjs_lite.errors import ConversionError, InvariantError, PassError
 from tfjs_lite.ir import Graph
 
 __all__ = ["PassGroup", "PassManager", "PassRecord", "PassReport", "format_op_diff", "op_counts"]
@@ -154,6 +154,8 @@ class PassManager:
             modified = pass_.run(graph)
             if self.check:
                 graph.check()
+        except ConversionError:
+            raise  # bad input found by a pass: the user's one-line error, not a pass failure
         except (PassError, InvariantError, Exception) as e:
             done = [r.name for r in report.records]
             raise PassError(f"pass {pass_.name!r} failed after {done[-8:]}: "

@@ -42,6 +42,7 @@ from tfjs_lite.optimizer._util import (
 )
 from tfjs_lite.optimizer.pass_base import Pass
 
+from tfjs_lite.errors import ModelFormatError
 from tfjs_lite.ir import Graph, TensorType, dtype_of
 from tfjs_lite.kernels import KERNELS, NodeContext
 from tfjs_lite.kernels.sizes import predicted_elements
@@ -115,7 +116,13 @@ class FoldConstants(Pass):
                 logger.debug("fold_constants: %s (%s) would produce %d elements, not folded", n, op, predicted)
                 return None
         ctx = NodeContext(name=n, op=op)
-        outputs = KERNELS[op](list(args), graph.attrs(n), ctx)
+        try:
+            outputs = KERNELS[op](list(args), graph.attrs(n), ctx)
+        except (ValueError, ArithmeticError, IndexError) as e:
+            # Constants whose shapes contradict the op (weights for 3 channels applied to an input
+            # with 1): the model cannot run anywhere, so refuse it rather than write it.
+            raise ModelFormatError(f"node {n!r} ({op}): its constant inputs {[tuple(np.shape(a)) for a in args]} "
+                                   f"do not fit it ({type(e).__name__}: {' '.join(str(e).split())[:200]})") from e
         outputs = [np.asarray(o) for o in outputs]
         if budget is not None and any(o.size > budget for o in outputs):
             logger.debug("fold_constants: %s (%s) result too large, not folded", n, op)

@@ -40,11 +40,13 @@ def _channel_axis(graph: Graph, node: str) -> int:
     return 1 if (fmt.decode() if isinstance(fmt, bytes) else str(fmt)) == "NCHW" else 3
 
 
-def _dims(graph: Graph, ref: TensorRef) -> tuple[int, ...]:
-    """The static shape of ``ref``, which :func:`conv_groups` has already proven fully known."""
+def _dim(graph: Graph, ref: TensorRef, axis: int) -> int:
+    """One static dimension of ``ref`` that :func:`conv_groups` has already proven known (the
+    input's channels, the filter's dimensions)."""
     shape = static_shape(graph, ref)
-    assert shape is not None and None not in shape, "conv_groups checked the shapes"
-    return tuple(d for d in shape if d is not None)
+    size = None if shape is None else shape[axis]
+    assert size is not None, "conv_groups checked this dimension"
+    return size
 
 
 class LowerGroupedConv(Pass):
@@ -60,7 +62,10 @@ class LowerGroupedConv(Pass):
             if groups is None or groups == 1:
                 continue
             x, w = graph.inputs_of(node)[:2]
-            channels = _dims(graph, x)[_channel_axis(graph, node)]
+            filter_shape = static_shape(graph, w)
+            if filter_shape is None or None in filter_shape:  # nothing to size the groups' filters by
+                continue
+            channels = _dim(graph, x, _channel_axis(graph, node))
             if groups == channels:
                 self._to_depthwise(graph, node, x, w)
             else:
@@ -70,8 +75,8 @@ class LowerGroupedConv(Pass):
 
     @staticmethod
     def _to_depthwise(graph: Graph, node: str, x: TensorRef, w: TensorRef) -> None:
-        kh, kw, _, out = _dims(graph, w)
-        channels = _dims(graph, x)[_channel_axis(graph, node)]
+        kh, kw, out = _dim(graph, w, 0), _dim(graph, w, 1), _dim(graph, w, 3)
+        channels = _dim(graph, x, _channel_axis(graph, node))
         shape = (kh, kw, channels, out // channels)
         value = const_value(graph, w)
         if value is not None:
@@ -94,7 +99,7 @@ class LowerGroupedConv(Pass):
         axis = _channel_axis(graph, node)
         attrs = dict(graph.attrs(node))
         dtype = attrs.get("T", DType("DT_FLOAT"))
-        out = _dims(graph, w)[3]
+        out = _dim(graph, w, 3)
         per_group = out // groups
         split_axis = graph.add_const(np.asarray(axis, np.int32), name=graph.unique_name(f"{node}/split_axis"))
         split = graph.add_op("Split", [split_axis, x], {"T": dtype, "num_split": groups},

@@ -6,6 +6,7 @@ import json
 import random
 import shutil
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pytest
@@ -145,18 +146,24 @@ def _edit(config: dict, change) -> dict:  # noqa: ANN001
     return config
 
 
-def test_h5_structurally_broken(tmp_path: Path) -> None:
+def _structural_cases(src: Path, out: Path, prefix: str, cls: str, flags: list[str]) -> list[Case]:
     import h5py
 
-    src, out = _dirs(tmp_path)
     with h5py.File(MLP, "r") as f:
         _kernel_path_cache[:] = [_kernel_path(f)]
     cases = []
     for i, (what, edit) in enumerate(STRUCTURAL.items()):
-        p = h5_edit(MLP, src / f"s{i}.h5", edit)
-        benign = what in ("weight NaN and Inf", "keras_version an int", "unknown layer class")
-        cases.append(Case(f"s{i} {what}", "HDF5: missing groups/attrs, wrong types, bad config JSON", p, out / f"s{i}",
-                          may_convert=benign, converted="converted (NaN/Inf weights or a harmless change)"))
+        p = h5_edit(MLP, src / f"{prefix}{i}.h5", edit)
+        # The layers path keeps an unknown layer opaque; the graph lowering cannot.
+        benign = what in ("weight NaN and Inf", "keras_version an int") or (not flags and what == "unknown layer class")
+        cases.append(Case(f"{prefix}{i} {what}{' (graph model)' if flags else ''}", cls, p, out / f"{prefix}{i}",
+                          flags=flags, may_convert=benign, converted="converted (NaN/Inf weights or a harmless change)"))
+    return cases
+
+
+def test_h5_structurally_broken(tmp_path: Path) -> None:
+    src, out = _dirs(tmp_path)
+    cases = _structural_cases(src, out, "s", "HDF5: missing groups/attrs, wrong types, bad config JSON", [])
     _finish(run_and_judge(cases, tmp_path), [])
 
 
@@ -301,3 +308,56 @@ def test_h5_memory_bombs(tmp_path: Path) -> None:
         failures.extend(account(case, outcome, problems))
         shutil.rmtree(case.output.parent)  # a killed bomb leaves up to DISK_LIMIT of staging files
     _finish(failures, [])
+
+
+GRAPH = ["--output_format", "tfjs_graph_model"]
+
+
+def test_h5_structurally_broken_to_graph_model(tmp_path: Path) -> None:
+    """The Keras -> graph lowering refuses the same broken configs the layers path refuses."""
+    src, out = _dirs(tmp_path)
+    cases = _structural_cases(src, out, "g", "Keras -> graph model: broken configs", GRAPH)
+    bomb = _bomb_cases(src, out)[0]
+    cases.append(Case("bomb-config-consistent (graph model)", bomb.cls, bomb.input, out / "gbomb", flags=GRAPH))
+    _finish(run_and_judge(cases, tmp_path), [])
+
+
+LAYER_OPTIONS = FIXTURES / "layer_options"
+
+
+def _layer_config(class_name: str, **changes: object) -> Callable[[object], None]:
+    """Edit the config of the model's first ``class_name`` layer."""
+
+    def edit(f) -> None:  # noqa: ANN001
+        config = json.loads(f.attrs["model_config"])
+        layer = next(layer for layer in config["config"]["layers"] if layer["class_name"] == class_name)
+        layer["config"].update(changes)
+        f.attrs["model_config"] = json.dumps(config)
+
+    return edit
+
+
+GRAPH_SHAPE_CASES = {
+    # (source, edit, may convert: the size is left to the TF.js runtime, nothing allocated here)
+    "LSTM over 2**30 time steps": (LAYER_OPTIONS / "lstm_go_backwards", _layer_config("InputLayer", batch_input_shape=[None, 1 << 30, 4]), False),
+    "LSTM units disagreeing with its weights": (LAYER_OPTIONS / "lstm_go_backwards", _layer_config("LSTM", units=64), False),
+    "UpSampling2D size 0": (LAYER_OPTIONS / "upsampling2d_nearest", _layer_config("UpSampling2D", size=[0, 2]), False),
+    "UpSampling2D size 2**20": (LAYER_OPTIONS / "upsampling2d_nearest", _layer_config("UpSampling2D", size=[1 << 20, 1 << 20]), True),
+    "input of 2**30 pixels": (LAYER_OPTIONS / "upsampling2d_nearest", _layer_config("InputLayer", batch_input_shape=[None, 1 << 15, 1 << 15, 3]), True),
+    "Reshape to 2**40 x 3": (FIXTURES / "keras" / "layers_zoo", _layer_config("Reshape", target_shape=[1 << 40, 3]), False),
+    "Reshape with two -1": (FIXTURES / "keras" / "layers_zoo", _layer_config("Reshape", target_shape=[-1, -1]), False),
+    "Reshape to the wrong size": (FIXTURES / "keras" / "layers_zoo", _layer_config("Reshape", target_shape=[7, 3]), False),
+}
+
+
+def test_keras_graph_lowering_huge_or_contradicting_shapes(tmp_path: Path) -> None:
+    """Shapes in the config a lowering turns into constants or unrolls: refused before any
+    allocation, or left to the runtime; never an internal error or a model of the wrong size."""
+    src, out = _dirs(tmp_path)
+    cases = []
+    for i, (what, (folder, edit, may_convert)) in enumerate(GRAPH_SHAPE_CASES.items()):
+        p = h5_edit(folder / "model.h5", src / f"shape{i}.h5", edit)
+        cases.append(Case(f"keras graph {what}", "Keras -> graph model: huge or contradicting shapes", p,
+                          out / f"shape{i}", flags=GRAPH, may_convert=may_convert,
+                          converted="converted (the size is the TF.js runtime's, nothing allocated here)"))
+    _finish(run_and_judge(cases, tmp_path), [])

@@ -223,6 +223,9 @@ def test_onnx_external_data_hostile(tmp_path: Path) -> None:
     add("length past the end", lambda f: _externalise(_model(), f, "w.bin", length=1 << 30))
     add("length not matching the shape", lambda f: _externalise(_model(), f, "w.bin", length=8))
     add("directory as location", lambda f: (f / "dir").mkdir() or _externalise(_model(), f, "dir", write=False))
+    add("a FIFO as location", lambda f: os.mkfifo(f / "w.bin") or _externalise(_model(), f, "w.bin", write=False))
+    add("a symlink to /dev/zero", lambda f: (f / "w.bin").symlink_to("/dev/zero")
+        or _externalise(_model(), f, "w.bin", write=False))
     failures = run_and_judge(cases, tmp_path)
     assert not failures, "\n".join(failures)
 
@@ -231,4 +234,174 @@ def test_onnx_over_2gib_refused_by_size(tmp_path: Path) -> None:
     """A sparse > 2 GiB .onnx: refused from its size without reading it."""
     failures = refused_by_size(tmp_path, SOURCE.read_bytes(), ".onnx", "onnx > 2 GiB",
                                "ONNX over protobuf's 2 GiB limit (sparse file)")
+    assert not failures, "\n".join(failures)
+
+
+def _shadowed_input(proto: Any) -> None:
+    """An initializer named like the graph input (its default value) with a shape the first conv's
+    weights contradict: constant folding meets the contradiction."""
+    name = proto.graph.input[0].name
+    proto.graph.initializer.add(name=name, data_type=1, dims=[1, 1, 2, 2], raw_data=b"\0" * 16)
+
+
+def _reads_own_output(proto: Any) -> None:
+    node = proto.graph.node[1]
+    node.input[0] = node.output[0]
+
+
+def _control_chars(proto: Any) -> None:
+    proto.graph.node[1].op_type = "Bogus\nOp\x1b[31m"
+    proto.graph.node[2].input[0] = "evil\nname\r\x07"
+
+
+def _opset(version: int) -> Callable[[Any], None]:
+    def edit(proto: Any) -> None:
+        for o in proto.opset_import:
+            if o.domain in ("", "ai.onnx"):
+                o.version = version
+    return edit
+
+
+def _subgraph(op: str, attribute: str) -> Callable[[Any], None]:
+    def edit(proto: Any) -> None:
+        relu = next(n for n in proto.graph.node if n.op_type == "Relu")
+        relu.op_type = op
+        body = relu.attribute.add(name=attribute, type=5).g
+        body.name = "body"
+        body.node.add(op_type=op, input=list(relu.input), output=["inner"])  # calls itself again
+        body.output.add(name="inner")
+    return edit
+
+
+def _doubling_functions(proto: Any, depth: int = 24) -> None:
+    """f0 calls f1 twice, f1 calls f2 twice, ...: 2**24 nodes when inlined, from 48 stored."""
+    for i in range(depth):
+        fn = proto.functions.add(name=f"f{i}", domain="local", input=["x"], output=["y"])
+        fn.opset_import.add(domain="", version=20)
+        fn.opset_import.add(domain="local", version=1)
+        if i + 1 < depth:
+            fn.node.add(op_type=f"f{i + 1}", domain="local", input=["x"], output=["a"])
+            fn.node.add(op_type=f"f{i + 1}", domain="local", input=["a"], output=["y"])
+        else:
+            fn.node.add(op_type="Relu", input=["x"], output=["y"])
+    proto.opset_import.add(domain="local", version=1)
+    relu = next(n for n in proto.graph.node if n.op_type == "Relu")
+    relu.op_type, relu.domain = "f0", "local"
+
+
+def _reshape_to_2_40(proto: Any) -> None:
+    proto.graph.initializer.add(name="rs", data_type=7, dims=[2], raw_data=(1 << 40).to_bytes(8, "little") * 2)
+    proto.graph.node.add(op_type="Reshape", input=[proto.graph.output[0].name, "rs"], output=["big"])
+    proto.graph.output[0].name = "big"
+    proto.graph.output[0].type.Clear()
+
+
+def _conv_dilations_2_40(proto: Any) -> None:
+    conv = next(n for n in proto.graph.node if n.op_type == "Conv")
+    for attr in conv.attribute:
+        if attr.name == "dilations":
+            del attr.ints[:]
+            attr.ints.extend([1 << 40, 1 << 40])
+
+
+def _no_outputs(proto: Any) -> None:
+    del proto.graph.output[:]
+
+
+def _listed_twice(field: str) -> Callable[[Any], None]:
+    def edit(proto: Any) -> None:
+        values = getattr(proto.graph, field)
+        values.add().CopyFrom(values[0])
+    return edit
+
+
+REDTEAM_EDITS = {
+    "no graph outputs": _no_outputs,
+    "graph input listed twice": _listed_twice("input"),
+    "graph output listed twice": _listed_twice("output"),
+    "functions each calling the next twice (2**24 nodes inlined)": _doubling_functions,
+    "Reshape to 2**40 x 2**40": _reshape_to_2_40,
+    "Conv dilations 2**40": _conv_dilations_2_40,
+    "graph input shadowed by a contradicting initializer": _shadowed_input,
+    "node reads its own output": _reads_own_output,
+    "control characters in names": _control_chars,
+    "opset 10**12": _opset(10**12),
+    "opset -5": _opset(-5),
+    "If subgraph": _subgraph("If", "then_branch"),
+    "Loop subgraph nesting a Loop": _subgraph("Loop", "body"),
+    "Scan subgraph": _subgraph("Scan", "body"),
+}
+
+
+def test_onnx_redteam_structure(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    cases = []
+    for i, (what, edit) in enumerate(REDTEAM_EDITS.items()):
+        proto = _model()
+        edit(proto)
+        cases.append(Case(f"onnx {what}", CLASS, _write(proto, tmp_path / f"r{i}"), out / f"r{i}",
+                          forbid=("out of memory", "\x1b", "\x07")))
+    failures = run_and_judge(cases, tmp_path)
+    assert not failures, "\n".join(failures)
+
+
+def _one_node(op: str, inits: tuple = (), attrs: tuple = (), extra_inputs: tuple = ()) -> Any:
+    """A model computing ``y = op(x, *extra_inputs)`` on a [1, 3, 8, 8] float input; ``inits`` are
+    (name, data_type, dims, raw_data), ``attrs`` (name, int or list of ints)."""
+    from tfjs_lite._proto.onnx_pb2 import ModelProto
+
+    proto = ModelProto(ir_version=8)
+    proto.opset_import.add(domain="", version=17)
+    graph = proto.graph
+    x = graph.input.add(name="x")
+    x.type.tensor_type.elem_type = 1
+    for d in (1, 3, 8, 8):
+        x.type.tensor_type.shape.dim.add(dim_value=d)
+    for name, data_type, dims, raw in inits:
+        graph.initializer.add(name=name, data_type=data_type, dims=dims, raw_data=raw)
+    node = graph.node.add(op_type=op, input=["x", *extra_inputs], output=["y"], name="n")
+    for name, value in attrs:
+        attr = node.attribute.add(name=name)
+        if isinstance(value, list):
+            attr.type, attr.ints[:] = 7, value
+        else:
+            attr.type, attr.i = 2, value
+    graph.output.add(name="y").type.tensor_type.elem_type = 1
+    return proto
+
+
+def _int64s(*values: int) -> bytes:
+    return b"".join(v.to_bytes(8, "little", signed=True) for v in values)
+
+
+BIG = 1 << 40
+ATTRIBUTE_CASES = {
+    # what: (model, may convert: the value is the TF.js runtime's to refuse, nothing allocated here)
+    "Pad by 2**40": (_one_node("Pad", (("p", 7, [8], _int64s(0, 0, BIG, BIG, 0, 0, BIG, BIG)),), extra_inputs=("p",)), False),
+    "MaxPool pads 2**40": (_one_node("MaxPool", attrs=(("kernel_shape", [2, 2]), ("pads", [BIG] * 4))), False),
+    "SpaceToDepth blocksize 0": (_one_node("SpaceToDepth", attrs=(("blocksize", 0),)), False),
+    "Transpose perm naming axis 9": (_one_node("Transpose", attrs=(("perm", [0, 9, BIG, -1]),)), False),
+    "Expand to 2**40": (_one_node("Expand", (("s", 7, [4], _int64s(BIG, 3, 8, 8)),), extra_inputs=("s",)), False),
+    "Resize sizes 2**40": (_one_node("Resize", (("s", 7, [4], _int64s(1, 3, BIG, BIG)),), extra_inputs=("", "", "s")), False),
+    "TopK k 2**40": (_one_node("TopK", (("k", 7, [1], _int64s(BIG)),), extra_inputs=("k",)), False),
+    "Slice axis 2**40": (_one_node("Slice", (("a", 7, [1], _int64s(-BIG)), ("b", 7, [1], _int64s(BIG)),
+                                            ("c", 7, [1], _int64s(BIG))), extra_inputs=("a", "b", "c")), False),
+    "Split into [2**40, -2**40]": (_one_node("Split", (("s", 7, [2], _int64s(BIG, -BIG)),), (("axis", 1),), ("s",)), False),
+    "Tile by 2**40": (_one_node("Tile", (("r", 7, [4], _int64s(1, 1, BIG, BIG)),), extra_inputs=("r",)), True),
+    "MaxPool kernel 2**40": (_one_node("MaxPool", attrs=(("kernel_shape", [BIG, BIG]),)), True),
+}
+
+
+def test_onnx_attributes_out_of_range(tmp_path: Path) -> None:
+    """Attributes and constant inputs far out of range: one line from the lowering (never an
+    internal error, never an allocation of their size)."""
+    out = tmp_path / "out"
+    out.mkdir()
+    cases = []
+    for i, (what, (proto, may_convert)) in enumerate(ATTRIBUTE_CASES.items()):
+        cases.append(Case(f"onnx {what}", "ONNX attributes out of range", _write(proto, tmp_path / f"a{i}"),
+                          out / f"a{i}", may_convert=may_convert,
+                          converted="converted (left to the TF.js runtime, nothing allocated here)"))
+    failures = run_and_judge(cases, tmp_path)
     assert not failures, "\n".join(failures)

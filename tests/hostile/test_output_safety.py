@@ -59,6 +59,32 @@ def test_refuses_the_inputs_own_folder(tmp_path: Path, capsys: pytest.CaptureFix
     assert _snapshot(tmp_path) == before
 
 
+def test_new_readers_refuse_their_input_and_its_files(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """ONNX (with external data), TFLite and Keras -> graph model: onto the input, into its folder
+    (directly, via '..' or via a symlink), onto the external data file."""
+    import test_onnx_hostile as onnx_cases
+
+    onnx = onnx_cases._externalise(onnx_cases._model(), tmp_path / "onnx", "w.bin")
+    tflite = tmp_path / "t" / "model.tflite"
+    tflite.parent.mkdir()
+    shutil.copyfile(FIXTURES / "tflite" / "cnn_float32" / "model.tflite", tflite)
+    h5 = tmp_path / "k" / "model.h5"
+    h5.parent.mkdir()
+    shutil.copyfile(H5, h5)
+    (tmp_path / "onnx_link").symlink_to(onnx.parent)
+    before = _snapshot(tmp_path)
+    graph = ("--output_format", "tfjs_graph_model")
+    _refused(capsys, "onnx onto itself", onnx, onnx, expect="output path is the input path")
+    _refused(capsys, "onnx into its folder via ..", onnx, onnx.parent / ".." / "onnx", expect="input model's own folder")
+    _refused(capsys, "onnx into its folder via a symlink", onnx, tmp_path / "onnx_link", expect="input model's own folder")
+    _refused(capsys, "onnx onto its external data", onnx, onnx.parent / "w.bin", expect="existing file")
+    _refused(capsys, "tflite onto itself", tflite, tflite, expect="output path is the input path")
+    _refused(capsys, "tflite into its folder", tflite, tflite.parent, expect="input model's own folder")
+    _refused(capsys, "keras -> graph onto itself", h5, h5, *graph, expect="output path is the input path")
+    _refused(capsys, "keras -> graph into its folder", h5, h5.parent, *graph, expect="input model's own folder")
+    assert _snapshot(tmp_path) == before
+
+
 def test_refuses_an_existing_file_or_folder_of_the_wrong_kind(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     existing = tmp_path / "out.txt"
     existing.write_text("mine")

@@ -92,7 +92,28 @@ def _builder_cases() -> dict[str, tuple[str, bytes]]:
         b.sub.ops[0]["options"] = {"padding": 1}
         b.sub.ops[0]["code"] = b.code("ADD")
 
-    for name, edit in [("operator input index out of range", bad_input_index),
+    def signature_bad_tensor(b: TfliteBuilder, x: int, y: int) -> None:
+        b.signature("serving_default", [("x", 99)], [("y", y)])
+
+    def signature_bad_subgraph(b: TfliteBuilder, x: int, y: int) -> None:
+        b.signature("serving_default", [("x", x)], [("y", y)], subgraph=9)
+
+    def buffer_size_2_63(b: TfliteBuilder, x: int, y: int) -> None:
+        w = b.tensor("w", [1, 4], buffer=b.external_buffer(offset=64, size=(1 << 63) - 1))
+        b.op("ADD", [y, w], [b.tensor("z", [1, 4])], {})
+
+    def shape_signature_of_other_rank(b: TfliteBuilder, x: int, y: int) -> None:
+        b.sub.tensors[x]["signature"] = [1, 4, 1 << 30, 1 << 30]
+
+    def negative_call(b: TfliteBuilder, x: int, y: int) -> None:
+        b.op("WHILE", [y], [b.tensor("z", [1, 4])], {"cond_subgraph_index": -1, "body_subgraph_index": 1 << 30})
+
+    for name, edit in [("signature naming tensor 99", signature_bad_tensor),
+                       ("signature naming subgraph 9", signature_bad_subgraph),
+                       ("buffer of 2**63 bytes in the > 2 GB offset form", buffer_size_2_63),
+                       ("shape_signature of another rank with 2**30 dims", shape_signature_of_other_rank),
+                       ("WHILE calling subgraph -1", negative_call),
+                       ("operator input index out of range", bad_input_index),
                        ("operator code index out of range", bad_opcode_index),
                        ("tensor buffer index out of range", bad_buffer),
                        ("negative dimension", negative_dim),
@@ -187,6 +208,11 @@ def test_tflite_hostile(tmp_path: Path) -> None:
 
 
 REASONS = {
+    "signature naming tensor 99": "names tensor 99 of 2",
+    "signature naming subgraph 9": "names subgraph 9",
+    "buffer of 2**63 bytes in the > 2 GB offset form": "lies outside the file",
+    "shape_signature of another rank with 2**30 dims": "(signature [1, 4, 1073741824, 1073741824])",
+    "WHILE calling subgraph -1": "calls subgraph -1 of 1",
     "operator input index out of range": "names a tensor outside",
     "operator code index out of range": "names operator code 7 of 1",
     "tensor buffer index out of range": "names buffer 1000",
@@ -199,7 +225,7 @@ REASONS = {
     "buffer offset past the end of the file": "lies outside the file",
     "WHILE calling subgraphs that do not exist": "calls subgraph 5 of 1",
     "options table of another operator": "expected AddOptions",
-    "constant operands that do not broadcast": "constant inputs do not fit them (ValueError",
+    "constant operands that do not broadcast": "do not fit it (ValueError",
     "no buffers at all, a tensor naming buffer 1": "names buffer 1 of 1",
     "LSTM over 2**30 time steps": "up to 2048 are unrolled",
     "WHILE body calling itself": "cycle (2 -> 2)",

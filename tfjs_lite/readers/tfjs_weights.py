@@ -16,7 +16,7 @@ import os
 import re
 import struct
 from pathlib import Path
-from typing import Any, Dict, List, Tuple, Union
+from typing import Any, Dict, Iterator, List, Tuple, Union
 
 import numpy as np
 
@@ -105,22 +105,39 @@ def read_weights(manifest: List[Dict[str, Any]], directory: Path) -> List[Tuple[
         ModelFormatError: Malformed manifest, unsafe or missing shard paths, sizes that do not
             match the files, or unknown dtypes.
     """
-    directory = Path(directory)
+    result: List[Tuple[Dict[str, Any], np.ndarray]] = []
+    for group, files, available in _checked_groups(manifest, Path(directory)):
+        buffer = _read_files(files, available)
+        result.extend(_decode_group(group["weights"], buffer, group["paths"]))
+    return result
+
+
+def check_weight_files(manifest: Any, directory: Path) -> None:
+    """Check a ``weightsManifest`` as :func:`read_weights` does, without reading the shards: the
+    tools that hand a model folder to TF.js (bench, verify --runtime tfjs) must not let Node read a
+    FIFO, a device or a file outside the folder, or trust declared sizes the files do not hold.
+
+    Raises:
+        ModelFormatError: As :func:`read_weights`.
+    """
+    for _ in _checked_groups(manifest, Path(directory)):
+        pass
+
+
+def _checked_groups(manifest: Any, directory: Path) -> Iterator[Tuple[Dict[str, Any], List[Path], int]]:
+    """``(group, shard paths, their total size)`` per manifest group, each shard a regular file
+    inside ``directory`` and the sizes its weights declare fitting the shards."""
     if not isinstance(manifest, list):
         raise ModelFormatError("weightsManifest must be a list of groups")
-    result: List[Tuple[Dict[str, Any], np.ndarray]] = []
     for index, group in enumerate(manifest):
         if not isinstance(group, dict) or not isinstance(group.get("paths"), list) or not isinstance(
             group.get("weights"), list
         ):
             raise ModelFormatError(f"weightsManifest group {index} needs 'paths' and 'weights' lists")
         files = [_safe_path(directory, p) for p in group["paths"]]
-        specs = group["weights"]
         available = sum(f.stat().st_size for f in files)
-        _check_sizes(specs, available, group["paths"])
-        buffer = _read_files(files, available)
-        result.extend(_decode_group(specs, buffer, group["paths"]))
-    return result
+        _check_sizes(group["weights"], available, group["paths"])
+        yield group, files, available
 
 
 def _safe_path(directory: Path, relative: Any) -> Path:

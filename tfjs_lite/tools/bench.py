@@ -29,7 +29,7 @@ def model_entry(path: str, label: str) -> dict[str, Any]:
     """``{label, kind, dir}`` for a TF.js model folder or its ``model.json``."""
     from tfjs_lite.detect import tfjs_model_format
     from tfjs_lite.errors import UsageError
-    from tfjs_lite.readers.tfjs_weights import find_model_json
+    from tfjs_lite.readers.tfjs_weights import check_weight_files, find_model_json, read_model_json
 
     model_json = find_model_json(Path(path))
     if model_json.name != "model.json":
@@ -37,6 +37,10 @@ def model_entry(path: str, label: str) -> dict[str, Any]:
     fmt = tfjs_model_format(model_json)
     if fmt not in (None, "graph-model", "layers-model"):
         raise UsageError(f"{model_json} is a TF.js {fmt}, not a graph or layers model")
+    # Node reads the shards itself: the same checks as the readers first (regular files inside the
+    # folder, declared sizes the files hold), so a FIFO or a lying manifest is one line, not a hang.
+    manifest = read_model_json(model_json).get("weightsManifest", [])
+    check_weight_files(manifest, model_json.parent)
     kind = "graph" if fmt == "graph-model" else "layers"
     return {"label": label, "kind": kind, "dir": str(model_json.parent.resolve())}
 

@@ -15,7 +15,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from tfjs_lite.errors import UnsupportedLayerError
+from tfjs_lite.errors import ModelFormatError, UnsupportedLayerError
 from tfjs_lite.ir import DType, Graph, TensorRef, TensorType
 
 __all__ = ["BOOL", "FLOAT", "INT32", "Builder", "KTensor", "broadcast_shapes"]
@@ -103,6 +103,9 @@ class Builder:
         return KTensor(ref, tuple(array.shape), self.graph.out_types(ref.node)[0].dtype)  # type: ignore[index]
 
     def ints(self, values: Sequence[int], *, name: str = "shape") -> KTensor:
+        # Shapes, multiples and sizes come from the config: a tiny file may ask for 2**40.
+        if any(not -(1 << 31) <= int(v) < (1 << 31) for v in values):
+            raise ModelFormatError(f"{name} {list(values)} does not fit int32")
         return self.const(np.asarray(values, np.int32), np.int32, name=name)
 
     def placeholder(self, name: str, shape: Shape, dtype: DType) -> KTensor:

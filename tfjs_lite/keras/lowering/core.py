@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any
 
 import numpy as np
 
+from tfjs_lite.errors import ModelFormatError
 from tfjs_lite.keras.lowering.activations import activation, softmax
 from tfjs_lite.keras.lowering.builder import BOOL, FLOAT, INT32, KTensor
 from tfjs_lite.keras.lowering.model import LayerCall
@@ -109,9 +111,16 @@ def flatten(call: LayerCall) -> Out:
 def reshape(call: LayerCall) -> Out:
     x = call.inputs[0]
     target = [int(d) for d in call.config.get("target_shape") or []]
+    # Python ints: products of config values must not wrap around as int64 would.
+    known = math.prod(d for d in target if d != -1)
+    total = math.prod(x.shape[1:]) if None not in x.shape[1:] else None
+    if target.count(-1) > 1 or any(d < 1 and d != -1 for d in target):
+        raise ModelFormatError(f"layer {call.name!r} (Reshape): target_shape {target} needs positive sizes "
+                               "and at most one -1")
+    if total is not None and (total % known if -1 in target else total != known):
+        raise ModelFormatError(f"layer {call.name!r} (Reshape): cannot reshape {total} values per example "
+                               f"to target_shape {target}")
     if -1 in target:
-        known = int(np.prod([d for d in target if d != -1], dtype=np.int64))
-        total = int(np.prod(x.shape[1:], dtype=np.int64)) if None not in x.shape[1:] else None
         if total is None:
             raise call.refuse("a -1 in target_shape needs the static shape of the input")
         target = [total // known if d == -1 else d for d in target]

@@ -108,9 +108,9 @@ class ModelLowerer:
             call = LayerCall(self.builder, name, class_name, config if config is not None else layer.get("config") or {},
                              inputs, weight_prefix, self, kwargs)
             return _carry_mask(class_name, inputs, lowering(call), self.builder)
-        except UnsupportedLayerError as e:
+        except (UnsupportedLayerError, ModelFormatError) as e:
             if f"layer {name!r}" not in str(e):
-                raise UnsupportedLayerError(f"layer {name!r} ({class_name}): {e}") from None
+                raise type(e)(f"layer {name!r} ({class_name}): {e}") from None
             raise
         finally:
             self.builder.scope = saved_scope

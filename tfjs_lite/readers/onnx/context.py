@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from tfjs_lite.errors import UnsupportedModelError
+from tfjs_lite.errors import ModelFormatError, UnsupportedModelError
 from tfjs_lite.ir.attrs import DType
 from tfjs_lite.ir.graph import Graph, TensorRef, TensorType
 from tfjs_lite.kernels import KERNELS, NodeContext
@@ -202,7 +202,11 @@ class LoweringContext:
 
     # ----------------------------------------------------------------- helpers used by many lowerings
     def int_const(self, values: Any) -> V:
-        return self.const(np.asarray(values, dtype=np.int32))
+        # Shapes, pads and multiples come from attributes or initializers: a few bytes may ask for 2**40.
+        wide = np.asarray(values, dtype=np.int64)
+        if wide.size and (wide.min() < -(1 << 31) or wide.max() >= 1 << 31):
+            raise ModelFormatError(f"integer constant {wide.tolist()} does not fit int32")
+        return self.const(wide.astype(np.int32))
 
     def transpose(self, v: V, perm: Sequence[int]) -> V:
         perm = [int(p) for p in perm]

@@ -9,6 +9,7 @@ so the lowering never touches protobuf. Initializers are decoded one at a time w
 from __future__ import annotations
 
 import heapq
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from tfjs_lite.errors import ModelFormatError, UnsupportedModelError
+from tfjs_lite.limits import INLINE_GROWTH, MAX_INLINED_NODES
 from tfjs_lite.readers.graph_def import check_proto_size
 from tfjs_lite.readers.onnx.tensors import tensor_to_numpy
 from tfjs_lite.readers.onnx.wire import read_model
@@ -156,10 +158,14 @@ def _parse(path: Path, initializers: dict[str, np.ndarray]) -> Any:
 class _Inliner:
     """Expands calls of model-local functions (recursively, with a depth limit)."""
 
-    def __init__(self, functions: dict[tuple[str, str], Any], model_dir: Path) -> None:
+    def __init__(self, functions: dict[tuple[str, str], Any], model_dir: Path, stored_nodes: int) -> None:
         self.functions = functions
         self.model_dir = model_dir
         self.counter = 0
+        # Functions that each call the next twice double at every level: count the nodes copied
+        # out of bodies and stop at the same budget as SavedModel function inlining.
+        self.copied = 0
+        self.limit = max(MAX_INLINED_NODES, INLINE_GROWTH * stored_nodes)
 
     def expand(self, node: OnnxNode, stack: tuple[str, ...] = ()) -> list[OnnxNode]:
         fn = self.functions.get((node.domain, node.op_type))
@@ -177,6 +183,11 @@ class _Inliner:
         defaults = {a.name: _attr_value(a, self.model_dir, key) for a in fn.attribute_proto}
         out = []
         for proto in fn.node:
+            self.copied += 1
+            if self.copied > self.limit:
+                raise UnsupportedModelError(
+                    f"inlining the model's local functions would make more than {self.limit} nodes; "
+                    "functions calling each other repeatedly explode when inlined")
             inner = _node(proto, self.model_dir)
             inner.name = prefix + (inner.name or inner.op_type)
             inner.inputs = [rename.get(v, prefix + v) if v else "" for v in inner.inputs]
@@ -248,7 +259,7 @@ def load_onnx(path: Path) -> OnnxGraph:
         raise UnsupportedModelError(f"{path}: sparse initializers are not supported")
     functions = {("" if _text(f.domain, "a function domain") in _DEFAULT_DOMAINS else f.domain,
                   _text(f.name, "a function name")): f for f in model.functions}
-    inliner = _Inliner(functions, model_dir)
+    inliner = _Inliner(functions, model_dir, len(graph.node) + sum(len(f.node) for f in model.functions))
     nodes: list[OnnxNode] = []
     for proto in graph.node:
         nodes.extend(inliner.expand(_node(proto, model_dir)))
@@ -263,6 +274,12 @@ def load_onnx(path: Path) -> OnnxGraph:
     known = set(initializers) | {name for name, _ in inputs}
     ordered = _topological(nodes, known)
     defined = known | {o for n in ordered for o in n.outputs}
+    if not outputs:
+        raise ModelFormatError(f"{path}: the graph has no outputs")
+    for kind, values in (("input", [v.name for v in graph.input]), ("output", [name for name, _ in outputs])):
+        twice = sorted(name for name, n in Counter(values).items() if n > 1)  # linear: lists may be long
+        if twice:
+            raise ModelFormatError(f"{path}: graph {kind} {twice[0]!r} is listed twice")
     for name, _ in outputs:
         if name not in defined:
             raise ModelFormatError(f"{path}: graph output {name!r} is not computed by any node")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tfjs_lite.errors import UnsupportedOpError
+from tfjs_lite.errors import ModelFormatError, UnsupportedOpError
 from tfjs_lite.ir.attrs import DType
 from tfjs_lite.ir.graph import Graph, TensorRef, TensorType
 from tfjs_lite.readers.onnx.context import LoweringContext, V, tf_dtype, tf_name
@@ -71,7 +71,13 @@ def lower_graph(onnx: OnnxGraph) -> Graph:
     keep = {name for name, _ in onnx.outputs}
     for index, node in enumerate(onnx.nodes):
         ctx.start(node, index)
-        results = LOWERINGS[node.op_type](ctx)
+        try:
+            results = LOWERINGS[node.op_type](ctx)
+        except (ArithmeticError, IndexError, ValueError) as e:
+            # Lowerings check the attributes real exporters write; out-of-range values a hand-made
+            # file holds (a block size of 0, pads beyond int32, a perm naming axis 9) end here.
+            raise ModelFormatError(f"ONNX node {node.name or node.op_type!r} ({node.op_type}): invalid attributes "
+                                   f"or constant inputs ({type(e).__name__}: {' '.join(str(e).split())[:200]})") from e
         for name in node.inputs:
             remaining[name] -= 1
             if not remaining[name] and name not in keep and name in ctx.values:

@@ -14,7 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from tfjs_lite.errors import ModelFormatError
 from tfjs_lite.ir.attrs import DType
+from tfjs_lite.limits import MAX_SHAPE_DERIVED_ELEMENTS
 from tfjs_lite.readers.onnx.context import LoweringContext, V
 from tfjs_lite.readers.onnx.lowering import lowers
 from tfjs_lite.readers.onnx.lowering.tensor import concat, strided_slice
@@ -109,7 +111,10 @@ def _dilate_filter(w: np.ndarray, dilations: list[int]) -> np.ndarray:
     """Insert d-1 zeros between the taps of an HW.. filter (TF.js refuses stride and dilation > 1
     together, and its transposed convolution has no dilation at all)."""
     kh, kw = w.shape[:2]
-    out = np.zeros(((kh - 1) * dilations[0] + 1, (kw - 1) * dilations[1] + 1, *w.shape[2:]), dtype=w.dtype)
+    shape = ((kh - 1) * dilations[0] + 1, (kw - 1) * dilations[1] + 1, *w.shape[2:])
+    if min(dilations) < 1 or math.prod(shape) > MAX_SHAPE_DERIVED_ELEMENTS:
+        raise ModelFormatError(f"dilations {dilations} would make a filter of shape {list(shape)}")
+    out = np.zeros(shape, dtype=w.dtype)
     out[::dilations[0], ::dilations[1]] = w
     return out
 

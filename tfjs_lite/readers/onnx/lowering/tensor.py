@@ -71,6 +71,8 @@ def _split(ctx: LoweringContext) -> list[V]:
         chunk = -(-dim // count)
         sizes = [min(chunk, dim - i * chunk) for i in range(count)]
     sizes = [int(s) for s in np.asarray(sizes).reshape(-1)]
+    if len(sizes) != count or min(sizes) < 0 or (dim is not None and sum(sizes) != dim):
+        raise ValueError(f"split sizes {sizes} do not cut a dimension of {dim} into {count} outputs")
     if x.value is not None:
         return [ctx.const(a) for a in np.split(x.value, np.cumsum(sizes)[:-1], axis=axis)]
     # One single-output slice per piece rather than SplitV: a transpose above fans out to the
