@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable
 
-from tfjs_lite.keras.config import OP_CLASS_PREFIX, POSITIONAL_KEY, TF_OP_FUNCTIONS
+from tfjs_lite.keras.config import POSITIONAL_KEY, TF_OP_FUNCTIONS
 from tfjs_lite.keras.lowering.builder import BOOL, KTensor, broadcast_shapes
 from tfjs_lite.keras.lowering.model import LayerCall
 
@@ -95,5 +95,4 @@ def tf_op_lambda(call: LayerCall) -> Out:
             inputs.append(value)
             value = None
         layout.append(value)  # numbers become constants; anything else is refused there
-    as_op = dataclasses.replace(call, class_name=OP_CLASS_PREFIX + op, inputs=inputs, kwargs={POSITIONAL_KEY: layout})
-    return OPS[op](as_op)
+    return OPS[op](dataclasses.replace(call, inputs=inputs, kwargs={POSITIONAL_KEY: layout}))
