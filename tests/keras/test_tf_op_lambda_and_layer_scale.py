@@ -7,12 +7,14 @@ real-client proof (TF.js 4.22 reproducing TF) is tests/zoo (MiniConvNeXt, MiniRe
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
 from tfjs_lite import executor
+from tfjs_lite.conversion import convert
 from tfjs_lite.errors import UnsupportedLayerError
 from tfjs_lite.keras.layers import own_weights
 from tfjs_lite.keras.lowering import lower_keras_model, lowering_issues
@@ -117,3 +119,15 @@ def test_layer_scale_without_its_weight_is_refused():
              "inbound_nodes": [[["a", 0, 0, {}]]]}
     with pytest.raises(Exception, match="op/gamma"):
         lower_keras_model(_model(layer), {}, keras3=False)
+
+
+def test_real_tf_keras_tf_functions_are_refused_on_the_layers_path_by_function(tmp_path):
+    # fixtures/keras_graph/tfk_tf_functions (tf_keras 2.19) converts on the graph path
+    # (tests/keras/test_keras_to_graph.py runs it in TF.js); tfjs-layers cannot run TFOpLambda.
+    source = Path(__file__).resolve().parents[2] / "fixtures/keras_graph/tfk_tf_functions/model.h5"
+    with pytest.raises(UnsupportedLayerError) as caught:
+        convert(source, tmp_path / "out", output_format="tfjs_layers_model")
+    message = str(caught.value)
+    assert "tf.__operators__.add" in message and "tf.math.truediv" in message and "\n" not in message
+    assert "--output_format tfjs_graph_model" in message and "Python" not in message
+    assert not (tmp_path / "out").exists()
