@@ -131,3 +131,25 @@ def test_real_tf_keras_tf_functions_are_refused_on_the_layers_path_by_function(t
     assert "tf.__operators__.add" in message and "tf.math.truediv" in message and "\n" not in message
     assert "--output_format tfjs_graph_model" in message and "Python" not in message
     assert not (tmp_path / "out").exists()
+
+
+def _int_model(function: str, y: Any) -> dict:
+    model = _model(_tf_op(function, {"y": y}))
+    for layer in model["config"]["layers"][:2]:
+        layer["config"]["dtype"] = "int32"
+    return model
+
+
+def test_a_number_takes_the_dtype_of_an_int32_tensor():
+    tokens = np.arange(-3, 9, dtype=np.int32).reshape(2, 2, 3)
+    graph, _ = lower_keras_model(_int_model("__operators__.add", 2), {}, keras3=False)
+    (constant,) = [graph.value(n) for n in graph.nodes_by_op("Const")]
+    assert constant.dtype == np.int32 and constant == 2  # TF.js's AddV2 wants both operands int32
+    got = executor.run(graph, {"a": tokens, "b": tokens})["op"]
+    assert got.dtype == np.int32
+    np.testing.assert_array_equal(got, tokens + 2)
+
+
+def test_a_fraction_with_an_int32_tensor_is_refused():
+    with pytest.raises(UnsupportedLayerError, match="not an integer"):
+        lower_keras_model(_int_model("math.multiply", 0.5), {}, keras3=False)

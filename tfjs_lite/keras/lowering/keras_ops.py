@@ -11,7 +11,7 @@ import dataclasses
 from typing import Callable
 
 from tfjs_lite.keras.config import POSITIONAL_KEY, TF_OP_FUNCTIONS
-from tfjs_lite.keras.lowering.builder import BOOL, KTensor, broadcast_shapes
+from tfjs_lite.keras.lowering.builder import BOOL, INT32, KTensor, broadcast_shapes
 from tfjs_lite.keras.lowering.model import LayerCall
 
 Out = list[KTensor]
@@ -22,12 +22,16 @@ def _arguments(call: LayerCall) -> list[KTensor]:
     if not isinstance(layout, list):
         return list(call.inputs)
     tensors = iter(call.inputs)
+    # A number takes the dtype of the call's tensors (``tokens + 1`` stays int32, as in TF).
+    like = call.inputs[0] if call.inputs else None
     args = []
     for item in layout:
         if item is None:
             args.append(next(tensors))
         elif isinstance(item, (int, float)) and not isinstance(item, bool):
-            args.append(call.builder.scalar(float(item)))
+            if like is not None and like.dtype == INT32 and not float(item).is_integer():
+                raise call.refuse(f"argument {item!r} is not an integer, but the tensor argument is int32")
+            args.append(call.builder.scalar(float(item), like=like))
         else:
             raise call.refuse(f"argument {item!r} is neither a tensor nor a number")
     return args
