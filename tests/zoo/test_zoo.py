@@ -37,9 +37,6 @@ REFUSED = {
     ("MiniRegNetX", "h5_layers"): "groups=",
     ("k3_MiniConvNeXt", "keras_layers"): "LayerScale",
     ("k3_MiniConvNeXt", "h5_layers"): "LayerScale",
-    ("MiniConvNeXt", "h5_graph"): "LayerScale",
-    ("MiniRegNetX", "h5_graph"): "TFOpLambda",
-    ("k3_MiniConvNeXt", "keras_graph"): "LayerScale",
 }
 
 

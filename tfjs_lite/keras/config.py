@@ -28,7 +28,7 @@ from tfjs_lite.keras.layers import LEGACY_CLASS_NAMES, MODEL_CLASSES
 from tfjs_lite.keras.preflight import LayerIssue
 
 __all__ = [
-    "NON_TENSOR_ARGS", "OP_CLASS_PREFIX", "POSITIONAL_KEY", "TENSOR_ARGUMENT", "fix_regularizers", "is_keras3", "keras3_to_tfjs",
+    "NON_TENSOR_ARGS", "OP_CLASS_PREFIX", "POSITIONAL_KEY", "TENSOR_ARGUMENT", "TF_OP_FUNCTIONS", "fix_regularizers", "is_keras3", "keras3_to_tfjs",
     "translate_class_names",
 ]
 
@@ -42,6 +42,18 @@ NON_TENSOR_ARGS = "is called with non-tensor positional arguments"
 # A tensor keyword argument (Keras 3's explicit ``mask=``, ``value=``): tfjs-layers cannot take it;
 # it is kept as ``[layer, node, tensor]`` like tf.keras 2 writes tensor arguments.
 TENSOR_ARGUMENT = "takes the tensor argument"
+# tf.keras 2 records a TensorFlow function called on Keras tensors (``x + y``, ``x * 0.5``,
+# ``tf.nn.relu(x)``) as a ``TFOpLambda`` layer naming the function (``config["function"]``, without
+# the ``tf.`` prefix); the first argument is the node's tensor, the others are keyword arguments
+# (``y``: a tensor reference or a number). The functions the graph lowering runs, as the
+# ``keras.ops`` class (OP_CLASS_PREFIX + value) each equals; any other function is refused by name.
+TF_OP_FUNCTIONS = {
+    "__operators__.add": "Add", "math.add": "Add", "math.subtract": "Subtract", "math.multiply": "Multiply",
+    "math.truediv": "TrueDivide", "math.divide": "Divide", "math.maximum": "Maximum", "math.minimum": "Minimum",
+    "math.pow": "Power", "math.negative": "Negative", "math.sqrt": "Sqrt", "math.square": "Square",
+    "math.exp": "Exp", "math.abs": "Abs", "math.tanh": "Tanh", "math.sigmoid": "Sigmoid", "nn.relu": "Relu",
+    "nn.relu6": "Relu6", "math.log": "Log", "math.reciprocal": "Reciprocal",
+}
 
 _OBJECT_KEYS_TO_DROP = ("module", "registered_name", "build_config", "compile_config", "shared_object_id")
 _DTYPE_POLICIES = ("DTypePolicy", "FloatDTypePolicy", "Policy")

@@ -172,6 +172,8 @@ def own_weights(class_name: str, config: Mapping[str, Any]) -> list[str]:
         return ["embeddings"]
     if class_name == "PReLU":
         return ["alpha"]
+    if class_name == "LayerScale":  # keras.applications ConvNeXt: inputs * gamma, gamma of shape [projection_dim]
+        return ["gamma"]
     if class_name in CELL_GATES:
         return ["kernel", "recurrent_kernel", *bias]
     if class_name == "Normalization" and config.get("mean") is None:  # adapted: the statistics are variables

@@ -152,9 +152,17 @@ _BROKEN_CLASSES = {
 }
 
 
-def unsupported_reason(class_name: str, *, graph: bool = False) -> str:
+def unsupported_reason(class_name: str, *, graph: bool = False, config: Optional[Mapping[str, Any]] = None) -> str:
     """Why a layer class cannot be converted (to a layers model, or with ``graph`` to a graph model)."""
-    if class_name in ("Lambda", "TFOpLambda", "SlicingOpLambda"):
+    if class_name in ("TFOpLambda", "SlicingOpLambda"):
+        # tf.keras 2 records a TensorFlow function called on Keras tensors (x + y, tf.nn.relu(x))
+        # as this layer, naming the function in config["function"]: no Python code, but no layer either.
+        function = (config or {}).get("function")
+        called = f"calls the TensorFlow function tf.{function}" if isinstance(function, str) else "calls a TensorFlow function"
+        if graph:
+            return f"{called}, which the graph-model lowering does not translate"
+        return f"{called}, which tfjs-layers cannot run (convert with --output_format tfjs_graph_model)"
+    if class_name == "Lambda":
         return "runs Python code, which TensorFlow.js cannot"
     if ">" in class_name:
         return "is a custom (registered) layer class, unknown to TensorFlow.js"
@@ -163,12 +171,12 @@ def unsupported_reason(class_name: str, *, graph: bool = False) -> str:
     return "is not a layer class tfjs-layers 4.22 registers"
 
 
-def _unsupported_class(class_name: str) -> Optional[str]:
+def _unsupported_class(class_name: str, config: Mapping[str, Any]) -> Optional[str]:
     if class_name in _BROKEN_CLASSES:
         return _BROKEN_CLASSES[class_name]
     if class_name in SUPPORTED_LAYERS or class_name in SUPPORTED_CELLS:
         return None
-    return unsupported_reason(class_name)
+    return unsupported_reason(class_name, config=config)
 
 
 def _check_layer(name: str, class_name: str, config: Mapping[str, Any], *, keras3: bool,
@@ -176,7 +184,7 @@ def _check_layer(name: str, class_name: str, config: Mapping[str, Any], *, keras
     problems: list[str] = []
     if class_name == "Normalization" and translatable(config, rank):
         return []  # becomes a BatchNormalization (tfjs_lite/keras/normalization.py)
-    reason = _unsupported_class(class_name)
+    reason = _unsupported_class(class_name, config)
     if reason:
         return [LayerIssue(name, class_name, reason)]
     problems.extend(_check_options(class_name, config, keras3=keras3))

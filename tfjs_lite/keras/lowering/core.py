@@ -75,6 +75,12 @@ def prelu(call: LayerCall) -> Out:
     return [b.op("Prelu", [x, b.const(alpha, name="alpha")], x.shape)]
 
 
+def layer_scale(call: LayerCall) -> Out:
+    """keras.applications ConvNeXt's ``LayerScale``: ``inputs * gamma`` (gamma along the last axis)."""
+    b, x = call.builder, call.inputs[0]
+    return [b.mul(x, b.const(call.weight("gamma"), name="gamma"))]
+
+
 def elu(call: LayerCall) -> Out:
     b, x = call.builder, call.inputs[0]
     alpha = float(call.option("alpha", 1.0))

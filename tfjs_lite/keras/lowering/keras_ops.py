@@ -7,10 +7,11 @@ scalar constants.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Callable
 
-from tfjs_lite.keras.config import POSITIONAL_KEY
-from tfjs_lite.keras.lowering.builder import BOOL, KTensor, broadcast_shapes
+from tfjs_lite.keras.config import POSITIONAL_KEY, TF_OP_FUNCTIONS
+from tfjs_lite.keras.lowering.builder import BOOL, INT32, KTensor, broadcast_shapes
 from tfjs_lite.keras.lowering.model import LayerCall
 
 Out = list[KTensor]
@@ -21,12 +22,16 @@ def _arguments(call: LayerCall) -> list[KTensor]:
     if not isinstance(layout, list):
         return list(call.inputs)
     tensors = iter(call.inputs)
+    # A number takes the dtype of the call's tensors (``tokens + 1`` stays int32, as in TF).
+    like = call.inputs[0] if call.inputs else None
     args = []
     for item in layout:
         if item is None:
             args.append(next(tensors))
         elif isinstance(item, (int, float)) and not isinstance(item, bool):
-            args.append(call.builder.scalar(float(item)))
+            if like is not None and like.dtype == INT32 and not float(item).is_integer():
+                raise call.refuse(f"argument {item!r} is not an integer, but the tensor argument is int32")
+            args.append(call.builder.scalar(float(item), like=like))
         else:
             raise call.refuse(f"argument {item!r} is neither a tensor nor a number")
     return args
@@ -73,3 +78,25 @@ UNARY = {"Negative": "Neg", "Sqrt": "Sqrt", "Square": "Square", "Exp": "Exp", "A
 # ``ops.<class>`` → lowering, merged into the registry.
 OPS = {**{k: _elementwise(v, 2) for k, v in BINARY.items()}, **{k: _elementwise(v, 1) for k, v in UNARY.items()},
        "NotEqual": _not_equal, "Any": _any}
+
+
+def tf_op_lambda(call: LayerCall) -> Out:
+    """A tf.keras 2 ``TFOpLambda`` (a TF function called on Keras tensors), lowered as the
+    ``keras.ops`` call it equals: its node tensor first, then the ``y`` keyword argument."""
+    function = call.config.get("function")
+    op = TF_OP_FUNCTIONS.get(function) if isinstance(function, str) else None
+    if op is None:
+        raise call.refuse(f"calls the TensorFlow function tf.{function}, which the graph-model lowering does not translate")
+    if len(call.inputs) != 1:
+        raise call.refuse(f"tf.{function} is called on {len(call.inputs)} positional tensors (expected 1)")
+    inputs, layout = list(call.inputs), [None]
+    for key, value in call.kwargs.items():
+        if key == "name":
+            continue
+        if key != "y":
+            raise call.refuse(f"argument {key!r} of tf.{function} is not supported")
+        if isinstance(value, KTensor):
+            inputs.append(value)
+            value = None
+        layout.append(value)  # numbers become constants; anything else is refused there
+    return OPS[op](dataclasses.replace(call, inputs=inputs, kwargs={POSITIONAL_KEY: layout}))

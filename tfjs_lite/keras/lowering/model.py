@@ -24,6 +24,7 @@ import numpy as np
 from tfjs_lite.errors import ModelFormatError, UnsupportedLayerError
 from tfjs_lite.ir import DType, Graph
 from tfjs_lite.keras.compat import nested_node_offsets
+from tfjs_lite.keras.config import TF_OP_FUNCTIONS
 from tfjs_lite.keras.layers import MODEL_CLASSES, canonical_class, layer_name
 from tfjs_lite.keras.lowering.builder import Builder, KTensor
 from tfjs_lite.keras.preflight import LayerIssue, unsupported_reason, walk_layers
@@ -175,6 +176,8 @@ class ModelLowerer:
         while pending:
             left = []
             for name, index, node in pending:
+                # tf.keras 2 writes a TFOpLambda's node as its one reference, not a list of them
+                node = [node] if isinstance(node, list) and _is_ref(node[:3]) else node
                 refs = [entry for entry in node if isinstance(entry, list) and len(entry) >= 3]
                 kwargs = dict(refs[0][3]) if refs and len(refs[0]) > 3 and isinstance(refs[0][3], dict) else {}
                 tensor_kwargs = {k: v for k, v in kwargs.items() if _is_ref(v)}  # tf.keras 2: value=[name, node, i]
@@ -256,9 +259,10 @@ def lower_model(
 def lowering_issues(model_config: Mapping[str, Any], lowerings: Mapping[str, Lowering]) -> list[LayerIssue]:
     """Layers (nested and wrapped ones included) that have no lowering, with the reason."""
     issues = []
-    for name, class_name, _config in walk_layers(model_config):
+    for name, class_name, config in walk_layers(model_config):
         class_name = canonical_class(class_name)
-        if class_name in lowerings or class_name in MODEL_CLASSES or class_name == "InputLayer":
+        translated = class_name != "TFOpLambda" or config.get("function") in TF_OP_FUNCTIONS
+        if translated and (class_name in lowerings or class_name in MODEL_CLASSES or class_name == "InputLayer"):
             continue
-        issues.append(LayerIssue(name, class_name, unsupported_reason(class_name, graph=True)))
+        issues.append(LayerIssue(name, class_name, unsupported_reason(class_name, graph=True, config=config)))
     return issues

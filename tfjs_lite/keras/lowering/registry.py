@@ -30,6 +30,7 @@ LOWERINGS: dict[str, Lowering] = {
     "ReLU": core.relu,
     "LeakyReLU": core.leaky_relu,
     "PReLU": core.prelu,
+    "LayerScale": core.layer_scale,
     "ELU": core.elu,
     "ThresholdedReLU": core.thresholded_relu,
     "Softmax": core.softmax_layer,
@@ -78,5 +79,7 @@ LOWERINGS: dict[str, Lowering] = {
     "AdditiveAttention": attention.additive_attention,
     # keras.ops calls recorded in Keras 3 functional models: "ops.Add", "ops.Multiply", ...
     **{OP_CLASS_PREFIX + name: lowering for name, lowering in keras_ops.OPS.items()},
+    # tf.keras 2 TFOpLambda: the TF functions of config.TF_OP_FUNCTIONS, as the keras.ops call each equals
+    "TFOpLambda": keras_ops.tf_op_lambda,
 }
 # fmt: on
