@@ -49,10 +49,14 @@ TF_KERAS_PATHS = (
     ("h5_layers", "model.h5", ["--input_format", "keras"], "layers", "inputs.json", "expected.json"),
     ("saved_model_graph", "saved_model", ["--input_format", "tf_saved_model"], "graph",
      "inputs_graph.json", "expected_graph.json"),
+    ("h5_graph", "model.h5", ["--input_format", "keras", "--output_format", "tfjs_graph_model"], "graph",
+     "inputs.json", "expected.json"),
 )
 KERAS3_PATHS = (
     ("keras_layers", "model.keras", ["--input_format", "keras_keras"], "layers", "inputs.json", "expected.json"),
     ("h5_layers", "model.h5", ["--input_format", "keras"], "layers", "inputs.json", "expected.json"),
+    ("keras_graph", "model.keras", ["--input_format", "keras_keras", "--output_format", "tfjs_graph_model"],
+     "graph", "inputs.json", "expected.json"),
 )
 
 
@@ -98,18 +102,16 @@ def convert_and_check(node: TfjsNode, case_dir: Path, path_spec: tuple, work: Pa
     return result
 
 
-def _float64_arbiter(saved_model: Path, inputs: dict, expected: dict, got: dict) -> dict:
+def _float64_arbiter(source: Path, inputs: dict, expected: dict, got: dict) -> dict:
     """Is TF itself that far from the exact result? Our numpy reference executor (an independent
     implementation of every op, accumulating in float64) decides: when TF.js is no farther from it
     than 2x TF's own distance, the model is ill-conditioned in float32, not mis-converted."""
     from tfjs_lite import executor
     from tfjs_lite.optimizer import optimize
-    from tfjs_lite.pipelines.saved_model_to_graph import _strip_debug_ops
-    from tfjs_lite.readers.saved_model import load_saved_model
+    from tfjs_lite.tools.source import load_source_graph
 
-    graph = load_saved_model(saved_model)
+    graph, _ = load_source_graph(source)  # a SavedModel, or a Keras file lowered as convert lowers it
     optimize(graph)
-    _strip_debug_ops(graph)
     reference = executor.run(graph, inputs)
     tf_error = max(s["rel"] for s in compare_stats({k: reference[k] for k in expected}, expected).values())
     tfjs_error = max(s["rel"] for s in compare_stats(got, {k: reference[k] for k in expected}).values())
@@ -190,6 +192,13 @@ def _short(message: str) -> str:
     return message[:300] + ("…" if len(message) > 300 else "")
 
 
+def _graph_cell(tfk: dict, k3: dict) -> str:
+    """The Keras → graph model column: the tf_keras .h5 and the Keras 3 .keras, where run."""
+    parts = [f"{label} {_cell(result)}" for label, result in (("h5", tfk.get("h5_graph")),
+                                                               (".keras", k3.get("keras_graph"))) if result]
+    return "; ".join(parts) if parts else "not run"
+
+
 def write_table(results: dict, doc: Path) -> None:
     rows = ["| architecture | params | input | h5 → layers | SavedModel → graph | Keras 3 .keras → layers "
             "| Keras 3 h5 → layers | h5/keras → graph |", "|---|---:|---:|---|---|---|---|---|"]
@@ -203,7 +212,7 @@ def write_table(results: dict, doc: Path) -> None:
             continue
         rows.append(f"| {name} | {base.get('params', ''):,} | {base.get('input_size', '')} | "
                     f"{_cell(tfk.get('h5_layers'))} | {_cell(tfk.get('saved_model_graph'))} | "
-                    f"{_cell(k3.get('keras_layers'))} | {_cell(k3.get('h5_layers'))} | (later) |")
+                    f"{_cell(k3.get('keras_layers'))} | {_cell(k3.get('h5_layers'))} | {_graph_cell(tfk, k3)} |")
     text = doc.read_text() if doc.is_file() else f"{TABLE_START}\n{TABLE_END}\n"
     head, rest = text.split(TABLE_START, 1)
     _, tail = rest.split(TABLE_END, 1)
