@@ -42,7 +42,8 @@ OFFICIAL_FIXTURES = ROOT / "fixtures" / "official"
 MODELS = HERE / ".models"
 BENCH_MODELS = ("mlp", "cnn", "lstm", "transformer", "resnet50")
 KERAS_CASES = ("mlp", "cnn", "multi_io", "rnn", "layers_zoo")
-OFFICIAL_DEFAULT = "/work/envs/official/bin/tensorflowjs_converter"
+# Where `benchmarks/run.py --with-official` installs tensorflowjs 4.22 (override with --official).
+OFFICIAL_DEFAULT = str(HERE / ".venvs" / "official" / "bin" / "tensorflowjs_converter")
 VARIANTS = {"default": [], "control_flow_v2": ["--control_flow_v2=True"]}
 QUIET = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
 TFJS_LITE = [sys.executable, "-m", "tfjs_lite"]

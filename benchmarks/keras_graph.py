@@ -34,7 +34,7 @@ from _model_stats import graph_stats  # noqa: E402
 from measure import measure  # noqa: E402
 from tfjs_node import TfjsError, TfjsNode, compare, load_tensors  # noqa: E402
 
-OFFICIAL_DEFAULT = "/work/envs/official/bin/tensorflowjs_converter"
+OFFICIAL_DEFAULT = str(Path(__file__).resolve().parent / ".venvs" / "official" / "bin" / "tensorflowjs_converter")
 QUIET = {"TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": "", "PATH": "/usr/bin:/bin"}
 
 

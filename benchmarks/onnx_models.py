@@ -4,7 +4,7 @@ The models are made by `fixtures/generate_onnx.py --big` (torchvision ResNet-18,
 EfficientNet-B0 and Ultralytics YOLOv8n with random weights, into the git-ignored
 `benchmarks/.models/onnx/`), together with onnxruntime's outputs. Usage, from the repository root:
 
-    /work/envs/torch/bin/python fixtures/generate_onnx.py --big
+    .torchenv/bin/python fixtures/generate_onnx.py --big
     .venv/bin/python benchmarks/onnx_models.py [names...]
 
 Each conversion is one fresh `python -m tfjs_lite convert` process measured by measure.py (after one
