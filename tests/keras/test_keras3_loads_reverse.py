@@ -31,31 +31,9 @@ CASES = ["mlp", "cnn", "multi_io", "nested", "nested_bn", "rnn", "layers_zoo", "
          "k3_sequential_keras", "k3_functional_keras", "k3_nested_keras", "k3_nested_bn_h5"]
 FORMATS = {"keras_keras": ".keras", "keras": ".h5"}
 
-# Run inside the Keras venv: argv = a JSON list of [key, model file, fixture folder].
-_CHILD = r"""
-import json, os, sys
-os.environ["KERAS_BACKEND"] = "jax"
-import numpy as np
-import keras
-
-results = {}
-for key, model_path, case_dir in json.loads(sys.argv[1]):
-    try:
-        model = keras.saving.load_model(model_path, compile=False)
-        raw = json.load(open(os.path.join(case_dir, "inputs.json")))
-        arrays = {k: np.asarray(v["data"], dtype=v["dtype"]).reshape(v["shape"]) for k, v in raw.items()}
-        names = [t.name.split(":")[0] for t in model.inputs]
-        if set(names) != set(arrays):
-            names = [layer.name for layer in model.layers if type(layer).__name__ == "InputLayer"]
-        feed = [arrays[n] for n in names] if len(arrays) > 1 else next(iter(arrays.values()))
-        outs = model(feed, training=False)  # eager: no per-model compilation as predict() does
-        outs = [np.asarray(o) for o in (outs if isinstance(outs, (list, tuple)) else [outs])]
-        results[key] = {"keras": keras.__version__, "outputs": [
-            {"shape": list(o.shape), "data": np.asarray(o, dtype=np.float64).reshape(-1).tolist()} for o in outs]}
-    except Exception as e:
-        results[key] = {"error": "%s: %s" % (type(e).__name__, " ".join(str(e).split())[:400])}
-print("RESULT " + json.dumps(results))
-"""
+# Runs inside the Keras venv (the tests never import Keras): argv = a JSON list of
+# [key, model file, fixture folder].
+_CHILD = REPO / "fixtures" / "keras3_run_reverse.py"
 
 
 def _must_run() -> bool:
@@ -100,7 +78,7 @@ def keras3_results(tmp_path_factory: pytest.TempPathFactory) -> dict:
             jobs.append([f"{case}{suffix}", str(target), str(CASES_DIR / case)])
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     env.update(KERAS_BACKEND="jax", JAX_PLATFORMS="cpu", PYTHONNOUSERSITE="1", TF_CPP_MIN_LOG_LEVEL="3")
-    done = subprocess.run([str(python), "-c", _CHILD, json.dumps(jobs)], capture_output=True, text=True,
+    done = subprocess.run([str(python), str(_CHILD), json.dumps(jobs)], capture_output=True, text=True,
                           env=env, cwd=str(work), timeout=900)
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     assert done.returncode == 0 and lines, done.stderr[-3000:]
