@@ -1,7 +1,8 @@
 """``tfjs-lite verify``: run the source model and the converted graph model on the same inputs.
 
-Both graphs run in the numpy reference executor (:mod:`tfjs_lite.executor`); an ONNX source runs in
-onnxruntime instead when it is installed (:mod:`tfjs_lite.tools.onnx_reference`). The source is read as
+Both graphs run in the numpy reference executor (:mod:`tfjs_lite.executor`), unless the outputs the
+source's own framework computed are given (``--expected``: TF's, onnxruntime's, recorded by the
+user; the package never imports a framework to compute them). The source is read as
 the converter reads it (SavedModel / TF-Hub folder / frozen ``.pb``, same signature and tags:
 :mod:`tfjs_lite.tools.source`); the converted model is read back from its ``model.json`` and shards
 (:mod:`tfjs_lite.readers.tfjs_graph`), so the comparison covers the optimizer's rewrites, the fused
@@ -128,6 +129,7 @@ def verify(
     signature_name: str | None = None,
     saved_model_tags: str = "serve",
     output_node_names: str | None = None,
+    expected: Mapping[str, Any] | None = None,
 ) -> VerifyResult:
     """Run the source model and the converted graph model on the same inputs and compare.
 
@@ -140,6 +142,9 @@ def verify(
         atol: Absolute tolerance (default 0).
         input_format, signature_name, saved_model_tags, output_node_names: As for ``convert``;
             a frozen source without ``output_node_names`` uses the converted model's outputs.
+        expected: The source framework's own outputs for ``inputs`` (keyed by the signature's
+            output names); the converted model is compared with them instead of with the numpy
+            executor's run of the source.
 
     Returns:
         The per-output comparisons and the tolerance used.
@@ -172,22 +177,27 @@ def verify(
         check_feeds(graph, inputs)
         feeds = dict(inputs)
         input_note = "given inputs"
-    expected, reference_notes = _reference_outputs(Path(source), source_format, feeds)
+    if expected is not None and inputs is None:
+        from tfjs_lite.errors import UsageError
+
+        raise UsageError("expected outputs need the inputs they were computed from (--inputs)")
     comparisons, notes = _compare(graph, model, feeds, rtol, atol, expected)
-    return VerifyResult(comparisons, rtol, atol, tol_note, input_note, reference_notes + notes)
+    return VerifyResult(comparisons, rtol, atol, tol_note, input_note, _reference_notes(source_format, expected) + notes)
 
 
-def _reference_outputs(source: Path, source_format: str, feeds: Mapping[str, Any]) -> tuple[Any, list[str]]:
-    """(outputs of the source framework's own runtime or None, notes): onnxruntime for ONNX
-    sources; None means the numpy executor on the source graph is the reference."""
-    if source_format != "onnx":
-        return None, []
-    from tfjs_lite.tools.onnx_reference import FALLBACK_NOTE, onnxruntime_outputs
+# Sources read through a lowering of another framework's ops: the numpy executor runs our lowering,
+# so without the framework's own outputs the lowering itself is not checked.
+_LOWERED_SOURCES = frozenset({"onnx", "tflite"})
 
-    expected = onnxruntime_outputs(source, feeds)
-    if expected is None:
-        return None, [FALLBACK_NOTE]
-    return expected, ["reference: onnxruntime"]
+
+def _reference_notes(source_format: str, expected: Mapping[str, Any] | None) -> list[str]:
+    if expected is not None:
+        return ["reference: the given expected outputs"]
+    if source_format in _LOWERED_SOURCES:
+        return [f"reference: tfjs-lite's numpy executor on the lowered {source_format} graph, which checks the "
+                "optimizer, writer and weights but not the lowering; pass --expected FILE with the outputs "
+                f"the {source_format} runtime computed for --inputs to check that too"]
+    return []
 
 
 # ----------------------------------------------------------------------------------- CLI
@@ -216,8 +226,8 @@ def _parser() -> Parser:
     p.add_argument("--runtime", choices=("numpy", "tfjs"), default="numpy",
                    help="where the converted model runs: the numpy reference executor (default) or real "
                         "TensorFlow.js 4.22 in Node (graph and layers models)")
-    p.add_argument("--expected", help="--runtime tfjs: expected outputs as JSON (same format as --inputs) "
-                                      "instead of running the source")
+    p.add_argument("--expected", help="the source framework's outputs for --inputs as JSON (same format), "
+                                      "compared instead of running the source")
     p.add_argument("--backend", choices=("cpu", "wasm"), default="cpu", help="--runtime tfjs: TF.js backend (default cpu)")
     p.add_argument("--node-modules", help="--runtime tfjs: node_modules with the TF.js 4.22.0 packages")
     p.add_argument("--json", action="store_true", help="print the comparison as JSON")
@@ -250,13 +260,12 @@ def main(argv: Sequence[str]) -> int:
             node_modules=args.node_modules,
             source_flags=source_options(args),
         )
-    elif args.expected:
-        raise UsageError("--expected is for --runtime tfjs")
     else:
         result = verify(
             Path(args.source),
             Path(args.converted),
             inputs=inputs,
+            expected=read_inputs_json(Path(args.expected)) if args.expected else None,
             seed=args.seed,
             rtol=args.rtol,
             atol=args.atol,
