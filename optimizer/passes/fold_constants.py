@@ -118,9 +118,10 @@ class FoldConstants(Pass):
         ctx = NodeContext(name=n, op=op)
         try:
             outputs = KERNELS[op](list(args), graph.attrs(n), ctx)
-        except (ValueError, ArithmeticError, IndexError) as e:
-            # Constants whose shapes contradict the op (weights for 3 channels applied to an input
-            # with 1): the model cannot run anywhere, so refuse it rather than write it.
+        except (ValueError, ArithmeticError, IndexError, TypeError) as e:
+            # Constants whose shapes or dtypes contradict the op (weights for 3 channels applied to
+            # an input with 1): the model cannot run anywhere, so refuse it rather than write it.
+            # This is the one place for every reader (TFLite and ONNX files reach it hand-made).
             raise ModelFormatError(f"node {n!r} ({op}): its constant inputs {[tuple(np.shape(a)) for a in args]} "
                                    f"do not fit it ({type(e).__name__}: {' '.join(str(e).split())[:200]})") from e
         outputs = [np.asarray(o) for o in outputs]

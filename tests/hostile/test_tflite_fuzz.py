@@ -38,7 +38,7 @@ def test_operators_swapped_for_others(tmp_path: Path) -> None:
     import random
 
     from tfjs_lite.options import ConvertOptions
-    from tfjs_lite.pipelines.tflite_to_graph import convert_lowered
+    from tfjs_lite.pipelines.saved_model_to_graph import convert_graph
     from tfjs_lite.readers.tflite import load_tflite
     from tfjs_lite.readers.tflite import schema as S
     from tfjs_lite.readers.tflite.builder import build_graph
@@ -61,5 +61,5 @@ def test_operators_swapped_for_others(tmp_path: Path) -> None:
                                   for n, _, kind, default in fields}
 
             out = tmp_path / f"{source}-{trial}"
-            findings.run(lambda: convert_lowered(build_graph(model), out, ConvertOptions(), Report()))
+            findings.run(lambda: convert_graph(build_graph(model), out, ConvertOptions(), Report()))
     findings.check()
