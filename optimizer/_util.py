@@ -17,6 +17,8 @@ __all__ = [
     "IDENTITY_OPS",
     "INPUT_OPS",
     "SIDE_EFFECT_OPS",
+    "add_derived_const",
+    "add_derived_op",
     "const_value",
     "has_frames",
     "is_output_node",
@@ -181,3 +183,14 @@ def remove_if_dead(graph: Graph, name: str) -> bool:
         graph.remove(name)
         return True
     return False
+
+
+def add_derived_op(graph: Graph, node: str, what: str, op: str, inputs: list[TensorRef],
+                   attrs: dict[str, Any]) -> TensorRef:
+    """Output 0 of a new ``op`` node named ``<node>/<what>`` (made unique): a piece of ``node``'s lowering."""
+    return TensorRef(graph.add_op(op, inputs, attrs, name=graph.unique_name(f"{node}/{what}")), 0)
+
+
+def add_derived_const(graph: Graph, node: str, what: str, value: np.ndarray) -> TensorRef:
+    """A new Const named ``<node>/<what>`` (made unique): a constant of ``node``'s lowering."""
+    return graph.add_const(value, name=graph.unique_name(f"{node}/{what}"))

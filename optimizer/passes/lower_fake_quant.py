@@ -18,7 +18,7 @@ ahead; the op check then refuses the node).
 from __future__ import annotations
 
 import numpy as np
-from tfjs_lite.optimizer._util import const_value
+from tfjs_lite.optimizer._util import add_derived_const, add_derived_op, const_value
 from tfjs_lite.optimizer.pass_base import Pass
 
 from tfjs_lite.ir import DType, Graph, TensorRef
@@ -38,6 +38,10 @@ def _bounds(graph: Graph, node: str) -> tuple[np.ndarray, np.ndarray] | None:
     if low is None or high is None:
         return None
     return np.asarray(low, np.float32), np.asarray(high, np.float32)
+
+
+def _float_op(graph: Graph, node: str, what: str, op: str, a: TensorRef, b: TensorRef) -> TensorRef:
+    return add_derived_op(graph, node, what, op, [a, b], {"T": _FLOAT})
 
 
 class LowerFakeQuant(Pass):
@@ -60,23 +64,18 @@ class LowerFakeQuant(Pass):
             lo, hi, scale, inv_scale = (np.asarray([n[i] for n in nudged], np.float32).reshape(shape)
                                         for i in range(4))
             x = graph.inputs_of(node)[0]
-
-            def const(what: str, value: np.ndarray, node: str = node) -> TensorRef:
-                return graph.add_const(value, name=graph.unique_name(f"{node}/{what}"))
-
-            def op(what: str, kind: str, a: TensorRef, b: TensorRef, node: str = node) -> TensorRef:
-                return TensorRef(graph.add_op(kind, [a, b], {"T": _FLOAT},
-                                              name=graph.unique_name(f"{node}/{what}")), 0)
-
-            lo_ref = const("nudged_min", lo)
-            clamped = op("clamp_max", "Maximum", op("clamp_min", "Minimum", x, const("nudged_max", hi)), lo_ref)
-            steps = op("shifted", "Sub", clamped, lo_ref)
-            steps = op("in_steps", "AddV2", op("scaled", "Mul", steps, const("inv_scale", inv_scale)),
-                       const("half", np.asarray(0.5, np.float32)))
-            floor = TensorRef(graph.add_op("Floor", [steps], {"T": _FLOAT},
-                                           name=graph.unique_name(f"{node}/floor")), 0)
+            lo_ref = add_derived_const(graph, node, "nudged_min", lo)
+            hi_ref = add_derived_const(graph, node, "nudged_max", hi)
+            clamped = _float_op(graph, node, "clamp_max", "Maximum",
+                                _float_op(graph, node, "clamp_min", "Minimum", x, hi_ref), lo_ref)
+            scaled = _float_op(graph, node, "scaled", "Mul", _float_op(graph, node, "shifted", "Sub", clamped, lo_ref),
+                               add_derived_const(graph, node, "inv_scale", inv_scale))
+            steps = _float_op(graph, node, "in_steps", "AddV2", scaled,
+                              add_derived_const(graph, node, "half", np.asarray(0.5, np.float32)))
+            floor = add_derived_op(graph, node, "floor", "Floor", [steps], {"T": _FLOAT})
             graph.set_op(node, "AddV2")
-            graph.set_inputs(node, [op("rescaled", "Mul", floor, const("scale", scale)), lo_ref])
+            graph.set_inputs(node, [_float_op(graph, node, "rescaled", "Mul", floor,
+                                              add_derived_const(graph, node, "scale", scale)), lo_ref])
             attrs.clear()
             attrs["T"] = _FLOAT
             changed = True

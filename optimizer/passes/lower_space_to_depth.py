@@ -15,10 +15,10 @@ Does NOT fire for ``NCHW``/``NCHW_VECT_C`` or when ``H``, ``W`` or ``C`` is not 
 from __future__ import annotations
 
 import numpy as np
-from tfjs_lite.optimizer._util import static_shape
+from tfjs_lite.optimizer._util import add_derived_const, add_derived_op, static_shape
 from tfjs_lite.optimizer.pass_base import Pass
 
-from tfjs_lite.ir import DType, Graph, TensorRef
+from tfjs_lite.ir import DType, Graph
 
 __all__ = ["LowerSpaceToDepth"]
 
@@ -48,16 +48,13 @@ class LowerSpaceToDepth(Pass):
             if h % b or w % b:  # TF rejects such inputs; leave them to fail like TF
                 continue
             t = attrs.get("T", DType("DT_FLOAT"))
-
-            def const(what: str, value: list[int], node: str = node) -> TensorRef:
-                return graph.add_const(np.asarray(value, np.int32), name=graph.unique_name(f"{node}/{what}"))
-
-            tiles = graph.add_op("Reshape", [x, const("tiles_shape", [-1, h // b, b, w // b, b, c])],
-                                 {"T": t, "Tshape": _INT32}, name=graph.unique_name(f"{node}/tiles"))
-            moved = graph.add_op("Transpose", [TensorRef(tiles, 0), const("perm", [0, 1, 3, 2, 4, 5])],
-                                 {"T": t, "Tperm": _INT32}, name=graph.unique_name(f"{node}/offsets_last"))
+            tiles_shape = add_derived_const(graph, node, "tiles_shape", np.asarray([-1, h // b, b, w // b, b, c], np.int32))
+            tiles = add_derived_op(graph, node, "tiles", "Reshape", [x, tiles_shape], {"T": t, "Tshape": _INT32})
+            perm = add_derived_const(graph, node, "perm", np.asarray([0, 1, 3, 2, 4, 5], np.int32))
+            moved = add_derived_op(graph, node, "offsets_last", "Transpose", [tiles, perm], {"T": t, "Tperm": _INT32})
+            out_shape = add_derived_const(graph, node, "out_shape", np.asarray([-1, h // b, w // b, b * b * c], np.int32))
             graph.set_op(node, "Reshape")
-            graph.set_inputs(node, [TensorRef(moved, 0), const("out_shape", [-1, h // b, w // b, b * b * c])])
+            graph.set_inputs(node, [moved, out_shape])
             attrs.clear()
             attrs.update({"T": t, "Tshape": _INT32})
             changed = True

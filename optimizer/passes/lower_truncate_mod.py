@@ -19,9 +19,10 @@ Does NOT fire on ``FloorMod`` (TF.js computes it like TF).
 from __future__ import annotations
 
 import numpy as np
+from tfjs_lite.optimizer._util import add_derived_const, add_derived_op
 from tfjs_lite.optimizer.pass_base import Pass
 
-from tfjs_lite.ir import DType, Graph, TensorRef, numpy_dtype
+from tfjs_lite.ir import DType, Graph, numpy_dtype
 
 __all__ = ["LowerTruncateMod"]
 
@@ -41,19 +42,16 @@ class LowerTruncateMod(Pass):
         for node in nodes:
             t = DType(graph.attrs(node).get("T", "DT_FLOAT"))
             x, y = graph.inputs_of(node)
-
-            def op(what: str, kind: str, inputs: list[TensorRef], attr_t: DType | None = t, node: str = node) -> TensorRef:
-                attrs = {} if attr_t is None else {"T": attr_t}
-                return TensorRef(graph.add_op(kind, inputs, attrs, name=graph.unique_name(f"{node}/{what}")), 0)
-
-            zero = graph.add_const(np.zeros((), numpy_dtype(t)), name=graph.unique_name(f"{node}/zero"))
-            floor_rem = op("floor_mod", "FloorMod", [x, y])
-            signs_differ = op("signs_differ", "NotEqual", [op("x_negative", "Less", [x, zero]),
-                                                           op("y_negative", "Less", [y, zero])], _BOOL)
-            inexact = op("remainder_nonzero", "NotEqual", [floor_rem, zero])
-            fix = op("needs_fix", "LogicalAnd", [inexact, signs_differ], None)
+            typed, boolean = {"T": t}, {"T": _BOOL}
+            zero = add_derived_const(graph, node, "zero", np.zeros((), numpy_dtype(t)))
+            floor_rem = add_derived_op(graph, node, "floor_mod", "FloorMod", [x, y], typed)
+            x_negative = add_derived_op(graph, node, "x_negative", "Less", [x, zero], typed)
+            y_negative = add_derived_op(graph, node, "y_negative", "Less", [y, zero], typed)
+            signs_differ = add_derived_op(graph, node, "signs_differ", "NotEqual", [x_negative, y_negative], boolean)
+            inexact = add_derived_op(graph, node, "remainder_nonzero", "NotEqual", [floor_rem, zero], typed)
+            fix = add_derived_op(graph, node, "needs_fix", "LogicalAnd", [inexact, signs_differ], {})
             graph.set_op(node, "SelectV2")
-            graph.set_inputs(node, [fix, op("fixed", "Sub", [floor_rem, y]), floor_rem])
+            graph.set_inputs(node, [fix, add_derived_op(graph, node, "fixed", "Sub", [floor_rem, y], typed), floor_rem])
             graph.attrs(node).clear()
             graph.attrs(node)["T"] = t
         return bool(nodes)
