@@ -1,7 +1,7 @@
 """The floor: read every weight byte of a model and write the same bytes out, nothing else.
 
 `python floor.py MODEL OUT_DIR` — MODEL is a Keras .h5 file (every dataset is read), a
-SavedModel folder (every variables.data-* shard is read) or a .tflite file (read whole). Output is written in 4 MiB files, as a
+SavedModel folder (every variables.data-* shard is read) or a .tflite / .onnx file (read whole). Output is written in 4 MiB files, as a
 converter would shard it. No converter can be faster than this on the same machine.
 """
 
@@ -43,7 +43,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     if source.is_dir():
         chunks = _saved_model_chunks(source)
-    elif source.suffix == ".tflite":
+    elif source.suffix in (".tflite", ".onnx"):  # one file holding the weights: read it whole
         chunks = _file_chunks(source)
     else:
         chunks = _h5_chunks(source)
