@@ -9,6 +9,7 @@ so the lowering never touches protobuf. Initializers are decoded one at a time w
 from __future__ import annotations
 
 import heapq
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ from tfjs_lite.limits import INLINE_GROWTH, MAX_INLINED_NODES
 from tfjs_lite.readers.graph_def import check_proto_size
 from tfjs_lite.readers.onnx.tensors import tensor_to_numpy
 from tfjs_lite.readers.onnx.wire import read_model
+from tfjs_lite.safe_io import open_binary
 
 __all__ = ["OPSET_RANGE", "OnnxGraph", "OnnxNode", "ValueInfo", "load_onnx"]
 
@@ -142,8 +144,8 @@ def _parse(path: Path, initializers: dict[str, np.ndarray]) -> Any:
         initializers[name] = tensor_to_numpy(tensor, path.parent, f"initializer {name!r}", raw_data=read_raw)
 
     try:
-        with open(path, "rb") as f:
-            model = read_model(f, path.stat().st_size, add)
+        with open_binary(path, what="ONNX model") as f:
+            model = read_model(f, os.fstat(f.fileno()).st_size, add)
     except OSError as e:
         raise ModelFormatError(f"{path}: cannot read ({e.strerror})") from None
     except ModelFormatError as e:

@@ -18,6 +18,7 @@ import numpy as np
 
 from tfjs_lite.dtypes import MAX_DECODED_BYTES, bfloat16_bits_to_float32
 from tfjs_lite.errors import ModelFormatError, UnsupportedModelError
+from tfjs_lite.safe_io import open_binary
 
 __all__ = ["ELEMENT_TYPES", "TF_DTYPES", "external_file", "tensor_to_numpy", "tf_dtype_of"]
 
@@ -108,7 +109,7 @@ def _external_bytes(tensor: Any, model_dir: Path, nbytes: int, where: str) -> by
                                f"{path.name} ({size} bytes)")
     if length != nbytes:
         raise ModelFormatError(f"{where}: external data holds {length} bytes, the shape needs {nbytes}")
-    with open(path, "rb") as f:
+    with open_binary(path, root=model_dir, what="ONNX external data file") as f:
         f.seek(offset)
         data = f.read(length)
     if len(data) != length:
