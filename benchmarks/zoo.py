@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -38,7 +39,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 from tfjs_node import TfjsError, TfjsNode, compare_stats, load_tensors  # noqa: E402
 
 OUT = HERE / ".zoo"
-DEFAULT_TF_PYTHON = "/work/envs/tf/bin/python"
+# The TF 2.19 + tf_keras environment of fixtures/README.md (a venv at .tfenv), or $TFJS_LITE_TF_PYTHON.
+DEFAULT_TF_PYTHON = os.environ.get("TFJS_LITE_TF_PYTHON", str(ROOT / ".tfenv" / "bin" / "python"))
 TOLERANCE = 1e-4
 CONVERT_TIMEOUT_S = 1800
 GENERATE_TIMEOUT_S = 3600
@@ -96,7 +98,7 @@ def convert_and_check(node: TfjsNode, case_dir: Path, path_spec: tuple, work: Pa
         return result
     error = max(s["rel"] for s in stats.values())
     result.update(status="ok" if error <= TOLERANCE else "mismatch", error=float(error))
-    if result["status"] == "mismatch" and kind == "graph":
+    if result["status"] == "mismatch":
         result.update(_float64_arbiter(case_dir / source, load_tensors(case_dir / inputs),
                                        load_tensors(case_dir / expected), dict(got)))
     return result
@@ -105,7 +107,11 @@ def convert_and_check(node: TfjsNode, case_dir: Path, path_spec: tuple, work: Pa
 def _float64_arbiter(source: Path, inputs: dict, expected: dict, got: dict) -> dict:
     """Is TF itself that far from the exact result? Our numpy reference executor (an independent
     implementation of every op, accumulating in float64) decides: when TF.js is no farther from it
-    than 2x TF's own distance, the model is ill-conditioned in float32, not mis-converted."""
+    than 2x TF's own distance, the model is ill-conditioned in float32, not mis-converted.
+
+    The reference is the source read as a graph: a SavedModel, or a Keras file lowered the way
+    ``--output_format tfjs_graph_model`` lowers it (for a layers model, that lowering is a second,
+    independent implementation of the same layers; tfjs-layers runs the other one)."""
     from tfjs_lite import executor
     from tfjs_lite.optimizer import optimize
     from tfjs_lite.tools.source import load_source_graph
