@@ -17,7 +17,9 @@ For each architecture (``fixtures/generate_zoo.py --list``), in chunks:
 
 Results accumulate in ``--results`` (one entry per architecture and path, re-running replaces
 entries); ``--table`` rewrites the results table of ``docs/zoo.md`` from them.  A conversion
-counts as proven when the error is ≤ 1e-4.
+counts as proven when the error is ≤ 1e-4, or when TF.js is no farther from the exact (float64)
+result than twice TF's own distance (``tests/float64_reference.py``: the random-weight model is
+too sensitive to float32 rounding for a closer comparison with TF to mean anything).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
+from float64_reference import verdict  # noqa: E402
 from tfjs_node import TfjsError, TfjsNode, compare_stats, load_tensors  # noqa: E402
 
 OUT = HERE / ".zoo"
@@ -92,37 +95,17 @@ def convert_and_check(node: TfjsNode, case_dir: Path, path_spec: tuple, work: Pa
         return result
     try:
         got = node.run(out, kind, load_tensors(case_dir / inputs))
-        stats = compare_stats(dict(got), load_tensors(case_dir / expected))
+        compare_stats(dict(got), load_tensors(case_dir / expected))  # names and shapes agree
     except (TfjsError, AssertionError) as e:
         result.update(status="tfjs_error", message=_one_line(str(e)))
         return result
-    error = max(s["rel"] for s in stats.values())
-    result.update(status="ok" if error <= TOLERANCE else "mismatch", error=float(error))
-    if result["status"] == "mismatch":
-        result.update(_float64_arbiter(case_dir / source, load_tensors(case_dir / inputs),
-                                       load_tensors(case_dir / expected), dict(got)))
+    try:
+        result.update(verdict(case_dir / source, load_tensors(case_dir / inputs), load_tensors(case_dir / expected),
+                              dict(got), TOLERANCE))
+    except Exception as e:  # the float64 reference itself failed: the TF.js mismatch stands unexplained
+        error = max(s["rel"] for s in compare_stats(dict(got), load_tensors(case_dir / expected)).values())
+        result.update(status="mismatch", error=float(error), arbiter_error=_one_line(f"{type(e).__name__}: {e}"))
     return result
-
-
-def _float64_arbiter(source: Path, inputs: dict, expected: dict, got: dict) -> dict:
-    """Is TF itself that far from the exact result? Our numpy reference executor (an independent
-    implementation of every op, accumulating in float64) decides: when TF.js is no farther from it
-    than 2x TF's own distance, the model is ill-conditioned in float32, not mis-converted.
-
-    The reference is the source read as a graph: a SavedModel, or a Keras file lowered the way
-    ``--output_format tfjs_graph_model`` lowers it (for a layers model, that lowering is a second,
-    independent implementation of the same layers; tfjs-layers runs the other one)."""
-    from tfjs_lite import executor
-    from tfjs_lite.optimizer import optimize
-    from tfjs_lite.tools.source import load_source_graph
-
-    graph, _ = load_source_graph(source)  # a SavedModel, or a Keras file lowered as convert lowers it
-    optimize(graph)
-    reference = executor.run(graph, inputs)
-    tf_error = max(s["rel"] for s in compare_stats({k: reference[k] for k in expected}, expected).values())
-    tfjs_error = max(s["rel"] for s in compare_stats(got, {k: reference[k] for k in expected}).values())
-    verdict = "within_tf_float32_error" if tfjs_error <= 2 * tf_error else "mismatch"
-    return {"status": verdict, "tf_vs_float64": float(tf_error), "tfjs_vs_float64": float(tfjs_error)}
 
 
 def run(args: argparse.Namespace) -> None:
@@ -169,7 +152,7 @@ def _cell(r: dict | None) -> str:
     if r is None:
         return "–"
     if r["status"] == "within_tf_float32_error":
-        return (f"{r['error']:.1e} (TF itself is {r['tf_vs_float64']:.1e} from the float64 reference, "
+        return (f"{r['error']:.1e} (TF itself is {r['tf_vs_float64']:.1e} from the exact result, "
                 f"TF.js {r['tfjs_vs_float64']:.1e})")
     if r["status"] in ("ok", "mismatch"):
         mark = "" if r["status"] == "ok" else " **MISMATCH**"

@@ -1,0 +1,37 @@
+"""The arbiter of zoo mismatches must be able to say no, and must really compute in float64."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from float64_reference import float64_outputs, verdict
+from tfjs_node import load_tensors
+
+CASE = Path(__file__).resolve().parents[2] / "fixtures" / "zoo" / "MobileNetAlpha025"
+
+
+def _case():
+    return CASE / "model.h5", load_tensors(CASE / "inputs.json"), load_tensors(CASE / "expected.json")
+
+
+def test_reference_runs_in_float64_and_is_close_to_tf():
+    source, feeds, want = _case()
+    exact = float64_outputs(source, feeds, sorted(want))
+    for name, value in want.items():
+        assert exact[name].dtype == np.float64
+        assert np.abs(exact[name] - value).max() < 1e-3  # TF's float32 rounding, not a different model
+
+
+def test_a_wrong_output_is_a_mismatch_and_tf_itself_is_ok():
+    source, feeds, want = _case()
+    wrong = {k: v + 0.01 for k, v in want.items()}
+    assert verdict(source, feeds, want, wrong, 1e-4)["status"] == "mismatch"
+    assert verdict(source, feeds, want, want, 1e-4) == {"status": "ok", "error": 0.0}
+
+
+def test_the_exact_result_is_accepted_even_when_tf_is_farther_than_the_tolerance():
+    source, feeds, want = _case()
+    exact = float64_outputs(source, feeds, sorted(want))
+    result = verdict(source, feeds, want, exact, 1e-9)
+    assert result["status"] == "within_tf_float32_error" and result["tfjs_vs_float64"] == 0.0
