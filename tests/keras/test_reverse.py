@@ -39,6 +39,8 @@ CASES = [
     "k3_h5",
     "k3_functional_keras",
     "k3_nested_keras",
+    "inception_resnet_block",
+    "k3_inception_resnet_block",
 ]
 
 

@@ -26,13 +26,14 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from tfjs_lite.keras.layers import MODEL_CLASSES, replace_layers
+
 __all__ = ["channels", "expand_keepdims_pooling", "keepdims_target_shape", "unresolved_keepdims"]
 
 _POOLING = {
     "GlobalAveragePooling1D": 1, "GlobalMaxPooling1D": 1, "GlobalAveragePooling2D": 2,
     "GlobalMaxPooling2D": 2, "GlobalAveragePooling3D": 3, "GlobalMaxPooling3D": 3,
 }
-_MODELS = ("Sequential", "Functional", "Model")
 
 
 # Layers whose output has as many channels as their (first) input.
@@ -117,7 +118,7 @@ def unresolved_keepdims(model: dict[str, Any]) -> list[str]:
     by_name, inbound = _layers_by_name(model)
     found = []
     for name, layer in by_name.items():
-        if layer.get("class_name") in _MODELS:
+        if layer.get("class_name") in MODEL_CLASSES:
             found.extend(unresolved_keepdims(layer))
         elif (layer.get("class_name") in _POOLING and (layer.get("config") or {}).get("keepdims")
               and _channels(by_name, inbound, name, 0) is None):
@@ -127,28 +128,14 @@ def unresolved_keepdims(model: dict[str, Any]) -> list[str]:
 
 def expand_keepdims_pooling(model_config: dict[str, Any]) -> dict[str, Any]:
     """A copy of the (tfjs-form) model config with every keepdims global pooling split in two."""
-    model = copy.deepcopy(model_config)
-    _rewrite_model(model)
-    return model
+    def replace(layer: dict[str, Any], model: dict[str, Any]) -> list[dict[str, Any]]:
+        config = layer.get("config") if isinstance(layer.get("config"), dict) else {}
+        if layer.get("class_name") not in _POOLING or not config.get("keepdims"):
+            return [layer]
+        name = str(layer.get("name") or config.get("name"))
+        return _split(layer, model.get("class_name") == "Sequential", channels(model, name))
 
-
-def _rewrite_model(model: dict[str, Any]) -> None:
-    config = model.get("config")
-    layers = config.get("layers") if isinstance(config, dict) else None
-    if not isinstance(layers, list):
-        return
-    sequential = model.get("class_name") == "Sequential"
-    by_name, inbound = _layers_by_name(model)
-    out: list[Any] = []
-    for layer in layers:
-        if not isinstance(layer, dict):
-            out.append(layer)
-            continue
-        if layer.get("class_name") in _MODELS:
-            _rewrite_model(layer)
-        name = str(layer.get("name") or (layer.get("config") or {}).get("name"))
-        out.extend(_split(layer, sequential, _channels(by_name, inbound, name, 0)))
-    config["layers"] = out
+    return replace_layers(model_config, replace)
 
 
 def _split(layer: dict[str, Any], sequential: bool, count: int | None) -> list[dict[str, Any]]:

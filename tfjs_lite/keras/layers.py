@@ -1,7 +1,8 @@
 """The Keras layer table: every fact about Keras layer classes that tfjs-lite relies on, in one place.
 
 * :data:`MODEL_CLASSES`, :data:`WRAPPER_CLASSES` — classes that hold other layers;
-* :data:`LEGACY_CLASS_NAMES` — old class names and the class they mean (``BatchNormalizationV1``);
+* :data:`LEGACY_CLASS_NAMES` — old (or registered) class names and the class they mean
+  (``BatchNormalizationV1``, ``Custom>CustomScaleLayer``);
 * :data:`RNN_CELLS` / :data:`CELL_GATES` — the cell an RNN layer builds, the name tf.keras 2 gives
   it, and how many gates the cell stacks in its kernels;
 * :func:`own_weights` — which variables a layer creates, in Keras order. Keras (2 and 3) stores a
@@ -20,8 +21,9 @@ the weights through the same table.
 
 from __future__ import annotations
 
+import copy
 import re
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 from tfjs_lite.errors import ModelFormatError
 
@@ -36,6 +38,7 @@ __all__ = [
     "canonical_class",
     "cell_of",
     "check_shape",
+    "replace_layers",
     "expected_weight_count",
     "inner_layer",
     "is_model_class",
@@ -50,6 +53,8 @@ WRAPPER_CLASSES = ("Bidirectional", "TimeDistributed")
 # Class names older Keras versions wrote, and the class they are today (tfjs-layers and Keras 3
 # know only the new name).
 LEGACY_CLASS_NAMES = {
+    # the registered name tf_keras writes for keras.applications' own InceptionResNetV2 layer
+    "Custom>CustomScaleLayer": "CustomScaleLayer",
     "BatchNormalizationV1": "BatchNormalization",
     "BatchNormalizationV2": "BatchNormalization",
     "UnifiedGRU": "GRU",
@@ -80,7 +85,7 @@ WEIGHTLESS = frozenset({
     "Cropping1D", "Cropping2D", "Cropping3D", "RepeatVector", "Masking", "GaussianNoise",
     "GaussianDropout", "AlphaDropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D",
     "ThresholdedReLU", "Identity", "Rescaling", "CenterCrop", "Resizing", "UnitNormalization",
-    "ActivityRegularization",
+    "ActivityRegularization", "CustomScaleLayer",
 })
 # Layers whose variables belong to Dense-like sub-layers (kernel, and bias when ``use_bias``):
 # (the segment tf.keras 2 weight names use, the attribute a Keras 3 archive stores it under).
@@ -124,6 +129,32 @@ def model_layers(model_config: Mapping[str, Any]) -> list[dict[str, Any]]:
     if model_config.get("class_name") == "Sequential":
         layers = [x for x in layers if x.get("class_name") != "InputLayer"]
     return layers
+
+
+def replace_layers(model_config: Mapping[str, Any],
+                   replace: Callable[[dict[str, Any], dict[str, Any]], list[dict[str, Any]]]) -> dict[str, Any]:
+    """A copy of a (tfjs-form) model config in which every layer, nested models' layers included,
+    is replaced by ``replace(layer, enclosing model)`` (a list: the layer itself, or what stands in
+    for it). Nested models are rewritten before ``replace`` sees them."""
+    model = copy.deepcopy(dict(model_config))
+    _replace_in(model, replace)
+    return model
+
+
+def _replace_in(model: dict[str, Any], replace: Callable[[dict[str, Any], dict[str, Any]], list[dict[str, Any]]]) -> None:
+    config = model.get("config")
+    layers = config.get("layers") if isinstance(config, dict) else None
+    if not isinstance(layers, list):
+        return
+    out: list[Any] = []
+    for layer in layers:
+        if not isinstance(layer, dict):
+            out.append(layer)
+            continue
+        if layer.get("class_name") in MODEL_CLASSES:
+            _replace_in(layer, replace)
+        out.extend(replace(layer, model))
+    config["layers"] = out
 
 
 def layer_name(layer: Mapping[str, Any]) -> str:

@@ -23,6 +23,7 @@ import h5py
 
 from tfjs_lite.errors import ModelFormatError
 from tfjs_lite.keras.config import fix_regularizers, is_keras3, keras3_to_tfjs, translate_class_names
+from tfjs_lite.keras.custom_scale import expand_custom_scale
 from tfjs_lite.keras.keepdims import expand_keepdims_pooling
 from tfjs_lite.keras.layers import check_shape
 from tfjs_lite.keras.normalization import translate_normalization
@@ -137,10 +138,10 @@ def _preflight(
 
 def _translated(config: dict[str, Any], layers: Layers) -> tuple[dict[str, Any], Layers]:
     """The config and weights as written for tfjs-layers, after the weights were checked against the
-    original layers: exact translations of what tfjs-layers lacks (``Normalization``) or ignores
-    (global pooling ``keepdims``)."""
+    original layers: exact translations of what tfjs-layers lacks (``Normalization``,
+    ``CustomScaleLayer``) or ignores (global pooling ``keepdims``)."""
     config, layers = translate_normalization(config, layers)
-    return expand_keepdims_pooling(config), layers
+    return expand_custom_scale(expand_keepdims_pooling(config)), layers
 
 
 # --- tf.keras 2 ------------------------------------------------------------------------------

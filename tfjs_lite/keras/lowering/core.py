@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from tfjs_lite.errors import ModelFormatError
+from tfjs_lite.keras.custom_scale import untranslatable_reason
 from tfjs_lite.keras.lowering.activations import activation, softmax
 from tfjs_lite.keras.lowering.builder import BOOL, FLOAT, INT32, KTensor
 from tfjs_lite.keras.lowering.model import LayerCall
@@ -79,6 +80,17 @@ def layer_scale(call: LayerCall) -> Out:
     """keras.applications ConvNeXt's ``LayerScale``: ``inputs * gamma`` (gamma along the last axis)."""
     b, x = call.builder, call.inputs[0]
     return [b.mul(x, b.const(call.weight("gamma"), name="gamma"))]
+
+
+def custom_scale(call: LayerCall) -> Out:
+    """keras.applications InceptionResNetV2's ``CustomScaleLayer``: ``inputs[0] + inputs[1] * scale``."""
+    b = call.builder
+    problem = untranslatable_reason(call.config)
+    if len(call.inputs) != 2:
+        problem = f"takes 2 inputs, not {len(call.inputs)}"
+    if problem:
+        raise ModelFormatError(f"layer {call.name!r} (CustomScaleLayer): {problem}")
+    return [b.add(call.inputs[0], b.scale(call.inputs[1], float(call.config["scale"])))]
 
 
 def elu(call: LayerCall) -> Out:

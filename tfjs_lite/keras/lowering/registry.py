@@ -31,6 +31,7 @@ LOWERINGS: dict[str, Lowering] = {
     "LeakyReLU": core.leaky_relu,
     "PReLU": core.prelu,
     "LayerScale": core.layer_scale,
+    "CustomScaleLayer": core.custom_scale,
     "ELU": core.elu,
     "ThresholdedReLU": core.thresholded_relu,
     "Softmax": core.softmax_layer,
