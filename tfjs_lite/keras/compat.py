@@ -15,7 +15,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from tfjs_lite.keras.layers import is_model_class, layer_name
+from tfjs_lite.keras.layers import is_model_class, layer_config, layer_name
 from tfjs_lite.keras.nested_h5 import INPUT_LAYER_KEY, node_refs
 
 __all__ = ["drop_refused_keys", "keras3_compatible_config", "nested_node_offsets", "shift_refs"]
@@ -155,11 +155,7 @@ def nested_node_offsets(model_config: dict[str, Any]) -> dict[str, int]:
     graph), so the outer calls are numbered from 1; Keras 3 and models saved otherwise number
     from 0. A reference to node ``len(inbound_nodes)`` or beyond tells the two apart.
     """
-    cfg = (
-        model_config.get("config")
-        if isinstance(model_config.get("config"), dict)
-        else {}
-    )
+    cfg = layer_config(model_config)
     layers = cfg.get("layers") or []
     refs = [r for layer in layers for r in node_refs(layer.get("inbound_nodes"))]
     refs += list(node_refs(cfg.get("output_layers")))

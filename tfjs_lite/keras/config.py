@@ -111,9 +111,10 @@ def _model(model: dict[str, Any], issues: list[LayerIssue]) -> dict[str, Any]:
     functional = class_name != "Sequential"
     # tfjs-layers (like Keras 2) gives a nested model a node of its own when it is built, so the
     # first call from the outer model is node 1, where Keras 3 says 0.
+    layers = config.get("layers")
     models = {
         str(layer.get("name") or _get(layer.get("config"), "name"))
-        for layer in (config.get("layers") if isinstance(config.get("layers"), list) else [])
+        for layer in (layers if isinstance(layers, list) else [])
         if isinstance(layer, dict) and layer.get("class_name") in MODEL_CLASSES
     }
     for key, value in config.items():

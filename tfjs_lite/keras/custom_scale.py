@@ -20,7 +20,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from tfjs_lite.keras.layers import replace_layers
+from tfjs_lite.keras.layers import layer_config, replace_layers
 
 __all__ = ["CLASS_NAME", "expand_custom_scale", "untranslatable_reason"]
 
@@ -42,7 +42,7 @@ def expand_custom_scale(model_config: dict[str, Any]) -> dict[str, Any]:
 
 
 def _split(layer: dict[str, Any]) -> list[dict[str, Any]]:
-    config = layer.get("config") if isinstance(layer.get("config"), dict) else {}
+    config = layer_config(layer)
     name = str(layer.get("name") or config.get("name"))
     scale_name = f"{name}/scale"
     nodes = [node for node in layer.get("inbound_nodes") or [] if isinstance(node, list) and len(node) == 2]

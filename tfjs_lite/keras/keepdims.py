@@ -26,7 +26,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from tfjs_lite.keras.layers import MODEL_CLASSES, replace_layers
+from tfjs_lite.keras.layers import MODEL_CLASSES, layer_config, replace_layers
 
 __all__ = ["channels", "expand_keepdims_pooling", "keepdims_target_shape", "unresolved_keepdims"]
 
@@ -83,7 +83,7 @@ def _channels(by_name: dict[str, dict[str, Any]], inbound: dict[str, list[str]],
     if layer is None or depth > len(by_name):
         return None
     class_name = str(layer.get("class_name"))
-    config = layer.get("config") if isinstance(layer.get("config"), dict) else {}
+    config = layer_config(layer)
     if config.get("data_format") == "channels_first":
         return None
     if class_name in _SETS_CHANNELS:
@@ -129,7 +129,7 @@ def unresolved_keepdims(model: dict[str, Any]) -> list[str]:
 def expand_keepdims_pooling(model_config: dict[str, Any]) -> dict[str, Any]:
     """A copy of the (tfjs-form) model config with every keepdims global pooling split in two."""
     def replace(layer: dict[str, Any], model: dict[str, Any]) -> list[dict[str, Any]]:
-        config = layer.get("config") if isinstance(layer.get("config"), dict) else {}
+        config = layer_config(layer)
         if layer.get("class_name") not in _POOLING or not config.get("keepdims"):
             return [layer]
         name = str(layer.get("name") or config.get("name"))
@@ -139,7 +139,7 @@ def expand_keepdims_pooling(model_config: dict[str, Any]) -> dict[str, Any]:
 
 
 def _split(layer: dict[str, Any], sequential: bool, count: int | None) -> list[dict[str, Any]]:
-    config = layer.get("config") if isinstance(layer.get("config"), dict) else {}
+    config = layer_config(layer)
     target = keepdims_target_shape(str(layer.get("class_name")), config, count)
     if target is None:
         return [layer]

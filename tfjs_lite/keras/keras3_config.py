@@ -18,7 +18,7 @@ from tfjs_lite.keras.compat import (
     nested_node_offsets,
     shift_refs,
 )
-from tfjs_lite.keras.layers import canonical_class
+from tfjs_lite.keras.layers import canonical_class, layer_config
 
 __all__ = ["keras3_class", "keras3_config"]
 
@@ -120,7 +120,7 @@ def _layer(layer: dict[str, Any]) -> dict[str, Any]:
     class_name = keras3_class(layer)
     if class_name in ("Sequential", "Functional"):
         return _model(layer, class_name)
-    cfg = layer.get("config") if isinstance(layer.get("config"), dict) else {}
+    cfg = layer_config(layer)
     if class_name != "InputLayer":
         cfg = {
             k: v
@@ -148,7 +148,7 @@ def _model(model: dict[str, Any], class_name: str) -> dict[str, Any]:
     cfg = dict(cfg or {})
     layers: list[dict[str, Any]] = []
     for sub in cfg.get("layers") or []:
-        sub_cfg = sub.get("config") if isinstance(sub.get("config"), dict) else {}
+        sub_cfg = layer_config(sub)
         if (
             class_name == "Sequential"
             and not layers

@@ -42,6 +42,7 @@ __all__ = [
     "expected_weight_count",
     "inner_layer",
     "is_model_class",
+    "layer_config",
     "layer_name",
     "model_layers",
     "own_weights",
@@ -144,7 +145,7 @@ def replace_layers(model_config: Mapping[str, Any],
 def _replace_in(model: dict[str, Any], replace: Callable[[dict[str, Any], dict[str, Any]], list[dict[str, Any]]]) -> None:
     config = model.get("config")
     layers = config.get("layers") if isinstance(config, dict) else None
-    if not isinstance(layers, list):
+    if not isinstance(config, dict) or not isinstance(layers, list):
         return
     out: list[Any] = []
     for layer in layers:
@@ -166,6 +167,12 @@ def layer_name(layer: Mapping[str, Any]) -> str:
     if not isinstance(name, str) or not name:
         raise ModelFormatError(f"a {layer.get('class_name', '?')} layer in the model config has no name")
     return name
+
+
+def layer_config(layer: Mapping[str, Any]) -> dict[str, Any]:
+    """The layer's ``config`` dict; an empty one when it has none (or something else there)."""
+    config = layer.get("config")
+    return config if isinstance(config, dict) else {}
 
 
 def inner_layer(layer: Mapping[str, Any]) -> Optional[dict[str, Any]]:

@@ -37,8 +37,9 @@ def translatable(config: Mapping[str, Any], rank: Optional[int]) -> bool:
     """True if this Normalization layer config can become an exact BatchNormalization."""
     if config.get("invert"):
         return False
-    given = [config.get("mean"), config.get("variance")]
-    if given != [None, None] and not all(isinstance(v, list) and v and len(v) == len(given[0]) for v in given):
+    mean, variance = config.get("mean"), config.get("variance")
+    if (mean, variance) != (None, None) and not (isinstance(mean, list) and isinstance(variance, list)
+                                                 and mean and len(variance) == len(mean)):
         return False
     axis = config.get("axis", -1)
     axes = axis if isinstance(axis, (list, tuple)) else [axis]
@@ -60,7 +61,8 @@ def _translatable_layers(model_config: Mapping[str, Any]) -> set[str]:
     found = set()
     for layer in layers if isinstance(layers, list) else []:
         if isinstance(layer, Mapping) and layer.get("class_name") == "Normalization":
-            layer_config = layer.get("config") if isinstance(layer.get("config"), Mapping) else {}
+            layer_config = layer.get("config")
+            layer_config = layer_config if isinstance(layer_config, Mapping) else {}
             name = str(layer.get("name") or layer_config.get("name"))
             if translatable(layer_config, ranks.get(name)):
                 found.add(name)
@@ -76,9 +78,9 @@ def _with_config_statistics(layers: list[list["WeightEntry"]],
     """Append the config-given statistics as ``<layer>/mean`` / ``<layer>/variance`` weights."""
     if not from_config:
         return layers
-    entry_type = next((type(e) for entries in layers for e in entries), None)
-    if entry_type is None:
-        from tfjs_lite.writers.weights import WeightEntry as entry_type
+    from tfjs_lite.writers.weights import WeightEntry
+
+    entry_type = next((type(e) for entries in layers for e in entries), WeightEntry)
     extra = [entry_type(f"{name}/{leaf}", value) for name, (mean, variance) in sorted(from_config.items())
              for leaf, value in (("mean", mean), ("variance", variance))]
     return [*layers, extra]

@@ -123,7 +123,8 @@ def walk_layers(model: Mapping[str, Any]) -> Iterator[tuple[str, str, Mapping[st
 
 def _walk_layer(layer: Mapping[str, Any]) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
     class_name = str(layer.get("class_name"))
-    config = layer.get("config") if isinstance(layer.get("config"), Mapping) else {}
+    config = layer.get("config")
+    config = config if isinstance(config, Mapping) else {}
     name = str(layer.get("name") or config.get("name") or "?")
     yield name, class_name, config
     if class_name in MODEL_CLASSES:
@@ -137,7 +138,7 @@ def _walk_layer(layer: Mapping[str, Any]) -> Iterator[tuple[str, str, Mapping[st
         if isinstance(item, Mapping):
             yield from _walk_layer(item)
     cell_config = cell.get("config") if isinstance(cell, Mapping) else None
-    if isinstance(cell_config, Mapping) and cell.get("class_name") == "StackedRNNCells":
+    if isinstance(cell, Mapping) and isinstance(cell_config, Mapping) and cell.get("class_name") == "StackedRNNCells":
         inner_cells = cell_config.get("cells")
         for inner in inner_cells if isinstance(inner_cells, list) else []:
             if isinstance(inner, Mapping):

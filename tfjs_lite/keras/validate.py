@@ -27,10 +27,13 @@ Semantic checks (supported layers, weight shapes) stay in :mod:`tfjs_lite.keras.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from tfjs_lite.errors import ModelFormatError, UnsupportedModelError
 from tfjs_lite.keras.layers import MODEL_CLASSES
+
+if TYPE_CHECKING:
+    from typing import TypeGuard  # Python 3.10+; only the checker needs it
 
 __all__ = ["MAX_DEPTH", "validate_model_config"]
 
@@ -427,7 +430,7 @@ def _positive_int(value: Any) -> bool:
     return _int(value) and 0 < value <= _INT32_MAX
 
 
-def _is_triple(value: Any) -> bool:
+def _is_triple(value: Any) -> TypeGuard[list[Any]]:
     return (
         isinstance(value, list)
         and len(value) == 3

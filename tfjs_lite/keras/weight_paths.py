@@ -83,7 +83,7 @@ def _container(model: Mapping[str, Any], path: str) -> Iterator[tuple[Mapping[st
 
 
 def _name(layer: Mapping[str, Any]) -> str:
-    config = layer.get("config") if isinstance(layer.get("config"), Mapping) else {}
+    config = _config(layer)
     return str(layer.get("name") or config.get("name") or "")
 
 

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Optional
 
-from tfjs_lite.keras.layers import MODEL_CLASSES
+from tfjs_lite.keras.layers import MODEL_CLASSES, layer_config
 from tfjs_lite.tools.inspect_weights import add_weight, weights_summary
 
 __all__ = ["KERAS_FORMATS", "inspect_keras"]
@@ -24,7 +24,7 @@ def _config_layers(model_config: Any) -> list[dict[str, Any]]:
     for layer in layers or []:
         if not isinstance(layer, dict):
             continue
-        cfg = layer.get("config") if isinstance(layer.get("config"), dict) else {}
+        cfg = layer_config(layer)
         entry: dict[str, Any] = {"name": str(layer.get("name") or cfg.get("name") or "?"),
                                  "class_name": str(layer.get("class_name"))}
         if entry["class_name"] in MODEL_CLASSES:

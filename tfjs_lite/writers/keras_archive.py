@@ -25,7 +25,14 @@ import numpy as np
 
 from tfjs_lite.errors import ModelFormatError
 from tfjs_lite.keras.keras3_config import keras3_class, keras3_config
-from tfjs_lite.keras.layers import RNN_CELLS, expected_weight_count, layer_name, model_layers, to_snake_case
+from tfjs_lite.keras.layers import (
+    RNN_CELLS,
+    expected_weight_count,
+    layer_config,
+    layer_name,
+    model_layers,
+    to_snake_case,
+)
 from tfjs_lite.keras.manifest_weights import LayerWeights, owned_names
 from tfjs_lite.report import Report
 from tfjs_lite.writers.keras_h5 import h5_key, h5_value, new_group
@@ -58,9 +65,9 @@ def _split_nested(
     for name, value in weights:
         segments = name.split("/")
         if len(segments) > 1 and segments[0] == own and segments[1] in owner:
-            index = owner[segments[1]]
+            index: int | None = owner[segments[1]]
         else:
-            index = next((owner[s] for s in segments[:-1] if s in owner), None)  # type: ignore[arg-type]
+            index = next((owner[s] for s in segments[:-1] if s in owner), None)
         if index is None:
             raise ModelFormatError(
                 f"weight {name!r} does not belong to any layer of nested model {own!r}"
@@ -105,7 +112,7 @@ class _Writer:
     ) -> None:
         class_name = keras3_class(layer)
         name = layer_name(layer)
-        cfg = layer.get("config") if isinstance(layer.get("config"), dict) else {}
+        cfg = layer_config(layer)
         if class_name in ("Sequential", "Functional"):
             self.container(
                 f"{path}/layers", model_layers(layer), _split_nested(layer, weights)

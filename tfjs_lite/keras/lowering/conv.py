@@ -73,8 +73,8 @@ def conv_nd(b: Builder, x: KTensor, kernel: np.ndarray, strides: Sequence[int], 
     ks = kernel.shape[:spatial]
     out = [_out_len(x.shape[1 + i], int(ks[i]), strides[i], dilations[i], padding) for i in range(spatial)]
     channels = int(kernel.shape[-2] * kernel.shape[-1]) if depthwise else int(kernel.shape[-1])
-    attrs = {"strides": [1, *strides, 1], "padding": padding.upper(), "dilations": [1, *dilations, 1],
-             "data_format": "NHWC" if spatial == 2 else "NDHWC"}
+    attrs: dict[str, Any] = {"strides": [1, *strides, 1], "padding": padding.upper(), "dilations": [1, *dilations, 1],
+                             "data_format": "NHWC" if spatial == 2 else "NDHWC"}
     if spatial == 2:
         attrs["explicit_paddings"] = []
     if spatial == 2 and not depthwise:
@@ -163,8 +163,8 @@ def conv_transpose(call: LayerCall) -> Out:
     output_shape = b.concat([batch, b.ints([*sizes, filters], name="output_shape")], 0)
     spatial = len(sizes)
     op = "Conv2DBackpropInput" if spatial == 2 else "Conv3DBackpropInputV2"
-    attrs = {"strides": [1, *strides, 1], "padding": padding.upper(), "dilations": [1] * (spatial + 2),
-             "data_format": "NHWC" if spatial == 2 else "NDHWC"}
+    attrs: dict[str, Any] = {"strides": [1, *strides, 1], "padding": padding.upper(),
+                             "dilations": [1] * (spatial + 2), "data_format": "NHWC" if spatial == 2 else "NDHWC"}
     if spatial == 2:
         attrs.update(explicit_paddings=[], use_cudnn_on_gpu=True)
     else:
@@ -248,7 +248,8 @@ def _repeat(b: Builder, x: KTensor, axis: int, times: int) -> KTensor:
     if times == 1:
         return x
     y = b.tile(b.expand_dims(x, axis + 1), [times if i == axis + 1 else 1 for i in range(x.rank + 1)])
-    size = None if x.shape[axis] is None else x.shape[axis] * times
+    dim = x.shape[axis]
+    size = None if dim is None else dim * times
     return b.reshape(y, x.shape[:axis] + (size,) + x.shape[axis + 1:])
 
 

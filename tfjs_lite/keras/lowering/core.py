@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 
@@ -23,6 +23,12 @@ def _act(call: LayerCall, x: KTensor, key: str = "activation") -> KTensor:
 
 def _bias(call: LayerCall) -> Any:
     return call.weight("bias") if call.option("use_bias", True) else None
+
+
+def _static(dims: tuple[Optional[int], ...]) -> Optional[tuple[int, ...]]:
+    """``dims`` when every one is known, else None."""
+    known = tuple(d for d in dims if d is not None)
+    return known if len(known) == len(dims) else None
 
 
 def _axis(axis: Any, rank: int) -> int:
@@ -119,8 +125,8 @@ def softmax_layer(call: LayerCall) -> Out:
 
 def flatten(call: LayerCall) -> Out:
     x = call.inputs[0]
-    rest = x.shape[1:]
-    size = None if any(d is None for d in rest) else int(np.prod(rest, dtype=np.int64))
+    rest = _static(x.shape[1:])
+    size = None if rest is None else int(np.prod(rest, dtype=np.int64))
     if size is None:
         raise call.refuse("Flatten needs the static shape of its input")
     return [call.builder.reshape(x, (None, size))]
@@ -131,7 +137,8 @@ def reshape(call: LayerCall) -> Out:
     target = [int(d) for d in call.config.get("target_shape") or []]
     # Python ints: products of config values must not wrap around as int64 would.
     known = math.prod(d for d in target if d != -1)
-    total = math.prod(x.shape[1:]) if None not in x.shape[1:] else None
+    rest = _static(x.shape[1:])
+    total = None if rest is None else math.prod(rest)
     if target.count(-1) > 1 or any(d < 1 and d != -1 for d in target):
         raise ModelFormatError(f"layer {call.name!r} (Reshape): target_shape {target} needs positive sizes "
                                "and at most one -1")
@@ -272,8 +279,7 @@ def normalization(call: LayerCall) -> Out:
     variance = np.asarray(variance, np.float32)
     axes = call.option("axis", -1)
     axes = [a % x.rank for a in (axes if isinstance(axes, (list, tuple)) else [axes])]
-    shape = [x.shape[i] if i in axes else 1 for i in range(x.rank)]
-    shape = [1 if d is None else d for d in shape]
+    shape = [1 if d is None or i not in axes else d for i, d in enumerate(x.shape)]
     mean = np.broadcast_to(mean, shape) if mean.size > 1 else mean.reshape(())
     std = np.maximum(np.sqrt(np.asarray(variance, np.float64)), 1e-7 if call.keras3 else np.finfo(np.float32).eps)
     inv = (1 / np.broadcast_to(std, shape) if std.size > 1 else 1 / std.reshape(())).astype(np.float32)

@@ -228,7 +228,7 @@ def _is_ref(value: Any) -> bool:
 def _output_names(model_config: Mapping[str, Any]) -> list[str]:
     config = model_config.get("config")
     if model_config.get("class_name") == "Sequential":
-        layers = config.get("layers") if isinstance(config, Mapping) else config
+        layers = (config.get("layers") if isinstance(config, Mapping) else config) or []
         return [layer_name(layers[-1])]
     names: list[str] = []
     for ref in (config or {}).get("output_layers") or []:
