@@ -20,10 +20,11 @@ returns the checked real path to hand them. docs/design.md ("Reading input files
 
 from __future__ import annotations
 
+import io
 import os
 import stat
 from pathlib import Path
-from typing import BinaryIO, Optional, Union
+from typing import Optional, Union
 
 from tfjs_lite.errors import ModelFormatError
 
@@ -83,7 +84,7 @@ def regular_file(path: PathLike, *, root: Optional[PathLike] = None, what: str =
     return Path(real)
 
 
-def open_binary(path: PathLike, *, root: Optional[PathLike] = None, what: str = "file") -> BinaryIO:
+def open_binary(path: PathLike, *, root: Optional[PathLike] = None, what: str = "file") -> io.BufferedReader:
     """Open a checked regular file for reading (never blocks on a FIFO or device)."""
     real = regular_file(path, root=root, what=what)
     try:

@@ -238,3 +238,22 @@ def test_data_shard_truncated_or_flipped(tmp_path: Path) -> None:
         assert outcome.startswith("refused"), "a corrupt shard was read without a checksum error"
 
     check()
+
+
+@pytest.mark.parametrize("stand_in", ["scalar", "f32", "word"])
+def test_object_graph_that_is_not_a_serialized_proto_is_refused(tmp_path: Path, stand_in: str) -> None:
+    """A _CHECKPOINTABLE_OBJECT_GRAPH entry pointing at another tensor's bytes: a numeric scalar
+    (which once reached the protobuf parser as a numpy float: TypeError), a numeric matrix, or a
+    string scalar that is not a TrackableObjectGraph. Each is one ModelFormatError line."""
+    from tfjs_lite.errors import ModelFormatError
+    from tfjs_lite.readers.tensor_bundle import OBJECT_GRAPH_KEY
+
+    prefix = _copy(tmp_path)
+    table = _read_table(CKPT / "ckpt.index", True, CKPT)
+    table[OBJECT_GRAPH_KEY.encode()] = table[f"{stand_in}/.ATTRIBUTES/VARIABLE_VALUE".encode()]
+    write_index(prefix.with_name("ckpt.index"), table)
+    with pytest.raises(ModelFormatError) as caught:
+        TensorBundle(prefix).object_graph()
+    message = str(caught.value)
+    assert "\n" not in message and OBJECT_GRAPH_KEY in message, message
+    assert ("not a scalar string" if stand_in != "word" else "cannot parse") in message, message

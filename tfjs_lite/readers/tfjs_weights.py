@@ -218,7 +218,7 @@ def _read_files(files: List[Path], total: int) -> memoryview:
             size = os.fstat(f.fileno()).st_size
             if offset + size > total:
                 raise ModelFormatError(f"weight file changed while reading: {path}")
-            read = f.readinto(view[offset : offset + size])  # type: ignore[attr-defined]
+            read = f.readinto(view[offset : offset + size])
             if read != size:
                 raise ModelFormatError(f"weight file changed while reading: {path}")
             offset += size

@@ -38,6 +38,7 @@ def _build_initializer(path: Path, mg: Any, top: Graph, op_defs: list[Any],
         if init_fn:
             bound = list(functions[init_fn].bound_inputs)
             body = lib.functions[init_fn]
+            assert body.signature is not None  # every library function is read with its signature
             n_user = len(body.signature.input_args) - len(bound)
             if n_user != 0:
                 raise UnsupportedModelError(f"{path}: initializer {init_fn} takes non-captured inputs")

@@ -61,7 +61,8 @@ def _freeze_tf1_variables(graph: Graph, path: Path | None) -> None:
         if key not in bundle:
             raise ModelFormatError(f"{path}: variable {name!r} has no value in the checkpoint")
         resource = graph.op(name) == "VarHandleOp"
-        _make_const(graph, name, bundle.read_lazy(key, min_bytes=LAZY_MIN_BYTES))
+        # A FileTensor stands for its array as a Const value (the IR keeps lazy tensors unread).
+        _make_const(graph, name, bundle.read_lazy(key, min_bytes=LAZY_MIN_BYTES))  # type: ignore[arg-type]
         if resource:
             frozen[TensorRef(name, 0)] = graph.attrs(name)["dtype"]
     _freeze(graph, frozen)

@@ -22,6 +22,7 @@ def _load_tf2(path: Path, mg: Any, sig: Any, top: Graph, op_defs: list[Any], cal
                          registry=top.meta["op_registry"])
     library = lib.functions
     body = library[fname]
+    assert body.signature is not None  # every library function is read with its signature
     graph = body.copy()
     graph.signature = None
     graph.functions = {}

@@ -254,9 +254,10 @@ class TensorBundle(_ShardReader):
         if OBJECT_GRAPH_KEY not in self._raw_entries:
             return None
         value = self.read(OBJECT_GRAPH_KEY)
-        if value.shape != ():
+        data = value[()] if value.shape == () else None
+        if not isinstance(data, bytes):  # a numeric scalar too
             raise ModelFormatError(f"{self.prefix}: {OBJECT_GRAPH_KEY} is not a scalar string")
-        graph = _parse(TrackableObjectGraph, value[()], self.index_path, OBJECT_GRAPH_KEY)
+        graph = _parse(TrackableObjectGraph, data, self.index_path, OBJECT_GRAPH_KEY)
         count = len(graph.nodes)
         for index, node in enumerate(graph.nodes):
             ids = [c.node_id for c in node.children] + [

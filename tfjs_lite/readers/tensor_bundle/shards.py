@@ -73,7 +73,7 @@ class _ShardReader:
         buffer = np.empty(entry.size, dtype=np.uint8)
         with open_binary(self.shard_path(entry.shard_id), root=self.root, what="checkpoint data file") as handle:
             handle.seek(entry.offset)
-            if entry.size and handle.readinto(memoryview(buffer)) != entry.size:
+            if entry.size and handle.readinto(buffer.data) != entry.size:
                 raise ModelFormatError(f"{where}: the data file ends early (truncated?)")
         return buffer
 

@@ -7,11 +7,15 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tfjs_lite.errors import ModelFormatError
 from tfjs_lite.limits import PROTOBUF_LIMIT
 from tfjs_lite.readers.tensor_bundle.checksums import crc32c, mask_crc
 from tfjs_lite.safe_io import read_bytes
+
+if TYPE_CHECKING:
+    from google.protobuf.message import Message
 
 _FOOTER_SIZE = 48
 _MAGIC = 0xDB4775248B80FB57
@@ -122,7 +126,7 @@ def _read_table(path: Path, verify: bool, root: Path | None = None) -> dict[byte
     return table
 
 
-def _parse(cls: type, data: bytes, path: Path, what: str):  # noqa: ANN202 (proto class varies)
+def _parse(cls: type[Message], data: bytes, path: Path, what: str):  # noqa: ANN202 (proto class varies)
     from google.protobuf.message import DecodeError
 
     try:
