@@ -18,18 +18,22 @@ from tfjs_node import TOLERANCE, compare, load_tensors
 
 from tfjs_lite.conversion import convert
 
-__all__ = ["CHILD", "assert_reproduces", "round_trip", "run_in_keras"]
+__all__ = ["CHILD", "assert_reproduces", "fixture_source", "round_trip", "run_in_keras"]
 
 REPO = Path(__file__).resolve().parents[1]
 CHILD = REPO / "fixtures" / "keras_run_reverse.py"
 
 
-def round_trip(case_dir: Path, work: Path, key: str, formats: Mapping[str, str]) -> dict[str, Path]:
-    """Convert the fixture's model to a layers model, then back to each ``{output_format: suffix}``.
+def fixture_source(case_dir: Path) -> Path:
+    """The source model of a fixture folder (``file`` or ``dir`` of its case.json)."""
+    meta = json.loads((case_dir / "case.json").read_text())
+    return case_dir / (meta.get("file") or meta["dir"])
+
+
+def round_trip(source: Path, work: Path, key: str, formats: Mapping[str, str]) -> dict[str, Path]:
+    """Convert ``source`` to a layers model, then back to each ``{output_format: suffix}``.
 
     Returns ``{key + suffix: written file}``."""
-    meta = json.loads((case_dir / "case.json").read_text())
-    source = case_dir / (meta.get("file") or meta["dir"])
     layers = work / f"{key}_layers"
     convert(source, layers, output_format="tfjs_layers_model")
     written = {}

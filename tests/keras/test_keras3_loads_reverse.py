@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from cached_venv import child_env, venv_python
-from reverse_in_keras import assert_reproduces, round_trip, run_in_keras
+from reverse_in_keras import assert_reproduces, fixture_source, round_trip, run_in_keras
 
 CASES_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "keras"
 KERAS_VERSION = "3.15.1"
@@ -34,7 +34,7 @@ def keras3_results(tmp_path_factory: pytest.TempPathFactory) -> dict:
                          timeout=900)
     work = tmp_path_factory.mktemp("keras3")
     jobs = [(key, path, CASES_DIR / case) for case in CASES
-            for key, path in round_trip(CASES_DIR / case, work, case, FORMATS).items()]
+            for key, path in round_trip(fixture_source(CASES_DIR / case), work, case, FORMATS).items()]
     env = child_env(KERAS_BACKEND="jax", JAX_PLATFORMS="cpu", TF_CPP_MIN_LOG_LEVEL="3")
     return run_in_keras(python, "keras3", jobs, env, work, timeout=900)
 
