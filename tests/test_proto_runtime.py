@@ -8,19 +8,19 @@ backend and the pure-Python one.
 
 Venvs are cached under ``$TFJS_LITE_VENV_CACHE`` (default ``~/.cache/tfjs-lite/proto-venvs``);
 delete that folder to pick up a newer protobuf release. Without network the cross-runtime test
-skips, except under CI (``CI`` set) or ``TFJS_LITE_REQUIRE_PROTO_COMPAT=1``, where it fails.
+skips, except under CI (``CI`` set) or ``TFJS_LITE_REQUIRE_PROTO_COMPAT=1``, where it fails
+(tests/cached_venv.py).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-import venv
 from pathlib import Path
 
 import pytest
+from cached_venv import child_env, venv_python
 from google.protobuf import json_format
 
 from tfjs_lite._proto import graph_pb2, saved_model_pb2, types_pb2
@@ -89,42 +89,14 @@ print(json.dumps(report))
 """
 
 
-def _cache_dir() -> Path:
-    default = Path.home() / ".cache" / "tfjs-lite" / "proto-venvs"
-    return Path(os.environ.get("TFJS_LITE_VENV_CACHE", default))
-
-
-def _must_run() -> bool:
-    return bool(os.environ.get("CI")) or os.environ.get("TFJS_LITE_REQUIRE_PROTO_COMPAT") == "1"
-
-
 def _venv_python(spec: str) -> Path:
     """A cached venv with only ``spec`` + numpy; skip (or fail under CI) if it cannot be made."""
     name = spec.replace("==", "-").replace("<", "-lt")
-    root = _cache_dir() / f"{name}-py{sys.version_info[0]}{sys.version_info[1]}"
-    python = root / "bin" / "python"
-    if (root / "ready").exists():
-        return python
-    venv.EnvBuilder(clear=True, with_pip=True, system_site_packages=False).create(root)
-    result = subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", spec, "numpy"],
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
-    if result.returncode != 0:
-        message = f"cannot install {spec} into a venv: {result.stderr.strip()[-500:]}"
-        if _must_run():
-            pytest.fail(message)
-        pytest.skip(message)
-    (root / "ready").write_text(spec)
-    return python
+    return venv_python("TFJS_LITE_VENV_CACHE", "proto-venvs", name, (spec, "numpy"), timeout=240)
 
 
 def _probe(python: Path, backend: str | None) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    env["PYTHONPATH"] = str(REPO)
-    env["PYTHONNOUSERSITE"] = "1"
+    env = child_env(PYTHONPATH=str(REPO))
     if backend:
         env["PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION"] = backend
     result = subprocess.run(

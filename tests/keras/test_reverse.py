@@ -1,7 +1,8 @@
 """Reverse conversions: TF.js layers model → Keras .h5 / .keras, and layers → layers.
 
-Proven by round trips through the forward converter and real TF.js 4.22 (Keras itself is checked by
-hand with fixtures/check_reverse.py, see fixtures/REVERSE_CHECK.md; tests never import Keras).
+Proven by round trips through the forward converter and real TF.js 4.22. Real Keras loads the files
+in test_keras3_loads_reverse.py (Keras 3: .h5 and .keras) and test_tf_keras_loads_reverse.py
+(tf_keras 2.19: .h5), each in its own cached venv; the tests never import Keras.
 """
 
 from __future__ import annotations
@@ -217,6 +218,21 @@ def test_nested_model_node_numbering():
     config["config"]["layers"][1]["config"].update(input_layers=[["i", 0, 0]], output_layers=[["dw", 0, 0]])
     _, problems = keras3_compatible_config(config)
     assert len(problems) == 1 and "inner" in problems[0]
+
+
+def test_keras3_seed_dropped_only_where_tf_keras_refuses_it():
+    """Keras 3 writes ``seed`` on recurrent layers; tf_keras 2.19's ConvLSTM2D and SimpleRNN refuse
+    it (fixture keras_graph/k3_conv_lstm, tests/keras/test_tf_keras_loads_reverse.py), its LSTM,
+    Dropout and initializers take it, so it stays there."""
+    init = {"class_name": "GlorotUniform", "config": {"seed": 3}}
+    layers = [{"class_name": cls, "config": {"name": cls.lower(), "seed": seed, "kernel_initializer": init}}
+              for cls, seed in (("ConvLSTM2D", None), ("SimpleRNN", 7), ("LSTM", None), ("Dropout", 5))]
+    fixed, problems = keras3_compatible_config({"class_name": "Sequential", "config": {"layers": layers}})
+    assert problems == []
+    kept = {layer["class_name"]: layer["config"] for layer in fixed["config"]["layers"]}
+    assert "seed" not in kept["ConvLSTM2D"] and "seed" not in kept["SimpleRNN"]
+    assert kept["LSTM"]["seed"] is None and kept["Dropout"]["seed"] == 5
+    assert all(cfg["kernel_initializer"]["config"]["seed"] == 3 for cfg in kept.values())
 
 
 # --- layers → .keras → layers ------------------------------------------------------------------

@@ -59,6 +59,15 @@ _TF_KERAS_REFUSED_KEYS: dict[str, Any] = {
     "optional": False,
 }
 
+# Keys Keras 3 writes that tf_keras 2.x refuses on these classes only ("Keyword argument not
+# understood"; its LSTM, GRU and the cells do take a ``seed``), dropped whatever their value: the
+# seed only draws the dropout masks of training, which tf_keras draws from its global seed, so
+# inference is the same.
+_TF_KERAS_REFUSED_CLASS_KEYS: dict[str, tuple[str, ...]] = {
+    "ConvLSTM2D": ("seed",),
+    "SimpleRNN": ("seed",),
+}
+
 
 def _class_configs(obj: Any) -> Iterator[tuple[str, dict[str, Any]]]:
     """``(class_name, config)`` of every ``{"class_name", "config"}`` object in ``obj``, outside in.
@@ -87,11 +96,14 @@ def drop_refused_keys(obj: Any) -> None:
 
 
 def _drop_keras3_only_keys(obj: Any) -> None:
-    """Drop, in place, the keys of :data:`_TF_KERAS_REFUSED_KEYS` that hold Keras' default."""
-    for _, cfg in _class_configs(obj):
+    """Drop, in place, the keys of :data:`_TF_KERAS_REFUSED_KEYS` that hold Keras' default and
+    those of :data:`_TF_KERAS_REFUSED_CLASS_KEYS`."""
+    for class_name, cfg in _class_configs(obj):
         for key, default in _TF_KERAS_REFUSED_KEYS.items():
             if key in cfg and cfg[key] == default and (default is not None or cfg[key] is None):
                 del cfg[key]
+        for key in _TF_KERAS_REFUSED_CLASS_KEYS.get(class_name, ()):
+            cfg.pop(key, None)
 
 
 def keras3_compatible_config(
@@ -107,7 +119,8 @@ def keras3_compatible_config(
       InputLayer and renumbered from 0, which both read alike; a nested Functional is reported
       (Keras 3's legacy loader cannot wire it; the ``.keras`` writer renumbers it instead);
     * drops Keras 3 keys tf_keras refuses when they hold the default (``quantization_config``,
-      initializers' ``input_axes``/``output_axes`` …), for topologies that came from Keras 3.
+      initializers' ``input_axes``/``output_axes`` …) and the ``seed`` of ConvLSTM2D/SimpleRNN,
+      for topologies that came from Keras 3.
 
     Returns:
         The new config and a list of what could not be made compatible (empty when all is well).
