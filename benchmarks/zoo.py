@@ -39,12 +39,13 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from float64_reference import verdict  # noqa: E402
+from tfjs_node import TOLERANCE as TOLERANCES  # noqa: E402
 from tfjs_node import TfjsError, TfjsNode, compare_stats, load_tensors  # noqa: E402
 
 OUT = HERE / ".zoo"
 # The TF 2.19 + tf_keras environment of fixtures/README.md (a venv at .tfenv), or $TFJS_LITE_TF_PYTHON.
 DEFAULT_TF_PYTHON = os.environ.get("TFJS_LITE_TF_PYTHON", str(ROOT / ".tfenv" / "bin" / "python"))
-TOLERANCE = 1e-4
+TOLERANCE = TOLERANCES["deep_float32"]
 CONVERT_TIMEOUT_S = 1800
 GENERATE_TIMEOUT_S = 3600
 TABLE_START = "<!-- zoo table start -->"

@@ -56,11 +56,11 @@ def run_in_keras(python: Path, flavor: str, jobs: Sequence[tuple[str, Path, Path
     return json.loads(lines[-1][len("RESULT "):])
 
 
-def assert_reproduces(result: dict, case_dir: Path, keras_version: str) -> None:
+def assert_reproduces(result: dict, case_dir: Path, keras_version: str, rtol: float = TOLERANCE["float32"]) -> None:
     """The Keras run loaded the file and computed the source framework's ``expected.json``."""
     assert "error" not in result, result.get("error")
     assert result["keras"] == keras_version
     expected = load_tensors(case_dir / "expected.json")
     assert len(result["outputs"]) == len(expected)
     got = {name: np.asarray(out["data"]).reshape(out["shape"]) for name, out in zip(expected, result["outputs"])}
-    compare(got, expected, rtol=TOLERANCE["float32"])
+    compare(got, expected, rtol=rtol)

@@ -44,6 +44,9 @@ MIN_NODE_MAJOR = 18
 # Maximum normalised error (see compare()) accepted per weight encoding.
 TOLERANCE = {
     "float32": 1e-5,  # unquantized
+    # deep models with random weights (the zoo): their float32 outputs are ~1e-4 from the exact
+    # result in TF itself (tests/float64_reference.py settles anything above this)
+    "deep_float32": 1e-4,
     "float16": 1e-3,
     "uint16": 1e-3,
     "uint8": 2e-2,

@@ -20,6 +20,7 @@ import pytest
 from cached_venv import child_env, venv_python
 from reverse_in_keras import assert_reproduces, fixture_source, round_trip, run_in_keras
 from test_layer_options import REFUSED as REFUSED_OPTIONS
+from tfjs_node import TOLERANCE
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 TF_KERAS_VERSION = "2.19.0"
@@ -84,4 +85,8 @@ def test_the_sources_include_both_kerases_and_both_file_kinds() -> None:
 
 @pytest.mark.parametrize("source", SOURCES)
 def test_tf_keras_loads_and_reproduces_the_source(source: str, tf_keras_results: dict) -> None:
-    assert_reproduces(tf_keras_results[source], (FIXTURES / source).parent, TF_KERAS_VERSION)
+    # The zoo's deep random-weight models are as sensitive to float32 rounding as their TF outputs
+    # are far from the exact result (~1e-4, tests/float64_reference.py); a run in another TF process
+    # (other kernels, other thread split) moves them that much. Their bar is the zoo's.
+    rtol = TOLERANCE["deep_float32"] if source.startswith("zoo/") else TOLERANCE["float32"]
+    assert_reproduces(tf_keras_results[source], (FIXTURES / source).parent, TF_KERAS_VERSION, rtol)

@@ -18,13 +18,14 @@ from pathlib import Path
 
 import pytest
 from float64_reference import verdict
+from tfjs_node import TOLERANCE as TOLERANCE_TABLE
 from tfjs_node import load_tensors
 
 from tfjs_lite.conversion import convert
 from tfjs_lite.errors import UnsupportedLayerError, UnsupportedOpError
 
 ZOO = Path(__file__).resolve().parents[2] / "fixtures" / "zoo"
-TOLERANCE = 1e-4
+TOLERANCE = TOLERANCE_TABLE["deep_float32"]
 # (path, source in the case folder, TF.js kind, inputs file, expected file); the kind is also the
 # output format asked for (Keras files lowered to a graph model take the h5/.keras inputs).
 TF_KERAS_PATHS = [("h5_layers", "model.h5", "layers", "inputs.json", "expected.json"),
