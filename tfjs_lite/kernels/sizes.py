@@ -20,21 +20,15 @@ from typing import Any
 
 import numpy as np
 
+from tfjs_lite.kernels._util import registrar
+
 __all__ = ["predicted_elements"]
 
 _UNBOUNDED = 1 << 62  # "don't know, assume huge"
 
 Estimator = Callable[[Sequence[Any], dict[str, Any]], int]
 _ESTIMATORS: dict[str, Estimator] = {}
-
-
-def _estimates(*ops: str) -> Callable[[Estimator], Estimator]:
-    def register(fn: Estimator) -> Estimator:
-        for op in ops:
-            _ESTIMATORS[op] = fn
-        return fn
-
-    return register
+_estimates = registrar(_ESTIMATORS)
 
 
 def _size(a: Any) -> int:
