@@ -244,6 +244,12 @@ KERAS_ACCEPTED = {
     "Conv2DTranspose valid s2 then Reshape": ([None, 4, 4, 1], [
         ("Conv2DTranspose", {"filters": 2, "kernel_size": [3, 3], "strides": [2, 2], "padding": "valid"}),
         ("Reshape", {"target_shape": [81, 2]})]),
+    "Conv1D causal on an input shorter than the kernel": ([None, 2, 3], [
+        ("Conv1D", {"filters": 4, "kernel_size": [3], "padding": "causal"}), ("Reshape", {"target_shape": [8]})]),
+    "Conv2DTranspose with output_padding": ([None, 4, 4, 1], [
+        ("Conv2DTranspose", {"filters": 2, "kernel_size": [3, 3], "strides": [2, 2], "padding": "same",
+                             "output_padding": [1, 1]}),
+        ("Reshape", {"target_shape": [128]})]),
     "Flatten, RepeatVector, Embedding": ([None, 6], [("Embedding", {"input_dim": 10, "output_dim": 4}),
                                                      ("Flatten", {}), ("RepeatVector", {"n": 3}),
                                                      ("Reshape", {"target_shape": [3, 24]})]),

@@ -6,6 +6,8 @@ dynamic dimensions, still convert."""
 
 from __future__ import annotations
 
+import json
+import shutil
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -185,3 +187,43 @@ def test_real_sizes_and_dynamic_dims_still_convert(tmp_path: Path) -> None:
             err = pristine_check(folder / "model.h5", out / f"{folder.name}{len(flags)}", tmp_path, flags)
             errors += [f"keras {folder.name} {flags}: {err}"] if err else []
     assert not errors, "\n".join(errors)
+
+
+TFJS_LAYERS = FIXTURES / "reference" / "cnn" / "tensorflowjs_4.22" / "h5_to_layers"
+
+
+def _layers_json_edit(class_name: str, **changes: object) -> Callable[[dict], None]:
+    def edit(model: dict) -> None:
+        layers = model["modelTopology"]["model_config"]["config"]["layers"]
+        next(layer for layer in layers if layer["class_name"] == class_name)["config"].update(changes)
+
+    return edit
+
+
+TFJS_LAYERS_REFUSED = {
+    "MaxPooling2D VALID pool 27 on 26 x 26": (_layers_json_edit("MaxPooling2D", pool_size=[27, 27]), "does not fit"),
+    "input of 2**16 x 2**16 pixels": (_layers_json_edit("InputLayer", batch_input_shape=[None, 1 << 16, 1 << 16, 1]),
+                                      "over the"),
+}
+
+
+def test_tfjs_layers_models_that_cannot_run_are_refused(tmp_path: Path) -> None:
+    """A TF.js layers model.json is rewritten (layers -> layers, layers -> Keras) without lowering:
+    the same Keras-config check runs."""
+    out = tmp_path / "out"
+    out.mkdir()
+    cases, expected = [], {}
+    for i, (what, (edit, text)) in enumerate(TFJS_LAYERS_REFUSED.items()):
+        folder = tmp_path / f"m{i}"
+        shutil.copytree(TFJS_LAYERS, folder)
+        model = json.loads((folder / "model.json").read_text())
+        edit(model)
+        (folder / "model.json").write_text(json.dumps(model))
+        for output, target in (("layers", ["--output_format", "tfjs_layers_model"]),
+                               ("keras", ["--output_format", "keras"]), ("graph", GRAPH)):
+            suffix = ".h5" if output == "keras" else ""
+            cases.append(Case(f"tfjs layers -> {output} {what}", f"static shapes: TF.js layers -> {output} model",
+                              folder / "model.json", out / f"m{i}{output}{suffix}", flags=target, names=("model.json",)))
+            expected[cases[-1].id] = text
+    failures = _run(cases, expected, tmp_path)
+    assert not failures, "\n".join(failures)

@@ -186,16 +186,16 @@ def _windowed(class_name: str, config: Mapping[str, Any], shape: Shape) -> Shape
     axes = _spatial_axes(config, rank, len(shape))
     for i, axis in enumerate(axes):
         size = shape[axis]
-        if kernel is None or size is None:
+        span = None if kernel is None else (kernel[i] - 1) * dilation[i] + 1
+        if span is not None and span > MAX_WINDOW_EXTENT:
+            raise LayerShapeError(f"the dilated kernel spans {span} positions (over {MAX_WINDOW_EXTENT})")
+        if span is None or size is None or (transposed and config.get("output_padding") is not None):
             out[axis] = None
             continue
-        span = (kernel[i] - 1) * dilation[i] + 1
-        if span > MAX_WINDOW_EXTENT:
-            raise LayerShapeError(f"the dilated kernel spans {span} positions (over {MAX_WINDOW_EXTENT})")
         if transposed:
             out[axis] = size * strides[i] + (max(span - strides[i], 0) if padding == "valid" else 0)
             continue
-        length = size if padding == "same" else size - span + 1
+        length = size if padding in ("same", "causal") else size - span + 1
         if length < 1 and size > 0:
             raise LayerShapeError(f"a window spanning {span} positions does not fit in a dimension of {size} "
                                   f"(padding={padding!r})")
