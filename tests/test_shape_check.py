@@ -96,8 +96,25 @@ def _in_function(inner: Graph) -> Graph:
     return _finish(g, _input(g, (1,), "outer"))
 
 
+def _pooled_then_reshaped(target: list[int]) -> Graph:
+    # Shapes flow through a reduction, a Slice and a Pack before the Reshape that contradicts them.
+    g = Graph()
+    x = _op(g, "Mean", [_input(g, (2, 7, 7, 64)), _ints(g, [1, 2])], keep_dims=False)
+    x = _op(g, "Slice", [x, _ints(g, [0, 0]), _ints(g, [-1, 32])])
+    x = TensorRef(g.add_op("Pack", [x, x], {"T": FLOAT, "N": 2, "axis": 0}, name="pack"), 0)
+    return _finish(g, _op(g, "Reshape", [x, _ints(g, target)]))
+
+
+def _slice(begin: list[int], size: list[int]) -> Graph:
+    g = Graph()
+    return _finish(g, _op(g, "Slice", [_input(g, (4, 6)), _ints(g, begin), _ints(g, size)]))
+
+
 BIG = 1 << 40
 REFUSED = {
+    "Reshape after Mean, Slice and Pack to another count": (_pooled_then_reshaped([2, 63]), ModelFormatError,
+                                                            "the input [2, 2, 32] holds 128"),
+    "Slice past the end": (_slice([2, 0], [3, -1]), ModelFormatError, "do not fit in the input [4, 6]"),
     # what: (graph, error type, text the one line must hold)
     "Tile by 2**20 x 2**20 on a dynamic batch": (_tile((-1, 4), [1 << 20, 1 << 20]), UnsupportedModelError, "'n2' (Tile)"),
     "Tile chain over the budget": (_chained_tiles(), UnsupportedModelError, "(Tile): output 0 has the static shape [1048576, 4096]"),
@@ -174,6 +191,8 @@ ACCEPTED = {
     "Tile just under the budget": _tile((-1, 4), [MAX_STATIC_TENSOR_ELEMENTS // 8, 2]),
     "global MaxPool 224 x 224": _pool((-1, 224, 224, 3), [1, 224, 224, 1], [1, 1, 1, 1]),
     "contradiction on a recorded shape only": _stale_recorded_shape(),
+    "Reshape after Mean, Slice and Pack": _pooled_then_reshaped([4, 32]),
+    "Slice to the end": _slice([2, 0], [2, -1]),
 }
 
 

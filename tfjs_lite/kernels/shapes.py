@@ -249,6 +249,100 @@ def _expand_dims(shapes: Sequence[Optional[Shape]], values: Sequence[Any], attrs
     return tuple(source[:at]) + (1,) + tuple(source[at:])
 
 
+@_rule("Squeeze")
+def _squeeze(shapes: Sequence[Optional[Shape]], values: Sequence[Any], attrs: dict[str, Any]) -> Optional[Shape]:
+    source = shapes[0]
+    dims = _list(attrs, "squeeze_dims") or _list(attrs, "axis") or []
+    if source is None or (not dims and None in source):
+        return None
+    rank = len(source)
+    if any(not -rank <= d < rank for d in dims):
+        raise ShapeContradiction(f"squeeze_dims {dims} name axes the input of rank {rank} does not have")
+    drop = {d % rank for d in dims} if dims else {i for i, d in enumerate(source) if d == 1}
+    return tuple(d for i, d in enumerate(source) if i not in drop)
+
+
+@_rule("Pack")
+def _pack(shapes: Sequence[Optional[Shape]], values: Sequence[Any], attrs: dict[str, Any]) -> Optional[Shape]:
+    if not shapes or any(s is None for s in shapes):
+        return None
+    first = shapes[0]
+    assert first is not None
+    axis = int(attrs.get("axis", 0)) % (len(first) + 1)
+    merged: list[Optional[int]] = list(first)
+    for shape in shapes[1:]:
+        if shape is None or len(shape) != len(merged):
+            return None
+        merged = [a if a == b or b is None else b if a is None else -1 for a, b in zip(merged, shape)]
+    if -1 in merged:
+        raise ShapeContradiction(f"the packed inputs have different shapes {[list(s or ()) for s in shapes]}")
+    return (*merged[:axis], len(shapes), *merged[axis:])
+
+
+_REDUCTIONS = ("Sum", "Mean", "Max", "Min", "Prod", "All", "Any", "EuclideanNorm", "ArgMax", "ArgMin")
+
+
+@_rule(*_REDUCTIONS)
+def _reduce(shapes: Sequence[Optional[Shape]], values: Sequence[Any], attrs: dict[str, Any]) -> Optional[Shape]:
+    axes = _ints(values[1]) if len(values) > 1 else None
+    source = shapes[0]
+    if axes is None or source is None:
+        return None
+    rank = len(source)
+    if rank == 0:
+        return ()
+    if any(not -rank <= a < rank for a in axes):
+        raise ShapeContradiction(f"axes {axes} name axes the input of rank {rank} does not have")
+    reduced = {a % rank for a in axes}
+    if attrs.get("keep_dims") and attrs["_op"] not in ("ArgMax", "ArgMin"):
+        return tuple(1 if i in reduced else d for i, d in enumerate(source))
+    return tuple(d for i, d in enumerate(source) if i not in reduced)
+
+
+@_rule("Slice")
+def _slice(shapes: Sequence[Optional[Shape]], values: Sequence[Any], attrs: dict[str, Any]) -> Optional[Shape]:
+    begin = _ints(values[1]) if len(values) > 2 else None
+    size = _ints(values[2]) if len(values) > 2 else None
+    source = shapes[0]
+    if begin is None or size is None or source is None or len(begin) != len(source) or len(size) != len(source):
+        return None
+    out: list[Optional[int]] = []
+    for b, n, d in zip(begin, size, source):
+        if b < 0 or n < -1 or (d is not None and (b > d or (n != -1 and b + n > d))):
+            raise ShapeContradiction(f"begin {begin} and size {size} do not fit in the input {list(source)}")
+        out.append((None if d is None else d - b) if n == -1 else n)
+    return tuple(out)
+
+
+@_rule("GatherV2")
+def _gather(shapes: Sequence[Optional[Shape]], values: Sequence[Any], attrs: dict[str, Any]) -> Optional[Shape]:
+    params, indices = shapes[0], shapes[1] if len(shapes) > 1 else None
+    axis = _ints(values[2]) if len(values) > 2 else None
+    if params is None or indices is None or axis is None or len(axis) != 1 or not params:
+        return None
+    batch_dims = int(attrs.get("batch_dims", 0))
+    if batch_dims:
+        return None
+    at = axis[0] % len(params)
+    return (*params[:at], *indices, *params[at + 1:])
+
+
+@_rule("Shape")
+def _shape(shapes: Sequence[Optional[Shape]], values: Sequence[Any], attrs: dict[str, Any]) -> Optional[Shape]:
+    return None if not shapes or shapes[0] is None else (len(shapes[0]),)
+
+
+@_rule("Range")
+def _range(shapes: Sequence[Optional[Shape]], values: Sequence[Any], attrs: dict[str, Any]) -> Optional[Shape]:
+    bounds = [_ints(v) for v in values[:3]]
+    if len(bounds) != 3 or any(b is None or len(b) != 1 for b in bounds):
+        return None
+    start, limit, delta = (b[0] for b in bounds if b is not None)
+    if delta == 0:
+        raise ShapeContradiction("delta is 0")
+    return (max(-(-(limit - start) // delta), 0),)
+
+
 # --- contractions and windows --------------------------------------------------------------------
 
 @_rule("MatMul", "_FusedMatMul", "BatchMatMul", "BatchMatMulV2", "BatchMatMulV3")
