@@ -16,6 +16,7 @@ import numpy as np
 from corpus import FIXTURES, Case, account, h5_edit, judge, pristine_check, run_cases
 from test_keras_hostile import LAYER_OPTIONS, _layer_config
 from test_onnx_hostile import _int64s, _one_node
+from test_safety_classes_hostile import FROZEN_FLAGS, _const, _node
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tflite"))
 
@@ -226,4 +227,109 @@ def test_tfjs_layers_models_that_cannot_run_are_refused(tmp_path: Path) -> None:
                               folder / "model.json", out / f"m{i}{output}{suffix}", flags=target, names=("model.json",)))
             expected[cases[-1].id] = text
     failures = _run(cases, expected, tmp_path)
+    assert not failures, "\n".join(failures)
+
+
+def _frozen(build: Callable[[Any], str], batch: int = -1) -> bytes:
+    """A frozen graph ``out = Identity(build(x))``, x a float Placeholder of shape [batch, 8, 8, 3]."""
+    from tfjs_lite._proto.graph_pb2 import GraphDef
+
+    graph_def = GraphDef()
+    x = _node(graph_def, "x", "Placeholder", dtype=1)
+    for d in (batch, 8, 8, 3):
+        x.attr["shape"].shape.dim.add(size=d)
+    _node(graph_def, "out", "Identity", [build(graph_def)], T=1)
+    return graph_def.SerializeToString()
+
+
+def _ints_attr(*values: int) -> Any:
+    from tfjs_lite._proto.attr_value_pb2 import AttrValue
+
+    return AttrValue(list=AttrValue.ListValue(i=list(values)))
+
+
+def _text_attr(text: str) -> Any:
+    from tfjs_lite._proto.attr_value_pb2 import AttrValue
+
+    return AttrValue(s=text.encode())
+
+
+def _frozen_tile(*multiples: int) -> Callable[[Any], str]:
+    def build(g: Any) -> str:
+        _const(g, "m", list(multiples), np.int32)
+        _node(g, "tile", "Tile", ["x", "m"], T=1, Tmultiples=3)
+        return "tile"
+
+    return build
+
+
+def _frozen_reshape(*target: int) -> Callable[[Any], str]:
+    def build(g: Any) -> str:
+        _const(g, "s", list(target), np.int32)
+        _node(g, "reshape", "Reshape", ["x", "s"], T=1, Tshape=3)
+        return "reshape"
+
+    return build
+
+
+def _frozen_pool(k: int, padding: str = "VALID") -> Callable[[Any], str]:
+    def build(g: Any) -> str:
+        _node(g, "pool", "MaxPool", ["x"], T=1, ksize=_ints_attr(1, k, k, 1), strides=_ints_attr(1, 1, 1, 1),
+              padding=_text_attr(padding))
+        return "pool"
+
+    return build
+
+
+def _frozen_conv(stride: int) -> Callable[[Any], str]:
+    def build(g: Any) -> str:
+        _const(g, "w", np.zeros((3, 3, 3, 4), np.float32))
+        _node(g, "conv", "Conv2D", ["x", "w"], T=1, strides=_ints_attr(1, stride, stride, 1), padding=_text_attr("SAME"))
+        return "conv"
+
+    return build
+
+
+def _frozen_resize(height: int, width: int) -> Callable[[Any], str]:
+    def build(g: Any) -> str:
+        _const(g, "size", [height, width], np.int32)
+        _node(g, "resize", "ResizeBilinear", ["x", "size"], T=1)
+        return "resize"
+
+    return build
+
+
+FROZEN_REFUSED = {
+    "Tile of a dynamic batch by 2**20 x 2**20": (_frozen(_frozen_tile(1 << 20, 1 << 20, 1, 1)), "'tile' (Tile)"),
+    "MaxPool ksize 2**40": (_frozen(_frozen_pool(BIG)), "'pool' (MaxPool): kernel size"),
+    "MaxPool VALID 9 x 9 on 8 x 8": (_frozen(_frozen_pool(9)), "does not fit"),
+    "Conv2D strides 0": (_frozen(_frozen_conv(0)), "'conv' (Conv2D): stride"),
+    "Reshape of 192 elements to [-1, 7]": (_frozen(_frozen_reshape(-1, 7), batch=1), "cannot be reshaped to [-1, 7]"),
+    "ResizeBilinear to 2**20 x 2**20": (_frozen(_frozen_resize(M20, M20)), "'resize' (ResizeBilinear)"),
+}
+FROZEN_ACCEPTED = {
+    "Tile of a dynamic batch by 2": _frozen(_frozen_tile(2, 1, 1, 1)),
+    "Reshape of a dynamic batch to [-1, 192]": _frozen(_frozen_reshape(-1, 192)),
+    "Reshape of a dynamic batch to [2, 96] (known at run time only)": _frozen(_frozen_reshape(2, 96)),
+    "MaxPool SAME 9 x 9 on 8 x 8": _frozen(_frozen_pool(9, "SAME")),
+    "ResizeBilinear to 2048 x 2048": _frozen(_frozen_resize(2048, 2048)),
+}
+
+
+def test_frozen_graphs_with_absurd_static_shapes(tmp_path: Path) -> None:
+    """The GraphDef readers (frozen here; SavedModel and TF-Hub share the pipeline) meet the same check."""
+    out = tmp_path / "out"
+    out.mkdir()
+    cases, expected = [], {}
+    for i, (what, (payload, text)) in enumerate(FROZEN_REFUSED.items()):
+        path = tmp_path / f"f{i}.pb"
+        path.write_bytes(payload)
+        cases.append(Case(f"frozen {what}", "static shapes: frozen GraphDef", path, out / f"f{i}", FROZEN_FLAGS))
+        expected[cases[-1].id] = text
+    failures = _run(cases, expected, tmp_path)
+    for i, (what, payload) in enumerate(FROZEN_ACCEPTED.items()):
+        path = tmp_path / f"ok{i}.pb"
+        path.write_bytes(payload)
+        err = pristine_check(path, out / f"ok{i}", tmp_path, FROZEN_FLAGS)
+        failures += [f"frozen {what}: {err}"] if err else []
     assert not failures, "\n".join(failures)
