@@ -303,3 +303,14 @@ def test_keras_window_options_out_of_range_are_refused(what: str) -> None:
         with pytest.raises(ModelFormatError, match=None) as caught:
             validate_model_config(config_to_check)
         assert text in str(caught.value)
+
+
+@pytest.mark.parametrize("what", ["Reshape to another element count", "Cropping2D more than the input",
+                                  "RepeatVector 2**40"])
+def test_keras_nested_models_are_checked_with_their_callers_input(what: str) -> None:
+    input_shape, layers, text = KERAS_REFUSED[what]
+    inner = _sequential([None], *layers)
+    inner["config"]["layers"] = inner["config"]["layers"][1:]  # no input shape of its own
+    outer = _functional(input_shape, ("Sequential", inner["config"]))
+    problems = layer_shape_problems(outer)
+    assert problems and problems[0][0] == "l0/l0" and text in problems[0][2], problems

@@ -315,10 +315,13 @@ def _first_inbound(layer: Mapping[str, Any]) -> Optional[tuple[str, int]]:
     return str(first[0]), 0
 
 
-def layer_shape_problems(model_config: Mapping[str, Any]) -> list[tuple[str, str, str]]:
-    """``(layer name, class name, problem)`` for every top-level layer whose config cannot run on
-    the static shape it receives: a shape contradiction, a window/size attribute out of range, or
-    an output statically over ``limits.MAX_STATIC_TENSOR_ELEMENTS`` (unknown dims count as 1)."""
+def layer_shape_problems(model_config: Mapping[str, Any], input_shape: Optional[Shape] = None,
+                         prefix: str = "") -> list[tuple[str, str, str]]:
+    """``(layer name, class name, problem)`` for every layer whose config cannot run on the static
+    shape it receives: a shape contradiction, a window/size attribute out of range, or an output
+    statically over ``limits.MAX_STATIC_TENSOR_ELEMENTS`` (unknown dims count as 1). Nested models
+    are checked too (a nested Sequential without its own input shape gets its caller's input);
+    their layers are named ``outer/inner``."""
     from tfjs_lite.limits import MAX_STATIC_TENSOR_ELEMENTS
 
     config = _config(model_config)
@@ -335,19 +338,21 @@ def layer_shape_problems(model_config: Mapping[str, Any]) -> list[tuple[str, str
         class_name, layer_config = str(layer.get("class_name")), _config(layer)
         name = str(layer.get("name") or layer_config.get("name") or "")
         if sequential and index == 0:
-            shape = output_shape("InputLayer", layer_config, None)  # its batch_input_shape
+            shape = output_shape("InputLayer", layer_config, None) or input_shape  # its batch_input_shape
         elif sequential:
             shape = previous
         else:
             inbound = _first_inbound(layer)
             shape = outputs.get(inbound[0]) if inbound else None
+        if class_name in ("Sequential", "Functional", "Model"):
+            problems.extend(layer_shape_problems(layer, shape, f"{prefix}{name}/"))
         try:
             out = output_shape(class_name, layer_config, shape)
         except LayerShapeError as e:
-            problems.append((name, class_name, str(e)))
+            problems.append((prefix + name, class_name, str(e)))
             out = None
         if out is not None and _known_elements(out) > MAX_STATIC_TENSOR_ELEMENTS:
-            problems.append((name, class_name, f"its output has the static shape {_fmt(out)}, at least "
+            problems.append((prefix + name, class_name, f"its output has the static shape {_fmt(out)}, at least "
                              f"{_known_elements(out)} elements (over the {MAX_STATIC_TENSOR_ELEMENTS} a "
                              "TF.js tensor may hold)"))
             out = None
