@@ -31,6 +31,10 @@ def _float32s(*shape: int) -> bytes:
     return np.zeros(shape, np.float32).tobytes()
 
 
+def _scales(*values: float) -> bytes:
+    return np.array(values, np.float32).tobytes()
+
+
 ONNX_REFUSED = {
     # what: (model, text the error line must hold)
     "MaxPool kernel 2**40": (_one_node("MaxPool", attrs=(("kernel_shape", [BIG, BIG]),)), "kernel size"),
@@ -51,6 +55,11 @@ ONNX_REFUSED = {
     "Conv strides 2**20": (_one_node("Conv", (("w", 1, [4, 3, 3, 3], _float32s(4, 3, 3, 3)),), (("strides", [M20, M20]),),
                                      ("w",)), "stride"),
     "DepthToSpace blocksize 2**20": (_one_node("DepthToSpace", attrs=(("blocksize", M20),)), "block size"),
+    "Resize scales 2**20": (_one_node("Resize", (("sc", 1, [4], _scales(1, 1, M20, M20)),), extra_inputs=("", "sc")),
+                            "[1, 8388608, 8388608, 3]"),
+    "ConvTranspose strides 2**20": (_one_node("ConvTranspose", (("w", 1, [3, 4, 3, 3], _float32s(3, 4, 3, 3)),),
+                                              (("strides", [M20, M20]),), ("w",)), "(Conv2DBackpropInput): stride"),
+    "AveragePool kernel 2**20": (_one_node("AveragePool", attrs=(("kernel_shape", [M20, M20]),)), "(AvgPool): kernel size"),
 }
 
 
@@ -69,6 +78,7 @@ ONNX_ACCEPTED = {
     "Reshape of a dynamic batch to [-1, 192]": _dynamic_batch(_one_node("Reshape", (("s", 7, [2], _int64s(-1, 192)),),
                                                                         extra_inputs=("s",))),
     "global MaxPool 8 x 8": _one_node("MaxPool", attrs=(("kernel_shape", [8, 8]),)),
+    "Resize by 256 to 2048 x 2048": _one_node("Resize", (("sc", 1, [4], _scales(1, 1, 256, 256)),), extra_inputs=("", "sc")),
 }
 
 
