@@ -237,6 +237,7 @@ KERAS_REFUSED = {
     "ZeroPadding2D negative": (IMAGE, [("ZeroPadding2D", {"padding": [[-1, 0], [0, 0]]})], "negative"),
     "Cropping2D more than the input": (IMAGE, [("Cropping2D", {"cropping": [[5, 5], [0, 0]]})], "removes more"),
     "RepeatVector 2**40": ([None, 4], [("RepeatVector", {"n": BIG})], "over the"),
+    "Permute naming axis 5 of a rank-4 input": (IMAGE, [("Permute", {"dims": [1, 5, 2]})], "not a permutation"),
 }
 
 
@@ -269,6 +270,7 @@ KERAS_ACCEPTED = {
         ("Conv2DTranspose", {"filters": 2, "kernel_size": [3, 3], "strides": [2, 2], "padding": "same",
                              "output_padding": [1, 1]}),
         ("Reshape", {"target_shape": [128]})]),
+    "Permute then Reshape": ([None, 2, 3, 4], [("Permute", {"dims": [3, 1, 2]}), ("Reshape", {"target_shape": [4, 6]})]),
     "Flatten, RepeatVector, Embedding": ([None, 6], [("Embedding", {"input_dim": 10, "output_dim": 4}),
                                                      ("Flatten", {}), ("RepeatVector", {"n": 3}),
                                                      ("Reshape", {"target_shape": [3, 24]})]),

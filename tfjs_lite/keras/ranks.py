@@ -300,7 +300,9 @@ def output_shape(class_name: str, config: Mapping[str, Any], shape: Optional[Sha
         out = (*shape, _positive(config, "output_dim"))
     elif class_name == "Permute":
         dims = config.get("dims")
-        if isinstance(dims, (list, tuple)) and sorted(dims) == list(range(1, len(shape))):
+        if isinstance(dims, (list, tuple)) and sorted(dims) != list(range(1, len(shape))):
+            raise LayerShapeError(f"dims {list(dims)} is not a permutation of the input's axes 1..{len(shape) - 1}")
+        if isinstance(dims, (list, tuple)):
             out = (shape[0], *(shape[d] for d in dims))
     return out if out is not None and len(out) == rank else (None,) * rank
 
