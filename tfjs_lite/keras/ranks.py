@@ -6,12 +6,18 @@ and tf.keras 2 stores axes as positive indices (``axis: [3]`` is the last axis o
 ``axis: [1]`` of an image is its height).  Ranks flow from the ``InputLayer`` shapes through a
 small table of layer rules; a layer whose rank cannot be known from its config alone (nested
 models, ``Dot``, custom classes) yields None and stops the flow along that path.
+
+The second half is the static *shape* of each layer's output (:func:`output_shape`), for the
+Keras-config check before writing (:func:`layer_shape_problems`, called by
+``keras/preflight.check_layer_shapes``): configs that load but cannot run.
 """
 
 from __future__ import annotations
 
 import math
 from typing import Any, Mapping, Optional
+
+from tfjs_lite.limits import MAX_STATIC_TENSOR_ELEMENTS, MAX_WINDOW_EXTENT
 
 __all__ = ["LayerShapeError", "input_ranks", "layer_shape_problems", "output_shape"]
 
@@ -165,14 +171,12 @@ def _pairs(value: Any, rank: int, what: str) -> Optional[list[tuple[int, int]]]:
     return pairs
 
 
-def _spatial_axes(config: Mapping[str, Any], rank: int, full_rank: int) -> list[int]:
+def _spatial_axes(config: Mapping[str, Any], rank: int) -> list[int]:
     first = config.get("data_format") == "channels_first"
     return list(range(2, 2 + rank)) if first else list(range(1, 1 + rank))
 
 
 def _windowed(class_name: str, config: Mapping[str, Any], shape: Shape) -> Shape:
-    from tfjs_lite.limits import MAX_WINDOW_EXTENT
-
     rank = _WINDOWED[class_name]
     pooling = "Pooling" in class_name
     kernel = _window_values(config, rank, "pool_size" if pooling else "kernel_size")
@@ -183,7 +187,7 @@ def _windowed(class_name: str, config: Mapping[str, Any], shape: Shape) -> Shape
     padding = config.get("padding", "valid")
     transposed = class_name.endswith("Transpose")
     out = list(shape)
-    axes = _spatial_axes(config, rank, len(shape))
+    axes = _spatial_axes(config, rank)
     for i, axis in enumerate(axes):
         size = shape[axis]
         span = None if kernel is None else (kernel[i] - 1) * dilation[i] + 1
@@ -215,7 +219,7 @@ def _resampled(class_name: str, config: Mapping[str, Any], shape: Shape) -> Shap
     rank = _RESAMPLED[class_name]
     if len(shape) != rank + 2:
         return (None,) * len(shape)
-    axes = _spatial_axes(config, rank, len(shape))
+    axes = _spatial_axes(config, rank)
     out = list(shape)
     if class_name.startswith("UpSampling"):
         size = _window_values({"size": 2, **config}, rank, "size")
@@ -324,8 +328,6 @@ def layer_shape_problems(model_config: Mapping[str, Any], input_shape: Optional[
     statically over ``limits.MAX_STATIC_TENSOR_ELEMENTS`` (unknown dims count as 1). Nested models
     are checked too (a nested Sequential without its own input shape gets its caller's input);
     their layers are named ``outer/inner``."""
-    from tfjs_lite.limits import MAX_STATIC_TENSOR_ELEMENTS
-
     config = _config(model_config)
     layers = config.get("layers") if isinstance(config, Mapping) else None
     if not isinstance(layers, list):
