@@ -19,7 +19,10 @@ __all__ = [
     "MAX_SHAPE_DERIVED_ELEMENTS",
     "MAX_SMALL_FILE_BYTES",
     "MAX_SPLAT_BYTES",
+    "MAX_STATIC_TENSOR_ELEMENTS",
     "MAX_UNROLLED_STEPS",
+    "MAX_WINDOW_ELEMENTS",
+    "MAX_WINDOW_EXTENT",
     "PROTOBUF_LIMIT",
 ]
 
@@ -58,3 +61,17 @@ PROTOBUF_LIMIT = 2**31
 
 # JSON documents and other small metadata files read whole (model.json, configs).
 MAX_SMALL_FILE_BYTES = 256 * 1024**2
+
+# A model written for TF.js may declare no tensor larger than this (8 GiB of float32, past what a
+# JS typed array or a WebGL texture holds), counting unknown dimensions (a dynamic batch) as 1:
+# a few bytes of graph (a Tile by 2**31, a Reshape to [2**20, 2**20], an UpSampling by 2**20)
+# would otherwise be written and only fail, or exhaust memory, when TF.js runs it. Checked on
+# static shapes before writing (``tfjs_lite/shape_check.py``, ``keras/shapes.py``).
+MAX_STATIC_TENSOR_ELEMENTS = 1 << 31
+
+# Window attributes (kernel/pool sizes, strides, dilations, block sizes): each at most this, and a
+# pooling window of at most MAX_WINDOW_ELEMENTS positions. TF.js's WebGL backend unrolls a window
+# into its shader and its CPU kernels loop over it per output; real models use windows of a few
+# to a few hundred positions (global pooling of a 7x7 or 224x224 map at most).
+MAX_WINDOW_EXTENT = 1 << 16
+MAX_WINDOW_ELEMENTS = 1 << 24

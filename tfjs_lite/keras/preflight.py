@@ -13,12 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping, Optional
 
-from tfjs_lite.errors import UnsupportedLayerError
+from tfjs_lite.errors import ModelFormatError, UnsupportedLayerError
 from tfjs_lite.keras import custom_scale
 from tfjs_lite.keras.keepdims import unresolved_keepdims
 from tfjs_lite.keras.layers import MODEL_CLASSES
 from tfjs_lite.keras.normalization import translatable
-from tfjs_lite.keras.ranks import input_ranks
+from tfjs_lite.keras.ranks import input_ranks, layer_shape_problems
 
 __all__ = [
     "SUPPORTED_ACTIVATIONS",
@@ -26,6 +26,7 @@ __all__ = [
     "SUPPORTED_INITIALIZERS",
     "SUPPORTED_LAYERS",
     "LayerIssue",
+    "check_layer_shapes",
     "check_model",
     "refusal",
     "unsupported_reason",
@@ -108,6 +109,22 @@ def check_model(model_config: Mapping[str, Any], *, keras3: bool) -> list[LayerI
     for name, class_name, config in walk_layers(model_config):
         issues.extend(_check_layer(name, class_name, config, keras3=keras3, rank=ranks.get(name)))
     return issues
+
+
+def check_layer_shapes(model_config: Mapping[str, Any]) -> None:
+    """Refuse a config whose layers cannot run on the shapes they receive (a Reshape to another
+    element count, an UpSampling by 2**20, a pool window larger than its input, an output of
+    billions of elements: :func:`tfjs_lite.keras.ranks.layer_shape_problems`). Both output
+    formats call it, and ``--force`` does not skip it: such a model fails in TF.js whatever it
+    supports.
+
+    Raises:
+        ModelFormatError: naming every such layer.
+    """
+    problems = layer_shape_problems(model_config)
+    if problems:
+        listed = "; ".join(f"layer {name!r} ({class_name}): {problem}" for name, class_name, problem in problems)
+        raise ModelFormatError(f"the model config cannot run: {listed}")
 
 
 def walk_layers(model: Mapping[str, Any]) -> Iterator[tuple[str, str, Mapping[str, Any]]]:

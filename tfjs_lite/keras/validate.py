@@ -18,7 +18,7 @@ deep in a pass (``TypeError``) or converting into a model TF.js cannot load:
   list form (``[[name, node, tensor, {kwargs}], ...]``) or, for Keras 3 configs, the
   ``{"args": [...], "kwargs": {...}}`` form whose tensors carry a ``[name, node, tensor]`` history;
 * common options: ``units``, ``filters``, ... positive integers; ``kernel_size``, ``strides``, ...
-  an integer or a list of integers; shapes lists of non-negative integers or null; ``dtype`` a
+  an integer or a list of integers, each at most ``limits.MAX_WINDOW_EXTENT``; shapes lists of non-negative integers or null; ``dtype`` a
   string or a dtype policy object ``{"class_name": str, "config": {"name": str}}``.
 
 Semantic checks (supported layers, weight shapes) stay in :mod:`tfjs_lite.keras.preflight` and
@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from tfjs_lite.errors import ModelFormatError, UnsupportedModelError
 from tfjs_lite.keras.layers import MODEL_CLASSES
+from tfjs_lite.limits import MAX_WINDOW_EXTENT
 
 if TYPE_CHECKING:
     from typing import TypeGuard  # Python 3.10+; only the checker needs it
@@ -180,11 +181,16 @@ class _Validator:
         for key in _INT_OR_INT_LISTS:
             value = config.get(key)
             if value is None or _positive_int(value):
-                continue
-            if not (isinstance(value, list) and value and all(_positive_int(v) for v in value)):
+                values = [] if value is None else [value]
+            elif isinstance(value, list) and value and all(_positive_int(v) for v in value):
+                values = value
+            else:
                 raise ModelFormatError(
                     f"{label}: {key!r} is {_show(value)}, not a positive integer or a list of positive integers"
                 )
+            if any(v > MAX_WINDOW_EXTENT for v in values):
+                # A window TF.js unrolls into a shader or loops over per output (limits.py).
+                raise ModelFormatError(f"{label}: {key!r} is {_show(value)}, over {MAX_WINDOW_EXTENT}")
         for key in _SHAPES:
             if key in config:
                 self.shape(config[key], label, key)

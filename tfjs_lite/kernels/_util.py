@@ -12,6 +12,21 @@ from tfjs_lite.ir.attrs import numpy_dtype
 __all__ = ["attr_dtype", "axes", "flag", "precise", "to_str"]
 
 
+def registrar(table: dict[str, Any]) -> Callable[..., Callable[[Any], Any]]:
+    """``@register("OpA", "OpB")`` decorator factory filing a function under each op in ``table``
+    (per-op tables of estimators and shape rules)."""
+
+    def register_ops(*ops: str) -> Callable[[Any], Any]:
+        def register(fn: Any) -> Any:
+            for op in ops:
+                table[op] = fn
+            return fn
+
+        return register
+
+    return register_ops
+
+
 def attr_dtype(attrs: dict[str, Any], key: str, default: str = "DT_FLOAT") -> np.dtype:
     """The numpy dtype named by a ``type`` attr."""
     return numpy_dtype(attrs.get(key, default))

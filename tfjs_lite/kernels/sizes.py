@@ -9,7 +9,9 @@ The estimate is an upper bound on the largest output of the node (in elements), 
 arithmetic on the inputs (values only for the small shape-like inputs: dims, multiples, paddings).
 Ops not listed below produce at most what their inputs broadcast to, or their inputs' total
 (elementwise ops, reductions, slices, concatenation, reshapes, pooling). An op whose output can
-exceed both must have an entry here.
+exceed both must have an entry here. Ops whose output shape follows exactly from their inputs'
+shapes and small values (``Fill``, ``Tile``, ``Pad``, resizes, ...) use the static shape rules of
+:mod:`tfjs_lite.kernels.shapes`, the ones the check before writing uses.
 """
 
 from __future__ import annotations
@@ -20,21 +22,16 @@ from typing import Any
 
 import numpy as np
 
+from tfjs_lite.kernels._util import registrar
+from tfjs_lite.kernels.shapes import output_shape
+
 __all__ = ["predicted_elements"]
 
 _UNBOUNDED = 1 << 62  # "don't know, assume huge"
 
 Estimator = Callable[[Sequence[Any], dict[str, Any]], int]
 _ESTIMATORS: dict[str, Estimator] = {}
-
-
-def _estimates(*ops: str) -> Callable[[Estimator], Estimator]:
-    def register(fn: Estimator) -> Estimator:
-        for op in ops:
-            _ESTIMATORS[op] = fn
-        return fn
-
-    return register
+_estimates = registrar(_ESTIMATORS)
 
 
 def _size(a: Any) -> int:
@@ -64,13 +61,25 @@ def _generic(args: Sequence[Any]) -> int:
     return max(total, broadcast, 1)
 
 
-# op -> which input holds the output shape
-_SHAPE_INPUT = {"Fill": 0, "Empty": 0, "BroadcastTo": 1, "SparseToDense": 1, "ScatterNd": 2}
+# op -> which input holds the output shape (ops the shape rules do not cover)
+_SHAPE_INPUT = {"SparseToDense": 1, "ScatterNd": 2}
 
 
 @_estimates(*_SHAPE_INPUT)
 def _from_shape_input(args: Sequence[Any], attrs: dict[str, Any]) -> int:
     return _product(_ints(args[_SHAPE_INPUT[attrs["_op"]]]))
+
+
+@_estimates("Fill", "Empty", "BroadcastTo", "Tile", "Pad", "PadV2", "MirrorPad", "OneHot", "ResizeBilinear",
+            "ResizeNearestNeighbor", "Conv2DBackpropInput")
+def _from_shape_rule(args: Sequence[Any], attrs: dict[str, Any]) -> int:
+    """The exact output size, from the static shape rule (:mod:`tfjs_lite.kernels.shapes`) on the
+    arguments' shapes and their small integer values (dims, multiples, paddings, sizes)."""
+    values = [np.asarray(a) if _size(a) <= 64 and np.asarray(a).dtype.kind in "iu" else None for a in args]
+    shape = output_shape(attrs["_op"], [tuple(int(d) for d in np.shape(a)) for a in args], values, attrs)
+    if shape is None or None in shape:
+        raise ValueError("output shape not known")  # predicted_elements: assume huge
+    return _product(d for d in shape if d is not None)
 
 
 @_estimates("Range")
@@ -79,37 +88,6 @@ def _range(args: Sequence[Any], attrs: dict[str, Any]) -> int:
     if delta == 0 or not all(map(math.isfinite, (start, limit, delta))):
         return 1  # the kernel refuses it
     return max(math.ceil((limit - start) / delta), 0)
-
-
-@_estimates("Tile")
-def _tile(args: Sequence[Any], attrs: dict[str, Any]) -> int:
-    return _size(args[0]) * _product(_ints(args[1]))
-
-
-@_estimates("Pad", "PadV2", "MirrorPad")
-def _pad(args: Sequence[Any], attrs: dict[str, Any]) -> int:
-    shape = np.shape(args[0])
-    pads = _ints(args[1], limit=128)
-    if len(pads) != 2 * len(shape):
-        return _size(args[0])
-    return _product(d + max(pads[2 * i], 0) + max(pads[2 * i + 1], 0) for i, d in enumerate(shape))
-
-
-@_estimates("OneHot")
-def _one_hot(args: Sequence[Any], attrs: dict[str, Any]) -> int:
-    return _size(args[0]) * max(_ints(args[1])[0], 1)
-
-
-@_estimates("ResizeBilinear", "ResizeNearestNeighbor")
-def _resize(args: Sequence[Any], attrs: dict[str, Any]) -> int:
-    shape = np.shape(args[0])
-    batch_channels = shape[0] * shape[-1] if len(shape) == 4 else 1
-    return batch_channels * _product(_ints(args[1]))
-
-
-@_estimates("Conv2DBackpropInput")
-def _conv_backprop_input(args: Sequence[Any], attrs: dict[str, Any]) -> int:
-    return _product(_ints(args[0]))
 
 
 @_estimates("TensorListReserve", "EmptyTensorList")

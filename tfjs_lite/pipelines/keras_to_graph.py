@@ -22,7 +22,7 @@ from tfjs_lite.errors import UnsupportedModelError
 from tfjs_lite.ir import Graph
 from tfjs_lite.keras.config import NON_TENSOR_ARGS, OP_CLASS_PREFIX, TENSOR_ARGUMENT, is_keras3
 from tfjs_lite.keras.lowering import lower_keras_model, lowering_issues
-from tfjs_lite.keras.preflight import LayerIssue, refusal
+from tfjs_lite.keras.preflight import LayerIssue, check_layer_shapes, refusal
 from tfjs_lite.options import ConvertOptions
 from tfjs_lite.pipelines.keras_saved_model_to_layers import read_keras_saved_model_layers
 from tfjs_lite.pipelines.keras_to_layers import read_keras_file
@@ -39,6 +39,7 @@ def _graph_preflight(
     config: Mapping[str, Any], issues: list[LayerIssue], options: ConvertOptions, report: Report
 ) -> set[str]:
     """Refuse layers that cannot be lowered (and configs the translation could not express)."""
+    check_layer_shapes(config)
     # keras.ops calls take constants and layers take tensor keyword arguments (Keras 3's explicit
     # masks): the lowering reads both, tfjs-layers cannot.
     issues = [i for i in issues if not (i.class_name.startswith(OP_CLASS_PREFIX) and i.problem == NON_TENSOR_ARGS)

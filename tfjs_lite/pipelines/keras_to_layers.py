@@ -27,7 +27,7 @@ from tfjs_lite.keras.custom_scale import expand_custom_scale
 from tfjs_lite.keras.keepdims import expand_keepdims_pooling
 from tfjs_lite.keras.layers import check_shape
 from tfjs_lite.keras.normalization import translate_normalization
-from tfjs_lite.keras.preflight import LayerIssue, check_model, refusal
+from tfjs_lite.keras.preflight import LayerIssue, check_layer_shapes, check_model, refusal
 from tfjs_lite.keras.weight_paths import LayerPlan, WeightSlot, plan_weights, vars_group_name
 from tfjs_lite.options import ConvertOptions
 from tfjs_lite.readers.keras_archive import KerasArchive, open_keras_archive
@@ -126,6 +126,7 @@ def _preflight(
     config: Mapping[str, Any], issues: list[LayerIssue], options: ConvertOptions, report: Report, *, keras3: bool
 ) -> set[str]:
     """Refuse (or, with force, warn about) layers tfjs-layers cannot load; returns their names."""
+    check_layer_shapes(config)
     issues = issues + check_model(config, keras3=keras3)
     if not issues:
         return set()

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from tfjs_lite.keras.compat import keras3_compatible_config
 from tfjs_lite.keras.manifest_weights import assign_weights
+from tfjs_lite.keras.preflight import check_layer_shapes
 from tfjs_lite.options import ConvertOptions
 from tfjs_lite.readers.tfjs_layers import LayersModel, read_layers_model
 from tfjs_lite.report import Report
@@ -25,6 +26,8 @@ def _read(input_path: Path, options: ConvertOptions, report: Report) -> LayersMo
             "--quantize_* flags do not apply to Keras outputs; they are ignored"
         )
     model = read_layers_model(input_path)
+    if model.model_config is not None:
+        check_layer_shapes(model.model_config)  # Keras would refuse such a config at load
     if model.quantized:
         kinds = sorted({w.quantization for w in model.weights if w.quantization})
         report.warn(

@@ -15,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tfjs_lite.keras.manifest_weights import assign_weights
+from tfjs_lite.keras.preflight import check_layer_shapes
 from tfjs_lite.options import ConvertOptions
 from tfjs_lite.readers.tfjs_layers import LayersModel, read_layers_model
 from tfjs_lite.report import Report
@@ -46,6 +47,8 @@ def run(
 ) -> None:
     """Rewrite the layers model at ``input_path`` into the folder ``staging``."""
     model = read_layers_model(input_path, require_topology=False)
+    if model.model_config is not None:
+        check_layer_shapes(model.model_config)  # TF.js would refuse such a config at load
     if model.quantized:
         kinds = ", ".join(
             sorted({w.quantization for w in model.weights if w.quantization})

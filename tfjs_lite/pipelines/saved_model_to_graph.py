@@ -17,6 +17,7 @@ from tfjs_lite.options import ConvertOptions
 from tfjs_lite.readers.saved_model import load_frozen_graph, load_saved_model
 from tfjs_lite.readers.tf_hub import load_hub_module
 from tfjs_lite.report import Report
+from tfjs_lite.shape_check import check_static_shapes
 from tfjs_lite.writers.graph_model import write_graph_model
 
 __all__ = ["GraphReader", "convert_graph", "graph_pipeline", "read_frozen", "read_hub", "read_saved_model", "run", "run_frozen",
@@ -69,6 +70,7 @@ def convert_graph(graph: Graph, staging_dir: Path, options: ConvertOptions, repo
     validate_input_graph(graph)
     _optimize(graph, options, report)
     graph.check()  # what the writer gets is a valid graph, or this is a bug (exit 1), never a bad file
+    check_static_shapes(graph)  # not skippable: a graph TF.js cannot run for any input is never written
     if options.skip_op_check:
         unsupported = find_unsupported(graph, strip_debug_ops=options.strip_debug_ops)
         if unsupported:
