@@ -153,14 +153,22 @@ def _cell(r: dict | None) -> str:
     if r is None:
         return "–"
     if r["status"] == "within_tf_float32_error":
-        return (f"{r['error']:.1e} (TF itself is {r['tf_vs_float64']:.1e} from the exact result, "
-                f"TF.js {r['tfjs_vs_float64']:.1e})")
+        return f"{r['error']:.1e} (within float32 error: {_distances(r)})"
+    if r["status"] == "mismatch" and "tf_vs_float64" in r:
+        return f"{r['error']:.1e} **MISMATCH** ({_distances(r)})"
     if r["status"] in ("ok", "mismatch"):
         mark = "" if r["status"] == "ok" else " **MISMATCH**"
         return f"{r['error']:.1e}{mark}"
     label = {"refused": "refused", "converter_error": "**converter error**",
              "tfjs_error": "**TF.js error**"}[r["status"]]
     return f"{label}: {_short(r.get('message', ''))}"
+
+
+def _distances(r: dict) -> str:
+    """How far TF, TF.js and (where measured) a float32 run of the reference executor are from the
+    exact result."""
+    text = f"from exact: TF {r['tf_vs_float64']:.1e}, TF.js {r['tfjs_vs_float64']:.1e}"
+    return text + (f", float32 reference {r['float32_vs_float64']:.1e}" if "float32_vs_float64" in r else "")
 
 
 def _short(message: str) -> str:

@@ -35,3 +35,15 @@ def test_the_exact_result_is_accepted_even_when_tf_is_farther_than_the_tolerance
     exact = float64_outputs(source, feeds, sorted(want))
     result = verdict(source, feeds, want, exact, 1e-9)
     assert result["status"] == "within_tf_float32_error" and result["tfjs_vs_float64"] == 0.0
+
+
+def test_float32_reference_is_a_second_float32_run_near_the_exact_result():
+    from float64_reference import float32_outputs
+
+    source, feeds, want = _case()
+    exact = float64_outputs(source, feeds, sorted(want))
+    single = float32_outputs(source, feeds, sorted(want))
+    for name in want:
+        assert single[name].dtype == np.float32
+        distance = np.abs(single[name] - exact[name]).max()
+        assert 0 < distance < 1e-3  # rounded like float32, but the same model
