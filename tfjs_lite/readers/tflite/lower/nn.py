@@ -145,13 +145,13 @@ def fully_connected(ctx: Lowering, op: Operator) -> None:
     bias = ctx.input(op, 2)
     if bias is not None:
         y = ctx.emit("BiasAdd", [y, bias], {"T": FLOAT, "data_format": "NHWC"}, base=base + "/BiasAdd")[0]
-    y = ctx.activation(y, op.options["fused_activation_function"], op)
+    y = ctx.saturate(y, op.options["fused_activation_function"], op)
     out_shape = ctx.out_tensor(op).signature
     if len(out_shape) != 2:  # keep_num_dims: back to the input's leading dimensions
         target = [-1 if d < 0 else d for d in out_shape]
         y = ctx.emit("Reshape", [y, ctx.const(target, np.int32, base + "/shape")], {"T": FLOAT, "Tshape": INT32},
                      base=base + "/unflatten")[0]
-    ctx.set_output(op, 0, y)
+    ctx.set_output(op, 0, y, saturated=True)
 
 
 def _pool(ctx: Lowering, op: Operator, tf_op: str, x: TensorRef) -> TensorRef:
