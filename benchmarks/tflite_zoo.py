@@ -102,6 +102,8 @@ def convert_and_check(node: TfjsNode, case_dir: Path, work: Path) -> dict:
             # every lowering matches its operator: the end-to-end difference is the interpreter's
             # rounding, amplified by the model
             result["status"] = "ok_per_operator"
+        elif result["status"] == "ok" and result["per_operator"]["failing"]:
+            result["status"] = "operator_mismatch"  # within tolerance end to end, yet a lowering is off
     return result
 
 
@@ -160,6 +162,9 @@ def run(args: argparse.Namespace) -> None:
                 for mode in args.modes:
                     if (arch_dir / mode / "case.json").is_file():
                         entry[mode] = convert_and_check(node, arch_dir / mode, out / "_work" / name / mode)
+                    elif not info.get("error"):
+                        entry[mode] = {"status": "tflite_converter_error",
+                                       "message": "the TFLite converter crashed the process (no case.json)"}
                 shutil.rmtree(out / "_work" / name, ignore_errors=True)
             record_result(results_path, name, entry)
             if not args.keep:
@@ -178,6 +183,9 @@ def _cell(r: dict | None) -> str:
         failing = r.get("per_operator", {}).get("failing", [])
         where = f"; operators over: {', '.join(failing[:4])}" if failing else ""
         return f"**{r['error']:.1e} > {r['tolerance']:.1e}** (numpy executor {r['executor_error']:.1e}{where})"
+    if status == "operator_mismatch":
+        return (f"{r['error']:.1e} ≤ {r['tolerance']:.1e} but **operators over their rounding**: "
+                + ", ".join(r["per_operator"]["failing"][:4]))
     if status == "ok_per_operator":
         return (f"{r['error']:.1e} > {r['tolerance']:.1e}, every operator within its rounding "
                 f"(worst {r['per_operator']['worst_ratio']:.2f} of it)")
