@@ -54,6 +54,7 @@ OUT = HERE / ".tflite_zoo"
 DEFAULT_TF_PYTHON = os.environ.get("TFJS_LITE_TF_PYTHON", str(ROOT / ".tfenv" / "bin" / "python"))
 GENERATOR = ROOT / "fixtures" / "generate_tflite_zoo.py"
 MODES = ("float32", "float16", "dynamic_range", "int8")
+EXTRA_MODES = ("uint8_io", "int16x8")  # full integer with uint8 inputs/outputs, 16x8: on request
 
 
 def architectures(tf_python: str) -> list[str]:
@@ -200,16 +201,17 @@ def _cell(r: dict | None) -> str:
 
 
 def write_table(results: dict, doc: Path) -> None:
-    rows = ["| architecture | params | input | " + " | ".join(MODES) + " |",
-            "|---|---:|---:|" + "---|" * len(MODES)]
+    modes = [*MODES, *(m for m in EXTRA_MODES if any(m in r for r in results.values()))]
+    rows = ["| architecture | params | input | " + " | ".join(modes) + " |",
+            "|---|---:|---:|" + "---|" * len(modes)]
     for name in sorted(results):
         r = results[name]
         if r.get("error") or r.get("generate_error"):
             rows.append(f"| {name} | | | not generated: {(r.get('error') or r['generate_error'])[:200]} |"
-                        + " |" * (len(MODES) - 1))
+                        + " |" * (len(modes) - 1))
             continue
         rows.append(f"| {name} | {r.get('params') or 0:,} | {r.get('input_size', '')} | "
-                    + " | ".join(_cell(r.get(mode)) for mode in MODES) + " |")
+                    + " | ".join(_cell(r.get(mode)) for mode in modes) + " |")
     replace_table(doc, rows)
 
 
@@ -217,7 +219,7 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--tf-python", default=DEFAULT_TF_PYTHON, help="python of a TF 2.19 + tf_keras env")
     p.add_argument("--only", nargs="*", help="architectures (default: all)")
-    p.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
+    p.add_argument("--modes", nargs="+", default=list(MODES), choices=[*MODES, *EXTRA_MODES])
     a = parse_run_arguments(p, OUT, argv)
     if a.table_only:
         write_table(merged_results(a.results), Path(a.table))

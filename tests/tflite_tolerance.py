@@ -88,6 +88,8 @@ def operator_errors(case_dir: Path, intermediates: dict) -> list[dict]:
     * a quantized output: quantization steps of the output; allowed one step (the interpreter
       rounds to half a step), two for the fixed-point approximations of ``APPROXIMATING_OPS``
       (LOGISTIC measured 0.98 step, MEAN 0.88);
+      twice those for an int16 output (16x8 models: the kernels' fixed-point requantization is
+      coarser than a step 256 times finer than int8's; measured 1.14 steps at a convolution);
       a sequence operator (an integer LSTM) rounds its state at every time step, each rounding
       carried into the next: allowed one step per time step;
     * a hybrid operator (int8 weights, float input): normalised by the largest magnitude of its
@@ -125,6 +127,8 @@ def operator_errors(case_dir: Path, intermediates: dict) -> list[dict]:
             diff = float(np.max(np.abs(got[refs[t]].astype(np.float64) - expected))) if expected.size else 0.0
             if is_quantized(tensor):
                 error, allowed = diff / float(np.max(tensor.quantization.scale)), _steps(op, sub)
+                if tensor.type_name == "INT16":  # 16x8 kernels' fixed point is coarser than a step
+                    allowed *= 2
             else:
                 scale = max(in_scale, float(np.max(np.abs(expected))) if expected.size else 0.0, 1e-30)
                 error, allowed = diff / scale, FLOAT_OPERATOR_TOLERANCE
