@@ -202,15 +202,17 @@ def _cell(r: dict | None) -> str:
 
 def write_table(results: dict, doc: Path) -> None:
     modes = [*MODES, *(m for m in EXTRA_MODES if any(m in r for r in results.values()))]
-    rows = ["| architecture | params | input | " + " | ".join(modes) + " |",
-            "|---|---:|---:|" + "---|" * len(modes)]
+    rows = ["| architecture | params | input | s (TF / tfjs-lite) | " + " | ".join(modes) + " |",
+            "|---|---:|---:|---:|" + "---|" * len(modes)]
     for name in sorted(results):
         r = results[name]
         if r.get("error") or r.get("generate_error"):
-            rows.append(f"| {name} | | | not generated: {(r.get('error') or r['generate_error'])[:200]} |"
+            rows.append(f"| {name} | | | | not generated: {(r.get('error') or r['generate_error'])[:200]} |"
                         + " |" * (len(modes) - 1))
             continue
-        rows.append(f"| {name} | {r.get('params') or 0:,} | {r.get('input_size', '')} | "
+        converts = [r[m]["convert_seconds"] for m in modes if "convert_seconds" in r.get(m, {})]
+        seconds = f"{r.get('generate_seconds', '?')} / {max(converts, default=0):.1f}"
+        rows.append(f"| {name} | {r.get('params') or 0:,} | {r.get('input_size', '')} | {seconds} | "
                     + " | ".join(_cell(r.get(mode)) for mode in modes) + " |")
     replace_table(doc, rows)
 
@@ -222,7 +224,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--modes", nargs="+", default=list(MODES), choices=[*MODES, *EXTRA_MODES])
     a = parse_run_arguments(p, OUT, argv)
     if a.table_only:
-        write_table(merged_results(a.results), Path(a.table))
+        write_table(merged_results(a.results, by_field=True), Path(a.table))
         return
     run(a)
 

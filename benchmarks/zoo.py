@@ -267,10 +267,13 @@ def parse_run_arguments(p: argparse.ArgumentParser, out: Path, argv: list[str] |
     return p.parse_args(argv)
 
 
-def merged_results(paths: list[str]) -> dict:
+def merged_results(paths: list[str], by_field: bool = False) -> dict:
+    """The results of several files; a later file's entry replaces an earlier one, or with
+    ``by_field`` only the fields it has (runs of different modes of one architecture)."""
     merged: dict = {}
     for path in paths:
-        merged.update(json.loads(Path(path).read_text()))
+        for key, entry in json.loads(Path(path).read_text()).items():
+            merged[key] = {**merged.get(key, {}), **entry} if by_field else entry
     return merged
 
 
