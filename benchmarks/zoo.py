@@ -134,7 +134,6 @@ def float64_verdict(graph, inputs: dict, expected: dict, got: dict) -> dict:
 
 def run(args: argparse.Namespace) -> None:
     results_path = Path(args.results[0])
-    results: dict = {}
     names = args.only or architectures(args.tf_python, args.keras3)
     paths = KERAS3_PATHS if args.keras3 else TF_KERAS_PATHS
     prefix = "k3_" if args.keras3 else ""
