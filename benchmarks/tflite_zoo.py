@@ -62,9 +62,10 @@ def architectures(tf_python: str) -> list[str]:
                           text=True).stdout.split()
 
 
-def generate(tf_python: str, name: str, out: Path, modes: list[str]) -> float:
+def generate(tf_python: str, name: str, out: Path, modes: list[str], keras3: bool) -> float:
     start = time.time()
-    subprocess.run([tf_python, str(GENERATOR), name, "--out", str(out), "--modes", *modes], check=False,
+    flags = ["--keras3"] if keras3 else []
+    subprocess.run([tf_python, str(GENERATOR), name, *flags, "--out", str(out), "--modes", *modes], check=False,
                    timeout=GENERATE_TIMEOUT_S, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return round(time.time() - start, 1)
 
@@ -151,10 +152,11 @@ def run(args: argparse.Namespace) -> None:
     names = args.only or architectures(args.tf_python)
     with TfjsNode() as node:
         for name in names:
-            arch_dir = out / name
-            entry: dict = {"architecture": name}
+            key = ("k3_" if args.keras3 else "") + name
+            arch_dir = out / key
+            entry: dict = {"architecture": name, "keras": "keras 3" if args.keras3 else "tf_keras"}
             if not (args.reuse and (arch_dir / "case.json").is_file()):
-                entry["generate_seconds"] = generate(args.tf_python, name, out, args.modes)
+                entry["generate_seconds"] = generate(args.tf_python, name, out, args.modes, args.keras3)
             if not (arch_dir / "case.json").is_file():
                 entry["generate_error"] = "the generator wrote no case.json (crashed or timed out)"
             else:
@@ -162,12 +164,12 @@ def run(args: argparse.Namespace) -> None:
                 entry.update({k: info.get(k) for k in ("params", "input_size", "error")})
                 for mode in args.modes:
                     if (arch_dir / mode / "case.json").is_file():
-                        entry[mode] = convert_and_check(node, arch_dir / mode, out / "_work" / name / mode)
+                        entry[mode] = convert_and_check(node, arch_dir / mode, out / "_work" / key / mode)
                     elif not info.get("error"):
                         entry[mode] = {"status": "tflite_converter_error",
                                        "message": "the TFLite converter crashed the process (no case.json)"}
-                shutil.rmtree(out / "_work" / name, ignore_errors=True)
-            record_result(results_path, name, entry)
+                shutil.rmtree(out / "_work" / key, ignore_errors=True)
+            record_result(results_path, key, entry)
             if not args.keep:
                 shutil.rmtree(arch_dir, ignore_errors=True)
     if args.table:
@@ -221,6 +223,7 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--tf-python", default=DEFAULT_TF_PYTHON, help="python of a TF 2.19 + tf_keras env")
     p.add_argument("--only", nargs="*", help="architectures (default: all)")
+    p.add_argument("--keras3", action="store_true", help="build the architectures with Keras 3 (rows k3_<name>)")
     p.add_argument("--modes", nargs="+", default=list(MODES), choices=[*MODES, *EXTRA_MODES])
     a = parse_run_arguments(p, OUT, argv)
     if a.table_only:

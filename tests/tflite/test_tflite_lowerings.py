@@ -368,7 +368,36 @@ def _models_for_tfjs() -> dict[str, tuple[bytes, dict]]:
     out = b.tensor("out", [1, 1, 3, 4])
     b.op("LOCAL_RESPONSE_NORMALIZATION", [z], [out], {"radius": 1, "bias": 1.0, "alpha": 0.5, "beta": 0.5})
     models["embedding_lrn"] = (b.finish([ids], [out]), {"ids": np.array([4, 1, 1], np.int32)})
+    models["depthwise_as_grouped_conv"] = (_depthwise_as_grouped_conv(), {"x": img[..., :3]})
     return models
+
+
+def _depthwise_as_grouped_conv() -> bytes:
+    """Keras 3's depthwise convolution as TFLite holds it: a CONV_2D whose filter has one input
+    channel ([O, kh, kw, 1], groups = channels), reading a 1x1 convolution with a zero bias
+    (which the optimizer removes, leaving the grouped convolution's input to that node)."""
+    b = TfliteBuilder()
+    x, h, y = b.tensor("x", [1, 4, 4, 3]), b.tensor("h", [1, 4, 4, 4]), b.tensor("y", [1, 4, 4, 8])
+    w1 = b.const("w1", RNG.normal(size=(4, 1, 1, 3)).astype(np.float32))
+    zero = b.const("zero", np.zeros(4, np.float32))
+    w2 = b.const("w2", RNG.normal(size=(8, 3, 3, 1)).astype(np.float32))  # 4 groups, 2 outputs each
+    b.op("CONV_2D", [x, w1, zero], [h], {"padding": 0, "stride_w": 1, "stride_h": 1})
+    b.op("CONV_2D", [h, w2, -1], [y], {"padding": 0, "stride_w": 1, "stride_h": 1})
+    return b.finish([x], [y])
+
+
+def test_grouped_conv_becomes_one_depthwise_conv(tmp_path):
+    """One channel per group: a DepthwiseConv2dNative after optimization (the lower_grouped_conv
+    pass), not a convolution per group; the shape it needs survives the zero bias's removal."""
+    from tfjs_lite.optimizer import optimize
+
+    path = tmp_path / "m.tflite"
+    path.write_bytes(_depthwise_as_grouped_conv())
+    graph = load_tflite_graph(path)
+    optimize(graph)
+    ops = {graph.op(n) for n in graph.nodes()}
+    assert "DepthwiseConv2dNative" in ops and not ops & {"Split", "SplitV", "ConcatV2"}
+    assert len(graph.nodes_by_op("Conv2D")) + len(graph.nodes_by_op("_FusedConv2D")) == 1
 
 
 @pytest.mark.parametrize("name", sorted(_models_for_tfjs()))

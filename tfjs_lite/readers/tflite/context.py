@@ -156,12 +156,18 @@ class Lowering:
                                    f"(again by operator {op.index}, {op.opcode})")
         if not saturated:
             ref = self.saturate(ref, 0, op, port)
-        tensor = self.sub.tensors[index]
-        types = self.graph.out_types(ref.node)
-        if types is None and ref.port == 0 and self.graph.op(ref.node) not in _MULTI:
+        self.typed(ref, self.sub.tensors[index])
+        self.values[index] = ref
+
+    def typed(self, ref: TensorRef, tensor: Tensor) -> TensorRef:
+        """Give ``ref``'s node the type and shape of ``tensor`` when it has none. Lowerings call it
+        for the nodes before a bias or activation too (same shape as the output): a pass that
+        later bypasses the bias (a zero bias) must still find the shape, e.g. to lower a grouped
+        convolution reading that node."""
+        if self.graph.out_types(ref.node) is None and ref.port == 0 and self.graph.op(ref.node) not in _MULTI:
             shape = tuple(None if d < 0 else d for d in tensor.signature)
             self.graph.set_out_types(ref.node, [TensorType(graph_dtype(tensor), shape)])
-        self.values[index] = ref
+        return ref
 
     def activation(self, ref: TensorRef, code: int, op: Operator) -> TensorRef:
         """Apply a fused activation (ActivationFunctionType) to ``ref``."""
@@ -187,6 +193,7 @@ class Lowering:
 
     def finish(self, op: Operator, ref: TensorRef, act_code: int = 0) -> None:
         """Apply the fused activation (and the saturation of a quantized output) and bind output 0."""
+        ref = self.typed(ref, self.out_tensor(op))  # the result before its activation: same shape
         self.set_output(op, 0, self.saturate(ref, act_code, op), saturated=True)
 
     def saturate(self, ref: TensorRef, act_code: int, op: Operator, port: int = 0) -> TensorRef:
