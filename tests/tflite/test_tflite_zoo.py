@@ -17,6 +17,7 @@ The whole zoo runs with ``python benchmarks/tflite_zoo.py`` (docs/tflite_zoo.md)
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -71,3 +72,12 @@ def test_every_operator_matches_the_interpreter(case):
     assert {r["operator"] for r in rows} == {op.index for op in operators}  # every operator checked
     over = [r for r in rows if r["error"] > r["allowed"]]
     assert not over, over[:5]
+
+
+def test_keras3_grouped_convolutions_become_depthwise(tmp_path):
+    """Keras 3's ConvNeXt holds its 7x7 depthwise convolutions as grouped CONV_2D: each must be
+    one depthwise convolution in the graph model, not a convolution per channel."""
+    convert(ZOO / "k3_MiniConvNeXt" / "float32" / "model.tflite", tmp_path / "m")
+    ops = [n["op"] for n in json.loads((tmp_path / "m" / "model.json").read_text())["modelTopology"]["node"]]
+    assert sum(op in ("DepthwiseConv2dNative", "FusedDepthwiseConv2dNative") for op in ops) == 4
+    assert sum(op in ("Conv2D", "_FusedConv2D") for op in ops) == 4  # the stem and 3 downsamplings
