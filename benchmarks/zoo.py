@@ -111,7 +111,6 @@ def convert_and_check(node: TfjsNode, case_dir: Path, path_spec: tuple, work: Pa
 
 def run(args: argparse.Namespace) -> None:
     results_path = Path(args.results[0])
-    results: dict = {}
     names = args.only or architectures(args.tf_python, args.keras3)
     paths = KERAS3_PATHS if args.keras3 else TF_KERAS_PATHS
     prefix = "k3_" if args.keras3 else ""
@@ -137,16 +136,21 @@ def run(args: argparse.Namespace) -> None:
                         for spec in paths:
                             entry[spec[0]] = convert_and_check(node, case_dir, spec, work)
                         shutil.rmtree(work, ignore_errors=True)
-                print(json.dumps(entry), flush=True)
-                # Re-read before writing: several runs (tf_keras, --keras3) may share the file.
-                results = json.loads(results_path.read_text()) if results_path.is_file() else {}
-                results[prefix + name] = entry
-                results_path.parent.mkdir(parents=True, exist_ok=True)
-                results_path.write_text(json.dumps(results, indent=1, sort_keys=True))
+                record_result(results_path, prefix + name, entry)
                 if not args.keep:
                     shutil.rmtree(case_dir, ignore_errors=True)
     if args.table:
         write_table(json.loads(results_path.read_text()), Path(args.table))
+
+
+def record_result(results_path: Path, key: str, entry: dict) -> None:
+    """Print ``entry`` and store it under ``key`` in the results file. The file is re-read
+    before writing: several runs (tf_keras, --keras3) may share it."""
+    print(json.dumps(entry), flush=True)
+    results = json.loads(results_path.read_text()) if results_path.is_file() else {}
+    results[key] = entry
+    results_path.parent.mkdir(parents=True, exist_ok=True)
+    results_path.write_text(json.dumps(results, indent=1, sort_keys=True))
 
 
 def _cell(r: dict | None) -> str:
@@ -211,6 +215,11 @@ def write_table(results: dict, doc: Path) -> None:
         rows.append(f"| {name} | {base.get('params', ''):,} | {base.get('input_size', '')} | "
                     f"{_cell(tfk.get('h5_layers'))} | {_cell(tfk.get('saved_model_graph'))} | "
                     f"{_cell(k3.get('keras_layers'))} | {_cell(k3.get('h5_layers'))} | {_graph_cell(tfk, k3)} |")
+    replace_table(doc, rows)
+
+
+def replace_table(doc: Path, rows: list[str]) -> None:
+    """Rewrite the lines between the table markers of ``doc`` (made with just them if missing)."""
     text = doc.read_text() if doc.is_file() else f"{TABLE_START}\n{TABLE_END}\n"
     head, rest = text.split(TABLE_START, 1)
     _, tail = rest.split(TABLE_END, 1)
@@ -222,22 +231,34 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--tf-python", default=DEFAULT_TF_PYTHON, help="python of a TF 2.19 + tf_keras env")
     p.add_argument("--keras3", action="store_true", help="the Keras 3 twins")
     p.add_argument("--only", nargs="*", help="architectures (default: all)")
-    p.add_argument("--out", default=str(OUT))
-    p.add_argument("--results", nargs="+", default=[str(OUT / "results.json")],
+    p.add_argument("--chunk", type=int, default=6, help="architectures generated per TF process")
+    a = parse_run_arguments(p, OUT, argv)
+    if a.table_only:
+        write_table(merged_results(a.results), Path(a.table))
+        return
+    run(a)
+
+
+def parse_run_arguments(p: argparse.ArgumentParser, out: Path, argv: list[str] | None) -> argparse.Namespace:
+    """The options every zoo benchmark has (output folder, results, table, keep/reuse), parsed."""
+    p.add_argument("--out", default=str(out))
+    p.add_argument("--results", nargs="+", default=[str(out / "results.json")],
                    help="results file (several are merged for --table-only)")
     p.add_argument("--table", help="rewrite the results table in this markdown file")
-    p.add_argument("--chunk", type=int, default=6, help="architectures generated per TF process")
     p.add_argument("--keep", action="store_true", help="keep the generated models")
     p.add_argument("--reuse", action="store_true", help="use models already generated in --out")
     p.add_argument("--table-only", action="store_true", help="only rewrite --table from --results")
-    a = p.parse_args(argv)
-    if a.table_only:
-        merged: dict = {}
-        for path in a.results:
-            merged.update(json.loads(Path(path).read_text()))
-        write_table(merged, Path(a.table))
-        return
-    run(a)
+    return p.parse_args(argv)
+
+
+def merged_results(paths: list[str], by_field: bool = False) -> dict:
+    """The results of several files; a later file's entry replaces an earlier one, or with
+    ``by_field`` only the fields it has (runs of different modes of one architecture)."""
+    merged: dict = {}
+    for path in paths:
+        for key, entry in json.loads(Path(path).read_text()).items():
+            merged[key] = {**merged.get(key, {}), **entry} if by_field else entry
+    return merged
 
 
 if __name__ == "__main__":

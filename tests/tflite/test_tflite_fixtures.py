@@ -1,17 +1,6 @@
 """TFLite fixtures (made by TF's TFLiteConverter) -> graph models, proven in real TF.js 4.22
-against tf.lite.Interpreter's outputs, and on the numpy reference executor.
-
-Tolerances (normalised error, tests/tfjs_node.py ``compare``):
-
-* float32 and float16-weight models: 1e-4. The float16 weights are decoded exactly, so both
-  sides compute the same float32 arithmetic.
-* full-integer int8/uint8 models: the interpreter rounds every activation to its quantization
-  grid, the converted model computes the same arithmetic without rounding. The tolerance is one
-  quantization step of the integer tensor the output is read from (``step / max|expected|``):
-  the interpreter's own last rounding alone may take half a step.
-* dynamic-range models: the hybrid kernels quantize each layer's float input to int8 on the fly
-  (255 levels over its range), a relative error of up to 1/254 per layer; the tolerance is that
-  times the number of hybrid layers.
+against tf.lite.Interpreter's outputs, and on the numpy reference executor, within the
+tolerances of tests/tflite_tolerance.py (derived from each model's quantization).
 """
 
 from __future__ import annotations
@@ -21,8 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from tfjs_node import TOLERANCE, compare, load_tensors
+from tflite_tolerance import tolerance as case_tolerance
+
 from tfjs_lite import convert, executor
 from tfjs_lite.errors import UnsupportedOpError
 from tfjs_lite.readers.tflite import load_tflite, load_tflite_graph
@@ -30,50 +20,14 @@ from tfjs_lite.readers.tflite.tensors import constant
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "tflite"
 RUNNABLE = sorted(p.name for p in FIXTURES.iterdir() if (p / "expected.json").is_file())
-FLOAT_TOLERANCE = 1e-4
-HYBRID_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "BATCH_MATMUL", "UNIDIRECTIONAL_SEQUENCE_LSTM"}
-
-
-def _case(name: str) -> dict:
-    return json.loads((FIXTURES / name / "case.json").read_text())
 
 
 def _load(name: str) -> tuple[dict, dict]:
     return load_tensors(FIXTURES / name / "inputs.json"), load_tensors(FIXTURES / name / "expected.json")
 
 
-def _output_step(name: str) -> float:
-    """The quantization step of the integer tensor each output is read from (the largest)."""
-    model = load_tflite(FIXTURES / name / "model.tflite")
-    sub = model.subgraphs[0]
-    producers = {t: op for op in sub.operators for t in op.outputs}
-    steps = []
-    for index in sub.outputs:
-        tensor = sub.tensors[index]
-        op = producers.get(index)
-        if tensor.quantization is None and op is not None and op.opcode == "DEQUANTIZE":
-            tensor = sub.tensors[op.inputs[0]]
-        assert tensor.quantization is not None, f"{name}: output {tensor.name} is not quantized"
-        steps.append(float(np.max(tensor.quantization.scale)))
-    return max(steps)
-
-
-def _hybrid_layers(name: str) -> int:
-    model = load_tflite(FIXTURES / name / "model.tflite")
-    sub = model.subgraphs[0]
-    return sum(1 for op in sub.operators if op.opcode in HYBRID_OPS
-               and any(sub.tensors[i].type_name == "INT8" for i in op.inputs if i >= 0))
-
-
 def tolerance(name: str, expected: dict) -> float:
-    kind = _case(name)["kind"]
-    if kind in ("float32", "float16"):
-        return FLOAT_TOLERANCE
-    if kind == "dynamic_range":
-        return _hybrid_layers(name) / 254
-    assert kind == "int8", kind
-    scale = max(float(np.max(np.abs(v))) for v in expected.values())
-    return _output_step(name) / scale
+    return case_tolerance(FIXTURES / name, expected)
 
 
 def _rel(actual: dict, expected: dict, rtol: float) -> float:

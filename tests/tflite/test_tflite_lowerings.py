@@ -368,7 +368,36 @@ def _models_for_tfjs() -> dict[str, tuple[bytes, dict]]:
     out = b.tensor("out", [1, 1, 3, 4])
     b.op("LOCAL_RESPONSE_NORMALIZATION", [z], [out], {"radius": 1, "bias": 1.0, "alpha": 0.5, "beta": 0.5})
     models["embedding_lrn"] = (b.finish([ids], [out]), {"ids": np.array([4, 1, 1], np.int32)})
+    models["depthwise_as_grouped_conv"] = (_depthwise_as_grouped_conv(), {"x": img[..., :3]})
     return models
+
+
+def _depthwise_as_grouped_conv() -> bytes:
+    """Keras 3's depthwise convolution as TFLite holds it: a CONV_2D whose filter has one input
+    channel ([O, kh, kw, 1], groups = channels), reading a 1x1 convolution with a zero bias
+    (which the optimizer removes, leaving the grouped convolution's input to that node)."""
+    b = TfliteBuilder()
+    x, h, y = b.tensor("x", [1, 4, 4, 3]), b.tensor("h", [1, 4, 4, 4]), b.tensor("y", [1, 4, 4, 8])
+    w1 = b.const("w1", RNG.normal(size=(4, 1, 1, 3)).astype(np.float32))
+    zero = b.const("zero", np.zeros(4, np.float32))
+    w2 = b.const("w2", RNG.normal(size=(8, 3, 3, 1)).astype(np.float32))  # 4 groups, 2 outputs each
+    b.op("CONV_2D", [x, w1, zero], [h], {"padding": 0, "stride_w": 1, "stride_h": 1})
+    b.op("CONV_2D", [h, w2, -1], [y], {"padding": 0, "stride_w": 1, "stride_h": 1})
+    return b.finish([x], [y])
+
+
+def test_grouped_conv_becomes_one_depthwise_conv(tmp_path):
+    """One channel per group: a DepthwiseConv2dNative after optimization (the lower_grouped_conv
+    pass), not a convolution per group; the shape it needs survives the zero bias's removal."""
+    from tfjs_lite.optimizer import optimize
+
+    path = tmp_path / "m.tflite"
+    path.write_bytes(_depthwise_as_grouped_conv())
+    graph = load_tflite_graph(path)
+    optimize(graph)
+    ops = {graph.op(n) for n in graph.nodes()}
+    assert "DepthwiseConv2dNative" in ops and not ops & {"Split", "SplitV", "ConcatV2"}
+    assert len(graph.nodes_by_op("Conv2D")) + len(graph.nodes_by_op("_FusedConv2D")) == 1
 
 
 @pytest.mark.parametrize("name", sorted(_models_for_tfjs()))
@@ -408,3 +437,53 @@ def test_local_response_normalization(tmp_path):
         window = feed[..., max(0, c - 2):c + 3]
         want[..., c] = feed[..., c] / (1.5 + 0.3 * np.sum(window ** 2, axis=-1)) ** 0.75
     np.testing.assert_allclose(got, want, rtol=1e-5)
+
+
+def _int8_add_model(act: int, scale: float, zero: int) -> bytes:
+    """float x -> QUANTIZE (x's int8 tensor, [-1, 1]) -> ADD of an int8 constant -> int8 y
+    (``scale``, ``zero``) -> DEQUANTIZE: the fused-activation and saturation rules on one op."""
+    b = TfliteBuilder()
+    x = b.tensor("x", [2, 4])
+    xq = b.tensor("xq", [2, 4], "int8", quant=([1 / 127], [0], 0))
+    c = b.tensor("c", [2, 4], "int8", np.full((2, 4), 127, np.int8), quant=([4 / 127], [0], 0))  # 4.0
+    yq = b.tensor("yq", [2, 4], "int8", quant=([scale], [zero], 0))
+    y = b.tensor("y", [2, 4])
+    b.op("QUANTIZE", [x], [xq])
+    b.op("ADD", [xq, c], [yq], {"fused_activation_function": act})
+    b.op("DEQUANTIZE", [yq], [y])
+    return b.finish([x], [y])
+
+
+@pytest.mark.parametrize("act,scale,zero,low,high", [
+    (0, 2 / 255, -128, 0.0, 2.0),        # NONE into [0, 2]: clipped to the int8 range
+    (1, 2 / 255, -128, 0.0, 2.0),        # RELU: the clip is the intersection
+    (3, 6 / 255, -128, 0.0, 6.0),        # RELU6 into [0, 6]: the activation already is the clamp
+    (2, 8 / 255, -128, 0.0, 1.0),        # RELU_N1_TO_1 inside a wider range: the activation's bounds
+])
+def test_quantized_outputs_saturate_to_their_integer_range(act, scale, zero, low, high, tmp_path):
+    """An int8 kernel clamps its result to the integers its output holds (times scale, minus the
+    zero point), intersected with the fused activation: what the interpreter computes for values
+    past the calibrated range."""
+    feed = np.array([[-1.5, -1.0, -0.2, 0.0], [0.3, 0.9, 1.0, 3.0]], np.float32)
+    got = _run(tmp_path, _int8_add_model(act, scale, zero), {"x": feed})["y"]
+    x_range = np.clip(feed, -128 / 127, 1.0)  # QUANTIZE saturates the float input to xq's range
+    lo, hi = max(low, scale * (-128 - zero)), min(high, scale * (127 - zero))
+    np.testing.assert_allclose(got, np.clip(x_range + 4.0, lo, hi), rtol=1e-6)
+
+
+def test_saturation_is_not_emitted_where_it_cannot_cut(tmp_path):
+    """RELU6 into a tensor holding [0, 6], pooling and reshaping within the input's range: no clip."""
+    (tmp_path / "relu6.tflite").write_bytes(_int8_add_model(3, 6 / 255, -128))
+    graph = load_tflite_graph(tmp_path / "relu6.tflite")
+    clips = [n for n in graph.nodes_by_op("ClipByValue")]
+    assert clips == [graph.meta["tflite_tensors"][1].split(":")[0]]  # only QUANTIZE of the float input
+    assert len(graph.nodes_by_op("Relu6")) == 1
+    b = TfliteBuilder()
+    x = b.tensor("x", [1, 4, 4, 2], "int8", quant=([0.1], [3], 0))
+    p = b.tensor("p", [1, 2, 2, 2], "int8", quant=([0.1], [3], 0))
+    r = b.tensor("r", [1, 8], "int8", quant=([0.1], [3], 0))
+    b.op("MAX_POOL_2D", [x], [p], {"padding": 1, "stride_w": 2, "stride_h": 2, "filter_width": 2,
+                                   "filter_height": 2, "fused_activation_function": 0})
+    b.op("RESHAPE", [p, b.const("shape", np.array([1, 8], np.int32))], [r])
+    (tmp_path / "pool.tflite").write_bytes(b.finish([x], [r]))
+    assert not load_tflite_graph(tmp_path / "pool.tflite").nodes_by_op("ClipByValue")

@@ -37,7 +37,7 @@ def test_inspect_report():
     assert ops["Conv2D"] == 2 and ops["DepthwiseConv2dNative"] == 1 and ops["MatMul"] == 2
     assert "Dequantize" not in ops and "Quantize" not in ops
     assert report["unsupported_ops"] == {}
-    assert report["optimizer"]["changes"]["_FusedConv2D"]["after"] == 2
+    assert report["optimizer"]["changes"]["_FusedConv2D"]["after"] >= 1
     notes = "\n".join(report["notes"])
     assert "operators: CONV_2D 2, FULLY_CONNECTED 2" in notes and "int8 per-channel 5" in notes
 

@@ -128,6 +128,9 @@ def build_graph(model: TfliteModel, signature_key: str | None = None, *, keep_un
     graph.meta["signature_key"] = sig.key if sig is not None else None
     graph.meta["structured_outputs"] = list(graph.outputs) if sig is not None else None
     graph.meta["source_notes"] = _source_notes(model, main)
+    # TFLite tensor index -> the IR tensor holding its value, so that a check can feed and fetch
+    # the interpreter's intermediate tensors operator by operator (tests/tflite_tolerance.py).
+    graph.meta["tflite_tensors"] = {index: f"{ref.node}:{ref.port}" for index, ref in ctx.values.items()}
     return graph
 
 

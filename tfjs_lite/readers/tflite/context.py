@@ -13,7 +13,7 @@ import numpy as np
 from tfjs_lite.errors import ModelFormatError, UnsupportedModelError
 from tfjs_lite.ir import DType, Graph, TensorRef, TensorType
 from tfjs_lite.readers.tflite.model import Operator, SubGraph, Tensor, TfliteModel
-from tfjs_lite.readers.tflite.tensors import float_value, is_quantized
+from tfjs_lite.readers.tflite.tensors import float_value, is_quantized, representable_range
 
 __all__ = ["Lowering", "graph_dtype", "node_name"]
 
@@ -147,18 +147,27 @@ class Lowering:
     def name_for(self, op: Operator, port: int = 0) -> str:
         return node_name(self.out_tensor(op, port).name)
 
-    def set_output(self, op: Operator, port: int, ref: TensorRef) -> None:
-        """Record that TFLite output ``port`` of ``op`` is ``ref``, with its type when known."""
+    def set_output(self, op: Operator, port: int, ref: TensorRef, *, saturated: bool = False) -> None:
+        """Record that TFLite output ``port`` of ``op`` is ``ref``, with its type when known.
+        A quantized output is saturated (``saturate``) unless ``saturated`` says it already is."""
         index = self.out_tensor(op, port).index
         if index in self.values:
             raise ModelFormatError(f"not a valid TFLite file: tensor {index} is written twice "
                                    f"(again by operator {op.index}, {op.opcode})")
-        tensor = self.sub.tensors[index]
-        types = self.graph.out_types(ref.node)
-        if types is None and ref.port == 0 and self.graph.op(ref.node) not in _MULTI:
+        if not saturated:
+            ref = self.saturate(ref, 0, op, port)
+        self.typed(ref, self.sub.tensors[index])
+        self.values[index] = ref
+
+    def typed(self, ref: TensorRef, tensor: Tensor) -> TensorRef:
+        """Give ``ref``'s node the type and shape of ``tensor`` when it has none. Lowerings call it
+        for the nodes before a bias or activation too (same shape as the output): a pass that
+        later bypasses the bias (a zero bias) must still find the shape, e.g. to lower a grouped
+        convolution reading that node."""
+        if self.graph.out_types(ref.node) is None and ref.port == 0 and self.graph.op(ref.node) not in _MULTI:
             shape = tuple(None if d < 0 else d for d in tensor.signature)
             self.graph.set_out_types(ref.node, [TensorType(graph_dtype(tensor), shape)])
-        self.values[index] = ref
+        return ref
 
     def activation(self, ref: TensorRef, code: int, op: Operator) -> TensorRef:
         """Apply a fused activation (ActivationFunctionType) to ``ref``."""
@@ -183,8 +192,67 @@ class Lowering:
                                f"activation {code}")
 
     def finish(self, op: Operator, ref: TensorRef, act_code: int = 0) -> None:
-        """Apply the fused activation and bind output 0."""
-        self.set_output(op, 0, self.activation(ref, act_code, op))
+        """Apply the fused activation (and the saturation of a quantized output) and bind output 0."""
+        ref = self.typed(ref, self.out_tensor(op))  # the result before its activation: same shape
+        self.set_output(op, 0, self.saturate(ref, act_code, op), saturated=True)
+
+    def saturate(self, ref: TensorRef, act_code: int, op: Operator, port: int = 0) -> TensorRef:
+        """The fused activation of ``op`` applied to its result ``ref``, then its saturation.
+
+        A quantized output saturates: the integer kernels clamp their result to the integers the
+        output tensor holds, intersected with the activation's range. Where that cuts more than
+        one quantization step off the values the op can produce (its result range, narrowed by
+        the activation), the result is clipped (a clamping activation becomes that one
+        ClipByValue); otherwise the activation alone is emitted: a cut of up to one step is
+        rounding-sized, and e.g. RELU6 into a tensor calibrated to [0, 6] needs no clip."""
+        out = self.out_tensor(op, port)
+        bounds = representable_range(out)
+        if bounds is None or out.quantization is None:
+            return self.activation(ref, act_code, op)
+        lo, hi = self._result_range(op)
+        act_lo, act_hi = _ACTIVATION_RANGES.get(act_code, (-math.inf, math.inf))
+        lo, hi = max(lo, act_lo), min(hi, act_hi)
+        step = float(np.max(out.quantization.scale))
+        if bounds[0] <= lo + step and hi - step <= bounds[1]:
+            return self.activation(ref, act_code, op)
+        if act_code not in _CLAMPS:  # TANH, SIGN_BIT: the activation, then the saturation
+            ref = self.activation(ref, act_code, op)
+        base = node_name(out.name)
+        lo_ref = self.const(max(lo, bounds[0]), np.float32, base + "/saturate_lo")
+        hi_ref = self.const(min(hi, bounds[1]), np.float32, base + "/saturate_hi")
+        return self.emit("ClipByValue", [ref, lo_ref, hi_ref], {"T": FLOAT}, base=base + "/saturate")[0]
+
+    def _result_range(self, op: Operator) -> tuple[float, float]:
+        """The values ``op`` can produce before its fused activation (unbounded if unknown)."""
+        if op.opcode in _RESULT_RANGES:
+            return _RESULT_RANGES[op.opcode]
+        if op.opcode not in _WITHIN_INPUT_RANGE:
+            return -math.inf, math.inf
+        ranges = []
+        for index in op.inputs:  # the value inputs; shapes, indices and conditions do not count
+            tensor = self.sub.tensors[index] if index >= 0 else None
+            if tensor is None or graph_dtype(tensor) != FLOAT:
+                continue
+            value_range = representable_range(tensor)
+            if value_range is None:  # a float (or per-channel) input: anything
+                return -math.inf, math.inf
+            ranges.append(value_range)
+        if not ranges:
+            return -math.inf, math.inf
+        return min(r[0] for r in ranges), max(r[1] for r in ranges)
 
 
+# Fused activations whose whole effect is a clamp (NONE, RELU, RELU_N1_TO_1, RELU6), and the
+# value range of every activation (those two plus TANH and SIGN_BIT).
+_CLAMPS = frozenset({0, 1, 2, 3})
+_ACTIVATION_RANGES = {1: (0.0, math.inf), 2: (-1.0, 1.0), 3: (0.0, 6.0), 4: (-1.0, 1.0), 5: (0.0, 1.0)}
+# Operators whose results lie in a fixed range, and those whose results lie within the range of
+# their (quantized) inputs: neither needs saturating to an output that holds that range.
+_RESULT_RANGES = {"LOGISTIC": (0.0, 1.0), "TANH": (-1.0, 1.0), "SOFTMAX": (0.0, 1.0)}
+_WITHIN_INPUT_RANGE = frozenset({
+    "AVERAGE_POOL_2D", "BROADCAST_TO", "CONCATENATION", "DEPTH_TO_SPACE", "DEQUANTIZE", "EXPAND_DIMS", "GATHER",
+    "GATHER_ND", "MAX_POOL_2D", "MEAN", "MIRROR_PAD", "PACK", "PAD", "PADV2", "QUANTIZE", "REDUCE_MAX",
+    "REDUCE_MIN", "RESHAPE", "RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR", "REVERSE_V2", "SELECT", "SELECT_V2",
+    "SLICE", "SPACE_TO_DEPTH", "SPLIT", "SPLIT_V", "SQUEEZE", "STRIDED_SLICE", "TILE", "TRANSPOSE", "UNPACK",
+})
 _MULTI = frozenset({"Const", "Split", "SplitV", "Unpack", "TopKV2", "While", "StatelessWhile", "If", "StatelessIf"})

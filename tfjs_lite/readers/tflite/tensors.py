@@ -15,7 +15,7 @@ from tfjs_lite.errors import ModelFormatError, UnsupportedModelError
 from tfjs_lite.readers.tflite import schema as S
 from tfjs_lite.readers.tflite.model import Quantization, Tensor, TfliteModel
 
-__all__ = ["constant", "dequantize", "float_value", "is_quantized", "readonly"]
+__all__ = ["constant", "dequantize", "float_value", "is_quantized", "readonly", "representable_range"]
 
 _INT_TYPES = {"INT8", "UINT8", "INT16", "INT32", "INT64", "INT4", "UINT16", "UINT32"}
 
@@ -23,6 +23,21 @@ _INT_TYPES = {"INT8", "UINT8", "INT16", "INT32", "INT64", "INT4", "UINT16", "UIN
 def is_quantized(tensor: Tensor) -> bool:
     """True for an integer tensor with scale/zero point: it stands for float32 values."""
     return tensor.quantization is not None and tensor.type_name in _INT_TYPES
+
+
+# The integers a quantized activation can hold (int8 kernels saturate their results to them).
+_INT_RANGES = {"INT8": (-128, 127), "UINT8": (0, 255), "INT16": (-32768, 32767)}
+
+
+def representable_range(tensor: Tensor) -> tuple[float, float] | None:
+    """The float32 values a per-tensor quantized int8/uint8/int16 tensor can stand for,
+    ``scale * (q - zero_point)`` at the type's smallest and largest integer; None otherwise."""
+    quant = tensor.quantization
+    if quant is None or tensor.type_name not in _INT_RANGES or len(quant.scale) != 1:
+        return None
+    scale, zero = float(quant.scale[0]), float(quant.zero_point[0])
+    qmin, qmax = _INT_RANGES[tensor.type_name]
+    return float(np.float32(scale * (qmin - zero))), float(np.float32(scale * (qmax - zero)))
 
 
 def constant(model: TfliteModel, tensor: Tensor) -> np.ndarray | None:

@@ -111,5 +111,6 @@ def quantize_identity(ctx: Lowering, op: Operator) -> None:
         return
     # Quantized tensors are float32 in the graph, holding the values they stand for, so a
     # (re)quantization or dequantization keeps the value: the output is the input. The rounding
-    # to the quantization grid is not reproduced (docs/tflite.md, "Quantized models").
-    ctx.set_output(op, 0, ctx.need(op, 0))
+    # to the quantization grid is not reproduced (docs/tflite.md, "Quantized models"), the
+    # saturation to the output's integer range is, unless the input's range lies inside it.
+    ctx.finish(op, ctx.need(op, 0))

@@ -59,6 +59,7 @@ def _weight(ctx: Lowering, op: Operator, k: int, perm: tuple[int, ...], what: st
 
 def _bias_act(ctx: Lowering, op: Operator, ref: TensorRef, bias_index: int) -> None:
     bias = ctx.input(op, bias_index)
+    ctx.typed(ref, ctx.out_tensor(op))
     if bias is not None:
         ref = ctx.emit("BiasAdd", [ref, bias], {"T": FLOAT, "data_format": "NHWC"},
                        base=ctx.name_for(op) + "/BiasAdd")[0]
@@ -67,36 +68,20 @@ def _bias_act(ctx: Lowering, op: Operator, ref: TensorRef, bias_index: int) -> N
 
 @lowering("CONV_2D")
 def conv_2d(ctx: Lowering, op: Operator) -> None:
+    """A grouped convolution (input channels = groups x filter channels, as Keras 3 writes a
+    depthwise or group convolution) is TF's Conv2D with the same filter: the optimizer's
+    lower_grouped_conv pass makes it a DepthwiseConv2dNative (one channel per group) or a
+    split/convolve/concat, the one place that lowering lives."""
     x = ctx.need(op, 0)
     channels_in = (ctx.in_tensor(op, 0).shape or (0,))[-1]
-    filter_in = (ctx.in_tensor(op, 1).shape or (0,))[-1]
-    w = _weight(ctx, op, 1, (1, 2, 3, 0), "filter")  # OHWI -> HWIO
-    if channels_in in (0, filter_in):
-        y = ctx.emit("Conv2D", [x, w], _conv_attrs(op), base=ctx.name_for(op) + "/Conv2D")[0]
-    else:
-        y = _grouped_conv(ctx, op, x, channels_in, filter_in)
-    _bias_act(ctx, op, y, 2)
-
-
-def _grouped_conv(ctx: Lowering, op: Operator, x: TensorRef, channels_in: int, filter_in: int) -> TensorRef:
-    """The kernel's grouped convolution (input channels = groups x filter channels): TF.js has no
-    groups, so one Conv2D per group on a split of the input, concatenated."""
-    value = ctx.const_input(op, 1, "filter of a grouped convolution")
-    out = value.shape[0]
-    groups = channels_in // filter_in if filter_in else 0
-    if not groups or channels_in % filter_in or out % groups:
-        raise UnsupportedModelError(f"operator {op.index} (CONV_2D): a filter of shape {list(value.shape)} "
+    filter_shape = ctx.in_tensor(op, 1).shape or (0,)
+    filter_in, out = filter_shape[-1], filter_shape[0]
+    if channels_in and filter_in and (channels_in % filter_in or out % (channels_in // filter_in)):
+        raise UnsupportedModelError(f"operator {op.index} (CONV_2D): a filter of shape {list(filter_shape)} "
                                     f"does not fit {channels_in} input channels")
-    base = ctx.name_for(op)
-    axis = ctx.const(3, np.int32, base + "/group_axis")
-    parts = ctx.emit("Split", [axis, x], {"T": FLOAT, "num_split": groups}, base=base + "/groups", outputs=groups)
-    per_group = out // groups
-    convs = []
-    for g, part in enumerate(parts):
-        filt = readonly(np.ascontiguousarray(value[g * per_group:(g + 1) * per_group].transpose(1, 2, 3, 0)))
-        w = ctx.graph.add_const(filt, name=ctx.graph.unique_name(f"{base}/filter_{g}"))
-        convs.append(ctx.emit("Conv2D", [part, w], _conv_attrs(op), base=f"{base}/Conv2D_{g}")[0])
-    return ctx.emit("ConcatV2", convs + [axis], {"T": FLOAT, "N": groups, "Tidx": INT32}, base=base + "/concat")[0]
+    w = _weight(ctx, op, 1, (1, 2, 3, 0), "filter")  # OHWI -> HWIO
+    y = ctx.emit("Conv2D", [x, w], _conv_attrs(op), base=ctx.name_for(op) + "/Conv2D")[0]
+    _bias_act(ctx, op, y, 2)
 
 
 @lowering("DEPTHWISE_CONV_2D")
@@ -145,13 +130,13 @@ def fully_connected(ctx: Lowering, op: Operator) -> None:
     bias = ctx.input(op, 2)
     if bias is not None:
         y = ctx.emit("BiasAdd", [y, bias], {"T": FLOAT, "data_format": "NHWC"}, base=base + "/BiasAdd")[0]
-    y = ctx.activation(y, op.options["fused_activation_function"], op)
+    y = ctx.saturate(y, op.options["fused_activation_function"], op)
     out_shape = ctx.out_tensor(op).signature
     if len(out_shape) != 2:  # keep_num_dims: back to the input's leading dimensions
         target = [-1 if d < 0 else d for d in out_shape]
         y = ctx.emit("Reshape", [y, ctx.const(target, np.int32, base + "/shape")], {"T": FLOAT, "Tshape": INT32},
                      base=base + "/unflatten")[0]
-    ctx.set_output(op, 0, y)
+    ctx.set_output(op, 0, y, saturated=True)
 
 
 def _pool(ctx: Lowering, op: Operator, tf_op: str, x: TensorRef) -> TensorRef:
