@@ -8,10 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tfjs_node import load_tensors
 
+from tfjs_lite import executor
 from tfjs_lite.readers.onnx import read_onnx
 from tfjs_lite.readers.onnx.context import FOLD_LIMIT, tf_name
-from tfjs_lite.readers.onnx.model import OnnxGraph, OnnxNode, ValueInfo
+from tfjs_lite.readers.onnx.model import OnnxGraph, OnnxNode, ValueInfo, load_onnx
 from tfjs_lite.readers.onnx.reader import lower_graph
 from tfjs_lite.readers.onnx.rewrite import fuse_group_norm
 
@@ -122,3 +124,54 @@ def test_reshape_to_a_runtime_shape_like_its_own(y_shape, dropped):
                       [("out", ValueInfo(1, None))], {}, 18)
     lowered = lower_graph(graph)
     assert ("Reshape" not in [lowered.op(n) for n in lowered.nodes()]) is dropped
+
+
+def _lstm(x_shape: tuple, attrs: dict, lengths: list[int] | None = None) -> OnnxGraph:
+    rng = np.random.default_rng(0)
+    weights = {"W": rng.standard_normal((1, 16, 3)).astype(np.float32),
+               "R": rng.standard_normal((1, 16, 4)).astype(np.float32)}
+    inputs = ["x", "W", "R"]
+    if lengths is not None:
+        weights["lens"] = np.array(lengths, np.int32)
+        inputs += ["", "lens"]
+    node = OnnxNode("LSTM", "lstm", inputs, ["y", "y_h", "y_c"], {"hidden_size": 4, **attrs})
+    return OnnxGraph([node], weights, [("x", ValueInfo(1, x_shape))], [("y_h", ValueInfo(1, None))], {}, 18)
+
+
+@pytest.mark.parametrize("x_shape, attrs, lengths, why", [
+    ((None, 2, 3), {}, None, "sequence length must be static"),
+    ((5, 2, 3), {}, [5, 3], "sequence_lens"),
+    ((5, 2, 3), {"input_forget": 1}, None, "input_forget"),
+    ((5, 2, 3), {"activations": ["Sigmoid", "Affine", "Tanh"]}, None, "Affine"),
+])
+def test_recurrent_refusals_name_what_is_missing(x_shape, attrs, lengths, why):
+    from tfjs_lite.errors import UnsupportedModelError
+
+    with pytest.raises(UnsupportedModelError, match=why):
+        lower_graph(_lstm(x_shape, attrs, lengths))
+
+
+def test_recurrent_full_sequence_lengths_and_symbolic_batch_are_fine():
+    # sequence_lens equal to the length changes nothing; a symbolic batch needs no zero state
+    x = np.random.default_rng(1).standard_normal((5, 2, 3)).astype(np.float32)
+    symbolic = executor.run(lower_graph(_lstm((5, None, 3), {}, [5, 5])), {"x": x}, outputs=["y_h"])["y_h"]
+    static = executor.run(lower_graph(_lstm((5, 2, 3), {})), {"x": x}, outputs=["y_h"])["y_h"]
+    assert symbolic.shape == (1, 2, 4) and np.abs(static).max() > 0.05
+    np.testing.assert_allclose(symbolic, static, rtol=1e-6)
+
+
+@pytest.mark.parametrize("case", ["LSTM_bidirectional_initial", "GRU_reverse_initial"])
+def test_recurrent_batch_major_layout_matches_the_sequence_major_one(case):
+    # onnxruntime has no layout=1 kernel, so the batch-major form is checked against the recorded
+    # sequence-major one: the same model with layout=1 and every input/output's first two axes swapped
+    folder = FIXTURES / "ops" / case
+    graph = load_onnx(folder / "model.onnx")
+    graph.nodes[0].attrs["layout"] = 1
+    swap = {"x": (1, 0, 2), "h0": (1, 0, 2), "c0": (1, 0, 2)}
+    graph.inputs = [(n, ValueInfo(v.elem_type, tuple(v.shape[i] for i in swap[n]))) for n, v in graph.inputs]
+    inputs, expected = load_tensors(folder / "inputs.json"), load_tensors(folder / "expected.json")
+    got = executor.run(lower_graph(graph), {k: v.transpose(swap[k]) for k, v in inputs.items()},
+                       outputs=list(expected))
+    for name, want in expected.items():  # Y: [seq, dirs, batch, h] -> [batch, seq, dirs, h]; states: swap
+        perm = (2, 0, 1, 3) if want.ndim == 4 else (1, 0, 2)
+        np.testing.assert_allclose(got[name], want.transpose(perm), rtol=1e-4, atol=1e-5)

@@ -43,6 +43,7 @@ from tfjs_lite.readers.onnx.lowering import (  # noqa: E402,F401  (registration 
     elementwise,
     misc,
     norm,
+    recurrent,
     reduce,
     resize,
     shape,
