@@ -175,3 +175,14 @@ def test_recurrent_batch_major_layout_matches_the_sequence_major_one(case):
     for name, want in expected.items():  # Y: [seq, dirs, batch, h] -> [batch, seq, dirs, h]; states: swap
         perm = (2, 0, 1, 3) if want.ndim == 4 else (1, 0, 2)
         np.testing.assert_allclose(got[name], want.transpose(perm), rtol=1e-4, atol=1e-5)
+
+
+def test_grouped_conv_transpose_is_refused_past_the_dense_filter_limit(monkeypatch):
+    from tfjs_lite.errors import UnsupportedModelError
+    from tfjs_lite.readers.onnx.lowering import conv
+
+    graph = load_onnx(FIXTURES / "ops" / "ConvTranspose_grouped" / "model.onnx")
+    lower_graph(graph)  # 4·3·3·3 weights, 2 groups: widened
+    monkeypatch.setattr(conv, "DENSE_FILTER_LIMIT", 4 * 3 * 3 * 3 * 2 - 1)
+    with pytest.raises(UnsupportedModelError, match="dense filter"):
+        lower_graph(load_onnx(FIXTURES / "ops" / "ConvTranspose_grouped" / "model.onnx"))

@@ -163,14 +163,38 @@ def _conv(ctx: LoweringContext) -> list[V]:
     return [_back(ctx, y, one_d)]
 
 
+# Largest block-diagonal filter (elements) a grouped ConvTranspose may be widened to.
+DENSE_FILTER_LIMIT = 1 << 24
+
+
+def _ungrouped_transpose_filter(ctx: LoweringContext, weights: np.ndarray, group: int) -> np.ndarray:
+    """A grouped ConvTranspose filter [C_in, C_out/group, k...] as the equivalent dense one
+    [C_in, C_out, k...]: block-diagonal, the input channels of group g feeding only its outputs.
+    TF's Conv2DBackpropInput has no groups, and the zeros cost ``group``× the multiply-adds, so the
+    widened filter is capped."""
+    if group == 1:
+        return weights
+    c_in, c_out_per_group = weights.shape[:2]
+    if group < 1 or c_in % group:
+        raise ctx.unsupported(f"group={group} does not divide the {c_in} input channels")
+    if weights.size * group > DENSE_FILTER_LIMIT:
+        raise ctx.unsupported(f"grouped ConvTranspose with {group} groups would need a "
+                              f"{weights.size * group}-element dense filter (limit {DENSE_FILTER_LIMIT})")
+    dense = np.zeros((c_in, c_out_per_group * group, *weights.shape[2:]), weights.dtype)
+    per_group = c_in // group
+    for g in range(group):
+        rows = slice(g * per_group, (g + 1) * per_group)
+        dense[rows, g * c_out_per_group:(g + 1) * c_out_per_group] = weights[rows]
+    return dense
+
+
 @lowers("ConvTranspose")
 def _conv_transpose(ctx: LoweringContext) -> list[V]:
     x, bias = ctx.input(0), ctx.input(2)
     assert x is not None
     weights = ctx.const_input(1, "weights")
     assert weights is not None
-    if int(ctx.attr("group", 1)) != 1:
-        raise ctx.unsupported("grouped ConvTranspose is not supported")
+    weights = _ungrouped_transpose_filter(ctx, weights, int(ctx.attr("group", 1)))
     spatial = weights.ndim - 2
     kernel, strides, dilations = _window_attrs(ctx, spatial, list(weights.shape[2:]))
     out_pad = [int(p) for p in ctx.attr("output_padding", [0] * spatial)]
