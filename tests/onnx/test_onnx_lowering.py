@@ -186,3 +186,18 @@ def test_grouped_conv_transpose_is_refused_past_the_dense_filter_limit(monkeypat
     monkeypatch.setattr(conv, "DENSE_FILTER_LIMIT", 4 * 3 * 3 * 3 * 2 - 1)
     with pytest.raises(UnsupportedModelError, match="dense filter"):
         lower_graph(load_onnx(FIXTURES / "ops" / "ConvTranspose_grouped" / "model.onnx"))
+
+
+@pytest.mark.parametrize("equation", ["bhid,bhjd->bhij", "bhid,bhjd"])
+def test_einsum_output_rank_is_known_to_later_ops(equation):
+    # the TorchScript exporter gives an Einsum no value_info; a Softmax on its last axis needs the rank
+    nodes = [OnnxNode("Einsum", "e", ["q", "k"], ["s"], {"equation": equation}),
+             OnnxNode("Softmax", "softmax", ["s"], ["y"], {"axis": -1})]
+    graph = OnnxGraph(nodes, {}, [("q", ValueInfo(1, (2, 2, 5, 4))), ("k", ValueInfo(1, (2, 2, 3, 4)))],
+                      [("y", ValueInfo(1, None))], {}, 17)
+    rng = np.random.default_rng(0)
+    q, k = rng.standard_normal((2, 2, 5, 4)).astype(np.float32), rng.standard_normal((2, 2, 3, 4)).astype(np.float32)
+    got = executor.run(lower_graph(graph), {"q": q, "k": k}, outputs=["y"])["y"]
+    scores = np.einsum(equation, q, k)
+    want = np.exp(scores - scores.max(-1, keepdims=True))
+    np.testing.assert_allclose(got, want / want.sum(-1, keepdims=True), rtol=1e-5, atol=1e-6)

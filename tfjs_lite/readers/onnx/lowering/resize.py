@@ -2,7 +2,8 @@
 what ONNX asks, otherwise exact constant-index formulations in ONNX's layout:
 
 * nearest, any coordinate mode and rounding: two ``GatherV2`` with precomputed source indices;
-* linear, any coordinate mode: two products with precomputed ``[out, in]`` interpolation matrices.
+* linear and cubic, any coordinate mode: two products with precomputed ``[out, in]`` interpolation
+  matrices (cubic: Keys' kernel with ``cubic_coeff_a``, ``exclude_outside`` both ways).
 
 TF's resize samples with ``in / out``; ONNX with ``1 / scale``. They agree when ``sizes`` is given
 or ``in * scale`` is a whole number.
@@ -68,6 +69,33 @@ def _linear_matrix(mode: str, size_in: int, size_out: int, scale: float) -> np.n
     return matrix.astype(np.float32)
 
 
+def _cubic_weights(t: np.ndarray, a: float) -> np.ndarray:
+    """Keys' cubic convolution weights of the 4 neighbours (offsets -1, 0, 1, 2) at fraction ``t``."""
+    def near(d: np.ndarray) -> np.ndarray:  # |d| <= 1
+        return ((a + 2) * d - (a + 3)) * d * d + 1
+
+    def far(d: np.ndarray) -> np.ndarray:  # 1 < |d| < 2
+        return ((a * d - 5 * a) * d + 8 * a) * d - 4 * a
+
+    return np.stack([far(t + 1), near(t), near(1 - t), far(2 - t)], axis=-1)
+
+
+def _cubic_matrix(mode: str, size_in: int, size_out: int, scale: float, a: float, exclude_outside: bool) -> np.ndarray:
+    """ONNX cubic interpolation as an ``[out, in]`` matrix: neighbours beyond the edge repeat the
+    edge sample, or (``exclude_outside``) get weight 0 and the rest are renormalised."""
+    x = source_coordinates(mode, size_in, size_out, scale)
+    base = np.floor(x).astype(np.int64)
+    weights = _cubic_weights(x - base, a)
+    taps = base[:, None] + np.arange(-1, 3)[None, :]
+    if exclude_outside:
+        weights = np.where((taps >= 0) & (taps < size_in), weights, 0.0)
+        weights = weights / weights.sum(axis=1, keepdims=True)
+    matrix = np.zeros((size_out, size_in), dtype=np.float64)
+    np.add.at(matrix, (np.repeat(np.arange(size_out), 4), np.clip(taps, 0, size_in - 1).reshape(-1)),
+              weights.reshape(-1))
+    return matrix.astype(np.float32)
+
+
 def _tf_resize(mode: str, coord: str, rounding: str, sizes_in: list[int], sizes_out: list[int],
                scales: list[float]) -> tuple[str, bool, bool] | None:
     """(TF op, align_corners, half_pixel_centers) when TF.js computes exactly ONNX's result."""
@@ -95,7 +123,7 @@ def _resize(ctx: LoweringContext) -> list[V]:
     mode = ctx.attr("mode", "nearest")
     coord = ctx.attr("coordinate_transformation_mode", "half_pixel")
     rounding = ctx.attr("nearest_mode", "round_prefer_floor")
-    if mode not in ("nearest", "linear") or coord == "tf_crop_and_resize" or ctx.attr("antialias", 0):
+    if mode not in ("nearest", "linear", "cubic") or coord == "tf_crop_and_resize" or ctx.attr("antialias", 0):
         raise ctx.unsupported(f"Resize mode={mode!r} coordinate_transformation_mode={coord!r} "
                               f"antialias={ctx.attr('antialias', 0)} is not supported")
     if ctx.attr("axes") is not None or ctx.attr("keep_aspect_ratio_policy", "stretch") != "stretch":
@@ -120,7 +148,8 @@ def _resize(ctx: LoweringContext) -> list[V]:
         raise ctx.unsupported("Resize may only change the spatial (H, W) dimensions")
     sizes_out = [0, 0, int(sizes[2]), int(sizes[3])]  # type: ignore[arg-type]
     out_shape = (*shape[:2], *sizes_out[2:])
-    chosen = _tf_resize(mode, coord, rounding, [height, width], sizes_out[2:], scales[2:])
+    chosen = None if mode == "cubic" else _tf_resize(mode, coord, rounding, [height, width], sizes_out[2:],
+                                                     scales[2:])
     if chosen is not None:
         op, align, half = chosen
         y = ctx.emit(op, [ctx.to_channels_last(x), ctx.int_const(sizes_out[2:])],
@@ -138,8 +167,13 @@ def _resize(ctx: LoweringContext) -> list[V]:
                          {"Tparams": DType(y.dtype), "Tindices": DType("DT_INT32"), "Taxis": DType("DT_INT32"),
                           "batch_dims": 0}, shape=new_shape)
         return [y]
-    rows = _linear_matrix(coord, height, sizes_out[2], scales[2])
-    cols = _linear_matrix(coord, width, sizes_out[3], scales[3])
+    if mode == "cubic":
+        a, exclude = float(ctx.attr("cubic_coeff_a", -0.75)), bool(ctx.attr("exclude_outside", 0))
+        rows = _cubic_matrix(coord, height, sizes_out[2], scales[2], a, exclude)
+        cols = _cubic_matrix(coord, width, sizes_out[3], scales[3], a, exclude)
+    else:
+        rows = _linear_matrix(coord, height, sizes_out[2], scales[2])
+        cols = _linear_matrix(coord, width, sizes_out[3], scales[3])
     y = matmul(ctx, y, ctx.const(cols.T.copy()))               # [N, C, H, W'] = x @ cols^T
     y = matmul(ctx, ctx.const(rows[None, None]), y)            # [N, C, H', W'] = rows @ (...)
     y.shape = out_shape
