@@ -8,6 +8,7 @@ an extra end pad).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -82,14 +83,16 @@ def _out_size(size: int | None, k: int, s: int, d: int, pad: tuple[int, int], ce
 
 
 def _as_2d(ctx: LoweringContext, x: V) -> tuple[V, bool]:
-    """Channels-last input; 1-D (N, L, C) gets a height of 1."""
+    """Channels-last input; 1-D (N, L, C) gets a height of 1; 3-D (NDHWC) stays 3-D."""
     nhwc = ctx.to_channels_last(x)
+    if ctx.rank_of(x) == 5:
+        return nhwc, False
     if ctx.rank_of(x) == 3:
         shape = None if nhwc.shape is None else (nhwc.shape[0], 1, *nhwc.shape[1:])
         return ctx.emit("ExpandDims", [nhwc, ctx.int_const(1)], {"T": DType(x.dtype), "Tdim": DType("DT_INT32")},
                         shape=shape), True
     if ctx.rank_of(x) != 4:
-        raise ctx.unsupported(f"only 1-D and 2-D spatial inputs are supported (rank {x.rank})")
+        raise ctx.unsupported(f"only 1-D, 2-D and 3-D spatial inputs are supported (rank {x.rank})")
     return nhwc, False
 
 
@@ -126,6 +129,8 @@ def _conv(ctx: LoweringContext) -> list[V]:
     weights = ctx.const_input(1, "weights")
     assert weights is not None
     spatial = weights.ndim - 2
+    if spatial == 3:
+        return [_conv3d(ctx, x, weights, bias)]
     kernel, strides, dilations = _window_attrs(ctx, spatial, list(weights.shape[2:]))
     if spatial == 1:
         weights, kernel, strides, dilations = weights[:, :, None, :], [1, *kernel], [1, *strides], [1, *dilations]
@@ -163,28 +168,62 @@ def _conv(ctx: LoweringContext) -> list[V]:
     return [_back(ctx, y, one_d)]
 
 
-# Largest block-diagonal filter (elements) a grouped ConvTranspose may be widened to.
+def _conv3d(ctx: LoweringContext, x: V, weights: np.ndarray, bias: V | None) -> V:
+    """A 3-D Conv as TF's ``Conv3D`` (NDHWC). TF.js's Conv3D knows only SAME/VALID padding (other
+    pads: an explicit ``Pad`` first), has no groups (the filter is widened block-diagonally) and
+    no stride together with dilation."""
+    kernel, strides, dilations = _window_attrs(ctx, 3, list(weights.shape[2:]))
+    if max(strides) > 1 and max(dilations) > 1:
+        raise ctx.unsupported("a 3-D convolution with both stride and dilation > 1 has no TF.js op")
+    weights = _block_diagonal(ctx, weights, int(ctx.attr("group", 1)), 1, 0, "Conv")
+    in_dims: list[int | None] = [None] * 3 if x.shape is None else list(x.shape[2:])
+    pads = spatial_pads(ctx, in_dims, kernel, strides, dilations)
+    ndhwc, _ = _as_2d(ctx, x)
+    padding = _tf_padding(in_dims, kernel, strides, dilations, pads)
+    if padding is None:
+        ndhwc = pad_channels_last(ctx, ndhwc, pads)
+        in_dims = [None if d is None else d + b + e for d, (b, e) in zip(in_dims, pads)]
+        padding, pads = "VALID", [(0, 0)] * 3
+    out_dims = [(None if d is None else -(-d // s)) if padding == "SAME" else _out_size(d, k, s, dl, p)
+                for d, k, s, dl, p in zip(in_dims, kernel, strides, dilations, pads)]
+    out_channels = weights.shape[0]
+    shape = None if ndhwc.shape is None else (ndhwc.shape[0], *out_dims, out_channels)
+    dhwio = np.ascontiguousarray(weights.transpose(2, 3, 4, 1, 0), dtype=np.float32)
+    y = ctx.emit("Conv3D", [ndhwc, ctx.const(dhwio)],
+                 {"T": DType("DT_FLOAT"), "strides": [1, *strides, 1], "dilations": [1, *dilations, 1],
+                  "padding": padding, "data_format": "NDHWC"}, shape=shape)
+    if bias is not None:
+        y = ctx.emit("BiasAdd", [y, bias], {"T": DType("DT_FLOAT"), "data_format": "NHWC"}, shape=shape)
+    return ctx.to_channels_first(y)
+
+
+# Largest block-diagonal filter (elements) a grouped filter may be widened to.
 DENSE_FILTER_LIMIT = 1 << 24
 
 
-def _ungrouped_transpose_filter(ctx: LoweringContext, weights: np.ndarray, group: int) -> np.ndarray:
-    """A grouped ConvTranspose filter [C_in, C_out/group, k...] as the equivalent dense one
-    [C_in, C_out, k...]: block-diagonal, the input channels of group g feeding only its outputs.
-    TF's Conv2DBackpropInput has no groups, and the zeros cost ``group``× the multiply-adds, so the
-    widened filter is capped."""
+def _block_diagonal(ctx: LoweringContext, weights: np.ndarray, group: int, grouped_axis: int, full_axis: int,
+                    op: str) -> np.ndarray:
+    """A grouped filter as the equivalent dense one: ``grouped_axis`` (the per-group channels)
+    widened ``group`` times, group g's block placed where ``full_axis``'s g-th slice meets it, zeros
+    elsewhere. The zeros cost ``group``× the multiply-adds, so the widened filter is capped."""
     if group == 1:
         return weights
-    c_in, c_out_per_group = weights.shape[:2]
-    if group < 1 or c_in % group:
-        raise ctx.unsupported(f"group={group} does not divide the {c_in} input channels")
+    full = weights.shape[full_axis]
+    if group < 1 or full % group:
+        raise ctx.unsupported(f"group={group} does not divide the {full} channels")
     if weights.size * group > DENSE_FILTER_LIMIT:
-        raise ctx.unsupported(f"grouped ConvTranspose with {group} groups would need a "
+        raise ctx.unsupported(f"grouped {op} with {group} groups would need a "
                               f"{weights.size * group}-element dense filter (limit {DENSE_FILTER_LIMIT})")
-    dense = np.zeros((c_in, c_out_per_group * group, *weights.shape[2:]), weights.dtype)
-    per_group = c_in // group
+    per_group, width = full // group, weights.shape[grouped_axis]
+    shape = list(weights.shape)
+    shape[grouped_axis] = width * group
+    dense = np.zeros(shape, weights.dtype)
     for g in range(group):
-        rows = slice(g * per_group, (g + 1) * per_group)
-        dense[rows, g * c_out_per_group:(g + 1) * c_out_per_group] = weights[rows]
+        target = [slice(None)] * weights.ndim
+        target[full_axis] = slice(g * per_group, (g + 1) * per_group)
+        source = tuple(target)
+        target[grouped_axis] = slice(g * width, (g + 1) * width)
+        dense[tuple(target)] = weights[source]
     return dense
 
 
@@ -194,7 +233,8 @@ def _conv_transpose(ctx: LoweringContext) -> list[V]:
     assert x is not None
     weights = ctx.const_input(1, "weights")
     assert weights is not None
-    weights = _ungrouped_transpose_filter(ctx, weights, int(ctx.attr("group", 1)))
+    # TF's Conv2DBackpropInput has no groups: [C_in, C_out/group, k...] widened to [C_in, C_out, k...]
+    weights = _block_diagonal(ctx, weights, int(ctx.attr("group", 1)), 1, 0, "ConvTranspose")
     spatial = weights.ndim - 2
     kernel, strides, dilations = _window_attrs(ctx, spatial, list(weights.shape[2:]))
     out_pad = [int(p) for p in ctx.attr("output_padding", [0] * spatial)]
@@ -284,8 +324,9 @@ def _pool(ctx: LoweringContext, tf_op: str) -> V:
         nhwc = pad_channels_last(ctx, nhwc, pads, 0.0 if tf_op == "AvgPool" else -3.4028234663852886e38)
         padding = "VALID"
     shape = None if nhwc.shape is None else (nhwc.shape[0], *out_dims, nhwc.shape[-1])
+    tf_op = tf_op + "3D" if spatial == 3 else tf_op
     y = ctx.emit(tf_op, [nhwc], {"T": DType("DT_FLOAT"), "ksize": [1, *kernel, 1], "strides": [1, *strides, 1],
-                                 "padding": padding, "data_format": "NHWC"}, shape=shape)
+                                 "padding": padding, "data_format": "NDHWC" if spatial == 3 else "NHWC"}, shape=shape)
     if divisor is not None:
         y = ctx.emit("Mul", [y, ctx.const(divisor)], {"T": DType("DT_FLOAT")}, shape=shape)
     return _back(ctx, y, one_d)
@@ -303,7 +344,7 @@ def _avg_divisor(in_dims: list[Any], kernel: list[int], strides: list[int], pads
         starts = np.arange(o) * s - b
         counts.append(np.clip(np.minimum(starts + k, hi) - np.maximum(starts, lo), 1, None))
     area = float(np.prod(kernel))
-    return (area / np.outer(counts[0], counts[1])).astype(np.float32)[None, :, :, None]
+    return (area / functools.reduce(np.multiply.outer, counts)).astype(np.float32)[None, ..., None]
 
 
 @lowers("MaxPool")
