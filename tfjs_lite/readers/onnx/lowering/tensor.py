@@ -176,17 +176,44 @@ def _gather(ctx: LoweringContext) -> list[V]:
 def _gather_elements(ctx: LoweringContext) -> list[V]:
     x, indices = ctx.input(0), ctx.input(1)
     assert x is not None and indices is not None
+    nd, shape = _element_coordinates(ctx, x, indices)
+    return [ctx.emit("GatherNd", [x, nd], {"Tparams": DType(x.dtype), "Tindices": DType("DT_INT32")},
+                     shape=shape, dtype=x.dtype)]
+
+
+def _element_coordinates(ctx: LoweringContext, x: V, indices: V) -> tuple[V, tuple[int, ...]]:
+    """GatherElements/ScatterElements indices (along the node's ``axis``) as full ``GatherNd``-style
+    coordinates ``[*indices.shape, rank]``: the index on the axis, each position's own elsewhere."""
     rank = ctx.rank_of(x)
     axis = ctx.axis(int(ctx.attr("axis", 0)), rank)
     shape = indices.static_shape()
     if shape is None:
-        raise ctx.unsupported("GatherElements needs static index shapes")
+        raise ctx.unsupported(f"{ctx.node.op_type} needs static index shapes")  # type: ignore[union-attr]
     indices = _indices(ctx, indices, x.shape[axis])  # type: ignore[index]
     grids = np.indices(shape, dtype=np.int32)
     coords = [ctx.expand_last(indices) if i == axis else ctx.const(grids[i][..., None]) for i in range(rank)]
-    nd = concat_last(ctx, coords, shape, rank)
-    return [ctx.emit("GatherNd", [x, nd], {"Tparams": DType(x.dtype), "Tindices": DType("DT_INT32")},
-                     shape=shape, dtype=x.dtype)]
+    return concat_last(ctx, coords, shape, rank), shape
+
+
+@lowers("ScatterElements")
+def _scatter_elements(ctx: LoweringContext) -> list[V]:
+    """``TensorScatterUpdate`` at full coordinates; ``reduction="add"`` adds a ``ScatterNd`` of the
+    updates (which sums repeated coordinates, as ONNX's add does) to the data."""
+    x, indices, updates = ctx.input(0), ctx.input(1), ctx.input(2)
+    assert x is not None and indices is not None and updates is not None
+    reduction = ctx.attr("reduction", "none")
+    if reduction not in ("none", "add"):
+        raise ctx.unsupported(f"ScatterElements reduction {reduction!r} is not supported (only none, add)")
+    nd, _ = _element_coordinates(ctx, x, indices)
+    if reduction == "none":
+        return [ctx.emit("TensorScatterUpdate", [x, nd, updates], {"T": DType(x.dtype), "Tindices": DType("DT_INT32")},
+                         shape=x.shape)]
+    shape = x.static_shape()
+    if shape is None:
+        raise ctx.unsupported("ScatterElements with reduction='add' needs a static data shape")
+    added = ctx.emit("ScatterNd", [nd, updates, ctx.int_const(list(shape))],
+                     {"T": DType(x.dtype), "Tindices": DType("DT_INT32")}, shape=shape)
+    return [ctx.emit("AddV2", [x, added], {"T": DType(x.dtype)}, shape=shape)]
 
 
 def concat_last(ctx: LoweringContext, parts: list[V], shape: tuple[int, ...], rank: int) -> V:
