@@ -69,14 +69,20 @@ def _linear_matrix(mode: str, size_in: int, size_out: int, scale: float) -> np.n
     return matrix.astype(np.float32)
 
 
-def _cubic_weights(t: np.ndarray, a: float) -> np.ndarray:
-    """Keys' cubic convolution weights of the 4 neighbours (offsets -1, 0, 1, 2) at fraction ``t``."""
-    def near(d: np.ndarray) -> np.ndarray:  # |d| <= 1
+def _cubic_kernel(a: float) -> tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray]]:
+    """Keys' cubic convolution kernel for distances |d| <= 1 and 1 < |d| < 2."""
+    def near(d: np.ndarray) -> np.ndarray:
         return ((a + 2) * d - (a + 3)) * d * d + 1
 
-    def far(d: np.ndarray) -> np.ndarray:  # 1 < |d| < 2
+    def far(d: np.ndarray) -> np.ndarray:
         return ((a * d - 5 * a) * d + 8 * a) * d - 4 * a
 
+    return near, far
+
+
+def _cubic_weights(t: np.ndarray, a: float) -> np.ndarray:
+    """The weights of the 4 neighbours (offsets -1, 0, 1, 2) at fraction ``t``."""
+    near, far = _cubic_kernel(a)
     return np.stack([far(t + 1), near(t), near(1 - t), far(2 - t)], axis=-1)
 
 
@@ -93,6 +99,31 @@ def _cubic_matrix(mode: str, size_in: int, size_out: int, scale: float, a: float
     matrix = np.zeros((size_out, size_in), dtype=np.float64)
     np.add.at(matrix, (np.repeat(np.arange(size_out), 4), np.clip(taps, 0, size_in - 1).reshape(-1)),
               weights.reshape(-1))
+    return matrix.astype(np.float32)
+
+
+def _antialias_matrix(mode: str, size_in: int, size_out: int, scale: float, cubic_a: float | None,
+                      exclude_outside: bool) -> np.ndarray:
+    """Antialiased linear/cubic resize as an ``[out, in]`` matrix: when shrinking, the filter is
+    stretched by ``1/scale`` so every input sample contributes. Each row is normalised by its total
+    weight; taps beyond the edge repeat the edge sample, or (``exclude_outside``) are left out
+    before normalising."""
+    x = source_coordinates(mode, size_in, size_out, scale)
+    stretch = min(scale, 1.0)
+    radius = (2.0 if cubic_a is not None else 1.0) / stretch
+    matrix = np.zeros((size_out, size_in), dtype=np.float64)
+    for row, centre in enumerate(x):
+        taps = np.arange(int(np.floor(centre - radius)), int(np.ceil(centre + radius)) + 1)
+        if exclude_outside:
+            taps = taps[(taps >= 0) & (taps < size_in)]
+        d = np.abs(taps - centre) * stretch
+        if cubic_a is None:
+            weights = np.maximum(0.0, 1.0 - d)
+        else:
+            near, far = _cubic_kernel(cubic_a)
+            weights = np.where(d <= 1, near(d), np.where(d < 2, far(d), 0.0))
+        total = weights.sum()
+        np.add.at(matrix[row], np.clip(taps, 0, size_in - 1), weights / total if total else 0.0)
     return matrix.astype(np.float32)
 
 
@@ -123,7 +154,8 @@ def _resize(ctx: LoweringContext) -> list[V]:
     mode = ctx.attr("mode", "nearest")
     coord = ctx.attr("coordinate_transformation_mode", "half_pixel")
     rounding = ctx.attr("nearest_mode", "round_prefer_floor")
-    if mode not in ("nearest", "linear", "cubic") or coord == "tf_crop_and_resize" or ctx.attr("antialias", 0):
+    antialias = bool(ctx.attr("antialias", 0)) and mode != "nearest"  # nearest ignores it
+    if mode not in ("nearest", "linear", "cubic") or coord == "tf_crop_and_resize":
         raise ctx.unsupported(f"Resize mode={mode!r} coordinate_transformation_mode={coord!r} "
                               f"antialias={ctx.attr('antialias', 0)} is not supported")
     if ctx.attr("axes") is not None or ctx.attr("keep_aspect_ratio_policy", "stretch") != "stretch":
@@ -148,7 +180,7 @@ def _resize(ctx: LoweringContext) -> list[V]:
         raise ctx.unsupported("Resize may only change the spatial (H, W) dimensions")
     sizes_out = [0, 0, int(sizes[2]), int(sizes[3])]  # type: ignore[arg-type]
     out_shape = (*shape[:2], *sizes_out[2:])
-    chosen = None if mode == "cubic" else _tf_resize(mode, coord, rounding, [height, width], sizes_out[2:],
+    chosen = None if mode == "cubic" or antialias else _tf_resize(mode, coord, rounding, [height, width], sizes_out[2:],
                                                      scales[2:])
     if chosen is not None:
         op, align, half = chosen
@@ -167,8 +199,12 @@ def _resize(ctx: LoweringContext) -> list[V]:
                          {"Tparams": DType(y.dtype), "Tindices": DType("DT_INT32"), "Taxis": DType("DT_INT32"),
                           "batch_dims": 0}, shape=new_shape)
         return [y]
-    if mode == "cubic":
-        a, exclude = float(ctx.attr("cubic_coeff_a", -0.75)), bool(ctx.attr("exclude_outside", 0))
+    a, exclude = float(ctx.attr("cubic_coeff_a", -0.75)), bool(ctx.attr("exclude_outside", 0))
+    if antialias:
+        a_or_none = a if mode == "cubic" else None
+        rows = _antialias_matrix(coord, height, sizes_out[2], scales[2], a_or_none, exclude)
+        cols = _antialias_matrix(coord, width, sizes_out[3], scales[3], a_or_none, exclude)
+    elif mode == "cubic":
         rows = _cubic_matrix(coord, height, sizes_out[2], scales[2], a, exclude)
         cols = _cubic_matrix(coord, width, sizes_out[3], scales[3], a, exclude)
     else:
