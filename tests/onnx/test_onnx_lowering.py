@@ -201,3 +201,14 @@ def test_einsum_output_rank_is_known_to_later_ops(equation):
     scores = np.einsum(equation, q, k)
     want = np.exp(scores - scores.max(-1, keepdims=True))
     np.testing.assert_allclose(got, want / want.sum(-1, keepdims=True), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("attrs", [{"padding_mode": "reflection"}, {"mode": "bicubic"}])
+def test_grid_sample_refuses_what_it_does_not_compute(attrs):
+    from tfjs_lite.errors import UnsupportedModelError
+
+    graph = load_onnx(FIXTURES / "ops" / "GridSample_bilinear_zeros_align0" / "model.onnx")
+    lower_graph(graph)
+    graph.nodes[0].attrs.update(attrs)
+    with pytest.raises(UnsupportedModelError, match="GridSample mode="):
+        lower_graph(graph)

@@ -41,6 +41,7 @@ def lowers(*op_types: str) -> Callable[[Lowering], Lowering]:
 from tfjs_lite.readers.onnx.lowering import (  # noqa: E402,F401  (registration side effect)
     conv,
     elementwise,
+    grid_sample,
     misc,
     norm,
     recurrent,
