@@ -212,3 +212,38 @@ def test_grid_sample_refuses_what_it_does_not_compute(attrs):
     graph.nodes[0].attrs.update(attrs)
     with pytest.raises(UnsupportedModelError, match="GridSample mode="):
         lower_graph(graph)
+
+
+def _symbolic_batch_graph(nodes: list[OnnxNode], initializers: dict) -> OnnxGraph:
+    return OnnxGraph(nodes, initializers, [("x", ValueInfo(1, (None, 3, 4, 4)))], [("y", ValueInfo(1, None))], {}, 17)
+
+
+@pytest.mark.parametrize("index, folded", [(1, True), (0, False)])
+def test_scalar_gather_of_a_symbolic_shape(index, folded):
+    # x.size(1) is static even with a symbolic batch (TorchScript's dynamic_axes exports); x.size(0) is not
+    nodes = [OnnxNode("Shape", "shape", ["x"], ["s"], {}), OnnxNode("Gather", "g", ["s", "i"], ["d"], {"axis": 0}),
+             OnnxNode("Unsqueeze", "u", ["d", "zero"], ["d1"], {}),
+             OnnxNode("Concat", "c", ["d1", "rest"], ["target"], {"axis": 0}),
+             OnnxNode("Reshape", "r", ["x", "target"], ["y"], {})]
+    rest = np.array([-1], np.int64) if index == 0 else np.array([-1, 16], np.int64)
+    graph = _symbolic_batch_graph(nodes, {"i": np.array(index, np.int64), "zero": np.array([0], np.int64),
+                                          "rest": rest})
+    lowered = lower_graph(graph)
+    assert ("GatherV2" not in [lowered.op(n) for n in lowered.nodes()]) is folded
+    x = np.random.default_rng(0).standard_normal((3, 3, 4, 4)).astype(np.float32)
+    got = executor.run(lowered, {"x": x}, outputs=["y"])["y"]
+    np.testing.assert_array_equal(got, x.reshape(3, -1) if index == 0 else x.reshape(3, -1, 16))
+
+
+def test_resize_sizes_from_a_sliced_symbolic_shape():
+    # Concat(Shape(x)[:2], [8, 8]) as Resize sizes: N is symbolic, C and the new H, W are known
+    nodes = [OnnxNode("Shape", "shape", ["x"], ["s"], {}),
+             OnnxNode("Slice", "nc", ["s", "start", "end"], ["n_c"], {}),
+             OnnxNode("Concat", "c", ["n_c", "hw"], ["sizes"], {"axis": 0}),
+             OnnxNode("Resize", "resize", ["x", "", "", "sizes"], ["y"],
+                      {"mode": "nearest", "coordinate_transformation_mode": "asymmetric", "nearest_mode": "floor"})]
+    graph = _symbolic_batch_graph(nodes, {"start": np.array([0], np.int64), "end": np.array([2], np.int64),
+                                          "hw": np.array([8, 8], np.int64)})
+    x = np.random.default_rng(1).standard_normal((2, 3, 4, 4)).astype(np.float32)
+    got = executor.run(lower_graph(graph), {"x": x}, outputs=["y"])["y"]
+    np.testing.assert_array_equal(got, x.repeat(2, axis=2).repeat(2, axis=3))

@@ -90,6 +90,7 @@ def strided_slice(ctx: LoweringContext, x: V, starts: list[int], ends: list[int]
                   steps: list[int]) -> V:
     """ONNX Slice semantics (Python slicing per axis) with a TF StridedSlice."""
     rank = ctx.rank_of(x)
+    picked = None
     if x.value is not None or (x.known is not None and rank == 1):
         index = [slice(None)] * rank
         for s, e, a, st in zip(starts, ends, axes, steps):
@@ -123,8 +124,10 @@ def strided_slice(ctx: LoweringContext, x: V, starts: list[int], ends: list[int]
             end[a] = _clamp(e)
     attrs = {"T": DType(x.dtype), "Index": DType("DT_INT32"), "begin_mask": begin_mask, "end_mask": end_mask,
              "ellipsis_mask": 0, "new_axis_mask": 0, "shrink_axis_mask": 0}
-    return ctx.emit("StridedSlice", [x, ctx.int_const(begin), ctx.int_const(end), ctx.int_const(stride)], attrs,
-                    shape=tuple(shape))
+    out = ctx.emit("StridedSlice", [x, ctx.int_const(begin), ctx.int_const(end), ctx.int_const(stride)], attrs,
+                   shape=tuple(shape))
+    out.known = picked  # Shape(x)[:2] with a symbolic batch: the channel count stays known
+    return out
 
 
 @lowers("Slice")
@@ -161,15 +164,20 @@ def _gather(ctx: LoweringContext) -> list[V]:
     axis = ctx.axis(int(ctx.attr("axis", 0)), rank)
     if x.value is not None and indices.value is not None:
         return [ctx.const(np.take(x.value, indices.value.astype(np.int64), axis=axis))]
-    if x.known is not None and indices.value is not None:
-        picked = np.take(np.array(x.known, dtype=object), indices.value.astype(np.int64), axis=0)
+    picked = None
+    if x.known is not None and indices.value is not None and indices.value.ndim <= 1:
+        # np.asarray: a scalar index (``x.size(1)`` in PyTorch) picks one element, not an array
+        picked = np.asarray(np.take(np.array(x.known, dtype=object), indices.value.astype(np.int64), axis=0))
         if None not in picked.reshape(-1).tolist():
             return [ctx.const(picked.astype(np.int64))]
     indices = _indices(ctx, indices, x.shape[axis])  # type: ignore[index]
     shape = None if indices.shape is None else (*x.shape[:axis], *indices.shape, *x.shape[axis + 1:])  # type: ignore[index]
-    return [ctx.emit("GatherV2", [x, indices, ctx.int_const(axis)],
-                     {"Tparams": DType(x.dtype), "Tindices": DType("DT_INT32"), "Taxis": DType("DT_INT32"),
-                      "batch_dims": 0}, shape=shape, dtype=x.dtype)]
+    out = ctx.emit("GatherV2", [x, indices, ctx.int_const(axis)],
+                   {"Tparams": DType(x.dtype), "Tindices": DType("DT_INT32"), "Taxis": DType("DT_INT32"),
+                    "batch_dims": 0}, shape=shape, dtype=x.dtype)
+    if picked is not None:  # the static elements stay known (the batch dim of Shape(x) does not)
+        out.known = picked.reshape(-1).tolist()
+    return [out]
 
 
 @lowers("GatherElements")
