@@ -36,13 +36,14 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path[:0] = [str(HERE), str(ROOT / "tests"), str(ROOT)]
 
-from tfjs_node import TfjsError, TfjsNode, compare_stats, load_tensors  # noqa: E402
+from tfjs_node import TfjsError, TfjsHarnessError, TfjsNode, compare_stats, load_tensors  # noqa: E402
 from zoo import add_runner_arguments, convert_cli, one_line, record_result, run_or_table, short, splice_table  # noqa: E402
 
 OUT = HERE / ".onnx_zoo"
 DEFAULT_TORCH_PYTHON = os.environ.get("TFJS_LITE_TORCH_PYTHON", str(ROOT / ".torchenv" / "bin" / "python"))
 GENERATOR = ROOT / "fixtures" / "generate_onnx_zoo.py"
 TOLERANCE = 1e-4
+TFJS_TIMEOUT_S = 1800  # the pure-JS CPU backend runs a 224 px MaxViT batch for minutes on a busy machine
 GENERATE_TIMEOUT_S = 3600
 TABLE_START = "<!-- onnx zoo table start -->"
 TABLE_END = "<!-- onnx zoo table end -->"
@@ -81,7 +82,7 @@ def convert_and_check(node: TfjsNode, case_dir: Path, exporter: str, flags: list
         got = dict(node.run(out, "graph", _nhwc(inputs) if flags else inputs))
         got = _nhwc(got, (0, 3, 1, 2)) if flags else got  # compared in ONNX's NCHW
         stats = compare_stats(got, expected)
-    except (TfjsError, AssertionError) as e:
+    except (TfjsError, AssertionError, TfjsHarnessError) as e:  # the harness: a timeout (worker restarts)
         result.update(status="tfjs_error", message=one_line(str(e)))
         return result
     error = max(s["rel"] for s in stats.values())
@@ -134,7 +135,7 @@ def run(args: argparse.Namespace) -> None:
     names = args.only or architectures(args.torch_python)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    with TfjsNode() as node:
+    with TfjsNode(timeout=TFJS_TIMEOUT_S) as node:
         for start in range(0, len(names), args.chunk):
             chunk = names[start:start + args.chunk]
             missing = [n for n in chunk if not (args.reuse and (out / n / "case.json").is_file())]
