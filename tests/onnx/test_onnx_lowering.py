@@ -143,11 +143,13 @@ def _lstm(x_shape: tuple, attrs: dict, lengths: list[int] | None = None) -> Onnx
     ((5, 2, 3), {}, [5, 3], "sequence_lens"),
     ((5, 2, 3), {"input_forget": 1}, None, "input_forget"),
     ((5, 2, 3), {"activations": ["Sigmoid", "Affine", "Tanh"]}, None, "Affine"),
+    ((5, 2, 3), {"activations": ["Sigmoid", "Tanh"]}, None, "2 activations given"),
+    ((5, 2, 3), {"hidden_size": 5}, None, "W has shape"),
 ])
 def test_recurrent_refusals_name_what_is_missing(x_shape, attrs, lengths, why):
-    from tfjs_lite.errors import UnsupportedModelError
+    from tfjs_lite.errors import ConversionError
 
-    with pytest.raises(UnsupportedModelError, match=why):
+    with pytest.raises(ConversionError, match=why):
         lower_graph(_lstm(x_shape, attrs, lengths))
 
 

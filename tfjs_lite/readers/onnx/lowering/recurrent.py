@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from tfjs_lite.errors import ModelFormatError
 from tfjs_lite.ir.attrs import DType
 from tfjs_lite.readers.onnx.context import LoweringContext, V
 from tfjs_lite.readers.onnx.lowering import lowers
@@ -49,6 +50,13 @@ class _Cell:
         w, r, b = ctx.const_input(1, "W"), ctx.const_input(2, "R"), ctx.const_input(3, "B")
         if w is None or r is None:
             raise ctx.unsupported("the weights W and R are required inputs")
+        dirs = len(_DIRECTIONS[str(ctx.attr("direction", "forward"))])
+        expected = {"W": (dirs, gates * hidden, w.shape[-1]), "R": (dirs, gates * hidden, hidden),
+                    "B": (dirs, 2 * gates * hidden)}
+        for name, value in (("W", w), ("R", r), ("B", b)):
+            if value is not None and value.shape != expected[name]:
+                raise ModelFormatError(f"ONNX node {ctx.node.name!r} ({ctx.node.op_type}): {name} has shape "  # type: ignore[union-attr]
+                                       f"{list(value.shape)}, expected {list(expected[name])}")
         self.w_t = w[d].T.astype(np.float32)  # [input, gates*hidden]
         self.r = [r[d, g * hidden:(g + 1) * hidden].T.astype(np.float32) for g in range(gates)]
         bias = np.zeros(2 * gates * hidden, np.float32) if b is None else b[d].astype(np.float32)
@@ -149,10 +157,16 @@ def _recurrent(ctx: LoweringContext) -> list[V | None]:
         raise ctx.unsupported(f"direction {direction!r} is not forward, reverse or bidirectional")
     directions = _DIRECTIONS[direction]
     acts = [str(a) for a in ctx.attr("activations") or default_acts * len(directions)]
+    if len(acts) != len(default_acts) * len(directions):
+        raise ctx.unsupported(f"{len(acts)} activations given, {op} {direction} takes "
+                              f"{len(default_acts) * len(directions)}")
     unknown = sorted({a for a in acts if a not in _ACTIVATIONS})
     if unknown:
         raise ctx.unsupported(f"activation(s) {', '.join(unknown)} are not supported (only {', '.join(_ACTIVATIONS)})")
-    hidden = int(ctx.attr("hidden_size"))
+    weights = ctx.const_input(2, "R")
+    hidden = int(ctx.attr("hidden_size", 0) or (0 if weights is None or weights.ndim != 3 else weights.shape[-1]))
+    if hidden <= 0:
+        raise ctx.unsupported("hidden_size is missing and R does not give it")
     per_dir = len(default_acts)
     peepholes = ctx.const_input(7, "P") if op == "LSTM" else None
     linear_before_reset = bool(ctx.attr("linear_before_reset", 0))
@@ -166,6 +180,9 @@ def _recurrent(ctx: LoweringContext) -> list[V | None]:
         cell.rb = np.where(np.array(fold)[:, None], 0.0, cell.rb).astype(np.float32)
         h = _initial(ctx, 5, d, layout)
         c = _initial(ctx, 6, d, layout) if op == "LSTM" else None
+        if peepholes is not None and peepholes.shape != (len(directions), 3 * hidden):
+            raise ctx.unsupported(f"peepholes P of shape {list(peepholes.shape)}, expected "
+                                  f"{[len(directions), 3 * hidden]}")
         peep = None if peepholes is None else peepholes[d].astype(np.float32).reshape(3, hidden)
         states: list[V] = [None] * seq  # type: ignore[list-item]
         for t in (range(seq - 1, -1, -1) if reverse else range(seq)):
