@@ -169,7 +169,8 @@ def _cell(r: dict | None) -> str:
         return (f"{r['error']:.1e}{verdict} (float64 reference: onnxruntime {r['onnxruntime_vs_float64']:.1e}, "
                 f"TF.js {r['tfjs_vs_float64']:.1e}; PyTorch vs onnxruntime {r['torch_vs_onnxruntime']:.1e})")
     if r["status"] == "mismatch":
-        return f"{r['error']:.1e} **MISMATCH** ({r.get('executor_error', '')[:150]})"
+        note = f" ({r['executor_error'][:150]})" if "executor_error" in r else ""
+        return f"{r['error']:.1e} **MISMATCH**{note}"
     return f"{STATUS_LABEL[r['status']]}: {short(r.get('message', ''))}"
 
 

@@ -268,10 +268,10 @@ def _pad(ctx: LoweringContext) -> list[V]:
     attrs: dict[str, Any] = {"T": DType(x.dtype), "Tpaddings": DType("DT_INT32")}
     if mode == "reflect":
         return [ctx.emit("MirrorPad", [x, ctx.const(table)], {**attrs, "mode": "REFLECT"}, shape=shape)]
-    if mode == "edge":
-        if table.max() > 1:
-            raise ctx.unsupported("edge padding wider than 1 has no TF.js op")
-        return [ctx.emit("MirrorPad", [x, ctx.const(table)], {**attrs, "mode": "SYMMETRIC"}, shape=shape)]
+    if mode in ("edge", "wrap"):
+        if mode == "edge" and table.max() <= 1:  # 1 wide: the edge is its own mirror image
+            return [ctx.emit("MirrorPad", [x, ctx.const(table)], {**attrs, "mode": "SYMMETRIC"}, shape=shape)]
+        return [_pad_by_gather(ctx, x, table, mode)]
     if mode != "constant":
         raise ctx.unsupported(f"Pad mode {mode!r} is not supported")
     value = ctx.input(2)
@@ -280,6 +280,24 @@ def _pad(ctx: LoweringContext) -> list[V]:
     return [ctx.emit("PadV2", [x, ctx.const(table), ctx.emit("Reshape", [value, ctx.int_const([])],
                                                               {"T": DType(value.dtype), "Tshape": DType("DT_INT32")},
                                                               shape=())], attrs, shape=shape)]
+
+
+def _pad_by_gather(ctx: LoweringContext, x: V, table: np.ndarray, mode: str) -> V:
+    """Edge (replicate) or wrap (circular) padding of any width: per padded axis, one ``GatherV2``
+    of precomputed indices, clamped into the axis (edge) or taken modulo its size (wrap)."""
+    for axis, (before, after) in enumerate(table.tolist()):
+        if not before and not after:
+            continue
+        size = None if x.shape is None else x.shape[axis]
+        if size is None:
+            raise ctx.unsupported(f"{mode} padding needs the padded dimensions' sizes")
+        wanted = np.arange(-before, size + after)
+        index = np.clip(wanted, 0, size - 1) if mode == "edge" else wanted % size
+        shape = tuple(len(index) if i == axis else d for i, d in enumerate(x.shape))  # type: ignore[union-attr,arg-type]
+        x = ctx.emit("GatherV2", [x, ctx.int_const(index), ctx.int_const(axis)],
+                     {"Tparams": DType(x.dtype), "Tindices": DType("DT_INT32"), "Taxis": DType("DT_INT32"),
+                      "batch_dims": 0}, shape=shape)
+    return x
 
 
 @lowers("SpaceToDepth")
