@@ -293,7 +293,7 @@ def _pad_by_gather(ctx: LoweringContext, x: V, table: np.ndarray, mode: str) -> 
             raise ctx.unsupported(f"{mode} padding needs the padded dimensions' sizes")
         wanted = np.arange(-before, size + after)
         index = np.clip(wanted, 0, size - 1) if mode == "edge" else wanted % size
-        shape = tuple(len(index) if i == axis else d for i, d in enumerate(x.shape))  # type: ignore[union-attr,arg-type]
+        shape = tuple(len(index) if i == axis else d for i, d in enumerate(x.shape))  # type: ignore[arg-type]
         x = ctx.emit("GatherV2", [x, ctx.int_const(index), ctx.int_const(axis)],
                      {"Tparams": DType(x.dtype), "Tindices": DType("DT_INT32"), "Taxis": DType("DT_INT32"),
                       "batch_dims": 0}, shape=shape)
