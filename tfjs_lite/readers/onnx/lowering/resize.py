@@ -160,15 +160,17 @@ def _resize(ctx: LoweringContext) -> list[V]:
                               f"antialias={ctx.attr('antialias', 0)} is not supported")
     if ctx.attr("axes") is not None or ctx.attr("keep_aspect_ratio_policy", "stretch") != "stretch":
         raise ctx.unsupported("Resize axes / keep_aspect_ratio_policy are not supported")
-    if x.shape is None or len(x.shape) != 4 or x.shape[2] is None or x.shape[3] is None:
-        raise ctx.unsupported("Resize needs a 4-D (NCHW) input with static height and width")
+    if x.shape is None or len(x.shape) not in (4, 5) or None in x.shape[2:]:
+        raise ctx.unsupported("Resize needs a 4-D (NCHW) or 5-D (NCDHW) input with static spatial sizes")
     shape = x.shape
-    height, width = int(x.shape[2]), int(x.shape[3])
+    rank = len(shape)
+    spatial = list(range(2, rank))
+    dims_in = [int(shape[a]) for a in spatial]  # type: ignore[arg-type]
     scales_value = ctx.const_input(2, "scales")
     sizes_v = ctx.input(3)
     sizes_known = None if sizes_v is None else sizes_v.elements()
-    if sizes_known is not None and len(sizes_known) == 4 and None not in sizes_known[2:]:
-        # N and C may be symbolic (read from Shape at run time): only H and W matter
+    if sizes_known is not None and len(sizes_known) == rank and None not in sizes_known[2:]:
+        # N and C may be symbolic (read from Shape at run time): only the spatial sizes matter
         sizes = [shape[i] if d is None else int(d) for i, d in enumerate(sizes_known)]
         scales = [o / i if i and o else 1.0 for o, i in zip(sizes, shape)]
     elif scales_value is not None and scales_value.size:
@@ -177,11 +179,10 @@ def _resize(ctx: LoweringContext) -> list[V]:
     else:
         raise ctx.unsupported("Resize needs constant scales or sizes")
     if scales[:2] != [1.0, 1.0] or any(i is not None and o != i for i, o in zip(shape[:2], sizes[:2])):
-        raise ctx.unsupported("Resize may only change the spatial (H, W) dimensions")
-    sizes_out = [0, 0, int(sizes[2]), int(sizes[3])]  # type: ignore[arg-type]
-    out_shape = (*shape[:2], *sizes_out[2:])
-    chosen = None if mode == "cubic" or antialias else _tf_resize(mode, coord, rounding, [height, width], sizes_out[2:],
-                                                     scales[2:])
+        raise ctx.unsupported("Resize may only change the spatial dimensions")
+    sizes_out = [0, 0, *[int(sizes[a]) for a in spatial]]  # type: ignore[arg-type]
+    chosen = None if mode == "cubic" or antialias or rank == 5 else _tf_resize(
+        mode, coord, rounding, dims_in, sizes_out[2:], scales[2:])
     if chosen is not None:
         op, align, half = chosen
         y = ctx.emit(op, [ctx.to_channels_last(x), ctx.int_const(sizes_out[2:])],
@@ -189,28 +190,38 @@ def _resize(ctx: LoweringContext) -> list[V]:
                      shape=(shape[0], *sizes_out[2:], shape[1]))
         return [ctx.to_channels_first(y)]
     y = x
-    if mode == "nearest":
-        for axis, size_in in ((2, height), (3, width)):
-            index = _nearest_indices(coord, rounding, size_in, sizes_out[axis], scales[axis])
-            if size_in == sizes_out[axis] and (index == np.arange(size_in)).all():
+    a, exclude = float(ctx.attr("cubic_coeff_a", -0.75)), bool(ctx.attr("exclude_outside", 0))
+    for axis, size_in in zip(spatial, dims_in):
+        size_out = sizes_out[axis]
+        new_shape = tuple(size_out if i == axis else d for i, d in enumerate(y.shape))  # type: ignore[arg-type]
+        if mode == "nearest":
+            index = _nearest_indices(coord, rounding, size_in, size_out, scales[axis])
+            if size_in == size_out and (index == np.arange(size_in)).all():
                 continue
-            new_shape = tuple(sizes_out[axis] if i == axis else d for i, d in enumerate(y.shape))  # type: ignore
             y = ctx.emit("GatherV2", [y, ctx.int_const(index), ctx.int_const(axis)],
                          {"Tparams": DType(y.dtype), "Tindices": DType("DT_INT32"), "Taxis": DType("DT_INT32"),
                           "batch_dims": 0}, shape=new_shape)
-        return [y]
-    a, exclude = float(ctx.attr("cubic_coeff_a", -0.75)), bool(ctx.attr("exclude_outside", 0))
-    if antialias:
-        a_or_none = a if mode == "cubic" else None
-        rows = _antialias_matrix(coord, height, sizes_out[2], scales[2], a_or_none, exclude)
-        cols = _antialias_matrix(coord, width, sizes_out[3], scales[3], a_or_none, exclude)
-    elif mode == "cubic":
-        rows = _cubic_matrix(coord, height, sizes_out[2], scales[2], a, exclude)
-        cols = _cubic_matrix(coord, width, sizes_out[3], scales[3], a, exclude)
-    else:
-        rows = _linear_matrix(coord, height, sizes_out[2], scales[2])
-        cols = _linear_matrix(coord, width, sizes_out[3], scales[3])
-    y = matmul(ctx, y, ctx.const(cols.T.copy()))               # [N, C, H, W'] = x @ cols^T
-    y = matmul(ctx, ctx.const(rows[None, None]), y)            # [N, C, H', W'] = rows @ (...)
-    y.shape = out_shape
+            continue
+        if antialias:
+            matrix = _antialias_matrix(coord, size_in, size_out, scales[axis], a if mode == "cubic" else None, exclude)
+        elif mode == "cubic":
+            matrix = _cubic_matrix(coord, size_in, size_out, scales[axis], a, exclude)
+        else:
+            matrix = _linear_matrix(coord, size_in, size_out, scales[axis])
+        y = _along_axis(ctx, y, matrix, axis)
+        y.shape = new_shape
     return [y]
+
+
+def _along_axis(ctx: LoweringContext, y: V, matrix: np.ndarray, axis: int) -> V:
+    """Apply an ``[out, in]`` interpolation matrix along ``axis``: a product from the right for the
+    last axis, from the left for the one before; an earlier axis (the depth of NCDHW) is swapped
+    with the next-to-last around the product."""
+    rank = ctx.rank_of(y)
+    if axis == rank - 1:
+        return matmul(ctx, y, ctx.const(matrix.T.copy()))
+    if axis == rank - 2:
+        return matmul(ctx, ctx.const(matrix.reshape((1,) * (rank - 2) + matrix.shape)), y)
+    swap = list(range(rank))
+    swap[axis], swap[rank - 2] = rank - 2, axis
+    return ctx.transpose(_along_axis(ctx, ctx.transpose(y, swap), matrix, rank - 2), swap)
