@@ -249,3 +249,15 @@ def test_resize_sizes_from_a_sliced_symbolic_shape():
     x = np.random.default_rng(1).standard_normal((2, 3, 4, 4)).astype(np.float32)
     got = executor.run(lower_graph(graph), {"x": x}, outputs=["y"])["y"]
     np.testing.assert_array_equal(got, x.repeat(2, axis=2).repeat(2, axis=3))
+
+
+def test_if_with_a_runtime_condition_is_refused():
+    from tfjs_lite.errors import UnsupportedModelError
+
+    graph = load_onnx(FIXTURES / "ops" / "If_static_condition_then" / "model.onnx")
+    assert "Relu" in _ops(FIXTURES / "ops" / "If_static_condition_then" / "model.onnx")  # the branch taken
+    assert "Neg" not in _ops(FIXTURES / "ops" / "If_static_condition_then" / "model.onnx")  # the other dropped
+    equal = next(n for n in graph.nodes if n.op_type == "Equal")
+    equal.inputs = ["x", "x"]  # a condition that depends on the input
+    with pytest.raises(UnsupportedModelError, match="condition computed at run time"):
+        lower_graph(graph)

@@ -117,6 +117,8 @@ class LoweringContext:
         self.values: dict[str, V] = {}
         self.node: OnnxNode | None = None
         self.base = "onnx"
+        # Set by the reader: lowers an If branch's nodes here and returns its outputs.
+        self.lower_branch: Any = None
 
     # ----------------------------------------------------------------- current node
     def start(self, node: OnnxNode, index: int) -> None:

@@ -193,3 +193,17 @@ def _non_zero(ctx: LoweringContext) -> list[V]:
     rank = ctx.rank_of(x)
     found = ctx.emit("Where", [x], {"T": DType(x.dtype)}, shape=(None, rank), dtype="DT_INT32")
     return [ctx.transpose(found, [1, 0])]
+
+
+@lowers("If")
+def _if(ctx: LoweringContext) -> list[V]:
+    """An If whose condition is known while converting (TorchScript's ``squeeze(dim)`` on a static
+    dim, shape checks): the branch taken is lowered in place, the other dropped. A condition that
+    depends on the input is control flow TF.js graph models cannot hold here: refused."""
+    cond = ctx.input(0)
+    if cond is None or cond.value is None or cond.value.size != 1:
+        raise ctx.unsupported("If with a condition computed at run time (control flow) is not supported")
+    branch = ctx.attr("then_branch" if bool(cond.value.reshape(-1)[0]) else "else_branch")
+    if branch is None:
+        raise ctx.unsupported("If without the branch its condition selects")
+    return ctx.lower_branch(branch)
