@@ -145,6 +145,7 @@ def _lstm(x_shape: tuple, attrs: dict, lengths: list[int] | None = None) -> Onnx
     ((5, 2, 3), {"activations": ["Sigmoid", "Affine", "Tanh"]}, None, "Affine"),
     ((5, 2, 3), {"activations": ["Sigmoid", "Tanh"]}, None, "2 activations given"),
     ((5, 2, 3), {"hidden_size": 5}, None, "W has shape"),
+    ((100_000, 2, 3), {}, None, "too long to unroll"),
 ])
 def test_recurrent_refusals_name_what_is_missing(x_shape, attrs, lengths, why):
     from tfjs_lite.errors import ConversionError

@@ -14,6 +14,7 @@ import numpy as np
 
 from tfjs_lite.errors import ModelFormatError
 from tfjs_lite.ir.attrs import DType
+from tfjs_lite.limits import MAX_UNROLLED_STEPS
 from tfjs_lite.readers.onnx.context import LoweringContext, V
 from tfjs_lite.readers.onnx.lowering import lowers
 from tfjs_lite.readers.onnx.lowering.elementwise import binary, clip, unary
@@ -145,6 +146,8 @@ def _recurrent(ctx: LoweringContext) -> list[V | None]:
     if layout:
         x = ctx.transpose(x, [1, 0, 2])
     seq = int(x.shape[0])  # type: ignore[index,arg-type]
+    if seq > MAX_UNROLLED_STEPS:
+        raise ctx.unsupported(f"a sequence of {seq} steps is too long to unroll (limit {MAX_UNROLLED_STEPS})")
     lens = ctx.const_input(4, "sequence_lens")
     if lens is not None and not (lens == seq).all():
         raise ctx.unsupported("sequence_lens shorter than the sequence (per-example lengths) is not supported")

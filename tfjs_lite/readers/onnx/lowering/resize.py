@@ -17,6 +17,7 @@ from collections.abc import Callable
 import numpy as np
 
 from tfjs_lite.ir.attrs import DType
+from tfjs_lite.limits import MAX_SHAPE_DERIVED_ELEMENTS
 from tfjs_lite.readers.onnx.context import LoweringContext, V
 from tfjs_lite.readers.onnx.lowering import lowers
 from tfjs_lite.readers.onnx.lowering.misc import matmul
@@ -181,6 +182,9 @@ def _resize(ctx: LoweringContext) -> list[V]:
     if scales[:2] != [1.0, 1.0] or any(i is not None and o != i for i, o in zip(shape[:2], sizes[:2])):
         raise ctx.unsupported("Resize may only change the spatial dimensions")
     sizes_out = [0, 0, *[int(sizes[a]) for a in spatial]]  # type: ignore[arg-type]
+    if any(o < 0 or o * max(i, 1) > MAX_SHAPE_DERIVED_ELEMENTS for o, i in zip(sizes_out[2:], dims_in)):
+        raise ctx.unsupported(f"Resize to {sizes_out[2:]} from {dims_in}: the index or interpolation tables "
+                              f"would pass {MAX_SHAPE_DERIVED_ELEMENTS} elements")
     chosen = None if mode == "cubic" or antialias or rank == 5 else _tf_resize(
         mode, coord, rounding, dims_in, sizes_out[2:], scales[2:])
     if chosen is not None:

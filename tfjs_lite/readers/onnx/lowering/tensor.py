@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from tfjs_lite.ir.attrs import DType
+from tfjs_lite.limits import MAX_SHAPE_DERIVED_ELEMENTS
 from tfjs_lite.readers.onnx.context import LoweringContext, V
 from tfjs_lite.readers.onnx.lowering import lowers
 
@@ -291,6 +292,8 @@ def _pad_by_gather(ctx: LoweringContext, x: V, table: np.ndarray, mode: str) -> 
         size = None if x.shape is None else x.shape[axis]
         if size is None:
             raise ctx.unsupported(f"{mode} padding needs the padded dimensions' sizes")
+        if size + before + after > MAX_SHAPE_DERIVED_ELEMENTS:
+            raise ctx.unsupported(f"{mode} padding to {size + before + after} elements along an axis")
         wanted = np.arange(-before, size + after)
         index = np.clip(wanted, 0, size - 1) if mode == "edge" else wanted % size
         shape = tuple(len(index) if i == axis else d for i, d in enumerate(x.shape))  # type: ignore[arg-type]
