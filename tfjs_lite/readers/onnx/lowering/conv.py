@@ -350,8 +350,79 @@ def _avg_divisor(in_dims: list[Any], kernel: list[int], strides: list[int], pads
 @lowers("MaxPool")
 def _max_pool(ctx: LoweringContext) -> list[Any]:
     if len(ctx.node.outputs) > 1 and ctx.node.outputs[1]:  # type: ignore[union-attr]
-        raise ctx.unsupported("MaxPool's Indices output is not supported")
+        return _max_pool_with_indices(ctx)
     return [_pool(ctx, "MaxPool")]
+
+
+def _max_pool_with_indices(ctx: LoweringContext) -> list[V]:
+    """MaxPool with its Indices output (``return_indices=True``, SegNet's unpooling): TF's
+    ``MaxPoolWithArgmax`` gives flat NHWC indices ``((b·H + y)·W + x)·C + c``; ONNX wants flat
+    NCHW ones ``((b·C + c)·H + y)·W + x``, recomputed from them with integer arithmetic."""
+    x = ctx.input(0)
+    assert x is not None
+    shape = x.static_shape()
+    if shape is None or len(shape) != 4:
+        raise ctx.unsupported("MaxPool's Indices output needs a static 4-D input")
+    if int(ctx.attr("storage_order", 0)) or int(ctx.attr("ceil_mode", 0)):
+        raise ctx.unsupported("MaxPool's Indices output with storage_order=1 or ceil_mode is not supported")
+    n, c, h, w = shape
+    kernel, strides, dilations = _window_attrs(ctx, 2)
+    pads = spatial_pads(ctx, [h, w], kernel, strides, dilations)
+    padding = _tf_padding([h, w], kernel, strides, dilations, pads)
+    if max(dilations) > 1 or padding is None:
+        raise ctx.unsupported("MaxPool's Indices output needs SAME or VALID padding and no dilation")
+    out_dims = [-(-d // s) if padding == "SAME" else _out_size(d, k, s, 1, (0, 0))
+                for d, k, s in zip((h, w), kernel, strides)]
+    nhwc_shape = (n, *out_dims, c)
+    pooled, argmax = ctx.emit("MaxPoolWithArgmax", [ctx.to_channels_last(x)],
+                              {"T": DType("DT_FLOAT"), "Targmax": DType("DT_INT32"), "ksize": [1, *kernel, 1],
+                               "strides": [1, *strides, 1], "padding": padding, "include_batch_in_index": True},
+                              shape=[nhwc_shape, nhwc_shape], outputs=2)
+    argmax.dtype = "DT_INT32"
+
+    def div_mod(v: V, d: int) -> tuple[V, V]:
+        const = ctx.int_const(d)
+        return (ctx.emit("FloorDiv", [v, const], {"T": DType("DT_INT32")}, shape=v.shape),
+                ctx.emit("FloorMod", [v, const], {"T": DType("DT_INT32")}, shape=v.shape))
+
+    rest, channel = div_mod(argmax, c)
+    rest, col = div_mod(rest, w)
+    batch, row = div_mod(rest, h)
+
+    def affine(v: V, factor: int, add: V) -> V:
+        scaled = ctx.emit("Mul", [v, ctx.int_const(factor)], {"T": DType("DT_INT32")}, shape=v.shape)
+        return ctx.emit("AddV2", [scaled, add], {"T": DType("DT_INT32")}, shape=v.shape)
+
+    index = affine(affine(affine(batch, c, channel), h, row), w, col)
+    return [ctx.to_channels_first(pooled), ctx.to_channels_first(index)]
+
+
+@lowers("MaxUnpool")
+def _max_unpool(ctx: LoweringContext) -> list[V]:
+    """Each value written at its flat NCHW index into zeros of the output shape: ``ScatterNd``."""
+    x, indices = ctx.input(0), ctx.input(1)
+    assert x is not None and indices is not None
+    shape = x.static_shape()
+    if shape is None or len(shape) != 4:
+        raise ctx.unsupported("MaxUnpool needs a static 4-D input")
+    wanted = ctx.const_ints(2, "output_shape")
+    if wanted is None:
+        kernel, strides, _ = _window_attrs(ctx, 2)
+        flat = [int(p) for p in ctx.attr("pads", [0] * 4)]
+        wanted = [*shape[:2], *[(d - 1) * s - flat[i] - flat[i + 2] + k
+                                for i, (d, s, k) in enumerate(zip(shape[2:], strides, kernel))]]
+    total = math.prod(wanted)
+    if total > MAX_SHAPE_DERIVED_ELEMENTS or min(wanted) < 0:
+        raise ctx.unsupported(f"MaxUnpool output shape {wanted} is out of range")
+    size = math.prod(shape)
+    flat_index = ctx.emit("Reshape", [ctx.cast(indices, "DT_INT32"), ctx.int_const([size, 1])],
+                          {"T": DType("DT_INT32"), "Tshape": DType("DT_INT32")}, shape=(size, 1))
+    flat_x = ctx.emit("Reshape", [x, ctx.int_const([size])], {"T": DType(x.dtype), "Tshape": DType("DT_INT32")},
+                      shape=(size,))
+    scattered = ctx.emit("ScatterNd", [flat_index, flat_x, ctx.int_const([total])],
+                         {"T": DType(x.dtype), "Tindices": DType("DT_INT32")}, shape=(total,))
+    return [ctx.emit("Reshape", [scattered, ctx.int_const(wanted)], {"T": DType(x.dtype), "Tshape": DType("DT_INT32")},
+                     shape=tuple(wanted))]
 
 
 @lowers("AveragePool")
