@@ -262,3 +262,14 @@ def test_if_with_a_runtime_condition_is_refused():
     equal.inputs = ["x", "x"]  # a condition that depends on the input
     with pytest.raises(UnsupportedModelError, match="condition computed at run time"):
         lower_graph(graph)
+
+
+@pytest.mark.parametrize("attrs", [{"pads": [1, 1, 0, 0]}, {"ceil_mode": 1}, {"storage_order": 1}])
+def test_max_pool_indices_refuses_windows_it_cannot_index(attrs):
+    from tfjs_lite.errors import UnsupportedModelError
+
+    graph = load_onnx(FIXTURES / "ops" / "MaxPool_indices_k3s2" / "model.onnx")
+    lower_graph(graph)
+    graph.nodes[0].attrs.update(attrs)
+    with pytest.raises(UnsupportedModelError, match="Indices output"):
+        lower_graph(graph)
