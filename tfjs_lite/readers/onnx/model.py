@@ -27,7 +27,7 @@ from tfjs_lite.safe_io import open_binary
 __all__ = ["OPSET_RANGE", "OnnxGraph", "OnnxNode", "ValueInfo", "load_onnx"]
 
 # Default-domain opsets the lowering is written for (older ones changed op signatures).
-OPSET_RANGE = (13, 21)
+OPSET_RANGE = (11, 21)
 _DEFAULT_DOMAINS = ("", "ai.onnx")
 _MAX_FUNCTION_DEPTH = 32
 _MAX_NODES = 2_000_000
