@@ -27,11 +27,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "fixtures"))
 
 import numpy as np  # noqa: E402
-
-from _common import dir_size, fresh_dir, write_json, write_tensors  # noqa: E402
-
 import tensorflow as tf  # noqa: E402
 import tf_keras  # noqa: E402
+from _common import dir_size, fresh_dir, write_json, write_tensors  # noqa: E402
 from tensorflow.core.protobuf import saved_model_pb2  # noqa: E402
 
 OUT = os.path.join(ROOT, "benchmarks", ".models")

@@ -43,11 +43,13 @@ from tflite_tolerance import operator_errors, tolerance  # noqa: E402
 from zoo import (  # noqa: E402
     CONVERT_TIMEOUT_S,
     GENERATE_TIMEOUT_S,
-    _one_line,
+    TABLE_END,
+    TABLE_START,
+    add_runner_arguments,
     merged_results,
-    parse_run_arguments,
+    one_line,
     record_result,
-    replace_table,
+    splice_table,
 )
 
 OUT = HERE / ".tflite_zoo"
@@ -82,7 +84,7 @@ def convert_and_check(node: TfjsNode, case_dir: Path, work: Path) -> dict:
     result["convert_seconds"] = round(time.time() - start, 1)
     if proc.returncode != 0:
         result.update(status="refused" if proc.returncode == 2 else "converter_error",
-                      message=_one_line(proc.stderr))
+                      message=one_line(proc.stderr))
         return result
     inputs, expected = load_tensors(case_dir / "inputs.json"), load_tensors(case_dir / "expected.json")
     rtol = tolerance(case_dir, expected)
@@ -91,7 +93,7 @@ def convert_and_check(node: TfjsNode, case_dir: Path, work: Path) -> dict:
         got = node.run(work, "graph", inputs)
         stats = compare_stats(dict(got), expected)
     except (TfjsError, AssertionError) as e:
-        result.update(status="tfjs_error", message=_one_line(str(e)))
+        result.update(status="tfjs_error", message=one_line(str(e)))
         return result
     result["tfjs_seconds"] = round(time.time() - start, 1)
     error = max(s["rel"] for s in stats.values())
@@ -216,16 +218,16 @@ def write_table(results: dict, doc: Path) -> None:
         seconds = f"{r.get('generate_seconds', '?')} / {max(converts, default=0):.1f}"
         rows.append(f"| {name} | {r.get('params') or 0:,} | {r.get('input_size', '')} | {seconds} | "
                     + " | ".join(_cell(r.get(mode)) for mode in modes) + " |")
-    replace_table(doc, rows)
+    splice_table(doc, TABLE_START, TABLE_END, "\n".join(rows))
 
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--tf-python", default=DEFAULT_TF_PYTHON, help="python of a TF 2.19 + tf_keras env")
-    p.add_argument("--only", nargs="*", help="architectures (default: all)")
     p.add_argument("--keras3", action="store_true", help="build the architectures with Keras 3 (rows k3_<name>)")
     p.add_argument("--modes", nargs="+", default=list(MODES), choices=[*MODES, *EXTRA_MODES])
-    a = parse_run_arguments(p, OUT, argv)
+    add_runner_arguments(p, OUT, 1)
+    a = p.parse_args(argv)
     if a.table_only:
         write_table(merged_results(a.results, by_field=True), Path(a.table))
         return

@@ -77,35 +77,43 @@ def generate(tf_python: str, names: list[str], out: Path, keras3: bool) -> None:
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def _one_line(text: str) -> str:
+def one_line(text: str) -> str:
     lines = [ln for ln in text.strip().splitlines() if ln.strip()]
     return lines[-1][:4000] if lines else ""
+
+
+def convert_cli(flags: list[str], source: Path, out: Path) -> dict:
+    """``python -m tfjs_lite convert``: ``{"convert_seconds"}``, plus ``status``/``message`` when it
+    refused (exit 2) or failed otherwise."""
+    shutil.rmtree(out, ignore_errors=True)
+    start = time.time()
+    proc = subprocess.run([sys.executable, "-m", "tfjs_lite", "convert", *flags, str(source), str(out)],
+                          capture_output=True, text=True, timeout=CONVERT_TIMEOUT_S, cwd=ROOT)
+    result: dict = {"convert_seconds": round(time.time() - start, 1)}
+    if proc.returncode != 0:
+        result.update(status="refused" if proc.returncode == 2 else "converter_error",
+                      message=one_line(proc.stderr))
+    return result
 
 
 def convert_and_check(node: TfjsNode, case_dir: Path, path_spec: tuple, work: Path) -> dict:
     key, source, flags, kind, inputs, expected = path_spec
     out = work / key
-    shutil.rmtree(out, ignore_errors=True)
-    start = time.time()
-    proc = subprocess.run([sys.executable, "-m", "tfjs_lite", "convert", *flags, str(case_dir / source), str(out)],
-                          capture_output=True, text=True, timeout=CONVERT_TIMEOUT_S, cwd=ROOT)
-    result: dict = {"convert_seconds": round(time.time() - start, 1)}
-    if proc.returncode != 0:
-        result.update(status="refused" if proc.returncode == 2 else "converter_error",
-                      message=_one_line(proc.stderr))
+    result = convert_cli(flags, case_dir / source, out)
+    if "status" in result:
         return result
     try:
         got = node.run(out, kind, load_tensors(case_dir / inputs))
         compare_stats(dict(got), load_tensors(case_dir / expected))  # names and shapes agree
     except (TfjsError, AssertionError) as e:
-        result.update(status="tfjs_error", message=_one_line(str(e)))
+        result.update(status="tfjs_error", message=one_line(str(e)))
         return result
     try:
         result.update(verdict(case_dir / source, load_tensors(case_dir / inputs), load_tensors(case_dir / expected),
                               dict(got), TOLERANCE))
     except Exception as e:  # the float64 reference itself failed: the TF.js mismatch stands unexplained
         error = max(s["rel"] for s in compare_stats(dict(got), load_tensors(case_dir / expected)).values())
-        result.update(status="mismatch", error=float(error), arbiter_error=_one_line(f"{type(e).__name__}: {e}"))
+        result.update(status="mismatch", error=float(error), arbiter_error=one_line(f"{type(e).__name__}: {e}"))
     return result
 
 
@@ -165,7 +173,7 @@ def _cell(r: dict | None) -> str:
         return f"{r['error']:.1e}{mark}"
     label = {"refused": "refused", "converter_error": "**converter error**",
              "tfjs_error": "**TF.js error**"}[r["status"]]
-    return f"{label}: {_short(r.get('message', ''))}"
+    return f"{label}: {short(r.get('message', ''))}"
 
 
 def _distances(r: dict) -> str:
@@ -175,7 +183,7 @@ def _distances(r: dict) -> str:
     return text + (f", float32 reference {r['float32_vs_float64']:.1e}" if "float32_vs_float64" in r else "")
 
 
-def _short(message: str) -> str:
+def short(message: str) -> str:
     """The refusal without the path and the way-out sentence; for many layers, the distinct reasons."""
     message = message.replace("|", "/").replace("tfjs-lite: error: ", "")
     message = message.split(": ", 1)[-1] if message.startswith("/") else message
@@ -209,46 +217,50 @@ def write_table(results: dict, doc: Path) -> None:
         tfk, k3 = results.get(name, {}), results.get("k3_" + name, {})
         base = tfk or k3
         if base.get("error") or base.get("generate_error"):
-            why = _short(base.get("error") or base.get("generate_error"))
+            why = short(base.get("error") or base.get("generate_error"))
             rows.append(f"| {name} | | | not generated: {why} | | | | |")
             continue
         rows.append(f"| {name} | {base.get('params', ''):,} | {base.get('input_size', '')} | "
                     f"{_cell(tfk.get('h5_layers'))} | {_cell(tfk.get('saved_model_graph'))} | "
                     f"{_cell(k3.get('keras_layers'))} | {_cell(k3.get('h5_layers'))} | {_graph_cell(tfk, k3)} |")
-    replace_table(doc, rows)
+    splice_table(doc, TABLE_START, TABLE_END, "\n".join(rows))
 
 
-def replace_table(doc: Path, rows: list[str]) -> None:
-    """Rewrite the lines between the table markers of ``doc`` (made with just them if missing)."""
-    text = doc.read_text() if doc.is_file() else f"{TABLE_START}\n{TABLE_END}\n"
-    head, rest = text.split(TABLE_START, 1)
-    _, tail = rest.split(TABLE_END, 1)
-    doc.write_text(head + TABLE_START + "\n" + "\n".join(rows) + "\n" + TABLE_END + tail)
+def add_runner_arguments(p: argparse.ArgumentParser, out: Path, chunk: int) -> None:
+    """The options every zoo runner has (which models, where, results/table, reuse)."""
+    p.add_argument("--only", nargs="*", help="architectures (default: all)")
+    p.add_argument("--out", default=str(out))
+    p.add_argument("--results", nargs="+", default=[str(out / "results.json")],
+                   help="results file (several are merged for --table-only)")
+    p.add_argument("--table", help="rewrite the results table in this markdown file")
+    p.add_argument("--chunk", type=int, default=chunk, help="architectures generated per framework process")
+    p.add_argument("--keep", action="store_true", help="keep the generated models")
+    p.add_argument("--reuse", action="store_true", help="use models already generated in --out")
+    p.add_argument("--table-only", action="store_true", help="only rewrite --table from --results")
+
+
+def run_or_table(a: argparse.Namespace, run_fn, table_fn) -> None:
+    """``--table-only``: merge the results files into the table; else run the zoo."""
+    if a.table_only:
+        table_fn(merged_results(a.results), Path(a.table))
+        return
+    run_fn(a)
+
+
+def splice_table(doc: Path, start: str, end: str, body: str) -> None:
+    """Replace what lies between the ``start`` and ``end`` markers of ``doc`` (created if missing)."""
+    text = doc.read_text() if doc.is_file() else f"{start}\n{end}\n"
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    doc.write_text(head + start + "\n" + body + "\n" + end + tail)
 
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--tf-python", default=DEFAULT_TF_PYTHON, help="python of a TF 2.19 + tf_keras env")
     p.add_argument("--keras3", action="store_true", help="the Keras 3 twins")
-    p.add_argument("--only", nargs="*", help="architectures (default: all)")
-    p.add_argument("--chunk", type=int, default=6, help="architectures generated per TF process")
-    a = parse_run_arguments(p, OUT, argv)
-    if a.table_only:
-        write_table(merged_results(a.results), Path(a.table))
-        return
-    run(a)
-
-
-def parse_run_arguments(p: argparse.ArgumentParser, out: Path, argv: list[str] | None) -> argparse.Namespace:
-    """The options every zoo benchmark has (output folder, results, table, keep/reuse), parsed."""
-    p.add_argument("--out", default=str(out))
-    p.add_argument("--results", nargs="+", default=[str(out / "results.json")],
-                   help="results file (several are merged for --table-only)")
-    p.add_argument("--table", help="rewrite the results table in this markdown file")
-    p.add_argument("--keep", action="store_true", help="keep the generated models")
-    p.add_argument("--reuse", action="store_true", help="use models already generated in --out")
-    p.add_argument("--table-only", action="store_true", help="only rewrite --table from --results")
-    return p.parse_args(argv)
+    add_runner_arguments(p, OUT, 6)
+    run_or_table(p.parse_args(argv), run, write_table)
 
 
 def merged_results(paths: list[str], by_field: bool = False) -> dict:

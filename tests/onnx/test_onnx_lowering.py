@@ -8,10 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tfjs_node import load_tensors
 
+from tfjs_lite import executor
 from tfjs_lite.readers.onnx import read_onnx
 from tfjs_lite.readers.onnx.context import FOLD_LIMIT, tf_name
-from tfjs_lite.readers.onnx.model import OnnxGraph, OnnxNode, ValueInfo
+from tfjs_lite.readers.onnx.model import OnnxGraph, OnnxNode, ValueInfo, load_onnx
 from tfjs_lite.readers.onnx.reader import lower_graph
 from tfjs_lite.readers.onnx.rewrite import fuse_group_norm
 
@@ -122,3 +124,152 @@ def test_reshape_to_a_runtime_shape_like_its_own(y_shape, dropped):
                       [("out", ValueInfo(1, None))], {}, 18)
     lowered = lower_graph(graph)
     assert ("Reshape" not in [lowered.op(n) for n in lowered.nodes()]) is dropped
+
+
+def _lstm(x_shape: tuple, attrs: dict, lengths: list[int] | None = None) -> OnnxGraph:
+    rng = np.random.default_rng(0)
+    weights = {"W": rng.standard_normal((1, 16, 3)).astype(np.float32),
+               "R": rng.standard_normal((1, 16, 4)).astype(np.float32)}
+    inputs = ["x", "W", "R"]
+    if lengths is not None:
+        weights["lens"] = np.array(lengths, np.int32)
+        inputs += ["", "lens"]
+    node = OnnxNode("LSTM", "lstm", inputs, ["y", "y_h", "y_c"], {"hidden_size": 4, **attrs})
+    return OnnxGraph([node], weights, [("x", ValueInfo(1, x_shape))], [("y_h", ValueInfo(1, None))], {}, 18)
+
+
+@pytest.mark.parametrize("x_shape, attrs, lengths, why", [
+    ((None, 2, 3), {}, None, "sequence length must be static"),
+    ((5, 2, 3), {}, [5, 3], "sequence_lens"),
+    ((5, 2, 3), {"input_forget": 1}, None, "input_forget"),
+    ((5, 2, 3), {"activations": ["Sigmoid", "Affine", "Tanh"]}, None, "Affine"),
+    ((5, 2, 3), {"activations": ["Sigmoid", "Tanh"]}, None, "2 activations given"),
+    ((5, 2, 3), {"hidden_size": 5}, None, "W has shape"),
+    ((100_000, 2, 3), {}, None, "too long to unroll"),
+])
+def test_recurrent_refusals_name_what_is_missing(x_shape, attrs, lengths, why):
+    from tfjs_lite.errors import ConversionError
+
+    with pytest.raises(ConversionError, match=why):
+        lower_graph(_lstm(x_shape, attrs, lengths))
+
+
+def test_recurrent_full_sequence_lengths_and_symbolic_batch_are_fine():
+    # sequence_lens equal to the length changes nothing; a symbolic batch needs no zero state
+    x = np.random.default_rng(1).standard_normal((5, 2, 3)).astype(np.float32)
+    symbolic = executor.run(lower_graph(_lstm((5, None, 3), {}, [5, 5])), {"x": x}, outputs=["y_h"])["y_h"]
+    static = executor.run(lower_graph(_lstm((5, 2, 3), {})), {"x": x}, outputs=["y_h"])["y_h"]
+    assert symbolic.shape == (1, 2, 4) and np.abs(static).max() > 0.05
+    np.testing.assert_allclose(symbolic, static, rtol=1e-6)
+
+
+@pytest.mark.parametrize("case", ["LSTM_bidirectional_initial", "GRU_reverse_initial"])
+def test_recurrent_batch_major_layout_matches_the_sequence_major_one(case):
+    # onnxruntime has no layout=1 kernel, so the batch-major form is checked against the recorded
+    # sequence-major one: the same model with layout=1 and every input/output's first two axes swapped
+    folder = FIXTURES / "ops" / case
+    graph = load_onnx(folder / "model.onnx")
+    graph.nodes[0].attrs["layout"] = 1
+    swap = {"x": (1, 0, 2), "h0": (1, 0, 2), "c0": (1, 0, 2)}
+    graph.inputs = [(n, ValueInfo(v.elem_type, tuple(v.shape[i] for i in swap[n]))) for n, v in graph.inputs]
+    inputs, expected = load_tensors(folder / "inputs.json"), load_tensors(folder / "expected.json")
+    got = executor.run(lower_graph(graph), {k: v.transpose(swap[k]) for k, v in inputs.items()},
+                       outputs=list(expected))
+    for name, want in expected.items():  # Y: [seq, dirs, batch, h] -> [batch, seq, dirs, h]; states: swap
+        perm = (2, 0, 1, 3) if want.ndim == 4 else (1, 0, 2)
+        np.testing.assert_allclose(got[name], want.transpose(perm), rtol=1e-4, atol=1e-5)
+
+
+def test_grouped_conv_transpose_is_refused_past_the_dense_filter_limit(monkeypatch):
+    from tfjs_lite.errors import UnsupportedModelError
+    from tfjs_lite.readers.onnx.lowering import conv
+
+    graph = load_onnx(FIXTURES / "ops" / "ConvTranspose_grouped" / "model.onnx")
+    lower_graph(graph)  # 4·3·3·3 weights, 2 groups: widened
+    monkeypatch.setattr(conv, "DENSE_FILTER_LIMIT", 4 * 3 * 3 * 3 * 2 - 1)
+    with pytest.raises(UnsupportedModelError, match="dense filter"):
+        lower_graph(load_onnx(FIXTURES / "ops" / "ConvTranspose_grouped" / "model.onnx"))
+
+
+@pytest.mark.parametrize("equation", ["bhid,bhjd->bhij", "bhid,bhjd"])
+def test_einsum_output_rank_is_known_to_later_ops(equation):
+    # the TorchScript exporter gives an Einsum no value_info; a Softmax on its last axis needs the rank
+    nodes = [OnnxNode("Einsum", "e", ["q", "k"], ["s"], {"equation": equation}),
+             OnnxNode("Softmax", "softmax", ["s"], ["y"], {"axis": -1})]
+    graph = OnnxGraph(nodes, {}, [("q", ValueInfo(1, (2, 2, 5, 4))), ("k", ValueInfo(1, (2, 2, 3, 4)))],
+                      [("y", ValueInfo(1, None))], {}, 17)
+    rng = np.random.default_rng(0)
+    q, k = rng.standard_normal((2, 2, 5, 4)).astype(np.float32), rng.standard_normal((2, 2, 3, 4)).astype(np.float32)
+    got = executor.run(lower_graph(graph), {"q": q, "k": k}, outputs=["y"])["y"]
+    scores = np.einsum(equation, q, k)
+    want = np.exp(scores - scores.max(-1, keepdims=True))
+    np.testing.assert_allclose(got, want / want.sum(-1, keepdims=True), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("attrs", [{"padding_mode": "reflection"}, {"mode": "bicubic"}])
+def test_grid_sample_refuses_what_it_does_not_compute(attrs):
+    from tfjs_lite.errors import UnsupportedModelError
+
+    graph = load_onnx(FIXTURES / "ops" / "GridSample_bilinear_zeros_align0" / "model.onnx")
+    lower_graph(graph)
+    graph.nodes[0].attrs.update(attrs)
+    with pytest.raises(UnsupportedModelError, match="GridSample mode="):
+        lower_graph(graph)
+
+
+def _symbolic_batch_graph(nodes: list[OnnxNode], initializers: dict) -> OnnxGraph:
+    return OnnxGraph(nodes, initializers, [("x", ValueInfo(1, (None, 3, 4, 4)))], [("y", ValueInfo(1, None))], {}, 17)
+
+
+@pytest.mark.parametrize("index, folded", [(1, True), (0, False)])
+def test_scalar_gather_of_a_symbolic_shape(index, folded):
+    # x.size(1) is static even with a symbolic batch (TorchScript's dynamic_axes exports); x.size(0) is not
+    nodes = [OnnxNode("Shape", "shape", ["x"], ["s"], {}), OnnxNode("Gather", "g", ["s", "i"], ["d"], {"axis": 0}),
+             OnnxNode("Unsqueeze", "u", ["d", "zero"], ["d1"], {}),
+             OnnxNode("Concat", "c", ["d1", "rest"], ["target"], {"axis": 0}),
+             OnnxNode("Reshape", "r", ["x", "target"], ["y"], {})]
+    rest = np.array([-1], np.int64) if index == 0 else np.array([-1, 16], np.int64)
+    graph = _symbolic_batch_graph(nodes, {"i": np.array(index, np.int64), "zero": np.array([0], np.int64),
+                                          "rest": rest})
+    lowered = lower_graph(graph)
+    assert ("GatherV2" not in [lowered.op(n) for n in lowered.nodes()]) is folded
+    x = np.random.default_rng(0).standard_normal((3, 3, 4, 4)).astype(np.float32)
+    got = executor.run(lowered, {"x": x}, outputs=["y"])["y"]
+    np.testing.assert_array_equal(got, x.reshape(3, -1) if index == 0 else x.reshape(3, -1, 16))
+
+
+def test_resize_sizes_from_a_sliced_symbolic_shape():
+    # Concat(Shape(x)[:2], [8, 8]) as Resize sizes: N is symbolic, C and the new H, W are known
+    nodes = [OnnxNode("Shape", "shape", ["x"], ["s"], {}),
+             OnnxNode("Slice", "nc", ["s", "start", "end"], ["n_c"], {}),
+             OnnxNode("Concat", "c", ["n_c", "hw"], ["sizes"], {"axis": 0}),
+             OnnxNode("Resize", "resize", ["x", "", "", "sizes"], ["y"],
+                      {"mode": "nearest", "coordinate_transformation_mode": "asymmetric", "nearest_mode": "floor"})]
+    graph = _symbolic_batch_graph(nodes, {"start": np.array([0], np.int64), "end": np.array([2], np.int64),
+                                          "hw": np.array([8, 8], np.int64)})
+    x = np.random.default_rng(1).standard_normal((2, 3, 4, 4)).astype(np.float32)
+    got = executor.run(lower_graph(graph), {"x": x}, outputs=["y"])["y"]
+    np.testing.assert_array_equal(got, x.repeat(2, axis=2).repeat(2, axis=3))
+
+
+def test_if_with_a_runtime_condition_is_refused():
+    from tfjs_lite.errors import UnsupportedModelError
+
+    graph = load_onnx(FIXTURES / "ops" / "If_static_condition_then" / "model.onnx")
+    assert "Relu" in _ops(FIXTURES / "ops" / "If_static_condition_then" / "model.onnx")  # the branch taken
+    assert "Neg" not in _ops(FIXTURES / "ops" / "If_static_condition_then" / "model.onnx")  # the other dropped
+    equal = next(n for n in graph.nodes if n.op_type == "Equal")
+    equal.inputs = ["x", "x"]  # a condition that depends on the input
+    with pytest.raises(UnsupportedModelError, match="condition computed at run time"):
+        lower_graph(graph)
+
+
+@pytest.mark.parametrize("attrs", [{"pads": [1, 1, 0, 0]}, {"ceil_mode": 1}, {"storage_order": 1}])
+def test_max_pool_indices_refuses_windows_it_cannot_index(attrs):
+    from tfjs_lite.errors import UnsupportedModelError
+
+    graph = load_onnx(FIXTURES / "ops" / "MaxPool_indices_k3s2" / "model.onnx")
+    lower_graph(graph)
+    graph.nodes[0].attrs.update(attrs)
+    with pytest.raises(UnsupportedModelError, match="Indices output"):
+        lower_graph(graph)

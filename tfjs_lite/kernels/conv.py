@@ -165,6 +165,28 @@ def _max_pool(inputs: list[Array], attrs: dict[str, Any], ctx: NodeContext) -> l
     return [from_nhwc(cols.max(axis=(3, 4)).astype(xn.dtype), attrs)]
 
 
+@kernel("MaxPoolWithArgmax")
+def _max_pool_with_argmax(inputs: list[Array], attrs: dict[str, Any], ctx: NodeContext) -> list[Array]:
+    """Max and the flat NHWC index of the first maximum of each window (row-major window order):
+    ``(y * W + x) * C + c``, plus ``b * H * W * C`` with ``include_batch_in_index``."""
+    x = inputs[0]
+    win = _pool_window(x, attrs)
+    low = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
+    cols = patches(x, win, pad_value=low)  # N, OH, OW, KH, KW, C
+    n, oh, ow, kh, kw, c = cols.shape
+    flat = cols.reshape(n, oh, ow, kh * kw, c)
+    pick = flat.argmax(axis=3)  # N, OH, OW, C
+    (pt, _), (pl, _) = win.pads
+    ys = np.arange(oh)[None, :, None, None] * win.strides[0] - pt + pick // kw
+    xs = np.arange(ow)[None, None, :, None] * win.strides[1] - pl + pick % kw
+    h, w = x.shape[1:3]
+    index = (ys * w + xs) * c + np.arange(c)
+    if attrs.get("include_batch_in_index"):
+        index = index + np.arange(n)[:, None, None, None] * (h * w * c)
+    dtype = np.int64 if str(attrs.get("Targmax", "")).endswith("INT64") else np.int32
+    return [flat.max(axis=3).astype(x.dtype), index.astype(dtype)]
+
+
 @kernel("AvgPool")
 def _avg_pool(inputs: list[Array], attrs: dict[str, Any], ctx: NodeContext) -> list[Array]:
     xn = to_nhwc(inputs[0], attrs)

@@ -64,6 +64,17 @@ class V:
     def rank(self) -> int | None:
         return None if self.shape is None else len(self.shape)
 
+    def described_shape(self) -> Shape:
+        """The shape this 1-D shape vector (a Reshape/Expand/Fill target) describes: its known
+        non-negative elements, None for the rest (-1 and 0 mean "infer"/"copy" to the ops that take
+        them); just the rank when only the vector's length is known; None when not even that."""
+        elements = self.elements()
+        if elements is not None:
+            return tuple(None if d is None or d <= 0 else d for d in elements)
+        if self.shape is not None and len(self.shape) == 1 and self.shape[0] is not None:
+            return (None,) * self.shape[0]
+        return None
+
     def static_shape(self) -> tuple[int, ...] | None:
         """The shape when every dim is known, else None."""
         if self.shape is None or any(d is None for d in self.shape):
@@ -106,6 +117,8 @@ class LoweringContext:
         self.values: dict[str, V] = {}
         self.node: OnnxNode | None = None
         self.base = "onnx"
+        # Set by the reader: lowers an If branch's nodes here and returns its outputs.
+        self.lower_branch: Any = None
 
     # ----------------------------------------------------------------- current node
     def start(self, node: OnnxNode, index: int) -> None:

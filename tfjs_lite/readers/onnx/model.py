@@ -27,7 +27,7 @@ from tfjs_lite.safe_io import open_binary
 __all__ = ["OPSET_RANGE", "OnnxGraph", "OnnxNode", "ValueInfo", "load_onnx"]
 
 # Default-domain opsets the lowering is written for (older ones changed op signatures).
-OPSET_RANGE = (13, 21)
+OPSET_RANGE = (11, 21)
 _DEFAULT_DOMAINS = ("", "ai.onnx")
 _MAX_FUNCTION_DEPTH = 32
 _MAX_NODES = 2_000_000
@@ -50,6 +50,32 @@ class OnnxNode:
     outputs: list[str]
     attrs: dict[str, Any]
     domain: str = ""
+
+
+@dataclass
+class OnnxSubgraph:
+    """A branch of an ``If``: its nodes (in topological order), its own initializers and the names
+    of its outputs. It may read any value of the enclosing graph by name."""
+
+    nodes: list[OnnxNode]
+    initializers: dict[str, np.ndarray]
+    outputs: list[str]
+
+    def outer_reads(self) -> list[str]:
+        """Names read from the enclosing scope (nested branches included), in first-use order."""
+        inner = set(self.initializers) | {o for n in self.nodes for o in n.outputs}
+        reads: dict[str, None] = {}
+        for n in self.nodes:
+            names = list(n.inputs) + [v for b in branches(n) for v in b.outer_reads()]
+            for v in names:
+                if v and v not in inner:
+                    reads.setdefault(v, None)
+        return list(reads)
+
+
+def branches(node: OnnxNode) -> list[OnnxSubgraph]:
+    """The subgraphs an ``If`` node carries (none for other nodes)."""
+    return [v for v in node.attrs.values() if isinstance(v, OnnxSubgraph)]
 
 
 @dataclass
@@ -105,10 +131,32 @@ def _attr_value(attr: Any, model_dir: Path, where: str) -> Any:
         return [int(v) for v in attr.ints]
     if kind == 8:
         return [bytes(v).decode("utf-8", "replace") for v in attr.strings]
+    if kind == 5 and where.endswith("(If)"):
+        return _subgraph(attr.g, model_dir, f"{where} {attr.name}")
     if kind in (5, 10):
-        raise UnsupportedModelError(f"{where}: graph attribute {attr.name!r} (control flow: If/Loop/Scan) "
+        raise UnsupportedModelError(f"{where}: graph attribute {attr.name!r} (control flow: Loop/Scan) "
                                     "is not supported")
     raise UnsupportedModelError(f"{where}: attribute {attr.name!r} of type {kind} is not supported")
+
+
+def _add_branch_reads(nodes: list[OnnxNode]) -> None:
+    """An If's branches may read values of the enclosing graph: list them as the If's extra inputs,
+    so the topological order puts it after their producers and weights stay alive until it."""
+    for node in nodes:
+        node.inputs += [v for b in branches(node) for v in b.outer_reads() if v not in node.inputs]
+
+
+def _subgraph(proto: Any, model_dir: Path, where: str) -> OnnxSubgraph:
+    if len(proto.node) > _MAX_NODES:
+        raise ModelFormatError(f"{where}: {len(proto.node)} nodes, more than {_MAX_NODES}")
+    nodes = [_node(p, model_dir) for p in proto.node]
+    initializers = {_text(t.name, f"{where}: an initializer name"): tensor_to_numpy(t, model_dir, where)
+                    for t in proto.initializer}
+    _add_branch_reads(nodes)
+    produced = {o for n in nodes for o in n.outputs}
+    outer = {v for n in nodes for v in n.inputs if v not in produced} | set(initializers)
+    return OnnxSubgraph(_topological(nodes, outer), initializers,
+                        [_text(v.name, f"{where}: an output name") for v in proto.output])
 
 
 def _node(proto: Any, model_dir: Path) -> OnnxNode:
@@ -273,6 +321,7 @@ def load_onnx(path: Path) -> OnnxGraph:
             value_info[_text(v.name, "a value_info name")] = _value_info(v)
         except UnsupportedModelError:
             continue
+    _add_branch_reads(nodes)
     known = set(initializers) | {name for name, _ in inputs}
     ordered = _topological(nodes, known)
     defined = known | {o for n in ordered for o in n.outputs}

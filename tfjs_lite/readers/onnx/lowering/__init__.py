@@ -41,8 +41,10 @@ def lowers(*op_types: str) -> Callable[[Lowering], Lowering]:
 from tfjs_lite.readers.onnx.lowering import (  # noqa: E402,F401  (registration side effect)
     conv,
     elementwise,
+    grid_sample,
     misc,
     norm,
+    recurrent,
     reduce,
     resize,
     shape,

@@ -8,6 +8,7 @@ an extra end pad).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -82,14 +83,16 @@ def _out_size(size: int | None, k: int, s: int, d: int, pad: tuple[int, int], ce
 
 
 def _as_2d(ctx: LoweringContext, x: V) -> tuple[V, bool]:
-    """Channels-last input; 1-D (N, L, C) gets a height of 1."""
+    """Channels-last input; 1-D (N, L, C) gets a height of 1; 3-D (NDHWC) stays 3-D."""
     nhwc = ctx.to_channels_last(x)
+    if ctx.rank_of(x) == 5:
+        return nhwc, False
     if ctx.rank_of(x) == 3:
         shape = None if nhwc.shape is None else (nhwc.shape[0], 1, *nhwc.shape[1:])
         return ctx.emit("ExpandDims", [nhwc, ctx.int_const(1)], {"T": DType(x.dtype), "Tdim": DType("DT_INT32")},
                         shape=shape), True
     if ctx.rank_of(x) != 4:
-        raise ctx.unsupported(f"only 1-D and 2-D spatial inputs are supported (rank {x.rank})")
+        raise ctx.unsupported(f"only 1-D, 2-D and 3-D spatial inputs are supported (rank {x.rank})")
     return nhwc, False
 
 
@@ -126,6 +129,8 @@ def _conv(ctx: LoweringContext) -> list[V]:
     weights = ctx.const_input(1, "weights")
     assert weights is not None
     spatial = weights.ndim - 2
+    if spatial == 3:
+        return [_conv3d(ctx, x, weights, bias)]
     kernel, strides, dilations = _window_attrs(ctx, spatial, list(weights.shape[2:]))
     if spatial == 1:
         weights, kernel, strides, dilations = weights[:, :, None, :], [1, *kernel], [1, *strides], [1, *dilations]
@@ -163,14 +168,73 @@ def _conv(ctx: LoweringContext) -> list[V]:
     return [_back(ctx, y, one_d)]
 
 
+def _conv3d(ctx: LoweringContext, x: V, weights: np.ndarray, bias: V | None) -> V:
+    """A 3-D Conv as TF's ``Conv3D`` (NDHWC). TF.js's Conv3D knows only SAME/VALID padding (other
+    pads: an explicit ``Pad`` first), has no groups (the filter is widened block-diagonally) and
+    no stride together with dilation."""
+    kernel, strides, dilations = _window_attrs(ctx, 3, list(weights.shape[2:]))
+    if max(strides) > 1 and max(dilations) > 1:
+        raise ctx.unsupported("a 3-D convolution with both stride and dilation > 1 has no TF.js op")
+    weights = _block_diagonal(ctx, weights, int(ctx.attr("group", 1)), 1, 0, "Conv")
+    in_dims: list[int | None] = [None] * 3 if x.shape is None else list(x.shape[2:])
+    pads = spatial_pads(ctx, in_dims, kernel, strides, dilations)
+    ndhwc, _ = _as_2d(ctx, x)
+    padding = _tf_padding(in_dims, kernel, strides, dilations, pads)
+    if padding is None:
+        ndhwc = pad_channels_last(ctx, ndhwc, pads)
+        in_dims = [None if d is None else d + b + e for d, (b, e) in zip(in_dims, pads)]
+        padding, pads = "VALID", [(0, 0)] * 3
+    out_dims = [(None if d is None else -(-d // s)) if padding == "SAME" else _out_size(d, k, s, dl, p)
+                for d, k, s, dl, p in zip(in_dims, kernel, strides, dilations, pads)]
+    out_channels = weights.shape[0]
+    shape = None if ndhwc.shape is None else (ndhwc.shape[0], *out_dims, out_channels)
+    dhwio = np.ascontiguousarray(weights.transpose(2, 3, 4, 1, 0), dtype=np.float32)
+    y = ctx.emit("Conv3D", [ndhwc, ctx.const(dhwio)],
+                 {"T": DType("DT_FLOAT"), "strides": [1, *strides, 1], "dilations": [1, *dilations, 1],
+                  "padding": padding, "data_format": "NDHWC"}, shape=shape)
+    if bias is not None:
+        y = ctx.emit("BiasAdd", [y, bias], {"T": DType("DT_FLOAT"), "data_format": "NHWC"}, shape=shape)
+    return ctx.to_channels_first(y)
+
+
+# Largest block-diagonal filter (elements) a grouped filter may be widened to.
+DENSE_FILTER_LIMIT = 1 << 24
+
+
+def _block_diagonal(ctx: LoweringContext, weights: np.ndarray, group: int, grouped_axis: int, full_axis: int,
+                    op: str) -> np.ndarray:
+    """A grouped filter as the equivalent dense one: ``grouped_axis`` (the per-group channels)
+    widened ``group`` times, group g's block placed where ``full_axis``'s g-th slice meets it, zeros
+    elsewhere. The zeros cost ``group``× the multiply-adds, so the widened filter is capped."""
+    if group == 1:
+        return weights
+    full = weights.shape[full_axis]
+    if group < 1 or full % group:
+        raise ctx.unsupported(f"group={group} does not divide the {full} channels")
+    if weights.size * group > DENSE_FILTER_LIMIT:
+        raise ctx.unsupported(f"grouped {op} with {group} groups would need a "
+                              f"{weights.size * group}-element dense filter (limit {DENSE_FILTER_LIMIT})")
+    per_group, width = full // group, weights.shape[grouped_axis]
+    shape = list(weights.shape)
+    shape[grouped_axis] = width * group
+    dense = np.zeros(shape, weights.dtype)
+    for g in range(group):
+        target = [slice(None)] * weights.ndim
+        target[full_axis] = slice(g * per_group, (g + 1) * per_group)
+        source = tuple(target)
+        target[grouped_axis] = slice(g * width, (g + 1) * width)
+        dense[tuple(target)] = weights[source]
+    return dense
+
+
 @lowers("ConvTranspose")
 def _conv_transpose(ctx: LoweringContext) -> list[V]:
     x, bias = ctx.input(0), ctx.input(2)
     assert x is not None
     weights = ctx.const_input(1, "weights")
     assert weights is not None
-    if int(ctx.attr("group", 1)) != 1:
-        raise ctx.unsupported("grouped ConvTranspose is not supported")
+    # TF's Conv2DBackpropInput has no groups: [C_in, C_out/group, k...] widened to [C_in, C_out, k...]
+    weights = _block_diagonal(ctx, weights, int(ctx.attr("group", 1)), 1, 0, "ConvTranspose")
     spatial = weights.ndim - 2
     kernel, strides, dilations = _window_attrs(ctx, spatial, list(weights.shape[2:]))
     out_pad = [int(p) for p in ctx.attr("output_padding", [0] * spatial)]
@@ -260,8 +324,9 @@ def _pool(ctx: LoweringContext, tf_op: str) -> V:
         nhwc = pad_channels_last(ctx, nhwc, pads, 0.0 if tf_op == "AvgPool" else -3.4028234663852886e38)
         padding = "VALID"
     shape = None if nhwc.shape is None else (nhwc.shape[0], *out_dims, nhwc.shape[-1])
+    tf_op = tf_op + "3D" if spatial == 3 else tf_op
     y = ctx.emit(tf_op, [nhwc], {"T": DType("DT_FLOAT"), "ksize": [1, *kernel, 1], "strides": [1, *strides, 1],
-                                 "padding": padding, "data_format": "NHWC"}, shape=shape)
+                                 "padding": padding, "data_format": "NDHWC" if spatial == 3 else "NHWC"}, shape=shape)
     if divisor is not None:
         y = ctx.emit("Mul", [y, ctx.const(divisor)], {"T": DType("DT_FLOAT")}, shape=shape)
     return _back(ctx, y, one_d)
@@ -279,14 +344,85 @@ def _avg_divisor(in_dims: list[Any], kernel: list[int], strides: list[int], pads
         starts = np.arange(o) * s - b
         counts.append(np.clip(np.minimum(starts + k, hi) - np.maximum(starts, lo), 1, None))
     area = float(np.prod(kernel))
-    return (area / np.outer(counts[0], counts[1])).astype(np.float32)[None, :, :, None]
+    return (area / functools.reduce(np.multiply.outer, counts)).astype(np.float32)[None, ..., None]
 
 
 @lowers("MaxPool")
 def _max_pool(ctx: LoweringContext) -> list[Any]:
     if len(ctx.node.outputs) > 1 and ctx.node.outputs[1]:  # type: ignore[union-attr]
-        raise ctx.unsupported("MaxPool's Indices output is not supported")
+        return _max_pool_with_indices(ctx)
     return [_pool(ctx, "MaxPool")]
+
+
+def _max_pool_with_indices(ctx: LoweringContext) -> list[V]:
+    """MaxPool with its Indices output (``return_indices=True``, SegNet's unpooling): TF's
+    ``MaxPoolWithArgmax`` gives flat NHWC indices ``((b·H + y)·W + x)·C + c``; ONNX wants flat
+    NCHW ones ``((b·C + c)·H + y)·W + x``, recomputed from them with integer arithmetic."""
+    x = ctx.input(0)
+    assert x is not None
+    shape = x.static_shape()
+    if shape is None or len(shape) != 4:
+        raise ctx.unsupported("MaxPool's Indices output needs a static 4-D input")
+    if int(ctx.attr("storage_order", 0)) or int(ctx.attr("ceil_mode", 0)):
+        raise ctx.unsupported("MaxPool's Indices output with storage_order=1 or ceil_mode is not supported")
+    n, c, h, w = shape
+    kernel, strides, dilations = _window_attrs(ctx, 2)
+    pads = spatial_pads(ctx, [h, w], kernel, strides, dilations)
+    padding = _tf_padding([h, w], kernel, strides, dilations, pads)
+    if max(dilations) > 1 or padding is None:
+        raise ctx.unsupported("MaxPool's Indices output needs SAME or VALID padding and no dilation")
+    out_dims = [-(-d // s) if padding == "SAME" else _out_size(d, k, s, 1, (0, 0))
+                for d, k, s in zip((h, w), kernel, strides)]
+    nhwc_shape = (n, *out_dims, c)
+    pooled, argmax = ctx.emit("MaxPoolWithArgmax", [ctx.to_channels_last(x)],
+                              {"T": DType("DT_FLOAT"), "Targmax": DType("DT_INT32"), "ksize": [1, *kernel, 1],
+                               "strides": [1, *strides, 1], "padding": padding, "include_batch_in_index": True},
+                              shape=[nhwc_shape, nhwc_shape], outputs=2)
+    argmax.dtype = "DT_INT32"
+
+    def div_mod(v: V, d: int) -> tuple[V, V]:
+        const = ctx.int_const(d)
+        return (ctx.emit("FloorDiv", [v, const], {"T": DType("DT_INT32")}, shape=v.shape),
+                ctx.emit("FloorMod", [v, const], {"T": DType("DT_INT32")}, shape=v.shape))
+
+    rest, channel = div_mod(argmax, c)
+    rest, col = div_mod(rest, w)
+    batch, row = div_mod(rest, h)
+
+    def affine(v: V, factor: int, add: V) -> V:
+        scaled = ctx.emit("Mul", [v, ctx.int_const(factor)], {"T": DType("DT_INT32")}, shape=v.shape)
+        return ctx.emit("AddV2", [scaled, add], {"T": DType("DT_INT32")}, shape=v.shape)
+
+    index = affine(affine(affine(batch, c, channel), h, row), w, col)
+    return [ctx.to_channels_first(pooled), ctx.to_channels_first(index)]
+
+
+@lowers("MaxUnpool")
+def _max_unpool(ctx: LoweringContext) -> list[V]:
+    """Each value written at its flat NCHW index into zeros of the output shape: ``ScatterNd``."""
+    x, indices = ctx.input(0), ctx.input(1)
+    assert x is not None and indices is not None
+    shape = x.static_shape()
+    if shape is None or len(shape) != 4:
+        raise ctx.unsupported("MaxUnpool needs a static 4-D input")
+    wanted = ctx.const_ints(2, "output_shape")
+    if wanted is None:
+        kernel, strides, _ = _window_attrs(ctx, 2)
+        flat = [int(p) for p in ctx.attr("pads", [0] * 4)]
+        wanted = [*shape[:2], *[(d - 1) * s - flat[i] - flat[i + 2] + k
+                                for i, (d, s, k) in enumerate(zip(shape[2:], strides, kernel))]]
+    total = math.prod(wanted)
+    if total > MAX_SHAPE_DERIVED_ELEMENTS or min(wanted) < 0:
+        raise ctx.unsupported(f"MaxUnpool output shape {wanted} is out of range")
+    size = math.prod(shape)
+    flat_index = ctx.emit("Reshape", [ctx.cast(indices, "DT_INT32"), ctx.int_const([size, 1])],
+                          {"T": DType("DT_INT32"), "Tshape": DType("DT_INT32")}, shape=(size, 1))
+    flat_x = ctx.emit("Reshape", [x, ctx.int_const([size])], {"T": DType(x.dtype), "Tshape": DType("DT_INT32")},
+                      shape=(size,))
+    scattered = ctx.emit("ScatterNd", [flat_index, flat_x, ctx.int_const([total])],
+                         {"T": DType(x.dtype), "Tindices": DType("DT_INT32")}, shape=(total,))
+    return [ctx.emit("Reshape", [scattered, ctx.int_const(wanted)], {"T": DType(x.dtype), "Tshape": DType("DT_INT32")},
+                     shape=tuple(wanted))]
 
 
 @lowers("AveragePool")

@@ -77,7 +77,25 @@ def _einsum(ctx: LoweringContext) -> list[V]:
         return [ctx.const(np.einsum(equation, *constants))]
     if "..." in equation or len(values) > 2:
         raise ctx.unsupported("Einsum with '...' or more than two operands has no TF.js form")
-    return [ctx.emit("Einsum", values, {"T": DType("DT_FLOAT"), "N": len(values), "equation": equation}, shape=None)]
+    return [ctx.emit("Einsum", values, {"T": DType("DT_FLOAT"), "N": len(values), "equation": equation},
+                     shape=_einsum_shape(equation, values))]
+
+
+def _einsum_shape(equation: str, values: list[V]) -> tuple[int | None, ...] | None:
+    """The output shape of an explicit or implicit equation without '...': each output letter's size
+    from an operand that has it (None where no operand knows it); the rank is all later ops need."""
+    inputs, arrow, output = equation.partition("->")
+    terms = inputs.split(",")
+    if not arrow:  # implicit output: the letters used once, alphabetically
+        letters = "".join(terms)
+        output = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    sizes: dict[str, int | None] = {}
+    for term, v in zip(terms, values):
+        for i, letter in enumerate(term):
+            dim = None if v.shape is None or len(v.shape) != len(term) else v.shape[i]
+            if sizes.get(letter) is None:
+                sizes[letter] = dim
+    return tuple(sizes.get(c) for c in output)
 
 
 @lowers("NonMaxSuppression")
@@ -175,3 +193,17 @@ def _non_zero(ctx: LoweringContext) -> list[V]:
     rank = ctx.rank_of(x)
     found = ctx.emit("Where", [x], {"T": DType(x.dtype)}, shape=(None, rank), dtype="DT_INT32")
     return [ctx.transpose(found, [1, 0])]
+
+
+@lowers("If")
+def _if(ctx: LoweringContext) -> list[V]:
+    """An If whose condition is known while converting (TorchScript's ``squeeze(dim)`` on a static
+    dim, shape checks): the branch taken is lowered in place, the other dropped. A condition that
+    depends on the input is control flow TF.js graph models cannot hold here: refused."""
+    cond = ctx.input(0)
+    if cond is None or cond.value is None or cond.value.size != 1:
+        raise ctx.unsupported("If with a condition computed at run time (control flow) is not supported")
+    branch = ctx.attr("then_branch" if bool(cond.value.reshape(-1)[0]) else "else_branch")
+    if branch is None:
+        raise ctx.unsupported("If without the branch its condition selects")
+    return ctx.lower_branch(branch)

@@ -10,6 +10,7 @@ from tfjs_lite.ir.attrs import DType
 from tfjs_lite.readers.onnx.context import LoweringContext, V
 from tfjs_lite.readers.onnx.lowering import lowers
 from tfjs_lite.readers.onnx.lowering.elementwise import binary, unary
+from tfjs_lite.readers.onnx.lowering.shape import reshape
 
 # ONNX op -> (TF reduction, transform before, transform after)
 _REDUCE = {
@@ -92,11 +93,30 @@ def _softmax(ctx: LoweringContext) -> list[V]:
     rank = ctx.rank_of(x)
     axis = ctx.axis(int(ctx.attr("axis", -1)), rank)
     op = ctx.node.op_type  # type: ignore[union-attr]
-    if ctx.opset < 13:
-        raise ctx.unsupported("Softmax before opset 13 (2-D coercion) is not supported")
+    if ctx.opset < 13 and axis < rank - 1:
+        return [_coerced_softmax(ctx, x, axis, op)]
     perm = _last_axis_perm(rank, axis)
     y = unary(ctx, op, ctx.transpose(x, perm))
     return [ctx.transpose(y, perm)]
+
+
+def _coerced_softmax(ctx: LoweringContext, x: V, axis: int, op: str) -> V:
+    """Before opset 13, (Log)Softmax normalises over all the dims from ``axis`` on together (the
+    input coerced to 2-D ``[prod(before), prod(from axis)]``): reshape, normalise the last axis, and
+    reshape back. With ``axis`` the last dim this is the opset-13 op, which needs none of it."""
+    shape = x.shape
+    if shape is None or any(d is None for d in shape[axis:]):
+        raise ctx.unsupported("Softmax before opset 13 needs static sizes from its axis on")
+    inner = 1
+    for d in shape[axis:]:
+        inner *= int(d)  # type: ignore[arg-type]
+    flat = reshape(ctx, x, [-1, inner])
+    y = unary(ctx, op, flat)
+    if x.static_shape() is not None:
+        return reshape(ctx, y, list(x.static_shape()))  # type: ignore[arg-type]
+    dims = ctx.emit("Shape", [x], {"T": DType(x.dtype), "out_type": DType("DT_INT32")}, shape=(len(shape),),
+                    dtype="DT_INT32")
+    return reshape(ctx, y, dims, shape)
 
 
 @lowers("CumSum")

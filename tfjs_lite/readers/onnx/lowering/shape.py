@@ -92,7 +92,11 @@ def _reshape(ctx: LoweringContext) -> list[V]:
         if target is not None and x.shape is not None and list(x.shape) == target and target.count(None) <= 1 \
                 and 0 not in target:
             return [x]  # Reshape(x, Shape(y)) with y shaped like x: one unknown dim is forced equal
-        return [reshape(ctx, x, shape)]
+        out = shape.described_shape()
+        if out is not None and x.shape is not None and shape.known is not None and 0 in shape.known:
+            out = tuple(x.shape[i] if d == 0 and i < len(x.shape) else o  # ONNX's 0 copies the input dim
+                        for i, (d, o) in enumerate(zip(shape.known, out)))
+        return [reshape(ctx, x, shape, out)]
     target = [int(d) for d in shape.value.reshape(-1)]
     if not ctx.attr("allowzero", 0) and 0 in target:
         dims = [x.shape[i] if x.shape is not None and i < len(x.shape) else None for i in range(len(target))]
@@ -188,7 +192,7 @@ def _expand(ctx: LoweringContext) -> list[V]:
                              shape=out)]
     # Bidirectional broadcast against a runtime shape: multiply by ones of that shape.
     ones = ctx.emit("Fill", [ctx.cast(shape, "DT_INT32"), ctx.cast(ctx.const(np.float32(1)), x.dtype)],
-                    {"T": DType(x.dtype), "index_type": DType("DT_INT32")}, shape=None)
+                    {"T": DType(x.dtype), "index_type": DType("DT_INT32")}, shape=shape.described_shape())
     op = "LogicalAnd" if x.dtype == "DT_BOOL" else "Mul"
     return [binary(ctx, op, x, ones)]
 
@@ -198,8 +202,9 @@ def _tile(ctx: LoweringContext) -> list[V]:
     x, repeats = ctx.input(0), ctx.input(1)
     assert x is not None and repeats is not None
     reps = None if repeats.value is None else [int(r) for r in repeats.value.reshape(-1)]
-    shape = None if x.shape is None or reps is None else tuple(
-        None if d is None else d * r for d, r in zip(x.shape, reps))
+    shape = None
+    if x.shape is not None:  # runtime repeats: the rank is still the input's
+        shape = tuple(None if d is None or reps is None else d * reps[i] for i, d in enumerate(x.shape))
     return [ctx.emit("Tile", [x, ctx.cast(repeats, "DT_INT32")], {"T": DType(x.dtype), "Tmultiples": DType("DT_INT32")},
                      shape=shape)]
 
@@ -218,8 +223,7 @@ def _constant_of_shape(ctx: LoweringContext) -> list[V]:
             return [ctx.const(np.full(dims, fill[0], dtype=fill.dtype))]
     return [ctx.emit("Fill", [ctx.cast(shape, "DT_INT32"), ctx.const(fill.reshape(()))],
                      {"T": DType(ctx.const(fill).dtype), "index_type": DType("DT_INT32")},
-                     shape=None if shape.value is None else tuple(int(d) for d in shape.value.reshape(-1)),
-                     dtype=ctx.const(fill).dtype)]
+                     shape=shape.described_shape(), dtype=ctx.const(fill).dtype)]
 
 
 @lowers("Range")

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from tfjs_lite.ir.attrs import DType
+from tfjs_lite.limits import MAX_SHAPE_DERIVED_ELEMENTS
 from tfjs_lite.readers.onnx.context import LoweringContext, V
 from tfjs_lite.readers.onnx.lowering import lowers
 
@@ -90,6 +91,7 @@ def strided_slice(ctx: LoweringContext, x: V, starts: list[int], ends: list[int]
                   steps: list[int]) -> V:
     """ONNX Slice semantics (Python slicing per axis) with a TF StridedSlice."""
     rank = ctx.rank_of(x)
+    picked = None
     if x.value is not None or (x.known is not None and rank == 1):
         index = [slice(None)] * rank
         for s, e, a, st in zip(starts, ends, axes, steps):
@@ -123,8 +125,10 @@ def strided_slice(ctx: LoweringContext, x: V, starts: list[int], ends: list[int]
             end[a] = _clamp(e)
     attrs = {"T": DType(x.dtype), "Index": DType("DT_INT32"), "begin_mask": begin_mask, "end_mask": end_mask,
              "ellipsis_mask": 0, "new_axis_mask": 0, "shrink_axis_mask": 0}
-    return ctx.emit("StridedSlice", [x, ctx.int_const(begin), ctx.int_const(end), ctx.int_const(stride)], attrs,
-                    shape=tuple(shape))
+    out = ctx.emit("StridedSlice", [x, ctx.int_const(begin), ctx.int_const(end), ctx.int_const(stride)], attrs,
+                   shape=tuple(shape))
+    out.known = picked  # Shape(x)[:2] with a symbolic batch: the channel count stays known
+    return out
 
 
 @lowers("Slice")
@@ -161,32 +165,64 @@ def _gather(ctx: LoweringContext) -> list[V]:
     axis = ctx.axis(int(ctx.attr("axis", 0)), rank)
     if x.value is not None and indices.value is not None:
         return [ctx.const(np.take(x.value, indices.value.astype(np.int64), axis=axis))]
-    if x.known is not None and indices.value is not None:
-        picked = np.take(np.array(x.known, dtype=object), indices.value.astype(np.int64), axis=0)
+    picked = None
+    if x.known is not None and indices.value is not None and indices.value.ndim <= 1:
+        # np.asarray: a scalar index (``x.size(1)`` in PyTorch) picks one element, not an array
+        picked = np.asarray(np.take(np.array(x.known, dtype=object), indices.value.astype(np.int64), axis=0))
         if None not in picked.reshape(-1).tolist():
             return [ctx.const(picked.astype(np.int64))]
     indices = _indices(ctx, indices, x.shape[axis])  # type: ignore[index]
     shape = None if indices.shape is None else (*x.shape[:axis], *indices.shape, *x.shape[axis + 1:])  # type: ignore[index]
-    return [ctx.emit("GatherV2", [x, indices, ctx.int_const(axis)],
-                     {"Tparams": DType(x.dtype), "Tindices": DType("DT_INT32"), "Taxis": DType("DT_INT32"),
-                      "batch_dims": 0}, shape=shape, dtype=x.dtype)]
+    out = ctx.emit("GatherV2", [x, indices, ctx.int_const(axis)],
+                   {"Tparams": DType(x.dtype), "Tindices": DType("DT_INT32"), "Taxis": DType("DT_INT32"),
+                    "batch_dims": 0}, shape=shape, dtype=x.dtype)
+    if picked is not None:  # the static elements stay known (the batch dim of Shape(x) does not)
+        out.known = picked.reshape(-1).tolist()
+    return [out]
 
 
 @lowers("GatherElements")
 def _gather_elements(ctx: LoweringContext) -> list[V]:
     x, indices = ctx.input(0), ctx.input(1)
     assert x is not None and indices is not None
+    nd, shape = _element_coordinates(ctx, x, indices)
+    return [ctx.emit("GatherNd", [x, nd], {"Tparams": DType(x.dtype), "Tindices": DType("DT_INT32")},
+                     shape=shape, dtype=x.dtype)]
+
+
+def _element_coordinates(ctx: LoweringContext, x: V, indices: V) -> tuple[V, tuple[int, ...]]:
+    """GatherElements/ScatterElements indices (along the node's ``axis``) as full ``GatherNd``-style
+    coordinates ``[*indices.shape, rank]``: the index on the axis, each position's own elsewhere."""
     rank = ctx.rank_of(x)
     axis = ctx.axis(int(ctx.attr("axis", 0)), rank)
     shape = indices.static_shape()
     if shape is None:
-        raise ctx.unsupported("GatherElements needs static index shapes")
+        raise ctx.unsupported(f"{ctx.node.op_type} needs static index shapes")  # type: ignore[union-attr]
     indices = _indices(ctx, indices, x.shape[axis])  # type: ignore[index]
     grids = np.indices(shape, dtype=np.int32)
     coords = [ctx.expand_last(indices) if i == axis else ctx.const(grids[i][..., None]) for i in range(rank)]
-    nd = concat_last(ctx, coords, shape, rank)
-    return [ctx.emit("GatherNd", [x, nd], {"Tparams": DType(x.dtype), "Tindices": DType("DT_INT32")},
-                     shape=shape, dtype=x.dtype)]
+    return concat_last(ctx, coords, shape, rank), shape
+
+
+@lowers("ScatterElements")
+def _scatter_elements(ctx: LoweringContext) -> list[V]:
+    """``TensorScatterUpdate`` at full coordinates; ``reduction="add"`` adds a ``ScatterNd`` of the
+    updates (which sums repeated coordinates, as ONNX's add does) to the data."""
+    x, indices, updates = ctx.input(0), ctx.input(1), ctx.input(2)
+    assert x is not None and indices is not None and updates is not None
+    reduction = ctx.attr("reduction", "none")
+    if reduction not in ("none", "add"):
+        raise ctx.unsupported(f"ScatterElements reduction {reduction!r} is not supported (only none, add)")
+    nd, _ = _element_coordinates(ctx, x, indices)
+    if reduction == "none":
+        return [ctx.emit("TensorScatterUpdate", [x, nd, updates], {"T": DType(x.dtype), "Tindices": DType("DT_INT32")},
+                         shape=x.shape)]
+    shape = x.static_shape()
+    if shape is None:
+        raise ctx.unsupported("ScatterElements with reduction='add' needs a static data shape")
+    added = ctx.emit("ScatterNd", [nd, updates, ctx.int_const(list(shape))],
+                     {"T": DType(x.dtype), "Tindices": DType("DT_INT32")}, shape=shape)
+    return [ctx.emit("AddV2", [x, added], {"T": DType(x.dtype)}, shape=shape)]
 
 
 def concat_last(ctx: LoweringContext, parts: list[V], shape: tuple[int, ...], rank: int) -> V:
@@ -233,10 +269,10 @@ def _pad(ctx: LoweringContext) -> list[V]:
     attrs: dict[str, Any] = {"T": DType(x.dtype), "Tpaddings": DType("DT_INT32")}
     if mode == "reflect":
         return [ctx.emit("MirrorPad", [x, ctx.const(table)], {**attrs, "mode": "REFLECT"}, shape=shape)]
-    if mode == "edge":
-        if table.max() > 1:
-            raise ctx.unsupported("edge padding wider than 1 has no TF.js op")
-        return [ctx.emit("MirrorPad", [x, ctx.const(table)], {**attrs, "mode": "SYMMETRIC"}, shape=shape)]
+    if mode in ("edge", "wrap"):
+        if mode == "edge" and table.max() <= 1:  # 1 wide: the edge is its own mirror image
+            return [ctx.emit("MirrorPad", [x, ctx.const(table)], {**attrs, "mode": "SYMMETRIC"}, shape=shape)]
+        return [_pad_by_gather(ctx, x, table, mode)]
     if mode != "constant":
         raise ctx.unsupported(f"Pad mode {mode!r} is not supported")
     value = ctx.input(2)
@@ -245,6 +281,26 @@ def _pad(ctx: LoweringContext) -> list[V]:
     return [ctx.emit("PadV2", [x, ctx.const(table), ctx.emit("Reshape", [value, ctx.int_const([])],
                                                               {"T": DType(value.dtype), "Tshape": DType("DT_INT32")},
                                                               shape=())], attrs, shape=shape)]
+
+
+def _pad_by_gather(ctx: LoweringContext, x: V, table: np.ndarray, mode: str) -> V:
+    """Edge (replicate) or wrap (circular) padding of any width: per padded axis, one ``GatherV2``
+    of precomputed indices, clamped into the axis (edge) or taken modulo its size (wrap)."""
+    for axis, (before, after) in enumerate(table.tolist()):
+        if not before and not after:
+            continue
+        size = None if x.shape is None else x.shape[axis]
+        if size is None:
+            raise ctx.unsupported(f"{mode} padding needs the padded dimensions' sizes")
+        if size + before + after > MAX_SHAPE_DERIVED_ELEMENTS:
+            raise ctx.unsupported(f"{mode} padding to {size + before + after} elements along an axis")
+        wanted = np.arange(-before, size + after)
+        index = np.clip(wanted, 0, size - 1) if mode == "edge" else wanted % size
+        shape = tuple(len(index) if i == axis else d for i, d in enumerate(x.shape))  # type: ignore[arg-type]
+        x = ctx.emit("GatherV2", [x, ctx.int_const(index), ctx.int_const(axis)],
+                     {"Tparams": DType(x.dtype), "Tindices": DType("DT_INT32"), "Taxis": DType("DT_INT32"),
+                      "batch_dims": 0}, shape=shape)
+    return x
 
 
 @lowers("SpaceToDepth")
