@@ -36,6 +36,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path[:0] = [str(HERE), str(ROOT / "tests"), str(ROOT)]
 
+from float64_reference import verdict  # noqa: E402
 from tfjs_node import TfjsError, TfjsHarnessError, TfjsNode, compare_stats, load_tensors  # noqa: E402
 from zoo import add_runner_arguments, convert_cli, one_line, record_result, run_or_table, short, splice_table  # noqa: E402
 
@@ -94,23 +95,18 @@ def convert_and_check(node: TfjsNode, case_dir: Path, exporter: str, flags: list
 
 
 def _float64_arbiter(source: Path, inputs: dict, expected: dict, got: dict, torch_gap: float) -> dict:
-    """Is onnxruntime itself that far from the exact result? Our numpy executor (float64
-    accumulation) runs the lowered graph. A lowering bug puts it far from *both* float32 frameworks,
-    farther than PyTorch and onnxruntime are from each other; float32 noise leaves it about as far
-    from onnxruntime as PyTorch is, and then TF.js counts as right when it is no farther from it
-    than twice onnxruntime's distance. ``torch_gap``: normalised PyTorch vs onnxruntime distance."""
-    from tfjs_lite import executor
-    from tfjs_lite.readers.onnx import read_onnx
-
+    """Is onnxruntime itself that far from the exact result? tests/float64_reference.py decides
+    (float64 and float32 runs of the model as read; TF.js counts as right when it is no farther from
+    the exact result than float32 noise). ``torch_gap`` (PyTorch vs onnxruntime) is recorded
+    beside it: the size of the noise between two float32 frameworks."""
     try:
-        reference = executor.run(read_onnx(source), dict(inputs), outputs=list(expected))
+        judged = verdict(source, inputs, expected, got, tolerance=0.0)
     except Exception as e:  # a diagnostic only: report what stopped it
         return {"executor_error": f"{type(e).__name__}: {str(e)[:200]}"}
-    ort = max(s["rel"] for s in compare_stats(reference, expected).values())
-    tfjs = max(s["rel"] for s in compare_stats(got, {k: reference[k] for k in expected}).values())
-    noise = ort <= 10 * max(torch_gap, TOLERANCE / 10) and tfjs <= 2 * ort
-    return {"status": "within_float32_error" if noise else "mismatch", "onnxruntime_vs_float64": float(ort),
-            "tfjs_vs_float64": float(tfjs), "torch_vs_onnxruntime": float(torch_gap)}
+    status = "within_float32_error" if judged["status"] == "within_tf_float32_error" else "mismatch"
+    return {"status": status, "onnxruntime_vs_float64": judged["tf_vs_float64"],
+            "tfjs_vs_float64": judged["tfjs_vs_float64"], "float32_vs_float64": judged["float32_vs_float64"],
+            "torch_vs_onnxruntime": float(torch_gap)}
 
 
 def check_case(node: TfjsNode, case_dir: Path, work: Path) -> dict:

@@ -15,9 +15,15 @@ float32 on the graph as read (layer by layer, unfused, each op correctly rounded
 EfficientNetV2 blocks TF is 2.8e-6 from the exact result, that executor run 5.1e-6 and tfjs-layers
 7.2e-6: all three are float32 noise of the same size.
 
+Both reference runs execute the source graph as read (no optimizer pass), so a bug in a pass the
+conversion used cannot hide in the reference. A bug in the reader or lowering would (both runs
+share it): then TF is far from the "exact" result while the float32 run of the same graph is not,
+so TF may be at most ten times farther from it than that float32 run (1e-5 at least).
+
 The verdict: ``ok`` when TF.js is within the tolerance of TF; else ``within_tf_float32_error``
 when TF.js is no farther from the exact result than twice the float32 noise (the larger of the two
-float32 runs' distances): the conversion is as faithful as float32 allows; else ``mismatch``.
+float32 runs' distances) and TF's distance is float32-sized by that test: the conversion is as
+faithful as float32 allows; else ``mismatch``.
 """
 
 from __future__ import annotations
@@ -29,7 +35,6 @@ import numpy as np
 from tfjs_node import compare_stats
 
 from tfjs_lite import executor
-from tfjs_lite.optimizer import optimize
 from tfjs_lite.tools.source import load_source_graph
 
 
@@ -41,7 +46,6 @@ def _worst(got: Mapping[str, np.ndarray], want: Mapping[str, np.ndarray]) -> flo
 def float64_outputs(source: Path, inputs: Mapping[str, np.ndarray], names: list[str]) -> dict[str, np.ndarray]:
     """The source model's outputs ``names`` computed in float64 by the reference executor."""
     graph, _ = load_source_graph(source)
-    optimize(graph)
     feeds = {k: v.astype(np.float64) if v.dtype.kind == "f" else v for k, v in inputs.items()}
     return executor.run(graph, feeds, outputs=names)
 
@@ -63,6 +67,7 @@ def verdict(source: Path, inputs: Mapping[str, np.ndarray], expected: Mapping[st
     tf_error, tfjs_error = _worst(expected, exact), _worst({k: got[k] for k in names}, exact)
     float32_error = _worst(float32_outputs(source, inputs, names), exact)
     noise = max(tf_error, float32_error)
-    status = "within_tf_float32_error" if tfjs_error <= 2 * noise else "mismatch"
+    reference_plausible = tf_error <= 10 * max(float32_error, tolerance / 10)
+    status = "within_tf_float32_error" if tfjs_error <= 2 * noise and reference_plausible else "mismatch"
     return {"status": status, "error": error, "tf_vs_float64": tf_error, "tfjs_vs_float64": tfjs_error,
             "float32_vs_float64": float32_error}

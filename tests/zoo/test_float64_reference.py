@@ -47,3 +47,14 @@ def test_float32_reference_is_a_second_float32_run_near_the_exact_result():
         assert single[name].dtype == np.float32
         distance = np.abs(single[name] - exact[name]).max()
         assert 0 < distance < 1e-3  # rounded like float32, but the same model
+
+
+def test_tf_far_from_a_reference_the_float32_run_agrees_with_is_not_noise():
+    # What a reader/lowering bug shared by the conversion and the reference looks like: TF.js
+    # reproduces the reference exactly, TF is far from it, the reference's own float32 run is not.
+    source, feeds, _ = _case()
+    names = sorted(load_tensors(CASE / "expected.json"))
+    exact = float64_outputs(source, feeds, names)
+    tf_far = {k: v + 0.01 for k, v in exact.items()}
+    result = verdict(source, feeds, tf_far, exact, 1e-4)
+    assert result["status"] == "mismatch" and result["tfjs_vs_float64"] == 0.0

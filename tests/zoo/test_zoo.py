@@ -4,9 +4,9 @@
 outputs; the small ones are committed (the real architecture builders with fewer/narrower stages,
 and the smallest public variants). For each architecture and path (tf_keras h5 → layers, SavedModel
 → graph; Keras 3 .keras and h5 → layers) the conversion either loads in TF.js and matches TF
-within 1e-4 (normalised error) — or, where TF's own float32 result is that far from the exact one,
-TF.js is no farther from the exact (float64) result than twice TF's distance and within 1e-3 of
-TF (``tests/float64_reference.py``) — or is refused before writing anything with the reason listed
+within 1e-4 (normalised error) — or, where float32 itself is that far from the exact result, TF.js
+is no farther from the exact (float64) result than twice float32's noise and within 1e-3 of TF
+(``tests/float64_reference.py``) — or is refused before writing anything with the reason listed
 in ``REFUSED``. The whole zoo (every architecture) runs with ``python benchmarks/zoo.py``
 (docs/zoo.md).
 """
