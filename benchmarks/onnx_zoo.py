@@ -103,7 +103,7 @@ def _float64_arbiter(source: Path, inputs: dict, expected: dict, got: dict, torc
         judged = verdict(source, inputs, expected, got, tolerance=0.0)
     except Exception as e:  # a diagnostic only: report what stopped it
         return {"executor_error": f"{type(e).__name__}: {str(e)[:200]}"}
-    status = "within_float32_error" if judged["status"] == "within_tf_float32_error" else "mismatch"
+    status = {"within_tf_float32_error": "within_float32_error"}.get(judged["status"], judged["status"])
     return {"status": status, "onnxruntime_vs_float64": judged["tf_vs_float64"],
             "tfjs_vs_float64": judged["tfjs_vs_float64"], "float32_vs_float64": judged["float32_vs_float64"],
             "torch_vs_onnxruntime": float(torch_gap)}
@@ -160,7 +160,8 @@ def _cell(r: dict | None) -> str:
     if r["status"] == "ok":
         return f"{r['error']:.1e}"
     if "tfjs_vs_float64" in r:
-        verdict = "" if r["status"] == "within_float32_error" else " **MISMATCH**"
+        verdict = {"within_float32_error": "", "ill_conditioned": " (ill-conditioned, not judged)"}.get(
+            r["status"], " **MISMATCH**")
         return (f"{r['error']:.1e}{verdict} (float64 reference: onnxruntime {r['onnxruntime_vs_float64']:.1e}, "
                 f"TF.js {r['tfjs_vs_float64']:.1e}; PyTorch vs onnxruntime {r['torch_vs_onnxruntime']:.1e})")
     if r["status"] == "mismatch":

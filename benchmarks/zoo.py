@@ -38,7 +38,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from float64_reference import verdict  # noqa: E402
+from float64_reference import judge, verdict  # noqa: E402
 from tfjs_node import TOLERANCE as TOLERANCES  # noqa: E402
 from tfjs_node import TfjsError, TfjsNode, compare_stats, load_tensors  # noqa: E402
 
@@ -164,10 +164,11 @@ def record_result(results_path: Path, key: str, entry: dict) -> None:
 def _cell(r: dict | None) -> str:
     if r is None:
         return "–"
-    if r["status"] == "within_tf_float32_error":
-        return f"{r['error']:.1e} (within float32 error: {_distances(r)})"
-    if r["status"] == "mismatch" and "tf_vs_float64" in r:
-        return f"{r['error']:.1e} **MISMATCH** ({_distances(r)})"
+    if "tf_vs_float64" in r:  # judged against the exact result: by today's rule, from the stored distances
+        status = judge(r["tf_vs_float64"], r["tfjs_vs_float64"], r.get("float32_vs_float64"), TOLERANCE)
+        label = {"within_tf_float32_error": "within float32 error", "mismatch": "**MISMATCH**",
+                 "ill_conditioned": "ill-conditioned, not judged"}[status]
+        return f"{r['error']:.1e} ({label}: {_distances(r)})"
     if r["status"] in ("ok", "mismatch"):
         mark = "" if r["status"] == "ok" else " **MISMATCH**"
         return f"{r['error']:.1e}{mark}"

@@ -23,19 +23,25 @@ so TF may be at most ten times farther from it than that float32 run (1e-5 at le
 The verdict: ``ok`` when TF.js is within the tolerance of TF; else ``within_tf_float32_error``
 when TF.js is no farther from the exact result than twice the float32 noise (the larger of the two
 float32 runs' distances) and TF's distance is float32-sized by that test: the conversion is as
-faithful as float32 allows; else ``mismatch``.
+faithful as float32 allows; else ``mismatch``. When float32 itself is more than 1e-2 from the exact
+result (the largest random EfficientNets: TF is 0.3 to 1.0 away), no comparison of float32 runs
+means anything: ``ill_conditioned``, neither a pass nor a failure.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 from tfjs_node import compare_stats
 
 from tfjs_lite import executor
 from tfjs_lite.tools.source import load_source_graph
+
+# float32 noise above this (normalised) leaves float32 runs nothing to agree on
+ILL_CONDITIONED = 1e-2
 
 
 def _worst(got: Mapping[str, np.ndarray], want: Mapping[str, np.ndarray]) -> float:
@@ -66,8 +72,15 @@ def verdict(source: Path, inputs: Mapping[str, np.ndarray], expected: Mapping[st
     exact = float64_outputs(source, inputs, names)
     tf_error, tfjs_error = _worst(expected, exact), _worst({k: got[k] for k in names}, exact)
     float32_error = _worst(float32_outputs(source, inputs, names), exact)
-    noise = max(tf_error, float32_error)
-    reference_plausible = tf_error <= 10 * max(float32_error, tolerance / 10)
-    status = "within_tf_float32_error" if tfjs_error <= 2 * noise and reference_plausible else "mismatch"
-    return {"status": status, "error": error, "tf_vs_float64": tf_error, "tfjs_vs_float64": tfjs_error,
-            "float32_vs_float64": float32_error}
+    return {"status": judge(tf_error, tfjs_error, float32_error, tolerance), "error": error,
+            "tf_vs_float64": tf_error, "tfjs_vs_float64": tfjs_error, "float32_vs_float64": float32_error}
+
+
+def judge(tf_error: float, tfjs_error: float, float32_error: Optional[float], tolerance: float) -> str:
+    """The verdict from the three distances to the exact result (``float32_error`` None: not
+    measured, as in results recorded before the float32 run existed)."""
+    noise = max(tf_error, float32_error or 0.0)
+    if noise > ILL_CONDITIONED:
+        return "ill_conditioned"
+    plausible = float32_error is None or tf_error <= 10 * max(float32_error, tolerance / 10)
+    return "within_tf_float32_error" if tfjs_error <= 2 * noise and plausible else "mismatch"
