@@ -194,3 +194,13 @@ def add_derived_op(graph: Graph, node: str, what: str, op: str, inputs: list[Ten
 def add_derived_const(graph: Graph, node: str, what: str, value: np.ndarray) -> TensorRef:
     """A new Const named ``<node>/<what>`` (made unique): a constant of ``node``'s lowering."""
     return graph.add_const(value, name=graph.unique_name(f"{node}/{what}"))
+
+
+def become_select(graph: Graph, node: str, condition: TensorRef, then: TensorRef, otherwise: TensorRef,
+                  t: DType) -> None:
+    """Turn ``node`` itself into ``SelectV2(condition, then, otherwise)`` of type ``t``, keeping its
+    name (and so every consumer) and dropping its old attributes."""
+    graph.set_op(node, "SelectV2")
+    graph.set_inputs(node, [condition, then, otherwise])
+    graph.attrs(node).clear()
+    graph.attrs(node)["T"] = t

@@ -19,7 +19,7 @@ Does NOT fire on ``FloorMod`` (TF.js computes it like TF).
 from __future__ import annotations
 
 import numpy as np
-from tfjs_lite.optimizer._util import add_derived_const, add_derived_op
+from tfjs_lite.optimizer._util import add_derived_const, add_derived_op, become_select
 from tfjs_lite.optimizer.pass_base import Pass
 
 from tfjs_lite.ir import DType, Graph, numpy_dtype
@@ -50,8 +50,6 @@ class LowerTruncateMod(Pass):
             signs_differ = add_derived_op(graph, node, "signs_differ", "NotEqual", [x_negative, y_negative], boolean)
             inexact = add_derived_op(graph, node, "remainder_nonzero", "NotEqual", [floor_rem, zero], typed)
             fix = add_derived_op(graph, node, "needs_fix", "LogicalAnd", [inexact, signs_differ], {})
-            graph.set_op(node, "SelectV2")
-            graph.set_inputs(node, [fix, add_derived_op(graph, node, "fixed", "Sub", [floor_rem, y], typed), floor_rem])
-            graph.attrs(node).clear()
-            graph.attrs(node)["T"] = t
+            become_select(graph, node, fix, add_derived_op(graph, node, "fixed", "Sub", [floor_rem, y], typed),
+                          floor_rem, t)
         return bool(nodes)

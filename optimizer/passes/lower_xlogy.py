@@ -18,6 +18,7 @@ Does NOT fire on any other op.
 from __future__ import annotations
 
 import numpy as np
+from tfjs_lite.optimizer._util import add_derived_const, add_derived_op, become_select
 from tfjs_lite.optimizer.pass_base import Pass
 
 from tfjs_lite.ir import DType, Graph, TensorRef, numpy_dtype
@@ -27,18 +28,17 @@ __all__ = ["LOWERINGS", "LowerXlogy"]
 
 def _log_times(log_op: str):
     def value(graph: Graph, node: str, x: TensorRef, y: TensorRef, t: DType) -> TensorRef:
-        log = graph.add_op(log_op, [y], {"T": t}, name=graph.unique_name(f"{node}/{log_op.lower()}"))
-        return TensorRef(graph.add_op("Mul", [x, TensorRef(log, 0)], {"T": t},
-                                      name=graph.unique_name(f"{node}/product")), 0)
+        log = add_derived_op(graph, node, log_op.lower(), log_op, [y], {"T": t})
+        return add_derived_op(graph, node, "product", "Mul", [x, log], {"T": t})
     return value
 
 
 def _divide(graph: Graph, node: str, x: TensorRef, y: TensorRef, t: DType) -> TensorRef:
-    return TensorRef(graph.add_op("RealDiv", [x, y], {"T": t}, name=graph.unique_name(f"{node}/quotient")), 0)
+    return add_derived_op(graph, node, "quotient", "RealDiv", [x, y], {"T": t})
 
 
 def _multiply(graph: Graph, node: str, x: TensorRef, y: TensorRef, t: DType) -> TensorRef:
-    return TensorRef(graph.add_op("Mul", [x, y], {"T": t}, name=graph.unique_name(f"{node}/product")), 0)
+    return add_derived_op(graph, node, "product", "Mul", [x, y], {"T": t})
 
 
 # One lowering per op: (the input whose zeros force a 0 result, the value elsewhere).
@@ -58,12 +58,7 @@ class LowerXlogy(Pass):
             t = DType(graph.attrs(node).get("T", "DT_FLOAT"))
             x, y = graph.inputs_of(node)
             guard, value_of = LOWERINGS[graph.op(node)]
-            zero = graph.add_const(np.zeros((), numpy_dtype(t)), name=graph.unique_name(f"{node}/zero"))
-            is_zero = graph.add_op("Equal", [(x, y)[guard], zero], {"T": t},
-                                   name=graph.unique_name(f"{node}/guard_is_zero"))
-            value = value_of(graph, node, x, y, t)
-            graph.set_op(node, "SelectV2")
-            graph.set_inputs(node, [TensorRef(is_zero, 0), zero, value])
-            graph.attrs(node).clear()
-            graph.attrs(node)["T"] = t
+            zero = add_derived_const(graph, node, "zero", np.zeros((), numpy_dtype(t)))
+            is_zero = add_derived_op(graph, node, "guard_is_zero", "Equal", [(x, y)[guard], zero], {"T": t})
+            become_select(graph, node, is_zero, zero, value_of(graph, node, x, y, t), t)
         return bool(nodes)

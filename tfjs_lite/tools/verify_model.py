@@ -245,32 +245,20 @@ def main(argv: Sequence[str]) -> int:
         if value is not None and not (value >= 0 and math.isfinite(value)):
             raise UsageError(f"--{name} must be a non-negative number, got {value}")
     inputs = read_inputs_json(Path(args.inputs)) if args.inputs else None
+    common: dict[str, Any] = {
+        "inputs": inputs,
+        "expected": read_inputs_json(Path(args.expected)) if args.expected else None,
+        "seed": args.seed,
+        "rtol": args.rtol,
+        "atol": args.atol,
+    }
     if args.runtime == "tfjs":
         from tfjs_lite.tools.verify_tfjs import verify_in_tfjs
 
-        result = verify_in_tfjs(
-            Path(args.source),
-            Path(args.converted),
-            inputs=inputs,
-            expected=read_inputs_json(Path(args.expected)) if args.expected else None,
-            seed=args.seed,
-            rtol=args.rtol,
-            atol=args.atol,
-            backend=args.backend,
-            node_modules=args.node_modules,
-            source_flags=source_options(args),
-        )
+        result = verify_in_tfjs(Path(args.source), Path(args.converted), **common, backend=args.backend,
+                                node_modules=args.node_modules, source_flags=source_options(args))
     else:
-        result = verify(
-            Path(args.source),
-            Path(args.converted),
-            inputs=inputs,
-            expected=read_inputs_json(Path(args.expected)) if args.expected else None,
-            seed=args.seed,
-            rtol=args.rtol,
-            atol=args.atol,
-            **source_options(args),
-        )
+        result = verify(Path(args.source), Path(args.converted), **common, **source_options(args))
     if args.json:
         print(json.dumps(result_json(result), indent=2))
         return 0 if result.ok else 2
