@@ -102,17 +102,16 @@ def convert_and_check(node: TfjsNode, case_dir: Path, path_spec: tuple, work: Pa
     result = convert_cli(flags, case_dir / source, out)
     if "status" in result:
         return result
+    feeds, want = load_tensors(case_dir / inputs), load_tensors(case_dir / expected)
     try:
-        got = node.run(out, kind, load_tensors(case_dir / inputs))
-        compare_stats(dict(got), load_tensors(case_dir / expected))  # names and shapes agree
+        got = dict(node.run(out, kind, feeds))
+        error = max(s["rel"] for s in compare_stats(got, want).values())  # also: names and shapes agree
     except (TfjsError, AssertionError) as e:
         result.update(status="tfjs_error", message=one_line(str(e)))
         return result
     try:
-        result.update(verdict(case_dir / source, load_tensors(case_dir / inputs), load_tensors(case_dir / expected),
-                              dict(got), TOLERANCE))
+        result.update(verdict(case_dir / source, feeds, want, got, TOLERANCE))
     except Exception as e:  # the float64 reference itself failed: the TF.js mismatch stands unexplained
-        error = max(s["rel"] for s in compare_stats(dict(got), load_tensors(case_dir / expected)).values())
         result.update(status="mismatch", error=float(error), arbiter_error=one_line(f"{type(e).__name__}: {e}"))
     return result
 

@@ -38,6 +38,7 @@ import numpy as np
 from tfjs_node import compare_stats
 
 from tfjs_lite import executor
+from tfjs_lite.ir import Graph
 from tfjs_lite.tools.source import load_source_graph
 
 # float32 noise above this (normalised) leaves float32 runs nothing to agree on
@@ -49,16 +50,20 @@ def _worst(got: Mapping[str, np.ndarray], want: Mapping[str, np.ndarray]) -> flo
     return max(s["rel"] for s in compare_stats(dict(got), dict(want)).values())
 
 
-def float64_outputs(source: Path, inputs: Mapping[str, np.ndarray], names: list[str]) -> dict[str, np.ndarray]:
-    """The source model's outputs ``names`` computed in float64 by the reference executor."""
+def reference_graph(source: Path) -> Graph:
+    """The source read as a graph, as is (no optimizer pass): what both reference runs execute."""
     graph, _ = load_source_graph(source)
+    return graph
+
+
+def float64_outputs(graph: Graph, inputs: Mapping[str, np.ndarray], names: list[str]) -> dict[str, np.ndarray]:
+    """The outputs ``names`` computed in float64 by the reference executor."""
     feeds = {k: v.astype(np.float64) if v.dtype.kind == "f" else v for k, v in inputs.items()}
     return executor.run(graph, feeds, outputs=names)
 
 
-def float32_outputs(source: Path, inputs: Mapping[str, np.ndarray], names: list[str]) -> dict[str, np.ndarray]:
+def float32_outputs(graph: Graph, inputs: Mapping[str, np.ndarray], names: list[str]) -> dict[str, np.ndarray]:
     """The same outputs in float32, op by op as read (no fusion or folding), each op rounded once."""
-    graph, _ = load_source_graph(source)
     return executor.run(graph, dict(inputs), outputs=names)
 
 
@@ -69,9 +74,10 @@ def verdict(source: Path, inputs: Mapping[str, np.ndarray], expected: Mapping[st
     error = _worst(got, expected)
     if error <= tolerance:
         return {"status": "ok", "error": error}
-    exact = float64_outputs(source, inputs, names)
+    graph = reference_graph(source)  # the executor does not modify it: one read serves both runs
+    exact = float64_outputs(graph, inputs, names)
     tf_error, tfjs_error = _worst(expected, exact), _worst({k: got[k] for k in names}, exact)
-    float32_error = _worst(float32_outputs(source, inputs, names), exact)
+    float32_error = _worst(float32_outputs(graph, inputs, names), exact)
     return {"status": judge(tf_error, tfjs_error, float32_error, tolerance), "error": error,
             "tf_vs_float64": tf_error, "tfjs_vs_float64": tfjs_error, "float32_vs_float64": float32_error}
 
