@@ -88,3 +88,12 @@ def test_bad_scale_in_a_real_file_is_one_line_and_writes_nothing(tmp_path):
         assert not (tmp_path / fmt).exists()
     with pytest.raises(UnsupportedLayerError):
         convert(source, tmp_path / "again")
+
+
+def test_a_call_on_other_than_two_tensors_is_refused_not_dropped():
+    from tfjs_lite.errors import ModelFormatError
+
+    model = _model()
+    model["config"]["layers"][2]["inbound_nodes"] = [[["x", 0, 0, {}], ["r", 0, 0, {}], ["r", 0, 0, {}]]]
+    with pytest.raises(ModelFormatError, match="takes 2 inputs"):
+        expand_custom_scale(model)

@@ -20,6 +20,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from tfjs_lite.errors import ModelFormatError
 from tfjs_lite.keras.layers import layer_config, replace_layers
 
 __all__ = ["CLASS_NAME", "expand_custom_scale", "untranslatable_reason"]
@@ -45,7 +46,10 @@ def _split(layer: dict[str, Any]) -> list[dict[str, Any]]:
     config = layer_config(layer)
     name = str(layer.get("name") or config.get("name"))
     scale_name = f"{name}/scale"
-    nodes = [node for node in layer.get("inbound_nodes") or [] if isinstance(node, list) and len(node) == 2]
+    nodes = layer.get("inbound_nodes") or []
+    if not all(isinstance(node, list) and len(node) == 2 for node in nodes):
+        # a call on other than two tensors: no Rescaling + Add computes it (the graph lowering refuses it too)
+        raise ModelFormatError(f"layer {name!r} (CustomScaleLayer) takes 2 inputs in every call")
     common = {"trainable": config.get("trainable", True), "dtype": config.get("dtype", "float32")}
     rescaling = {
         "class_name": "Rescaling",
