@@ -4,10 +4,10 @@
 outputs; the small ones are committed (the real architecture builders with fewer/narrower stages,
 and the smallest public variants). For each architecture and path (tf_keras h5 → layers, SavedModel
 → graph; Keras 3 .keras and h5 → layers) the conversion either loads in TF.js and matches TF
-within 1e-4 (normalised error) — or, where float32 itself is that far from the exact result, TF.js
-is no farther from the exact (float64) result than twice float32's noise and within 1e-3 of TF
-(``tests/float64_reference.py``) — or is refused before writing anything with the reason listed
-in ``REFUSED``. The whole zoo (every architecture) runs with ``python benchmarks/zoo.py``
+within 1e-4 (normalised error), or is refused before writing anything with the reason listed in
+``REFUSED``.  The generator keeps the random models well-conditioned, so float32 rounding is far
+below that tolerance and no appeal to the exact result (``tests/float64_reference.py``) is
+allowed here. The whole zoo (every architecture) runs with ``python benchmarks/zoo.py``
 (docs/zoo.md).
 """
 
@@ -77,9 +77,9 @@ def test_architecture_converts_and_matches_tf_or_is_refused(case, spec, tmp_path
     feeds, want = load_tensors(ZOO / case / inputs), load_tensors(ZOO / case / expected)
     got = dict(tfjs.run(out, kind, feeds))
     result = verdict(ZOO / case / source, feeds, want, got, TOLERANCE)
-    assert result["status"] in ("ok", "within_tf_float32_error"), f"{case} {path}: {result}"
-    if result["status"] != "ok":  # TF.js is as close to the exact result as TF: still close to TF
-        assert result["error"] <= 10 * TOLERANCE, f"{case} {path}: {result}"
+    # well-conditioned models (fixtures/generate_zoo.py: BETA_SHIFT): no float32 excuse needed; on
+    # a miss the verdict carries both distances from the exact result for the message
+    assert result["status"] == "ok", f"{case} {path}: {result}"
 
 
 def test_case_records_name_the_source():
