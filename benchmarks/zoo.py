@@ -63,6 +63,8 @@ KERAS3_PATHS = (
     ("h5_layers", "model.h5", ["--input_format", "keras"], "layers", "inputs.json", "expected.json"),
     ("keras_graph", "model.keras", ["--input_format", "keras_keras", "--output_format", "tfjs_graph_model"],
      "graph", "inputs.json", "expected.json"),
+    ("h5_graph", "model.h5", ["--input_format", "keras", "--output_format", "tfjs_graph_model"], "graph",
+     "inputs.json", "expected.json"),
 )
 
 

@@ -192,3 +192,36 @@ def test_archive_paths_are_unique_per_container():
         ("l/lstm_cell/recurrent_kernel", "layers/lstm/cell/vars/1"),
         ("l/lstm_cell/bias", "layers/lstm/cell/vars/2"),
     ]  # fmt: skip
+
+
+def _h5_entry(class_name, config, args):
+    """A layer entry as Keras 3's .h5 writes it: no module, no registered_name."""
+    return {"class_name": class_name, "config": config, "name": config["name"],
+            "inbound_nodes": [{"args": args, "kwargs": {}}]}
+
+
+def test_keras3_h5_operations_are_told_from_layers_without_a_module():
+    """Keras 3's .h5 keeps no module: ``x + 3.0`` is written as class ``Add`` like the Add layer,
+    and a mask's ``ops.not_equal`` as ``NotEqual``; an operation's config has no dtype/trainable."""
+    x = _tensor("a")
+    entries = [
+        _h5_entry("Add", {"name": "op_add"}, [x, 3.0]),
+        _h5_entry("NotEqual", {"name": "op_mask"}, [x, 0.0]),
+        _h5_entry("Any", {"name": "op_any", "axis": -1, "keepdims": False}, [x]),
+        _h5_entry("Add", {"name": "layer_add", "trainable": True, "dtype": POLICY}, [[x, x]]),
+        # a layer whose get_config writes no trainable (SpatialDropout1D) still writes its dtype
+        _h5_entry("SpatialDropout1D", {"name": "drop", "rate": 0.5, "seed": None, "dtype": "float32"}, [x]),
+        # an unknown class without dtype stays a layer (refused as such), not a guessed operation
+        _h5_entry("Bidirectional", {"name": "bi"}, [x]),
+    ]
+    out = keras3_to_tfjs(_functional([_input("a"), *entries], [], []), [])
+    classes = {layer["config"]["name"]: layer["class_name"] for layer in out["config"]["layers"]}
+    assert classes == {"a": "InputLayer", "op_add": "ops.Add", "op_mask": "ops.NotEqual", "op_any": "ops.Any",
+                       "layer_add": "Add", "drop": "SpatialDropout1D", "bi": "Bidirectional"}
+
+
+def test_every_known_keras_op_class_has_a_lowering():
+    from tfjs_lite.keras.config import KERAS_OP_CLASSES
+    from tfjs_lite.keras.lowering.keras_ops import OPS
+
+    assert set(OPS) == KERAS_OP_CLASSES

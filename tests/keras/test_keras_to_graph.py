@@ -44,23 +44,31 @@ def _cases() -> list[tuple[str, str]]:
     for case in sorted((FIXTURES / "keras_graph").glob("*/case.json")):
         info = json.loads(case.read_text())
         cases.append((f"keras_graph/{case.parent.name}", "keras_keras" if info["file"].endswith(".keras") else "keras"))
+        if info.get("h5_twin"):  # the same Keras 3 model saved as .h5 (see _source)
+            cases.append((f"keras_graph/{case.parent.name}", "keras"))
     return cases
 
 
 CASES = _cases()
 
 
-def _source(case: str) -> Path:
+def _source(case: str, fmt: str | None = None) -> Path:
+    """The case's model file; a Keras 3 case asked for as ``keras`` (h5) is its ``.h5`` twin."""
     info = json.loads((FIXTURES / case / "case.json").read_text())
+    if fmt == "keras" and info.get("h5_twin"):
+        return FIXTURES / case / info["h5_twin"]
     return FIXTURES / case / (info.get("file") or info["dir"])
 
 
+IDS = [c if fmt != "keras" or _source(c).suffix != ".keras" else c + "[h5]" for c, fmt in CASES]
+
+
 def _convert(case: str, fmt: str, out: Path, **flags) -> None:
-    result = convert(_source(case), out, input_format=fmt, output_format="tfjs_graph_model", **flags)
+    result = convert(_source(case, fmt), out, input_format=fmt, output_format="tfjs_graph_model", **flags)
     assert result.warnings == []
 
 
-@pytest.mark.parametrize(("case", "fmt"), CASES, ids=[c for c, _ in CASES])
+@pytest.mark.parametrize(("case", "fmt"), CASES, ids=IDS)
 def test_graph_model_matches_keras_in_tfjs(case, fmt, tmp_path, tfjs):
     _convert(case, fmt, tmp_path / "out")
     inputs = load_tensors(FIXTURES / case / "inputs.json")
@@ -70,9 +78,9 @@ def test_graph_model_matches_keras_in_tfjs(case, fmt, tmp_path, tfjs):
     compare(outputs, expected, rtol=TOLERANCE["float32"])
 
 
-@pytest.mark.parametrize(("case", "fmt"), CASES, ids=[c for c, _ in CASES])
+@pytest.mark.parametrize(("case", "fmt"), CASES, ids=IDS)
 def test_lowered_graph_matches_keras_in_reference_executor(case, fmt):
-    graph = lower_input(fmt, _source(case), ConvertOptions(), Report())
+    graph = lower_input(fmt, _source(case, fmt), ConvertOptions(), Report())
     inputs = load_tensors(FIXTURES / case / "inputs.json")
     expected = load_tensors(FIXTURES / case / "expected.json")
     assert list(graph.inputs) == list(inputs)

@@ -28,7 +28,7 @@ from tfjs_lite.keras.layers import LEGACY_CLASS_NAMES, MODEL_CLASSES
 from tfjs_lite.keras.preflight import LayerIssue
 
 __all__ = [
-    "NON_TENSOR_ARGS", "OP_CLASS_PREFIX", "POSITIONAL_KEY", "TENSOR_ARGUMENT", "TF_OP_FUNCTIONS", "fix_regularizers", "is_keras3", "keras3_to_tfjs",
+    "KERAS_OP_BINARY", "KERAS_OP_CLASSES", "KERAS_OP_UNARY", "NON_TENSOR_ARGS", "OP_CLASS_PREFIX", "POSITIONAL_KEY", "TENSOR_ARGUMENT", "TF_OP_FUNCTIONS", "fix_regularizers", "is_keras3", "keras3_to_tfjs",
     "translate_class_names",
 ]
 
@@ -54,6 +54,14 @@ TF_OP_FUNCTIONS = {
     "math.exp": "Exp", "math.abs": "Abs", "math.tanh": "Tanh", "math.sigmoid": "Sigmoid", "nn.relu": "Relu",
     "nn.relu6": "Relu6", "math.log": "Log", "math.reciprocal": "Reciprocal",
 }
+
+# The keras.ops classes the graph lowering runs (lowering/keras_ops.py), with the TF op each is
+# where it is one elementwise op.
+KERAS_OP_BINARY = {"Add": "AddV2", "Subtract": "Sub", "Multiply": "Mul", "Divide": "RealDiv", "TrueDivide": "RealDiv",
+                   "Maximum": "Maximum", "Minimum": "Minimum", "Power": "Pow"}
+KERAS_OP_UNARY = {"Negative": "Neg", "Sqrt": "Sqrt", "Square": "Square", "Exp": "Exp", "Abs": "Abs", "Tanh": "Tanh",
+                  "Sigmoid": "Sigmoid", "Relu": "Relu", "Relu6": "Relu6", "Log": "Log", "Reciprocal": "Reciprocal"}
+KERAS_OP_CLASSES = frozenset({*KERAS_OP_BINARY, *KERAS_OP_UNARY, "NotEqual", "Any"})
 
 _OBJECT_KEYS_TO_DROP = ("module", "registered_name", "build_config", "compile_config", "shared_object_id")
 _DTYPE_POLICIES = ("DTypePolicy", "FloatDTypePolicy", "Policy")
@@ -152,7 +160,7 @@ def _layer(
     if not isinstance(layer, dict):
         return layer
     class_name = layer.get("class_name")
-    if str(layer.get("module") or "").startswith("keras.src.ops") and isinstance(class_name, str):
+    if _is_operation(layer) and isinstance(class_name, str):
         class_name = OP_CLASS_PREFIX + class_name
     if class_name in MODEL_CLASSES:
         out = _model({"class_name": class_name, "config": layer.get("config")}, issues)
@@ -168,6 +176,19 @@ def _layer(
     if not functional:
         out.pop("inbound_nodes", None)
     return out
+
+
+def _is_operation(layer: dict[str, Any]) -> bool:
+    """A ``keras.ops`` call, not a layer. A ``.keras`` config says so with the module. Keras 3's
+    ``.h5`` writes no module, and the class name alone is ambiguous (``Add`` is both the layer and
+    ``ops.add``); there, an entry is an operation when its class is a keras.ops class we know
+    (KERAS_OP_CLASSES) and its config has neither the ``dtype`` nor the ``trainable`` that every
+    Keras 3 layer writes: an operation's config is its name and its arguments."""
+    if "module" in layer:
+        return str(layer.get("module") or "").startswith("keras.src.ops")
+    config = layer.get("config")
+    return (layer.get("class_name") in KERAS_OP_CLASSES and isinstance(config, dict)
+            and "trainable" not in config and "dtype" not in config)
 
 
 def _layer_config(class_name: Any, config: Any, issues: list[LayerIssue]) -> Any:

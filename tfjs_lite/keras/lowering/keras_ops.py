@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable
 
-from tfjs_lite.keras.config import POSITIONAL_KEY, TF_OP_FUNCTIONS
+from tfjs_lite.keras.config import KERAS_OP_BINARY, KERAS_OP_UNARY, POSITIONAL_KEY, TF_OP_FUNCTIONS
 from tfjs_lite.keras.lowering.builder import BOOL, INT32, KTensor, broadcast_shapes
 from tfjs_lite.keras.lowering.model import LayerCall
 
@@ -71,13 +71,9 @@ def _any(call: LayerCall) -> Out:
     return [call.builder.reduce("Any", x, axes, bool(call.config.get("keepdims", False)))]
 
 
-BINARY = {"Add": "AddV2", "Subtract": "Sub", "Multiply": "Mul", "Divide": "RealDiv", "TrueDivide": "RealDiv",
-          "Maximum": "Maximum", "Minimum": "Minimum", "Power": "Pow"}
-UNARY = {"Negative": "Neg", "Sqrt": "Sqrt", "Square": "Square", "Exp": "Exp", "Abs": "Abs", "Tanh": "Tanh",
-         "Sigmoid": "Sigmoid", "Relu": "Relu", "Relu6": "Relu6", "Log": "Log", "Reciprocal": "Reciprocal"}
 # ``ops.<class>`` → lowering, merged into the registry.
-OPS = {**{k: _elementwise(v, 2) for k, v in BINARY.items()}, **{k: _elementwise(v, 1) for k, v in UNARY.items()},
-       "NotEqual": _not_equal, "Any": _any}
+OPS = {**{k: _elementwise(v, 2) for k, v in KERAS_OP_BINARY.items()},
+       **{k: _elementwise(v, 1) for k, v in KERAS_OP_UNARY.items()}, "NotEqual": _not_equal, "Any": _any}
 
 
 def tf_op_lambda(call: LayerCall) -> Out:
