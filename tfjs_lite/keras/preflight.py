@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator, Mapping, Optional
 
 from tfjs_lite.errors import ModelFormatError, UnsupportedLayerError
-from tfjs_lite.keras import custom_scale
+from tfjs_lite.keras import scaled_sum
 from tfjs_lite.keras.keepdims import unresolved_keepdims
 from tfjs_lite.keras.layers import MODEL_CLASSES
 from tfjs_lite.keras.normalization import translatable
@@ -203,8 +203,8 @@ def _check_layer(name: str, class_name: str, config: Mapping[str, Any], *, keras
     problems: list[str] = []
     if class_name == "Normalization" and translatable(config, rank):
         return []  # becomes a BatchNormalization (tfjs_lite/keras/normalization.py)
-    if class_name == custom_scale.CLASS_NAME:  # becomes Rescaling + Add (tfjs_lite/keras/custom_scale.py)
-        reason = custom_scale.untranslatable_reason(config)
+    if class_name in scaled_sum.CLASSES:  # becomes Rescaling + Add (tfjs_lite/keras/scaled_sum.py)
+        reason = scaled_sum.untranslatable_reason(class_name, config)
         return [LayerIssue(name, class_name, reason)] if reason else []
     reason = _unsupported_class(class_name, config)
     if reason:

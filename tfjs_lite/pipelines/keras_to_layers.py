@@ -23,11 +23,11 @@ import h5py
 
 from tfjs_lite.errors import ModelFormatError
 from tfjs_lite.keras.config import fix_regularizers, is_keras3, keras3_to_tfjs, translate_class_names
-from tfjs_lite.keras.custom_scale import expand_custom_scale
 from tfjs_lite.keras.keepdims import expand_keepdims_pooling
 from tfjs_lite.keras.layers import check_shape
 from tfjs_lite.keras.normalization import translate_normalization
 from tfjs_lite.keras.preflight import LayerIssue, check_layer_shapes, check_model, refusal
+from tfjs_lite.keras.scaled_sum import expand_scaled_sums
 from tfjs_lite.keras.weight_paths import LayerPlan, WeightSlot, plan_weights, vars_group_name
 from tfjs_lite.options import ConvertOptions
 from tfjs_lite.readers.keras_archive import KerasArchive, open_keras_archive
@@ -139,10 +139,10 @@ def _preflight(
 
 def _translated(config: dict[str, Any], layers: Layers) -> tuple[dict[str, Any], Layers]:
     """The config and weights as written for tfjs-layers, after the weights were checked against the
-    original layers: exact translations of what tfjs-layers lacks (``Normalization``,
+    original layers: exact translations of what tfjs-layers lacks (``Normalization``, ``Subtract``,
     ``CustomScaleLayer``) or ignores (global pooling ``keepdims``)."""
     config, layers = translate_normalization(config, layers)
-    return expand_custom_scale(expand_keepdims_pooling(config)), layers
+    return expand_scaled_sums(expand_keepdims_pooling(config)), layers
 
 
 # --- tf.keras 2 ------------------------------------------------------------------------------

@@ -9,10 +9,10 @@ from typing import Any, Optional
 import numpy as np
 
 from tfjs_lite.errors import ModelFormatError
-from tfjs_lite.keras.custom_scale import untranslatable_reason
 from tfjs_lite.keras.lowering.activations import activation, softmax
 from tfjs_lite.keras.lowering.builder import BOOL, FLOAT, INT32, KTensor
 from tfjs_lite.keras.lowering.model import LayerCall
+from tfjs_lite.keras.scaled_sum import untranslatable_reason
 
 Out = list[KTensor]
 
@@ -91,7 +91,7 @@ def layer_scale(call: LayerCall) -> Out:
 def custom_scale(call: LayerCall) -> Out:
     """keras.applications InceptionResNetV2's ``CustomScaleLayer``: ``inputs[0] + inputs[1] * scale``."""
     b = call.builder
-    problem = untranslatable_reason(call.config)
+    problem = untranslatable_reason("CustomScaleLayer", call.config)
     if len(call.inputs) != 2:
         problem = f"takes 2 inputs, not {len(call.inputs)}"
     if problem:
