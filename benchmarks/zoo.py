@@ -6,10 +6,12 @@
 For each architecture (``fixtures/generate_zoo.py --list``), in chunks:
 
 1. generate it with real TF (``fixtures/generate_zoo.py``, run by ``--tf-python``): random
-   weights under a fixed seed, batch norms calibrated, ``model.h5`` + ``saved_model/`` and TF's
-   outputs (Keras 3 twins with ``--keras3``: ``model.keras`` + ``model.h5``);
-2. convert ``h5 → tfjs_layers_model`` and ``SavedModel → tfjs_graph_model`` (Keras 3:
-   ``.keras → layers`` and ``h5 → layers``) with ``python -m tfjs_lite convert``;
+   weights under a fixed seed, batch norms conditioned and calibrated, ``model.h5`` +
+   ``saved_model/`` and TF's outputs (Keras 3 twins with ``--keras3``: ``model.keras`` +
+   ``model.h5`` + ``saved_model/`` from ``model.export``);
+2. convert every path of ``TF_KERAS_PATHS`` (h5 → layers, h5 → graph, SavedModel → graph) or
+   ``KERAS3_PATHS`` (.keras and h5 → layers and → graph, SavedModel → graph) with
+   ``python -m tfjs_lite convert``;
 3. load each output in real TF.js 4.22 (``tests/tfjs_node.py``) and compare with TF's outputs
    (normalised error: max |a - b| / max(1, max |b|));
 4. record per path: the error, or the converter's refusal (its one-line message), or the TF.js
@@ -65,6 +67,8 @@ KERAS3_PATHS = (
      "graph", "inputs.json", "expected.json"),
     ("h5_graph", "model.h5", ["--input_format", "keras", "--output_format", "tfjs_graph_model"], "graph",
      "inputs.json", "expected.json"),
+    ("saved_model_graph", "saved_model", ["--input_format", "tf_saved_model"], "graph",
+     "inputs_graph.json", "expected_graph.json"),
 )
 
 

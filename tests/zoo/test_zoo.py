@@ -2,8 +2,9 @@
 
 ``fixtures/generate_zoo.py`` builds keras.applications architectures with random weights and TF's
 outputs; the small ones are committed (the real architecture builders with fewer/narrower stages,
-and the smallest public variants). For each architecture and path (tf_keras h5 → layers, SavedModel
-→ graph; Keras 3 .keras and h5 → layers) the conversion either loads in TF.js and matches TF
+and the smallest public variants). For each architecture and path (tf_keras h5 → layers and → graph,
+SavedModel → graph; Keras 3 .keras and h5 → layers and → graph, ``model.export``'s SavedModel →
+graph) the conversion either loads in TF.js and matches TF
 within 1e-4 (normalised error), or is refused before writing anything with the reason listed in
 ``REFUSED``.  The generator keeps the random models well-conditioned, so float32 rounding is far
 below that tolerance and no appeal to the exact result (``tests/float64_reference.py``) is
@@ -33,7 +34,9 @@ TF_KERAS_PATHS = [("h5_layers", "model.h5", "layers", "inputs.json", "expected.j
                   ("saved_model_graph", "saved_model", "graph", "inputs_graph.json", "expected_graph.json")]
 KERAS3_PATHS = [("keras_layers", "model.keras", "layers", "inputs.json", "expected.json"),
                 ("keras_graph", "model.keras", "graph", "inputs.json", "expected.json"),
-                ("h5_layers", "model.h5", "layers", "inputs.json", "expected.json")]
+                ("h5_layers", "model.h5", "layers", "inputs.json", "expected.json"),
+                ("h5_graph", "model.h5", "graph", "inputs.json", "expected.json"),
+                ("saved_model_graph", "saved_model", "graph", "inputs_graph.json", "expected_graph.json")]
 OUTPUT_FORMAT = {"layers": "tfjs_layers_model", "graph": "tfjs_graph_model"}
 # (case, path) -> what the refusal must name: the architectures tfjs-layers cannot run as built.
 REFUSED = {
