@@ -208,28 +208,51 @@ def short(message: str) -> str:
     return message[:300] + ("…" if len(message) > 300 else "")
 
 
-def _graph_cell(tfk: dict, k3: dict) -> str:
-    """The Keras → graph model column: the tf_keras .h5 and the Keras 3 .keras, where run."""
-    parts = [f"{label} {_cell(result)}" for label, result in (("h5", tfk.get("h5_graph")),
-                                                               (".keras", k3.get("keras_graph"))) if result]
-    return "; ".join(parts) if parts else "not run"
+# (column title, "tfk" or "k3", path key): every path of TF_KERAS_PATHS and KERAS3_PATHS
+COLUMNS = (("tf_keras h5 → layers", "tfk", "h5_layers"), ("tf_keras h5 → graph", "tfk", "h5_graph"),
+           ("tf_keras SavedModel → graph", "tfk", "saved_model_graph"),
+           ("Keras 3 .keras → layers", "k3", "keras_layers"), ("Keras 3 h5 → layers", "k3", "h5_layers"),
+           ("Keras 3 .keras → graph", "k3", "keras_graph"), ("Keras 3 h5 → graph", "k3", "h5_graph"),
+           ("Keras 3 export SavedModel → graph", "k3", "saved_model_graph"))
+
+
+def _outcome(r: dict) -> str:
+    """The result's status by today's rule (stored distances re-judged)."""
+    if "tf_vs_float64" in r:
+        return judge(r["tf_vs_float64"], r["tfjs_vs_float64"], r.get("float32_vs_float64"), TOLERANCE)
+    return str(r["status"])
+
+
+def outcome_counts(results: dict) -> dict[str, int]:
+    """How many (architecture, path) results have each outcome."""
+    counts: dict[str, int] = {}
+    for entry in results.values():
+        for _, _, key in COLUMNS:
+            if isinstance(entry.get(key), dict):
+                counts[_outcome(entry[key])] = counts.get(_outcome(entry[key]), 0) + 1
+    return counts
 
 
 def write_table(results: dict, doc: Path) -> None:
-    rows = ["| architecture | params | input | h5 → layers | SavedModel → graph | Keras 3 .keras → layers "
-            "| Keras 3 h5 → layers | h5/keras → graph |", "|---|---:|---:|---|---|---|---|---|"]
+    counts = outcome_counts(results)
+    labels = {"ok": "matches TF within 1e-4", "refused": "refused before writing (layer, option, way out)",
+              "within_tf_float32_error": "within float32 error (judged against the exact result)",
+              "ill_conditioned": "ill-conditioned, not judged", "mismatch": "**MISMATCH**",
+              "converter_error": "**converter error**", "tfjs_error": "**TF.js error**"}
+    summary = ["| outcome | results |", "|---|---:|"] + [f"| {labels.get(k, k)} | {v} |" for k, v in sorted(counts.items())]
+    rows = ["| architecture | params | input | " + " | ".join(c[0] for c in COLUMNS) + " |",
+            "|---|---:|---:|" + "---|" * len(COLUMNS)]
     names = sorted({k[3:] if k.startswith("k3_") else k for k in results})
     for name in names:
-        tfk, k3 = results.get(name, {}), results.get("k3_" + name, {})
-        base = tfk or k3
+        flavours = {"tfk": results.get(name, {}), "k3": results.get("k3_" + name, {})}
+        base = flavours["tfk"] or flavours["k3"]
         if base.get("error") or base.get("generate_error"):
             why = short(base.get("error") or base.get("generate_error"))
-            rows.append(f"| {name} | | | not generated: {why} | | | | |")
+            rows.append(f"| {name} | | | not generated: {why} |" + " |" * (len(COLUMNS) - 1))
             continue
-        rows.append(f"| {name} | {base.get('params', ''):,} | {base.get('input_size', '')} | "
-                    f"{_cell(tfk.get('h5_layers'))} | {_cell(tfk.get('saved_model_graph'))} | "
-                    f"{_cell(k3.get('keras_layers'))} | {_cell(k3.get('h5_layers'))} | {_graph_cell(tfk, k3)} |")
-    splice_table(doc, TABLE_START, TABLE_END, "\n".join(rows))
+        cells = [_cell(flavours[flavour].get(key)) if flavours[flavour] else "–" for _, flavour, key in COLUMNS]
+        rows.append(f"| {name} | {base.get('params', ''):,} | {base.get('input_size', '')} | " + " | ".join(cells) + " |")
+    splice_table(doc, TABLE_START, TABLE_END, "\n".join(summary + [""] + rows))
 
 
 def add_runner_arguments(p: argparse.ArgumentParser, out: Path, chunk: int) -> None:
