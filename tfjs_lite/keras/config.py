@@ -28,7 +28,8 @@ from tfjs_lite.keras.layers import LEGACY_CLASS_NAMES, MODEL_CLASSES
 from tfjs_lite.keras.preflight import LayerIssue
 
 __all__ = [
-    "KERAS_OP_BINARY", "KERAS_OP_CLASSES", "KERAS_OP_UNARY", "NON_TENSOR_ARGS", "OP_CLASS_PREFIX", "POSITIONAL_KEY", "TENSOR_ARGUMENT", "TF_OP_FUNCTIONS", "fix_regularizers", "is_keras3", "keras3_to_tfjs",
+    "KERAS_OP_BINARY", "KERAS_OP_CLASSES", "KERAS_OP_COMPARISONS", "KERAS_OP_OTHERS", "KERAS_OP_REDUCTIONS",
+    "KERAS_OP_SHAPES", "KERAS_OP_UNARY", "NON_TENSOR_ARGS", "OP_CLASS_PREFIX", "POSITIONAL_KEY", "TENSOR_ARGUMENT", "TF_OP_FUNCTIONS", "fix_regularizers", "is_keras3", "keras3_to_tfjs",
     "translate_class_names",
 ]
 
@@ -61,7 +62,15 @@ KERAS_OP_BINARY = {"Add": "AddV2", "Subtract": "Sub", "Multiply": "Mul", "Divide
                    "Maximum": "Maximum", "Minimum": "Minimum", "Power": "Pow"}
 KERAS_OP_UNARY = {"Negative": "Neg", "Sqrt": "Sqrt", "Square": "Square", "Exp": "Exp", "Abs": "Abs", "Tanh": "Tanh",
                   "Sigmoid": "Sigmoid", "Relu": "Relu", "Relu6": "Relu6", "Log": "Log", "Reciprocal": "Reciprocal"}
-KERAS_OP_CLASSES = frozenset({*KERAS_OP_BINARY, *KERAS_OP_UNARY, "NotEqual", "Any"})
+KERAS_OP_COMPARISONS = ("Equal", "NotEqual", "Greater", "GreaterEqual", "Less", "LessEqual")
+KERAS_OP_REDUCTIONS = {"Any": "Any", "All": "All", "Sum": "Sum", "Mean": "Mean", "Max": "Max", "Min": "Min",
+                       "Prod": "Prod"}
+KERAS_OP_SHAPES = ("Reshape", "Transpose", "ExpandDims", "Squeeze", "Concatenate")
+KERAS_OP_OTHERS = ("Matmul", "Softmax", "Clip", "Where", "Cast")
+KERAS_OP_CLASSES = frozenset({*KERAS_OP_BINARY, *KERAS_OP_UNARY, *KERAS_OP_COMPARISONS, *KERAS_OP_REDUCTIONS,
+                              *KERAS_OP_SHAPES, *KERAS_OP_OTHERS})
+# operations whose own arguments include a ``dtype`` (so it does not mark a layer, see _is_operation)
+_OPS_WITH_DTYPE = ("Cast",)
 
 _OBJECT_KEYS_TO_DROP = ("module", "registered_name", "build_config", "compile_config", "shared_object_id")
 _DTYPE_POLICIES = ("DTypePolicy", "FloatDTypePolicy", "Policy")
@@ -187,8 +196,9 @@ def _is_operation(layer: dict[str, Any]) -> bool:
     if "module" in layer:
         return str(layer.get("module") or "").startswith("keras.src.ops")
     config = layer.get("config")
-    return (layer.get("class_name") in KERAS_OP_CLASSES and isinstance(config, dict)
-            and "trainable" not in config and "dtype" not in config)
+    class_name = layer.get("class_name")
+    return (class_name in KERAS_OP_CLASSES and isinstance(config, dict) and "trainable" not in config
+            and ("dtype" not in config or class_name in _OPS_WITH_DTYPE))
 
 
 def _layer_config(class_name: Any, config: Any, issues: list[LayerIssue]) -> Any:

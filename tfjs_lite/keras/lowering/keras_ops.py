@@ -8,10 +8,19 @@ scalar constants.
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from typing import Callable, Optional
 
-from tfjs_lite.keras.config import KERAS_OP_BINARY, KERAS_OP_UNARY, POSITIONAL_KEY, TF_OP_FUNCTIONS
-from tfjs_lite.keras.lowering.builder import BOOL, INT32, KTensor, broadcast_shapes
+import numpy as np
+
+from tfjs_lite.keras.config import (
+    KERAS_OP_BINARY,
+    KERAS_OP_COMPARISONS,
+    KERAS_OP_REDUCTIONS,
+    KERAS_OP_UNARY,
+    POSITIONAL_KEY,
+    TF_OP_FUNCTIONS,
+)
+from tfjs_lite.keras.lowering.builder import BOOL, FLOAT, INT32, KTensor, broadcast_shapes
 from tfjs_lite.keras.lowering.model import LayerCall
 
 Out = list[KTensor]
@@ -57,23 +66,187 @@ def _broadcast_all(args: list[KTensor]) -> tuple:
     return shape
 
 
-def _not_equal(call: LayerCall) -> Out:
-    a, b = _arguments(call)
-    b = call.builder.cast(b, a.dtype)
-    return [call.builder.op("NotEqual", [a, b], broadcast_shapes(a.shape, b.shape),
-                            {"incompatible_shape_error": True}, dtype=BOOL)]
+def _comparison(op: str) -> Callable[[LayerCall], Out]:
+    """``ops.greater``, ``ops.not_equal``, ...: the TF comparison, bool out; a number operand takes the
+    dtype of the tensor it is compared with."""
+
+    def lower(call: LayerCall) -> Out:
+        args = _arguments(call)
+        if len(args) != 2:
+            raise call.refuse(f"expects 2 arguments, got {len(args)}")
+        a, b = args
+        b = call.builder.cast(b, a.dtype)
+        attrs = {"incompatible_shape_error": True} if op in ("Equal", "NotEqual") else {}
+        return [call.builder.op(op, [a, b], broadcast_shapes(a.shape, b.shape), attrs, dtype=BOOL)]
+
+    lower.__name__ = f"lower_{op}"
+    return lower
 
 
-def _any(call: LayerCall) -> Out:
-    (x,) = _arguments(call)
+def _axes(call: LayerCall, x: KTensor) -> list[int]:
+    """The config's ``axis`` (None: every axis; an int or a list) as non-negative axes of ``x``."""
     axis = call.config.get("axis")
-    axes = list(range(x.rank)) if axis is None else [a % x.rank for a in (axis if isinstance(axis, list) else [axis])]
-    return [call.builder.reduce("Any", x, axes, bool(call.config.get("keepdims", False)))]
+    axes = list(range(x.rank)) if axis is None else (axis if isinstance(axis, list) else [axis])
+    if not all(isinstance(a, int) and not isinstance(a, bool) and -x.rank <= a < x.rank for a in axes):
+        raise call.refuse(f"option axis={axis!r} is not an axis of a rank-{x.rank} tensor")
+    return [a % x.rank for a in axes]
+
+
+def _only(call: LayerCall, count: int) -> list[KTensor]:
+    args = _arguments(call)
+    if len(args) != count:
+        raise call.refuse(f"expects {count} tensor argument(s), got {len(args)}")
+    return args
+
+
+def _reduction(op: str) -> Callable[[LayerCall], Out]:
+    """``ops.mean``/``sum``/``max``/... over ``axis`` (None: all), ``keepdims``."""
+
+    def lower(call: LayerCall) -> Out:
+        (x,) = _only(call, 1)
+        if call.config.get("initial") is not None:
+            raise call.refuse(f"option initial={call.config['initial']!r} is not supported")
+        axes = _axes(call, x)
+        if op in ("Any", "All"):
+            x = call.builder.cast(x, BOOL)
+        return [call.builder.reduce(op, x, axes, bool(call.config.get("keepdims", False)))]
+
+    lower.__name__ = f"lower_{op}"
+    return lower
+
+
+def _reshape(call: LayerCall) -> Out:
+    """``ops.reshape(x, newshape)``: the whole shape, batch included; one -1 is inferred."""
+    (x,) = _only(call, 1)
+    new = call.config.get("newshape", call.config.get("new_shape"))
+    if isinstance(new, int) and not isinstance(new, bool):
+        new = [new]
+    if (not isinstance(new, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= -1 for d in new)
+            or new.count(-1) > 1):
+        raise call.refuse(f"option newshape={new!r} is not a shape (integers, at most one -1)")
+    rest = int(np.prod([d for d in new if d != -1]))
+    dims = [d for d in x.shape[1:] if d is not None]
+    inner = int(np.prod(dims)) if len(dims) == x.rank - 1 else None
+    fits, shape = True, tuple(None if d == -1 else d for d in new)
+    if inner is not None and x.shape[0] is not None:  # every size known: the element counts must agree
+        size = x.shape[0] * inner
+        fits = (rest > 0 and size % rest == 0) if -1 in new else rest == size
+        shape = tuple(size // rest if d == -1 else d for d in new) if fits and -1 in new else shape
+    elif inner is not None and -1 not in new:  # batch unknown: the new count must be whole batches
+        fits = inner > 0 and rest % inner == 0
+    if not fits:
+        raise call.refuse(f"option newshape={new!r} does not fit an input of shape {x.shape}")
+    out = call.builder.op("Reshape", [x, call.builder.ints(list(new))], shape, {"Tshape": INT32})
+    return [out]
+
+
+def _transpose(call: LayerCall) -> Out:
+    (x,) = _only(call, 1)
+    axes = call.config.get("axes")
+    perm = list(reversed(range(x.rank))) if axes is None else axes
+    if not isinstance(perm, list) or sorted(a % x.rank if isinstance(a, int) else a for a in perm) != list(range(x.rank)):
+        raise call.refuse(f"option axes={axes!r} is not a permutation of {x.rank} axes")
+    return [call.builder.transpose(x, [a % x.rank for a in perm])]
+
+
+def _expand_dims(call: LayerCall) -> Out:
+    (x,) = _only(call, 1)
+    axis = call.config.get("axis")
+    if isinstance(axis, bool) or not isinstance(axis, int) or not -x.rank - 1 <= axis <= x.rank:
+        raise call.refuse(f"option axis={axis!r} is not one axis of the rank-{x.rank + 1} result")
+    return [call.builder.expand_dims(x, axis)]
+
+
+def _squeeze(call: LayerCall) -> Out:
+    (x,) = _only(call, 1)
+    if call.config.get("axis") is None:
+        if any(d is None for d in x.shape[1:]):  # which axes are 1 is known only at run time
+            raise call.refuse(f"option axis=None on an input of shape {x.shape} (give the axis)")
+        axes = [i for i, d in enumerate(x.shape) if d == 1]
+    else:
+        axes = _axes(call, x)
+        if any(x.shape[a] not in (1, None) for a in axes):
+            raise call.refuse(f"squeezes axes {axes} of shape {x.shape}, which are not all 1")
+    return [call.builder.squeeze(x, axes)]
+
+
+def _concatenate(call: LayerCall) -> Out:
+    xs = _arguments(call)
+    axis = call.config.get("axis", 0)
+    if not xs or isinstance(axis, bool) or not isinstance(axis, int) or not -xs[0].rank <= axis < xs[0].rank:
+        raise call.refuse(f"option axis={axis!r} does not fit the {len(xs)} tensor arguments")
+    return [call.builder.concat(xs, axis)]
+
+
+def _matmul(call: LayerCall) -> Out:
+    a, b = _only(call, 2)
+    if a.rank < 2 or b.rank < 2:  # numpy's vector cases (rank 1) change the result's rank
+        raise call.refuse(f"multiplies shapes {a.shape} and {b.shape}; only matrices (rank >= 2) are supported")
+    return [call.builder.batch_matmul(a, b)]
+
+
+def _softmax(call: LayerCall) -> Out:
+    """``ops.softmax(x, axis)``: TF's Softmax works on the last axis; another axis is moved there."""
+    (x,) = _only(call, 1)
+    (axis,) = _axes(call, x) if call.config.get("axis", -1) is not None else [x.rank - 1]
+    perm = list(range(x.rank))
+    perm[axis], perm[-1] = perm[-1], perm[axis]
+    b = call.builder
+    return [b.transpose(b.unary("Softmax", b.transpose(x, perm)), perm)]
+
+
+def _clip(call: LayerCall) -> Out:
+    (x,) = _only(call, 1)
+    given = [call.config.get("x_min"), call.config.get("x_max")]
+    bounds = [float(v) for v in given if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    if len(bounds) != 2 or not all(np.isfinite(bounds)):
+        raise call.refuse(f"bounds {given!r} are not two finite numbers")
+    b = call.builder
+    low, high = (b.scalar(v, like=x) for v in bounds)
+    return [b.op("ClipByValue", [x, low, high], x.shape, {"T": x.dtype}, dtype=x.dtype)]
+
+
+def _where(call: LayerCall) -> Out:
+    """``ops.where(condition, x, y)``: SelectV2; a number branch takes the other branch's dtype."""
+    layout = call.kwargs.get(POSITIONAL_KEY)
+    if not isinstance(layout, list):
+        layout = [None] * len(call.inputs)
+    if len(layout) != 3:
+        raise call.refuse(f"expects 3 arguments (condition, x, y), got {len(layout)}")
+    tensors = iter(call.inputs)
+    args: list[Optional[KTensor]] = [next(tensors) if item is None else None for item in layout]
+    like = next((t for t in args[1:] if t is not None), None)
+    b = call.builder
+    for i, item in enumerate(layout):
+        if args[i] is None:
+            if i == 0 or isinstance(item, bool) or not isinstance(item, (int, float)):
+                raise call.refuse(f"argument {item!r} is not a tensor{'' if i == 0 else ' or a number'}")
+            args[i] = b.scalar(float(item), like=like)
+    condition, x, y = (t for t in args if t is not None)
+    x, y = x, b.cast(y, x.dtype)
+    shape = broadcast_shapes(broadcast_shapes(condition.shape, x.shape), y.shape)
+    return [b.op("SelectV2", [b.cast(condition, BOOL), x, y], shape, {"T": x.dtype}, dtype=x.dtype)]
+
+
+_CAST_DTYPES = {"float32": FLOAT, "int32": INT32, "bool": BOOL}
+
+
+def _cast(call: LayerCall) -> Out:
+    (x,) = _only(call, 1)
+    dtype = call.config.get("dtype")
+    if dtype not in _CAST_DTYPES:
+        raise call.refuse(f"option dtype={dtype!r} is not one of {', '.join(_CAST_DTYPES)} (TensorFlow.js's types)")
+    return [call.builder.cast(x, _CAST_DTYPES[dtype])]
 
 
 # ``ops.<class>`` → lowering, merged into the registry.
 OPS = {**{k: _elementwise(v, 2) for k, v in KERAS_OP_BINARY.items()},
-       **{k: _elementwise(v, 1) for k, v in KERAS_OP_UNARY.items()}, "NotEqual": _not_equal, "Any": _any}
+       **{k: _elementwise(v, 1) for k, v in KERAS_OP_UNARY.items()},
+       **{k: _comparison(k) for k in KERAS_OP_COMPARISONS},
+       **{k: _reduction(v) for k, v in KERAS_OP_REDUCTIONS.items()},
+       "Reshape": _reshape, "Transpose": _transpose, "ExpandDims": _expand_dims, "Squeeze": _squeeze,
+       "Concatenate": _concatenate, "Matmul": _matmul, "Softmax": _softmax, "Clip": _clip, "Where": _where,
+       "Cast": _cast}
 
 
 def tf_op_lambda(call: LayerCall) -> Out:
