@@ -89,15 +89,28 @@ def _decode_failure(error: Exception) -> str | None:
     decode = isinstance(error, (zipfile.BadZipFile, zlib.error)) or (
         kind.__name__ == "DecodeError" and kind.__module__.startswith("google.protobuf")
     )
+    innermost = _innermost_file(error)
     if isinstance(error, RecursionError):  # a deeply nested JSON document
-        tb = error.__traceback__
-        while tb is not None and tb.tb_next is not None:
-            tb = tb.tb_next
-        decode = tb is not None and f"{os.sep}json{os.sep}" in tb.tb_frame.f_code.co_filename
+        decode = f"{os.sep}json{os.sep}" in innermost
+    elif isinstance(error, _H5PY_ERRORS) and not (isinstance(error, OSError) and error.errno is not None):
+        # HDF5 reading corrupt bytes (a bad heap or B-tree signature) raises these from inside h5py
+        # wherever the reader touched the file; an OSError with an errno is the file system's
+        decode = innermost.startswith(f"h5py{os.sep}") or f"{os.sep}h5py{os.sep}" in innermost
     if not decode:
         return None
     detail = " ".join(str(error).split())[:200]
     return f"{kind.__name__}: {detail}" if detail else kind.__name__
+
+
+_H5PY_ERRORS = (RuntimeError, OSError, KeyError, ValueError, TypeError)
+
+
+def _innermost_file(error: Exception) -> str:
+    """The source file of the frame that raised ``error``."""
+    tb = error.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb.tb_frame.f_code.co_filename if tb is not None else ""
 
 
 def _name_the_input(error: ConversionError, source: Path) -> None:

@@ -179,3 +179,107 @@ def test_keras_zip_bombs(tmp_path: Path) -> None:
             outcome = "BUG: unbounded memory"
         failures.extend(account(case, outcome, problems))
     assert not failures, "\n".join(failures)
+
+
+def _weights_data_offset(data: bytes) -> tuple[int, int]:
+    """(start, size) of model.weights.h5's bytes inside the archive ``data``."""
+    with zipfile.ZipFile(KERAS) as z:
+        info = z.getinfo("model.weights.h5")
+    name_length = int.from_bytes(data[info.header_offset + 26:info.header_offset + 28], "little")
+    extra_length = int.from_bytes(data[info.header_offset + 28:info.header_offset + 30], "little")
+    return info.header_offset + 30 + name_length + extra_length, info.file_size
+
+
+def test_weights_read_in_place_are_the_stored_bytes(tmp_path: Path) -> None:
+    """The in-place reader of the stored weights member returns what ZipFile.open does, at any
+    position and after backward seeks (h5py's access pattern)."""
+    from tfjs_lite.readers.keras_archive import _stored_member
+
+    with zipfile.ZipFile(KERAS) as z, KERAS.open("rb") as handle:
+        info = z.getinfo("model.weights.h5")
+        reference = z.read(info)
+        stream = _stored_member(info, handle, KERAS)
+        assert stream is not None
+        rng = random.Random(5)
+        for _ in range(200):
+            start = rng.randrange(len(reference) + 10)
+            count = rng.randrange(1, 100_000)
+            stream.seek(start)
+            assert stream.read(count) == reference[start:start + count]
+        stream.seek(-7, 2)
+        assert stream.read() == reference[-7:] and stream.tell() == len(reference)
+
+
+def test_damaged_weight_bytes_fail_the_zip_checksum(tmp_path: Path) -> None:
+    """A flipped byte in the middle of the weights (dataset bytes HDF5 cannot check) is refused by
+    the member's CRC-32 on both paths, one line, nothing written."""
+    data = bytearray(KERAS.read_bytes())
+    start, size = _weights_data_offset(bytes(data))
+    data[start + size // 2] ^= 0x5A
+    source = tmp_path / "damaged.keras"
+    source.write_bytes(bytes(data))
+    from tfjs_lite.conversion import convert
+    from tfjs_lite.errors import ModelFormatError
+
+    formats = ("tfjs_layers_model", "tfjs_graph_model")
+    cases = [Case(fmt, ".keras: damaged weight bytes", source, tmp_path / fmt, ["--output_format", fmt])
+             for fmt in formats]
+    failures = run_and_judge(cases, tmp_path)
+    assert not failures, "\n".join(failures)
+    for fmt in formats:
+        with pytest.raises(ModelFormatError, match="CRC-32") as info:
+            convert(source, tmp_path / (fmt + "_api"), output_format=fmt)
+        assert "\n" not in str(info.value) and not (tmp_path / (fmt + "_api")).exists()
+
+
+def test_hdf5_errors_from_corrupt_metadata_are_input_errors(tmp_path: Path) -> None:
+    """h5py raises RuntimeError/KeyError/... from wherever a reader touches a corrupt heap or
+    B-tree; whichever reader it was, the user gets a one-line input error (exit 2)."""
+    import h5py
+
+    source = FIXTURES / "keras" / "mlp" / "model.h5"
+    data = bytearray(source.read_bytes())
+    with h5py.File(source) as f:
+        assert "model_weights" in f
+    heaps = [i for i in range(len(data) - 4) if data[i:i + 4] == b"HEAP"]
+    assert heaps  # HDF5 local heaps carry this signature
+    cases = []
+    for n, position in enumerate(heaps):
+        damaged = bytearray(data)
+        damaged[position:position + 4] = b"XXXX"
+        p = tmp_path / f"heap{n}.h5"
+        p.write_bytes(bytes(damaged))
+        # a heap the conversion never reads leaves the model valid
+        cases.append(Case(p.stem, ".h5: damaged local heap signature", p, tmp_path / "out" / p.stem, [],
+                          may_convert=True))
+    failures = run_and_judge(cases, tmp_path)
+    assert not failures, "\n".join(failures)
+    from tfjs_lite.conversion import convert
+    from tfjs_lite.errors import ModelFormatError
+
+    refused = 0
+    for case in cases:
+        try:
+            convert(case.input, tmp_path / "api" / case.id)
+        except ModelFormatError as e:
+            assert "\n" not in str(e)
+            refused += 1
+    assert refused  # the heaps of the groups the reader walks are read
+
+
+def test_hdf5_errors_inside_a_well_formed_archive_are_input_errors(tmp_path: Path) -> None:
+    """A .keras whose weights pass the CRC (rebuilt archive) but whose HDF5 heaps are damaged: the
+    h5py errors from the .keras reader's group walks are input errors too, never internal ones."""
+    weights = dict((info.filename, data) for info, data in _members())["model.weights.h5"]
+    heaps = [i for i in range(len(weights) - 4) if weights[i:i + 4] == b"HEAP"]
+    assert heaps
+    cases = []
+    for n, position in enumerate(heaps):
+        damaged = weights[:position] + b"XXXX" + weights[position + 4:]
+        p = write_zip(tmp_path / f"heap{n}.keras", _with([], replace={"model.weights.h5": damaged}))
+        for flags in ([], ["--output_format", "tfjs_graph_model"]):
+            name = p.stem + ("_graph" if flags else "")
+            cases.append(Case(name, ".keras: damaged HDF5 heap, valid CRC", p, tmp_path / "out" / name, flags,
+                              may_convert=True))
+    failures = run_and_judge(cases, tmp_path)
+    assert not failures, "\n".join(failures)
