@@ -213,6 +213,27 @@ def resnet50_h5():
 
 
 @model
+def resnet50_keras():
+    """Keras 3's ResNet-50 as a ``.keras`` archive (the .keras reader's benchmark: its weights
+    member is read in place, docs/formats.md)."""
+    import keras
+
+    keras.utils.set_random_seed(4)
+    m = keras.applications.ResNet50(weights=None, input_shape=(224, 224, 3))
+    x = np.random.default_rng(4).uniform(-1, 1, size=(1, 224, 224, 3)).astype(np.float32)
+    d = fresh_dir(os.path.join(OUT, "resnet50_keras"))
+    m.save(os.path.join(d, "model.keras"))
+    in_names = [t._keras_history[0].name for t in m.inputs]
+    out_names = [t._keras_history[0].name for t in m.outputs]
+    write_tensors(os.path.join(d, "inputs.json"), list(zip(in_names, [x])))
+    write_tensors(os.path.join(d, "expected.json"), list(zip(out_names, [m.predict(x, verbose=0)])))
+    write_json(os.path.join(d, "case.json"), {"name": "resnet50_keras", "params": int(m.count_params()),
+                                              "files": {"model.keras": os.path.getsize(os.path.join(d, "model.keras"))},
+                                              "notes": "keras.applications.ResNet50(weights=None), Keras 3, .keras",
+                                              "source": SOURCE})
+
+
+@model
 def lstm():
     inp = L.Input(shape=(32,), dtype="int32", name="tokens")
     x = L.Embedding(1000, 64, name="embed")(inp)
