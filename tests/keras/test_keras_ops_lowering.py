@@ -127,6 +127,8 @@ def test_where_with_a_number_branch_and_a_comparison_condition():
     ("Clip", [TA], {"x_min": None, "x_max": 1.0}, "two finite numbers"),
     ("Where", [TA], {}, "expects 3 arguments"),
     ("ExpandDims", [TA], {"axis": [0, 1]}, "option axis"),
+    ("Softmax", [TA], {"axis": None}, "every element"),
+    ("Softmax", [TA], {"axis": [1, 2]}, "more than one axis"),
 ])
 def test_arguments_the_lowering_cannot_express_are_refused(class_name, args, config, problem):
     with pytest.raises(UnsupportedLayerError, match=problem) as info:

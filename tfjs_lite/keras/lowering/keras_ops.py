@@ -109,6 +109,8 @@ def _reduction(op: str) -> Callable[[LayerCall], Out]:
         axes = _axes(call, x)
         if op in ("Any", "All"):
             x = call.builder.cast(x, BOOL)
+        elif op == "Mean" and x.dtype != FLOAT:  # keras.ops.mean of integers is a float mean
+            x = call.builder.cast(x, FLOAT)
         return [call.builder.reduce(op, x, axes, bool(call.config.get("keepdims", False)))]
 
     lower.__name__ = f"lower_{op}"
@@ -188,7 +190,12 @@ def _matmul(call: LayerCall) -> Out:
 def _softmax(call: LayerCall) -> Out:
     """``ops.softmax(x, axis)``: TF's Softmax works on the last axis; another axis is moved there."""
     (x,) = _only(call, 1)
-    (axis,) = _axes(call, x) if call.config.get("axis", -1) is not None else [x.rank - 1]
+    if call.config.get("axis", -1) is None:
+        raise call.refuse("option axis=None (a softmax over every element, batch included) is not supported")
+    axes = _axes(call, x) if "axis" in call.config else [x.rank - 1]
+    if len(axes) != 1:
+        raise call.refuse(f"option axis={call.config.get('axis')!r} names more than one axis")
+    (axis,) = axes
     perm = list(range(x.rank))
     perm[axis], perm[-1] = perm[-1], perm[axis]
     b = call.builder
