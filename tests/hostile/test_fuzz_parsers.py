@@ -131,24 +131,29 @@ def _convert(src: Path, out: Path, **kwargs: Any) -> None:
             out.unlink()
 
 
-def test_keras_h5_model_config_fuzzed(tmp_path: Path) -> None:
+def _fuzz_h5_model_config(source: Path, label: str, tmp_path: Path, **convert_kwargs: Any) -> None:
+    """Replace JSON subtrees of ``source``'s ``model_config`` attribute and convert each result."""
     import h5py
 
-    with h5py.File(H5, "r") as f:
+    with h5py.File(source, "r") as f:
         config = json.loads(f.attrs["model_config"])
-    findings = Findings("fuzz: Keras .h5 model_config (hypothesis, JSON subtrees replaced)")
+    findings = Findings(label)
     model = tmp_path / "model.h5"
 
     @SETTINGS
     @given(mutated(config))
     def check(new_config: Any) -> None:
-        shutil.copyfile(H5, model)
+        shutil.copyfile(source, model)
         with h5py.File(model, "r+") as f:
             f.attrs["model_config"] = json.dumps(new_config)
-        findings.run(lambda: _convert(model, tmp_path / "out"))
+        findings.run(lambda: _convert(model, tmp_path / "out", **convert_kwargs))
 
     check()
     findings.check()
+
+
+def test_keras_h5_model_config_fuzzed(tmp_path: Path) -> None:
+    _fuzz_h5_model_config(H5, "fuzz: Keras .h5 model_config (hypothesis, JSON subtrees replaced)", tmp_path)
 
 
 def test_keras_zip_config_fuzzed(tmp_path: Path) -> None:
@@ -170,6 +175,14 @@ def test_keras_zip_config_fuzzed(tmp_path: Path) -> None:
 
     check()
     findings.check()
+
+
+def test_keras_ops_config_fuzzed_to_graph(tmp_path: Path) -> None:
+    """keras.ops nodes (reductions, reshape, where, cast, ...) with fuzzed arguments, lowered to a
+    graph model: every outcome is a conversion or a ConversionError."""
+    _fuzz_h5_model_config(FIXTURES / "keras_graph" / "k3_keras_ops" / "model.h5",
+                          "fuzz: Keras 3 keras.ops config → graph (hypothesis, JSON subtrees replaced)", tmp_path,
+                          output_format="tfjs_graph_model")
 
 
 def test_model_json_fuzzed(tmp_path: Path) -> None:

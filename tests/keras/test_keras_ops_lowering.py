@@ -120,6 +120,8 @@ def test_where_with_a_number_branch_and_a_comparison_condition():
     ("Reshape", [TA], {"newshape": [7, 5]}, "does not fit"),
     ("Reshape", [TA], {"newshape": [-1, -1]}, "at most one -1"),
     ("Transpose", [TA], {"axes": [0, 1]}, "not a permutation"),
+    ("Transpose", [TA], {"axes": [[0], 1, 2]}, "not a permutation"),
+    ("Concatenate", [[TA, TB]], {"axis": 1}, "concatenates tensors of shapes"),
     ("Squeeze", [TA], {"axis": 1}, "not all 1"),
     ("Mean", [TA], {"axis": 3}, "not an axis"),
     ("Max", [TA], {"axis": 1, "initial": 0.0}, "initial"),

@@ -14,6 +14,7 @@ Every model passes the pre-flight check (:mod:`tfjs_lite.keras.preflight`) and a
 
 from __future__ import annotations
 
+import math
 import zipfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,7 +22,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Protoco
 
 import h5py
 
-from tfjs_lite.errors import ModelFormatError
+from tfjs_lite.errors import ModelFormatError, UnsupportedModelError
 from tfjs_lite.keras.config import fix_regularizers, is_keras3, keras3_to_tfjs, translate_class_names
 from tfjs_lite.keras.keepdims import expand_keepdims_pooling
 from tfjs_lite.keras.layers import check_shape
@@ -110,6 +111,11 @@ def _write(
     report: Report,
     path: Path,
 ) -> None:
+    where = _non_finite_number(topology)
+    if where is not None:
+        raise UnsupportedModelError(
+            f"the model config holds NaN or Infinity at {where}, which model.json (JSON, as TF.js parses it) "
+            "cannot represent; convert with --output_format tfjs_graph_model", path=path)
     try:
         write_layers_model(staging_dir, topology, layers, options, report)
     except H5_ERRORS as e:
@@ -117,6 +123,23 @@ def _write(
             raise
         # h5py reports unreadable data (truncated or corrupt files) with errno-less OSErrors etc.
         raise ModelFormatError(f"cannot read the weights ({' '.join(str(e).split())[:200]})", path=path) from None
+
+
+def _non_finite_number(value: Any, where: str = "") -> Optional[str]:
+    """The JSON path of the first NaN/Infinity in ``value``, or None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return where or "the top level"
+    if isinstance(value, dict):
+        items: Any = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        found = _non_finite_number(item, f"{where}/{key}")
+        if found is not None:
+            return found
+    return None
 
 
 # --- pre-flight ------------------------------------------------------------------------------

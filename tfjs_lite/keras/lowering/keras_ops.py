@@ -146,7 +146,8 @@ def _transpose(call: LayerCall) -> Out:
     (x,) = _only(call, 1)
     axes = call.config.get("axes")
     perm = list(reversed(range(x.rank))) if axes is None else axes
-    if not isinstance(perm, list) or sorted(a % x.rank if isinstance(a, int) else a for a in perm) != list(range(x.rank)):
+    if (not isinstance(perm, list) or not all(isinstance(a, int) and not isinstance(a, bool) for a in perm)
+            or sorted(a % x.rank for a in perm) != list(range(x.rank))):
         raise call.refuse(f"option axes={axes!r} is not a permutation of {x.rank} axes")
     return [call.builder.transpose(x, [a % x.rank for a in perm])]
 
@@ -177,6 +178,11 @@ def _concatenate(call: LayerCall) -> Out:
     axis = call.config.get("axis", 0)
     if not xs or isinstance(axis, bool) or not isinstance(axis, int) or not -xs[0].rank <= axis < xs[0].rank:
         raise call.refuse(f"option axis={axis!r} does not fit the {len(xs)} tensor arguments")
+    shapes = [x.shape for x in xs]
+    other_axes = [i for i in range(xs[0].rank) if i != axis % xs[0].rank]
+    if any(x.rank != xs[0].rank for x in xs) or any(
+            len({s[i] for s in shapes if s[i] is not None}) > 1 for i in other_axes):
+        raise call.refuse(f"concatenates tensors of shapes {shapes} along axis {axis}")
     return [call.builder.concat(xs, axis)]
 
 

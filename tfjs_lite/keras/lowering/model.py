@@ -113,6 +113,12 @@ class ModelLowerer:
             if f"layer {name!r}" not in str(e):
                 raise type(e)(f"layer {name!r} ({class_name}): {e}") from None
             raise
+        except (IndexError, TypeError, ValueError, KeyError, ZeroDivisionError) as e:
+            # a config the validators let through but no lowering can apply (a Dense on a scalar,
+            # operands of different ranks): the input's fault, said in one line
+            detail = " ".join(str(e).split())[:200]
+            raise ModelFormatError(f"layer {name!r} ({class_name}) cannot be applied to inputs of shapes "
+                                   f"{[t.shape for t in inputs]} ({type(e).__name__}: {detail})") from None
         finally:
             self.builder.scope = saved_scope
 
@@ -157,7 +163,7 @@ class ModelLowerer:
         layers = {layer_name(x): x for x in config.get("layers") or []}
         offsets = nested_node_offsets(dict(model))
         produced: dict[tuple[str, int], list[KTensor]] = {}
-        input_refs = [tuple(t) for t in config.get("input_layers") or []]
+        input_refs = _layer_refs(config, "input_layers")
         for index, (name, node, _tensor) in enumerate(t[:3] for t in input_refs):
             layer = layers.get(name)
             if layer is None:
@@ -184,17 +190,17 @@ class ModelLowerer:
                 if not all((r[0], r[1]) in produced for r in [*refs, *tensor_kwargs.values()]):
                     left.append((name, index, node))
                     continue
-                args = [produced[(r[0], r[1])][r[2]] for r in refs]
-                kwargs.update({k: produced[(r[0], r[1])][r[2]] for k, r in tensor_kwargs.items()})
+                args = [_output(produced[(r[0], r[1])], r) for r in refs]
+                kwargs.update({k: _output(produced[(r[0], r[1])], r) for k, r in tensor_kwargs.items()})
                 produced[(name, index)] = self.call_layer(layers[name], args, name, kwargs)
             if len(left) == len(pending):
                 raise ModelFormatError(f"layer {left[0][0]!r} is called on tensors no layer produces")
             pending = left
         outputs = []
-        for ref in config.get("output_layers") or []:
+        for ref in _layer_refs(config, "output_layers"):
             if (ref[0], ref[1]) not in produced:
                 raise ModelFormatError(f"output {ref[0]!r} is not produced by the model")
-            outputs.append(produced[(ref[0], ref[1])][ref[2]])
+            outputs.append(_output(produced[(ref[0], ref[1])], list(ref)))
         return outputs
 
 
@@ -231,7 +237,7 @@ def _output_names(model_config: Mapping[str, Any]) -> list[str]:
         layers = (config.get("layers") if isinstance(config, Mapping) else config) or []
         return [layer_name(layers[-1])]
     names: list[str] = []
-    for ref in (config or {}).get("output_layers") or []:
+    for ref in _layer_refs(config or {}, "output_layers"):
         name = str(ref[0])
         names.append(name if name not in names else f"{name}_{names.count(name)}")
     return names
@@ -261,8 +267,29 @@ def lowering_issues(model_config: Mapping[str, Any], lowerings: Mapping[str, Low
     issues = []
     for name, class_name, config in walk_layers(model_config):
         class_name = canonical_class(class_name)
-        translated = class_name != "TFOpLambda" or config.get("function") in TF_OP_FUNCTIONS
+        function = config.get("function")
+        translated = class_name != "TFOpLambda" or (isinstance(function, str) and function in TF_OP_FUNCTIONS)
         if translated and (class_name in lowerings or class_name in MODEL_CLASSES or class_name == "InputLayer"):
             continue
         issues.append(LayerIssue(name, class_name, unsupported_reason(class_name, graph=True, config=config)))
     return issues
+
+
+def _output(outputs: list[KTensor], ref: list) -> KTensor:
+    """Output ``ref[2]`` of the layer call ``ref`` names."""
+    index = ref[2]
+    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(outputs):
+        raise ModelFormatError(f"a reference to output {index!r} of layer {ref[0]!r}, which has "
+                               f"{len(outputs)} output(s)")
+    return outputs[index]
+
+
+def _layer_refs(config: Mapping[str, Any], key: str) -> list[tuple]:
+    """The ``[layer, node, tensor]`` references of ``config[key]`` (input_layers/output_layers);
+    Keras 3 writes a single one unwrapped."""
+    refs = config.get(key) or []
+    if isinstance(refs, list) and len(refs) >= 3 and isinstance(refs[0], str):
+        refs = [refs]
+    if not isinstance(refs, list) or not all(isinstance(r, (list, tuple)) and len(r) >= 3 for r in refs):
+        raise ModelFormatError(f"{key} {refs!r} is not a list of [layer, node, tensor] references")
+    return [tuple(r) for r in refs]
