@@ -4,12 +4,16 @@ Property, for every generated input: the parser returns, or raises a ConversionE
 exit status 2 in the CLI). Any other exception is a bug; those seen are collected (deduplicated by
 exception type and the tfjs_lite line that raised it) and reported together at the end, so one
 run lists every distinct crash instead of the first shrunk example only.
+
+CI runs 120 derandomized examples per parser. A deeper, random run (how the B27 classes were found):
+``TFJS_LITE_FUZZ_EXAMPLES=1500 python -m pytest tests/hostile/test_fuzz_parsers.py``.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import os
 import shutil
 import traceback
 from pathlib import Path
@@ -22,8 +26,11 @@ from hypothesis import strategies as st
 from corpus import FIXTURES, KNOWN_BUGS, STRICT, record
 from tfjs_lite.errors import ConversionError
 
-EXAMPLES = 120
-SETTINGS = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+CI_EXAMPLES = 120
+EXAMPLES = int(os.environ.get("TFJS_LITE_FUZZ_EXAMPLES", CI_EXAMPLES))
+# CI's run is the same every time; a deeper run draws new examples
+SETTINGS = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck),
+                    derandomize=EXAMPLES == CI_EXAMPLES)
 H5 = FIXTURES / "keras" / "mlp" / "model.h5"
 KERAS = FIXTURES / "keras" / "k3_functional_keras" / "model.keras"
 LAYERS = FIXTURES / "reference" / "mlp" / "tensorflowjs_4.22" / "h5_to_layers"
