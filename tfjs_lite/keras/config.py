@@ -29,7 +29,7 @@ from tfjs_lite.keras.preflight import LayerIssue
 
 __all__ = [
     "KERAS_OP_BINARY", "KERAS_OP_CLASSES", "KERAS_OP_COMPARISONS", "KERAS_OP_OTHERS", "KERAS_OP_REDUCTIONS",
-    "KERAS_OP_SHAPES", "KERAS_OP_UNARY", "NON_TENSOR_ARGS", "OP_CLASS_PREFIX", "POSITIONAL_KEY", "TENSOR_ARGUMENT", "TF_OP_FUNCTIONS", "fix_regularizers", "is_keras3", "keras3_to_tfjs",
+    "KERAS_OP_SHAPES", "KERAS_OP_UNARY", "NON_TENSOR_ARGS", "OP_CLASS_PREFIX", "POSITIONAL_KEY", "TENSOR_ARGUMENT", "TENSOR_LIST_KEY", "TF_OP_FUNCTIONS", "fix_regularizers", "is_keras3", "keras3_to_tfjs",
     "translate_class_names",
 ]
 
@@ -38,6 +38,9 @@ __all__ = [
 # prefix (``ops.Add``, unlike the ``Add`` layer), and a call's positional arguments are kept under
 # POSITIONAL_KEY of its kwargs (tensors as None) for the graph lowering; tfjs-layers refuses them.
 OP_CLASS_PREFIX = "ops."
+# A keyword argument holding a list of tensors (Keras 3's ``mask=[query_mask, value_mask]``) is kept
+# for the graph lowering as ``{TENSOR_LIST_KEY: [[layer, node, index] or None, ...]}``.
+TENSOR_LIST_KEY = "__tensors__"
 POSITIONAL_KEY = "__positional__"
 NON_TENSOR_ARGS = "is called with non-tensor positional arguments"
 # A tensor keyword argument (Keras 3's explicit ``mask=``, ``value=``): tfjs-layers cannot take it;
@@ -66,11 +69,11 @@ KERAS_OP_COMPARISONS = ("Equal", "NotEqual", "Greater", "GreaterEqual", "Less", 
 KERAS_OP_REDUCTIONS = {"Any": "Any", "All": "All", "Sum": "Sum", "Mean": "Mean", "Max": "Max", "Min": "Min",
                        "Prod": "Prod"}
 KERAS_OP_SHAPES = ("Reshape", "Transpose", "ExpandDims", "Squeeze", "Concatenate")
-KERAS_OP_OTHERS = ("Matmul", "Softmax", "Clip", "Where", "Cast")
+KERAS_OP_OTHERS = ("Matmul", "Softmax", "Clip", "Where", "Cast", "ConvertToTensor")
 KERAS_OP_CLASSES = frozenset({*KERAS_OP_BINARY, *KERAS_OP_UNARY, *KERAS_OP_COMPARISONS, *KERAS_OP_REDUCTIONS,
                               *KERAS_OP_SHAPES, *KERAS_OP_OTHERS})
 # operations whose own arguments include a ``dtype`` (so it does not mark a layer, see _is_operation)
-_OPS_WITH_DTYPE = ("Cast",)
+_OPS_WITH_DTYPE = ("Cast", "ConvertToTensor")
 
 _OBJECT_KEYS_TO_DROP = ("module", "registered_name", "build_config", "compile_config", "shared_object_id")
 _DTYPE_POLICIES = ("DTypePolicy", "FloatDTypePolicy", "Policy")
@@ -319,12 +322,23 @@ def _node(node: Any, name: str, class_name: str, issues: list[LayerIssue], model
             history = _get(value.get("config"), "keras_history") if _is_keras_tensor(value) else None
             if isinstance(history, list) and len(history) == 3:  # kept in tf.keras 2's form for the graph path
                 kwargs[key] = [history[0], _shift_node_index(history, models), history[2]]
+            elif isinstance(value, list):  # Attention's mask=[query_mask, value_mask]: a list of them
+                kwargs[key] = {TENSOR_LIST_KEY: [_tensor_ref(item, models) for item in value]}
         elif value is not None:
             kwargs[key] = _clean(value)
     return [
         [history[0], _shift_node_index(history, models), history[2], dict(kwargs)]
         for history in tensors
     ]
+
+
+def _tensor_ref(value: Any, models: frozenset[str] | set[str]) -> Any:
+    """``[layer, node, index]`` of a serialized Keras tensor; None stays None, anything else is kept
+    (and refused by the lowering that reads it)."""
+    history = _get(value.get("config"), "keras_history") if _is_keras_tensor(value) else None
+    if isinstance(history, list) and len(history) == 3:
+        return [history[0], _shift_node_index(history, models), history[2]]
+    return value
 
 
 def _flat_triples(value: Any) -> list[Any]:

@@ -30,6 +30,10 @@ from tfjs_lite.errors import ModelFormatError
 __all__ = [
     "CELL_GATES",
     "LEGACY_CLASS_NAMES",
+    "MASK_CARRIERS",
+    "MASK_AGREED_BY_TFJS_LAYERS",
+    "MASK_SEQUENCE_LAYERS",
+    "MASK_SOURCES",
     "MODEL_CLASSES",
     "RNN_CELLS",
     "SUBLAYERS",
@@ -87,6 +91,29 @@ WEIGHTLESS = frozenset({
     "GaussianDropout", "AlphaDropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D",
     "ThresholdedReLU", "Identity", "Rescaling", "CenterCrop", "Resizing", "UnitNormalization",
     "ActivityRegularization", "CustomScaleLayer",
+})
+# Layers that pass the mask of their input on (Keras: ``supports_masking`` without changing the
+# time axis). Masked tensors reaching any other layer lose their mask, as in Keras; the layers that
+# use it (RNNs, GlobalAveragePooling1D) read it themselves and say what they return.
+MASK_CARRIERS = frozenset({
+    "Dense", "Activation", "Dropout", "AlphaDropout", "GaussianDropout", "GaussianNoise", "SpatialDropout1D",
+    "ActivityRegularization", "Identity", "BatchNormalization", "LayerNormalization", "TimeDistributed",
+    "ReLU", "LeakyReLU", "PReLU", "ELU", "ThresholdedReLU", "Softmax", "Rescaling",
+    "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate",
+})
+# Layers that make a mask of their input's padding steps (Keras's ``compute_mask``).
+MASK_SOURCES = frozenset({"Embedding", "Masking"})
+# Recurrent layers and wrappers: they pass the mask on when they return sequences.
+MASK_SEQUENCE_LAYERS = frozenset({"LSTM", "GRU", "SimpleRNN", "RNN", "ConvLSTM2D", "Bidirectional"})
+# The layers in which tfjs-layers 4.22 treats a Keras sequence mask as Keras does, each checked in
+# TF.js against Keras (fixtures keras/masked_sequences, probes of the session that added this).
+# Elsewhere it does not: GlobalAveragePooling1D ignores the mask (it averages the padding steps),
+# Add/Average of masked inputs fail at run time, and Conv1D, MaxPooling1D and Reshape pass the
+# mask on where Keras drops it, so a later RNN skips steps Keras computes (errors of 0.3 to 1.2).
+MASK_AGREED_BY_TFJS_LAYERS = frozenset({
+    "Embedding", "Masking", "Dense", "Dropout", "Activation", "BatchNormalization", "LayerNormalization",
+    "TimeDistributed", "LSTM", "GRU", "SimpleRNN", "Bidirectional", "Concatenate", "GlobalMaxPooling1D",
+    "Flatten",
 })
 # Layers whose variables belong to Dense-like sub-layers (kernel, and bias when ``use_bias``):
 # (the segment tf.keras 2 weight names use, the attribute a Keras 3 archive stores it under).

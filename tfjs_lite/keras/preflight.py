@@ -16,9 +16,9 @@ from typing import Any, Iterator, Mapping, Optional
 from tfjs_lite.errors import ModelFormatError, UnsupportedLayerError
 from tfjs_lite.keras import scaled_sum
 from tfjs_lite.keras.keepdims import unresolved_keepdims
-from tfjs_lite.keras.layers import MODEL_CLASSES
+from tfjs_lite.keras.layers import MASK_AGREED_BY_TFJS_LAYERS, MODEL_CLASSES
 from tfjs_lite.keras.normalization import translatable
-from tfjs_lite.keras.ranks import input_ranks, layer_shape_problems
+from tfjs_lite.keras.ranks import input_ranks, layer_shape_problems, masked_inputs
 
 __all__ = [
     "SUPPORTED_ACTIVATIONS",
@@ -106,8 +106,12 @@ def check_model(model_config: Mapping[str, Any], *, keras3: bool) -> list[LayerI
     for name in unresolved_keepdims(dict(model_config)):
         issues.append(LayerIssue(name, "GlobalPooling", "option keepdims=True with a channel count the "
                                  "config does not tell (tfjs-layers 4.22 ignores keepdims)"))
+    masked = masked_inputs(model_config)
     for name, class_name, config in walk_layers(model_config):
         issues.extend(_check_layer(name, class_name, config, keras3=keras3, rank=ranks.get(name)))
+        if name in masked and class_name not in MASK_AGREED_BY_TFJS_LAYERS:
+            issues.append(LayerIssue(name, class_name, "receives a sequence mask (Embedding mask_zero / Masking "
+                                     "upstream), which tfjs-layers 4.22 does not handle as Keras does in this layer"))
     return issues
 
 

@@ -17,9 +17,10 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping, Optional
 
+from tfjs_lite.keras.layers import MASK_CARRIERS, MASK_SEQUENCE_LAYERS
 from tfjs_lite.limits import MAX_STATIC_TENSOR_ELEMENTS, MAX_WINDOW_EXTENT
 
-__all__ = ["LayerShapeError", "input_ranks", "layer_shape_problems", "output_shape"]
+__all__ = ["LayerShapeError", "input_ranks", "layer_shape_problems", "masked_inputs", "output_shape"]
 
 _RNN = frozenset({"LSTM", "GRU", "SimpleRNN", "RNN"})
 _TO_RANK_2 = frozenset({"Flatten", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
@@ -105,6 +106,44 @@ def input_ranks(model_config: Mapping[str, Any]) -> dict[str, Optional[int]]:
         out_ranks[name] = out
         previous = out
     return ranks
+
+
+def masked_inputs(model_config: Mapping[str, Any]) -> set[str]:
+    """Top-level layers whose input carries a Keras mask (padding steps of a sequence).
+
+    Masks start at ``Embedding(mask_zero=True)`` and ``Masking``, pass through the layers of
+    MASK_CARRIERS (a merge layer is masked when any input is) and through recurrent layers that
+    return sequences, and end anywhere else, as in Keras. Nested models are not followed."""
+    config = _config(model_config)
+    layers = config.get("layers") if isinstance(config, Mapping) else None
+    if not isinstance(layers, list):
+        return set()
+    sequential = model_config.get("class_name") == "Sequential"
+    masked_out: dict[str, bool] = {}
+    receiving: set[str] = set()
+    previous = False
+    for layer in layers:
+        if not isinstance(layer, Mapping):
+            continue
+        class_name, layer_config = str(layer.get("class_name")), _config(layer)
+        name = str(layer.get("name") or layer_config.get("name") or "")
+        masked_in = previous if sequential else any(masked_out.get(n, False) for n in _inbound_names(layer))
+        if masked_in:
+            receiving.add(name)
+        previous = masked_out[name] = _masks_output(class_name, layer_config, masked_in)
+    return receiving
+
+
+def _masks_output(class_name: str, config: Mapping[str, Any], masked_in: bool) -> bool:
+    if class_name == "Embedding":
+        return bool(config.get("mask_zero"))
+    if class_name == "Masking":
+        return True
+    if class_name in MASK_SEQUENCE_LAYERS:
+        inner = config.get("layer") if class_name == "Bidirectional" else None
+        options = _config(inner) if isinstance(inner, Mapping) else config
+        return masked_in and bool(options.get("return_sequences"))
+    return masked_in and class_name in MASK_CARRIERS
 
 
 # --- static shapes: a Keras-config-level check ---------------------------------------------------

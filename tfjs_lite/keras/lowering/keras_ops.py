@@ -241,6 +241,16 @@ def _where(call: LayerCall) -> Out:
     return [b.op("SelectV2", [b.cast(condition, BOOL), x, y], shape, {"T": x.dtype}, dtype=x.dtype)]
 
 
+def _convert_to_tensor(call: LayerCall) -> Out:
+    """``ops.convert_to_tensor(x)`` on a tensor (Keras 3's Attention passes its query mask on this
+    way): the tensor itself, or cast to ``dtype``; sparse and ragged tensors are not TF.js's."""
+    (x,) = _only(call, 1)
+    if call.config.get("sparse") or call.config.get("ragged"):
+        raise call.refuse("sparse or ragged tensors are not supported")
+    dtype = call.config.get("dtype")
+    return [x] if dtype is None else _cast(call)
+
+
 _CAST_DTYPES = {"float32": FLOAT, "int32": INT32, "bool": BOOL}
 
 
@@ -259,7 +269,7 @@ OPS = {**{k: _elementwise(v, 2) for k, v in KERAS_OP_BINARY.items()},
        **{k: _reduction(v) for k, v in KERAS_OP_REDUCTIONS.items()},
        "Reshape": _reshape, "Transpose": _transpose, "ExpandDims": _expand_dims, "Squeeze": _squeeze,
        "Concatenate": _concatenate, "Matmul": _matmul, "Softmax": _softmax, "Clip": _clip, "Where": _where,
-       "Cast": _cast}
+       "Cast": _cast, "ConvertToTensor": _convert_to_tensor}
 
 
 def tf_op_lambda(call: LayerCall) -> Out:

@@ -24,8 +24,8 @@ import numpy as np
 from tfjs_lite.errors import ModelFormatError, UnsupportedLayerError
 from tfjs_lite.ir import DType, Graph
 from tfjs_lite.keras.compat import nested_node_offsets
-from tfjs_lite.keras.config import TF_OP_FUNCTIONS
-from tfjs_lite.keras.layers import MODEL_CLASSES, canonical_class, layer_name
+from tfjs_lite.keras.config import TENSOR_LIST_KEY, TF_OP_FUNCTIONS
+from tfjs_lite.keras.layers import MASK_CARRIERS, MODEL_CLASSES, canonical_class, layer_name
 from tfjs_lite.keras.lowering.builder import Builder, KTensor
 from tfjs_lite.keras.preflight import LayerIssue, unsupported_reason, walk_layers
 
@@ -100,6 +100,8 @@ class ModelLowerer:
         if lowering is None:  # the check before lowering refuses these; a safety net
             raise UnsupportedLayerError(f"layer {name!r} ({class_name}) has no graph lowering")
         mask = kwargs.get("mask")
+        if isinstance(mask, list) and class_name not in LIST_MASK_LAYERS:
+            raise UnsupportedLayerError(f"layer {name!r} ({class_name}) is given a list of masks")
         if isinstance(mask, KTensor) and inputs:  # Keras 3 passes masks explicitly
             inputs = [dataclasses.replace(inputs[0], mask=mask), *inputs[1:]]
             kwargs = {k: v for k, v in kwargs.items() if k != "mask"}
@@ -187,11 +189,16 @@ class ModelLowerer:
                 refs = [entry for entry in node if isinstance(entry, list) and len(entry) >= 3]
                 kwargs = dict(refs[0][3]) if refs and len(refs[0]) > 3 and isinstance(refs[0][3], dict) else {}
                 tensor_kwargs = {k: v for k, v in kwargs.items() if _is_ref(v)}  # tf.keras 2: value=[name, node, i]
-                if not all((r[0], r[1]) in produced for r in [*refs, *tensor_kwargs.values()]):
+                listed = {k: v[TENSOR_LIST_KEY] for k, v in kwargs.items()
+                          if isinstance(v, dict) and isinstance(v.get(TENSOR_LIST_KEY), list)}
+                needed = [*refs, *tensor_kwargs.values(), *(r for items in listed.values() for r in items if _is_ref(r))]
+                if not all((r[0], r[1]) in produced for r in needed):
                     left.append((name, index, node))
                     continue
                 args = [_output(produced[(r[0], r[1])], r) for r in refs]
                 kwargs.update({k: _output(produced[(r[0], r[1])], r) for k, r in tensor_kwargs.items()})
+                kwargs.update({k: [_output(produced[(r[0], r[1])], r) if _is_ref(r) else r for r in items]
+                               for k, items in listed.items()})
                 produced[(name, index)] = self.call_layer(layers[name], args, name, kwargs)
             if len(left) == len(pending):
                 raise ModelFormatError(f"layer {left[0][0]!r} is called on tensors no layer produces")
@@ -204,15 +211,9 @@ class ModelLowerer:
         return outputs
 
 
-# Layers that pass the mask of their input on (Keras: ``supports_masking`` without changing the
-# time axis). Masked tensors reaching any other layer lose their mask, as in Keras; the layers that
-# use it (RNNs, GlobalAveragePooling1D) read it themselves and say what they return.
-MASK_CARRIERS = frozenset({
-    "Dense", "Activation", "Dropout", "AlphaDropout", "GaussianDropout", "GaussianNoise", "SpatialDropout1D",
-    "ActivityRegularization", "Identity", "BatchNormalization", "LayerNormalization", "TimeDistributed",
-    "ReLU", "LeakyReLU", "PReLU", "ELU", "ThresholdedReLU", "Softmax", "Rescaling",
-    "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate",
-})
+# Layers whose ``mask`` argument is a list (one per input) that their lowering reads.
+LIST_MASK_LAYERS = frozenset({"Attention", "AdditiveAttention"})
+
 
 
 def _carry_mask(class_name: str, inputs: list[KTensor], outputs: list[KTensor], builder: Builder) -> list[KTensor]:
