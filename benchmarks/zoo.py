@@ -226,9 +226,10 @@ def _outcome(r: dict) -> str:
 def outcome_counts(results: dict) -> dict[str, int]:
     """How many (architecture, path) results have each outcome."""
     counts: dict[str, int] = {}
-    for entry in results.values():
-        for _, _, key in COLUMNS:
-            if isinstance(entry.get(key), dict):
+    for name, entry in results.items():
+        flavour = "k3" if name.startswith("k3_") else "tfk"
+        for _, column_flavour, key in COLUMNS:
+            if column_flavour == flavour and isinstance(entry.get(key), dict):
                 counts[_outcome(entry[key])] = counts.get(_outcome(entry[key]), 0) + 1
     return counts
 
