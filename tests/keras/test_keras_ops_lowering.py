@@ -146,3 +146,19 @@ def test_matmul_of_a_vector_is_refused():
         "input_layers": [["v", 0, 0], ["b", 0, 0]], "output_layers": [["op", 0, 0]]}}, [])
     with pytest.raises(UnsupportedLayerError, match="rank >= 2"):
         lower_keras_model(model, {}, keras3=True)
+
+
+def test_logical_and_like_ops():
+    positive, small = _op("Greater", [TA, 0.0]), _op("Less", [TA, 0.5])
+    positive["name"] = positive["config"]["name"] = "positive"
+    small["name"] = small["config"]["name"] = "small"
+    both = _op("LogicalAnd", [_tensor("positive", [None, 3, 4]), _tensor("small", [None, 3, 4])])
+    a, b = _input("a", [None, 3, 4]), _input("b", [None, 4, 5])
+    model = keras3_to_tfjs({"class_name": "Functional", "config": {
+        "name": "m", "layers": [a, b, positive, small, both], "input_layers": [["a", 0, 0], ["b", 0, 0]],
+        "output_layers": [["op", 0, 0]]}}, [])
+    graph, _ = lower_keras_model(model, {}, keras3=True)
+    np.testing.assert_array_equal(executor.run(graph, {"a": A, "b": B})["op"], (A > 0) & (A < 0.5))
+    ones = _run(_op("OnesLike", [TA], {"dtype": "bool"}))
+    assert ones.dtype == np.bool_ and ones.all() and ones.shape == A.shape
+    np.testing.assert_array_equal(_run(_op("ZerosLike", [TA], {"dtype": None})), np.zeros_like(A))

@@ -26,7 +26,8 @@ from tfjs_lite.tools.verify_model import verify
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "fixtures"
 # Layers tfjs-layers refuses but a graph model runs: these fixtures convert on this path.
-GRAPH_ONLY = ("refuse_gru_reset_after", "refuse_mha", "refuse_masked_pooling", "refuse_masked_conv", "refuse_masked_add")
+GRAPH_ONLY = ("refuse_gru_reset_after", "refuse_mha", "refuse_masked_pooling", "refuse_masked_conv", "refuse_masked_add",
+              "k3_masked_concatenate")
 
 
 def _cases() -> list[tuple[str, str]]:

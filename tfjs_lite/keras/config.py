@@ -28,7 +28,8 @@ from tfjs_lite.keras.layers import LEGACY_CLASS_NAMES, MODEL_CLASSES
 from tfjs_lite.keras.preflight import LayerIssue
 
 __all__ = [
-    "KERAS_OP_BINARY", "KERAS_OP_CLASSES", "KERAS_OP_COMPARISONS", "KERAS_OP_OTHERS", "KERAS_OP_REDUCTIONS",
+    "KERAS_OP_BINARY", "KERAS_OP_CLASSES", "KERAS_OP_COMPARISONS", "KERAS_OP_LIKE", "KERAS_OP_LOGICAL",
+    "KERAS_OP_OTHERS", "KERAS_OP_REDUCTIONS",
     "KERAS_OP_SHAPES", "KERAS_OP_UNARY", "NON_TENSOR_ARGS", "OP_CLASS_PREFIX", "POSITIONAL_KEY", "TENSOR_ARGUMENT", "TENSOR_LIST_KEY", "TF_OP_FUNCTIONS", "fix_regularizers", "is_keras3", "keras3_to_tfjs",
     "translate_class_names",
 ]
@@ -69,11 +70,13 @@ KERAS_OP_COMPARISONS = ("Equal", "NotEqual", "Greater", "GreaterEqual", "Less", 
 KERAS_OP_REDUCTIONS = {"Any": "Any", "All": "All", "Sum": "Sum", "Mean": "Mean", "Max": "Max", "Min": "Min",
                        "Prod": "Prod"}
 KERAS_OP_SHAPES = ("Reshape", "Transpose", "ExpandDims", "Squeeze", "Concatenate")
+KERAS_OP_LOGICAL = {"LogicalAnd": "LogicalAnd", "LogicalOr": "LogicalOr", "LogicalNot": "LogicalNot"}
+KERAS_OP_LIKE = {"ZerosLike": "ZerosLike", "OnesLike": "OnesLike"}
 KERAS_OP_OTHERS = ("Matmul", "Softmax", "Clip", "Where", "Cast", "ConvertToTensor")
 KERAS_OP_CLASSES = frozenset({*KERAS_OP_BINARY, *KERAS_OP_UNARY, *KERAS_OP_COMPARISONS, *KERAS_OP_REDUCTIONS,
-                              *KERAS_OP_SHAPES, *KERAS_OP_OTHERS})
+                              *KERAS_OP_SHAPES, *KERAS_OP_LOGICAL, *KERAS_OP_LIKE, *KERAS_OP_OTHERS})
 # operations whose own arguments include a ``dtype`` (so it does not mark a layer, see _is_operation)
-_OPS_WITH_DTYPE = ("Cast", "ConvertToTensor")
+_OPS_WITH_DTYPE = ("Cast", "ConvertToTensor", "ZerosLike", "OnesLike")
 
 _OBJECT_KEYS_TO_DROP = ("module", "registered_name", "build_config", "compile_config", "shared_object_id")
 _DTYPE_POLICIES = ("DTypePolicy", "FloatDTypePolicy", "Policy")

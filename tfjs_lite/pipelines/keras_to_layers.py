@@ -24,6 +24,7 @@ import h5py
 
 from tfjs_lite.errors import ModelFormatError, UnsupportedModelError
 from tfjs_lite.keras.config import fix_regularizers, is_keras3, keras3_to_tfjs, translate_class_names
+from tfjs_lite.keras.implicit_masks import drop_implicit_masks
 from tfjs_lite.keras.keepdims import expand_keepdims_pooling
 from tfjs_lite.keras.layers import check_shape
 from tfjs_lite.keras.normalization import translate_normalization
@@ -235,7 +236,7 @@ def _from_keras3_h5(
 ) -> tuple[dict[str, Any], Layers]:
     assert info.model_config is not None
     issues: list[LayerIssue] = []
-    config = fix_regularizers(keras3_to_tfjs(info.model_config, issues))
+    config, issues = drop_implicit_masks(fix_regularizers(keras3_to_tfjs(info.model_config, issues)), issues)
     refused = _check(preflight, config, issues, options, report, keras3=True)
     by_name = dict(info.layers)
     layers: Layers = []
@@ -256,7 +257,7 @@ def _from_archive(
     archive: KerasArchive, options: ConvertOptions, report: Report, preflight: Optional[Preflight]
 ) -> tuple[dict[str, Any], Layers]:
     issues: list[LayerIssue] = []
-    config = fix_regularizers(keras3_to_tfjs(archive.config, issues))
+    config, issues = drop_implicit_masks(fix_regularizers(keras3_to_tfjs(archive.config, issues)), issues)
     refused = _check(preflight, config, issues, options, report, keras3=True)
     layers: Layers = []
     for plan in plan_weights(config):

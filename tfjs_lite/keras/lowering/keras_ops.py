@@ -15,6 +15,8 @@ import numpy as np
 from tfjs_lite.keras.config import (
     KERAS_OP_BINARY,
     KERAS_OP_COMPARISONS,
+    KERAS_OP_LIKE,
+    KERAS_OP_LOGICAL,
     KERAS_OP_REDUCTIONS,
     KERAS_OP_UNARY,
     POSITIONAL_KEY,
@@ -251,6 +253,35 @@ def _convert_to_tensor(call: LayerCall) -> Out:
     return [x] if dtype is None else _cast(call)
 
 
+def _logical(op: str) -> Callable[[LayerCall], Out]:
+    """``ops.logical_and/or/not``: the TF op on bool operands (others are cast, as Keras does)."""
+
+    def lower(call: LayerCall) -> Out:
+        args = [call.builder.cast(a, BOOL) for a in _arguments(call)]
+        if len(args) != (1 if op == "LogicalNot" else 2):
+            raise call.refuse(f"expects {1 if op == 'LogicalNot' else 2} argument(s), got {len(args)}")
+        return [call.builder.op(op, args, tuple(_broadcast_all(args)), dtype=BOOL)]
+
+    lower.__name__ = f"lower_{op}"
+    return lower
+
+
+def _like(op: str) -> Callable[[LayerCall], Out]:
+    """``ops.zeros_like/ones_like``: the TF op, the input's shape, its dtype or the ``dtype`` option."""
+
+    def lower(call: LayerCall) -> Out:
+        (x,) = _only(call, 1)
+        dtype = call.config.get("dtype")
+        if dtype is not None:
+            if dtype not in _CAST_DTYPES:
+                raise call.refuse(f"option dtype={dtype!r} is not one of {', '.join(_CAST_DTYPES)}")
+            x = call.builder.cast(x, _CAST_DTYPES[dtype])
+        return [call.builder.op(op, [x], x.shape, {"T": x.dtype}, dtype=x.dtype)]
+
+    lower.__name__ = f"lower_{op}"
+    return lower
+
+
 _CAST_DTYPES = {"float32": FLOAT, "int32": INT32, "bool": BOOL}
 
 
@@ -267,6 +298,7 @@ OPS = {**{k: _elementwise(v, 2) for k, v in KERAS_OP_BINARY.items()},
        **{k: _elementwise(v, 1) for k, v in KERAS_OP_UNARY.items()},
        **{k: _comparison(k) for k in KERAS_OP_COMPARISONS},
        **{k: _reduction(v) for k, v in KERAS_OP_REDUCTIONS.items()},
+       **{k: _logical(v) for k, v in KERAS_OP_LOGICAL.items()}, **{k: _like(v) for k, v in KERAS_OP_LIKE.items()},
        "Reshape": _reshape, "Transpose": _transpose, "ExpandDims": _expand_dims, "Squeeze": _squeeze,
        "Concatenate": _concatenate, "Matmul": _matmul, "Softmax": _softmax, "Clip": _clip, "Where": _where,
        "Cast": _cast, "ConvertToTensor": _convert_to_tensor}
