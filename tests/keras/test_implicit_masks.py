@@ -65,3 +65,16 @@ def test_a_mask_that_is_not_the_embeddings_is_left_alone():
             layer["config"]["mask_zero"] = False  # ids != 0 is then no mask tfjs-layers makes
     out, _ = drop_implicit_masks(config, issues)
     assert out is config
+
+
+def test_an_rnn_keras_3_gave_no_mask_is_not_given_one_implicitly():
+    """Where Keras 3 passed no mask to an RNN the implicit flow would reach, dropping the plumbing
+    would make tfjs-layers mask it: the rule must not fire."""
+    config, issues = _translated("k3_masked_sequences")
+    config = copy.deepcopy(config)
+    gru = next(layer for layer in config["config"]["layers"] if layer["class_name"] == "GRU")
+    for node in gru["inbound_nodes"]:
+        for ref in node:
+            ref[3].pop("mask", None)
+    out, _ = drop_implicit_masks(config, issues)
+    assert out is config

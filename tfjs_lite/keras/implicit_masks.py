@@ -20,14 +20,17 @@ from collections.abc import Mapping
 from typing import Any, Optional
 
 from tfjs_lite.keras.config import OP_CLASS_PREFIX, POSITIONAL_KEY, TENSOR_ARGUMENT
+from tfjs_lite.keras.layers import MASK_SEQUENCE_LAYERS
 from tfjs_lite.keras.preflight import LayerIssue
 from tfjs_lite.keras.ranks import masked_inputs
 
-__all__ = ["drop_implicit_masks"]
+__all__ = ["MASK_USERS", "drop_implicit_masks"]
 
 _NOT_EQUAL = OP_CLASS_PREFIX + "NotEqual"
 _ANY = OP_CLASS_PREFIX + "Any"
 _MASK_ARGUMENT = f"{TENSOR_ARGUMENT} 'mask'"
+# the layers that read a mask reaching them (the rest pass it on or drop it)
+MASK_USERS = MASK_SEQUENCE_LAYERS | {"TimeDistributed", "GlobalAveragePooling1D"}
 
 
 def drop_implicit_masks(model_config: dict[str, Any], issues: list[LayerIssue]) -> tuple[dict[str, Any], list[LayerIssue]]:
@@ -60,7 +63,12 @@ def drop_implicit_masks(model_config: dict[str, Any], issues: list[LayerIssue]) 
         for kwargs in _node_kwargs(layer):
             kwargs.pop("mask", None)
     receivers = set().union(*consumers.values())
-    if not receivers <= masked_inputs(out):  # a layer the mask would not reach implicitly
+    implicit = masked_inputs(out)
+    users = {str(layer.get("name")) for layer in out_config["layers"]
+             if isinstance(layer, Mapping) and layer.get("class_name") in MASK_USERS}
+    # both ways: every layer Keras 3 gave a mask gets it implicitly, and no layer that uses masks
+    # gets one implicitly that Keras 3 did not give it
+    if not receivers <= implicit or (implicit & users) - receivers:
         return model_config, issues
     kept = [issue for issue in issues if issue.layer not in dropped
             and not (issue.layer in receivers and issue.problem == _MASK_ARGUMENT)]

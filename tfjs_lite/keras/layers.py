@@ -109,11 +109,13 @@ MASK_SEQUENCE_LAYERS = frozenset({"LSTM", "GRU", "SimpleRNN", "RNN", "ConvLSTM2D
 # TF.js against Keras (fixtures keras/masked_sequences, probes of the session that added this).
 # Elsewhere it does not: GlobalAveragePooling1D ignores the mask (it averages the padding steps),
 # Add/Average of masked inputs fail at run time, and Conv1D, MaxPooling1D and Reshape pass the
-# mask on where Keras drops it, so a later RNN skips steps Keras computes (errors of 0.3 to 1.2).
+# mask on where Keras drops it, so a later RNN skips steps Keras computes (errors of 0.3 to 1.2);
+# Rescaling drops it where Keras passes it on (0.13).
 MASK_AGREED_BY_TFJS_LAYERS = frozenset({
-    "Embedding", "Masking", "Dense", "Dropout", "Activation", "BatchNormalization", "LayerNormalization",
-    "TimeDistributed", "LSTM", "GRU", "SimpleRNN", "Bidirectional", "Concatenate", "GlobalMaxPooling1D",
-    "Flatten",
+    "Embedding", "Masking", "Dense", "Dropout", "SpatialDropout1D", "GaussianNoise", "GaussianDropout",
+    "AlphaDropout", "Activation", "ReLU", "PReLU", "LeakyReLU", "ELU", "ThresholdedReLU",
+    "BatchNormalization", "LayerNormalization", "TimeDistributed", "LSTM", "GRU", "SimpleRNN",
+    "Bidirectional", "Concatenate", "GlobalMaxPooling1D", "Flatten",
 })
 # Layers whose variables belong to Dense-like sub-layers (kernel, and bias when ``use_bias``):
 # (the segment tf.keras 2 weight names use, the attribute a Keras 3 archive stores it under).
