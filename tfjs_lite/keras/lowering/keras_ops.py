@@ -28,13 +28,15 @@ from tfjs_lite.keras.lowering.model import LayerCall
 Out = list[KTensor]
 
 
-def _arguments(call: LayerCall) -> list[KTensor]:
+def _arguments(call: LayerCall, like: Optional[KTensor] = None) -> list[KTensor]:
     layout = call.kwargs.get(POSITIONAL_KEY)
     if not isinstance(layout, list):
         return list(call.inputs)
     tensors = iter(call.inputs)
-    # A number takes the dtype of the call's tensors (``tokens + 1`` stays int32, as in TF).
-    like = call.inputs[0] if call.inputs else None
+    # A number takes the dtype of ``like``, by default the call's first tensor (``tokens + 1`` stays
+    # int32, as in TF).
+    if like is None:
+        like = call.inputs[0] if call.inputs else None
     args = []
     for item in layout:
         if item is None:
@@ -228,17 +230,12 @@ def _where(call: LayerCall) -> Out:
         layout = [None] * len(call.inputs)
     if len(layout) != 3:
         raise call.refuse(f"expects 3 arguments (condition, x, y), got {len(layout)}")
-    tensors = iter(call.inputs)
-    args: list[Optional[KTensor]] = [next(tensors) if item is None else None for item in layout]
-    like = next((t for t in args[1:] if t is not None), None)
+    if layout[0] is not None:
+        raise call.refuse(f"argument {layout[0]!r} is not a tensor")
+    # the tensor after the condition is a branch: a number in the other branch takes its dtype
+    condition, x, y = _arguments(call, like=call.inputs[1] if len(call.inputs) > 1 else None)
     b = call.builder
-    for i, item in enumerate(layout):
-        if args[i] is None:
-            if i == 0 or isinstance(item, bool) or not isinstance(item, (int, float)):
-                raise call.refuse(f"argument {item!r} is not a tensor{'' if i == 0 else ' or a number'}")
-            args[i] = b.scalar(float(item), like=like)
-    condition, x, y = (t for t in args if t is not None)
-    x, y = x, b.cast(y, x.dtype)
+    y = b.cast(y, x.dtype)
     shape = broadcast_shapes(broadcast_shapes(condition.shape, x.shape), y.shape)
     return [b.op("SelectV2", [b.cast(condition, BOOL), x, y], shape, {"T": x.dtype}, dtype=x.dtype)]
 
