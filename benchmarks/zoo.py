@@ -166,13 +166,19 @@ def record_result(results_path: Path, key: str, entry: dict) -> None:
     results_path.write_text(json.dumps(results, indent=1, sort_keys=True))
 
 
+def _outcome(r: dict) -> str:
+    """The result's status by today's rule (stored distances re-judged)."""
+    if "tf_vs_float64" in r:
+        return judge(r["tf_vs_float64"], r["tfjs_vs_float64"], r.get("float32_vs_float64"), TOLERANCE)
+    return str(r["status"])
+
+
 def _cell(r: dict | None) -> str:
     if r is None:
         return "–"
     if "tf_vs_float64" in r:  # judged against the exact result: by today's rule, from the stored distances
-        status = judge(r["tf_vs_float64"], r["tfjs_vs_float64"], r.get("float32_vs_float64"), TOLERANCE)
         label = {"within_tf_float32_error": "within float32 error", "mismatch": "**MISMATCH**",
-                 "ill_conditioned": "ill-conditioned, not judged"}[status]
+                 "ill_conditioned": "ill-conditioned, not judged"}[_outcome(r)]
         return f"{r['error']:.1e} ({label}: {_distances(r)})"
     if r["status"] in ("ok", "mismatch"):
         mark = "" if r["status"] == "ok" else " **MISMATCH**"
@@ -214,13 +220,6 @@ COLUMNS = (("tf_keras h5 → layers", "tfk", "h5_layers"), ("tf_keras h5 → gra
            ("Keras 3 .keras → layers", "k3", "keras_layers"), ("Keras 3 h5 → layers", "k3", "h5_layers"),
            ("Keras 3 .keras → graph", "k3", "keras_graph"), ("Keras 3 h5 → graph", "k3", "h5_graph"),
            ("Keras 3 export SavedModel → graph", "k3", "saved_model_graph"))
-
-
-def _outcome(r: dict) -> str:
-    """The result's status by today's rule (stored distances re-judged)."""
-    if "tf_vs_float64" in r:
-        return judge(r["tf_vs_float64"], r["tfjs_vs_float64"], r.get("float32_vs_float64"), TOLERANCE)
-    return str(r["status"])
 
 
 def outcome_counts(results: dict) -> dict[str, int]:
