@@ -286,11 +286,9 @@ def _output(outputs: list[KTensor], ref: list) -> KTensor:
 
 
 def _layer_refs(config: Mapping[str, Any], key: str) -> list[tuple]:
-    """The ``[layer, node, tensor]`` references of ``config[key]`` (input_layers/output_layers);
-    Keras 3 writes a single one unwrapped."""
+    """The ``[layer, node, tensor]`` references of ``config[key]`` (input_layers/output_layers; the
+    config translation has already wrapped Keras 3's single unwrapped reference)."""
     refs = config.get(key) or []
-    if isinstance(refs, list) and len(refs) >= 3 and isinstance(refs[0], str):
-        refs = [refs]
     if not isinstance(refs, list) or not all(isinstance(r, (list, tuple)) and len(r) >= 3 for r in refs):
         raise ModelFormatError(f"{key} {refs!r} is not a list of [layer, node, tensor] references")
     return [tuple(r) for r in refs]
