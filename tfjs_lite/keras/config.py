@@ -322,9 +322,9 @@ def _node(node: Any, name: str, class_name: str, issues: list[LayerIssue], model
     for key, value in (node_kwargs if isinstance(node_kwargs, dict) else {}).items():
         if _contains_tensor(value):
             issues.append(LayerIssue(name, class_name, f"{TENSOR_ARGUMENT} {key!r}"))
-            history = _get(value.get("config"), "keras_history") if _is_keras_tensor(value) else None
-            if isinstance(history, list) and len(history) == 3:  # kept in tf.keras 2's form for the graph path
-                kwargs[key] = [history[0], _shift_node_index(history, models), history[2]]
+            ref = _tensor_ref(value, models) if _is_keras_tensor(value) else None
+            if isinstance(ref, list):  # kept in tf.keras 2's form for the graph path
+                kwargs[key] = ref
             elif isinstance(value, list):  # Attention's mask=[query_mask, value_mask]: a list of them
                 kwargs[key] = {TENSOR_LIST_KEY: [_tensor_ref(item, models) for item in value]}
         elif value is not None:
