@@ -75,14 +75,15 @@ def drop_implicit_masks(model_config: dict[str, Any], issues: list[LayerIssue]) 
     return out, kept
 
 
+def _inbound_refs(layer: Mapping[str, Any]) -> list[list[Any]]:
+    """Every inbound reference ``[layer, node, tensor, kwargs?]`` of ``layer`` (tfjs form)."""
+    return [ref for node in layer.get("inbound_nodes") or [] for ref in (node if isinstance(node, list) else [])
+            if isinstance(ref, list) and ref]
+
+
 def _node_kwargs(layer: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The keyword-argument dicts of every inbound reference of ``layer`` (tfjs form)."""
-    found = []
-    for node in layer.get("inbound_nodes") or []:
-        for ref in node if isinstance(node, list) else []:
-            if isinstance(ref, list) and len(ref) > 3 and isinstance(ref[3], dict):
-                found.append(ref[3])
-    return found
+    """The keyword-argument dicts of every inbound reference of ``layer``."""
+    return [ref[3] for ref in _inbound_refs(layer) if len(ref) > 3 and isinstance(ref[3], dict)]
 
 
 def _single_input(layer: Mapping[str, Any]) -> Optional[tuple[tuple[Any, ...], list[Any]]]:
@@ -135,11 +136,10 @@ def _used_otherwise(config: Mapping[str, Any], layers: list[Mapping[str, Any]], 
     for layer in layers:
         if str(layer.get("name")) in dropped:
             continue
-        for node in layer.get("inbound_nodes") or []:
-            for ref in node if isinstance(node, list) else []:
-                if isinstance(ref, list) and ref and str(ref[0]) in dropped:
-                    return True
-                kwargs = ref[3] if isinstance(ref, list) and len(ref) > 3 and isinstance(ref[3], dict) else {}
-                if any(isinstance(v, list) and v and str(v[0]) in dropped for k, v in kwargs.items() if k != "mask"):
-                    return True
+        for ref in _inbound_refs(layer):
+            if str(ref[0]) in dropped:
+                return True
+            kwargs = ref[3] if len(ref) > 3 and isinstance(ref[3], dict) else {}
+            if any(isinstance(v, list) and v and str(v[0]) in dropped for k, v in kwargs.items() if k != "mask"):
+                return True
     return False
